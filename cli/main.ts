@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/**
+ * `netsensor <command>`: dispatches to cli/commands/<command>.ts, loaded lazily so `netsensor flows` never
+ * pays for onnxruntime or SQLite. Every command exports `run(argv): Promise<number>` (the exit code) and
+ * `summary`. A NetsensorError becomes one line on stderr and its exit code; anything else is a bug and
+ * prints a stack.
+ */
+import { isNetsensorError } from '../common/errors.js';
+
+const COMMANDS: Record<string, string> = {
+  flows: 'write one record per finished flow of a capture (jsonl or csv)',
+  detect: 'score the flows of a capture with the detection model',
+  model: 'train, evaluate, inspect or publish detection models',
+  sensor: 'run a sensor: live or replayed capture → detection → outbox → MQTT',
+  gateway: 'run the gateway: broker, event store, correlation, alerts, API, dashboard, model updates',
+  keys: 'generate and inspect model-signing keys',
+  demo: 'embedded broker + gateway + a sensor replaying a bundled capture (what `npm start` runs)',
+};
+
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'usage: netsensor <command> [options]   (netsensor <command> --help for its options)',
+    '',
+    ...Object.entries(COMMANDS).map(([c, s]) => `  ${c.padEnd(width)}  ${s}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    const { readFileSync } = await import('node:fs');
+    const { packagePath } = await import('../common/paths.js');
+    const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8'));
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (!(name in COMMANDS)) {
+    process.stderr.write(`netsensor: unknown command '${name}'\n${usage()}\n`);
+    return 2;
+  }
+  const mod = (await import(`./commands/${name}.js`)) as Command;
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => {
+    if (isNetsensorError(err)) {
+      process.stderr.write(`netsensor: ${err.message} [${err.code}]\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      process.stderr.write(`netsensor: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

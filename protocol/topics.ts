@@ -1,0 +1,24 @@
+/** MQTT topics, v1 (see README "MQTT topics"). The only place topic strings are built or parsed. */
+export const TOPIC_ROOT = 'netsensor/v1';
+
+/** Sensor and channel ids appear inside topics and ACLs: keep them to a safe alphabet. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export const topics = {
+  events: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/events`,
+  status: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/status`,
+  ota: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/ota`,
+  model: (channel: string) => `${TOPIC_ROOT}/models/${channel}`,
+  alert: (severity: string, sensorId: string) => `${TOPIC_ROOT}/alerts/${severity}/${sensorId}`,
+  allEvents: `${TOPIC_ROOT}/sensors/+/events`,
+  allStatus: `${TOPIC_ROOT}/sensors/+/status`,
+  allOta: `${TOPIC_ROOT}/sensors/+/ota`,
+} as const;
+
+/** Returns the sensor id of a `netsensor/v1/sensors/<id>/<kind>` topic, or undefined. */
+export function parseSensorTopic(topic: string): { sensorId: string; kind: string } | undefined {
+  const parts = topic.split('/');
+  if (parts.length !== 5 || parts[0] !== 'netsensor' || parts[1] !== 'v1' || parts[2] !== 'sensors') return undefined;
+  if (!ID_PATTERN.test(parts[3])) return undefined;
+  return { sensorId: parts[3], kind: parts[4] };
+}

@@ -1,0 +1,42 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeBatch, decodeBatch, EventRejected, type RiskEvent } from '../protocol/event.ts';
+import { parseSensorTopic, topics } from '../protocol/topics.ts';
+import { v7 as uuidv7 } from 'uuid';
+
+function event(sensor: string): RiskEvent {
+  return {
+    v: 1, id: uuidv7(), sensor, ts: Date.now(),
+    flow: { src_ip: '10.0.0.1', src_port: 40000, dst_ip: '10.0.0.2', dst_port: 22, proto: 6, vlan: 0,
+      first_seen_ms: 1, last_seen_ms: 2, end_reason: 'rst', src2dst_packets: 1, src2dst_bytes: 60, dst2src_packets: 1, dst2src_bytes: 40 },
+    class: 'scan', score: 0.9, anomaly: 1.5, severity: 2, model: 'm1', features: { duration_ms: 1 }, top: [['dst_port', 0.5]],
+  };
+}
+
+test('a valid batch round-trips through CBOR', () => {
+  const b = { v: 1 as const, sensor: 's1', seq: 1, events: [event('s1'), event('s1')] };
+  const back = decodeBatch(encodeBatch(b), 's1');
+  assert.equal(back.events.length, 2);
+  assert.equal(back.events[0].id, b.events[0].id);
+});
+
+test('a batch is rejected with a stable reason', () => {
+  const reasons: string[] = [];
+  const tryIt = (payload: Uint8Array, sensor = 's1') => {
+    try { decodeBatch(payload, sensor); reasons.push('accepted'); } catch (e) { reasons.push((e as EventRejected).reason); }
+  };
+  tryIt(Buffer.from([0xff, 0x00, 0x13]));
+  tryIt(encodeBatch({ v: 2 as 1, sensor: 's1', seq: 1, events: [] }));
+  tryIt(encodeBatch({ v: 1, sensor: 's1', seq: 1, events: [event('s1')] }), 's2');
+  tryIt(encodeBatch({ v: 1, sensor: 's1', seq: 1, events: [{ ...event('s1'), id: 'not-a-uuid' }] }));
+  tryIt(Buffer.alloc(300 * 1024));
+  assert.equal(reasons, ['not_cbor', 'unknown_version', 'sensor_mismatch', 'bad_event', 'oversize']);
+});
+
+test('sensor topics parse and refuse odd ids', () => {
+  assert.equal(parseSensorTopic(topics.events('pi-01')), { sensorId: 'pi-01', kind: 'events' });
+  assert.equal(parseSensorTopic('netsensor/v1/sensors/+/events'), undefined);
+  assert.equal(parseSensorTopic('netsensor/v1/models/stable'), undefined);
+});
+
+test.run();
