@@ -75,3 +75,4 @@ export const NUM_STATS: i32 = 8;
 
 export { process, lastOffset, ringPtr, ringCapacity } from './ring';
 export { init } from './flow/engine';
+export { eventsPtr, statsPtr, numEvents, numStats } from './events';

@@ -1,0 +1,31 @@
+/**
+ * Event counters (decoder and flow events, names in sensor/core-events.ts) and core statistics.
+ * Static memory; JS reads them through u64 views at eventsPtr()/statsPtr().
+ */
+import { NUM_EVENTS } from './generated/events';
+
+export const NUM_STATS: i32 = 8;
+const events: usize = memory.data(NUM_EVENTS * 8);
+const stats: usize = memory.data(NUM_STATS * 8);
+
+// @ts-ignore: decorator
+@inline export function countEvent(ev: i32): void {
+  const p = events + (<usize>ev << 3);
+  store<u64>(p, load<u64>(p) + 1);
+}
+
+// @ts-ignore: decorator
+@inline export function addStat(i: i32, v: u64): void {
+  const p = stats + (<usize>i << 3);
+  store<u64>(p, load<u64>(p) + v);
+}
+
+// @ts-ignore: decorator
+@inline export function setStat(i: i32, v: u64): void {
+  store<u64>(stats + (<usize>i << 3), v);
+}
+
+export function eventsPtr(): usize { return events; }
+export function statsPtr(): usize { return stats; }
+export function numEvents(): i32 { return NUM_EVENTS; }
+export function numStats(): i32 { return NUM_STATS; }
