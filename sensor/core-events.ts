@@ -44,6 +44,8 @@ export const CORE_EVENTS = [
   'flow.evicted',
   'flow.host_table_full',
   'flow.out_of_order_ts',
+  'decoder.ring.record_invalid',
+  'decoder.raw.invalid_ip_version',
 ] as const;
 
 export type CoreEventName = (typeof CORE_EVENTS)[number];
