@@ -19,7 +19,8 @@
  *       +0  u8[16] src address (initiator; IPv4 as ::ffff:a.b.c.d)   +16 u8[16] dst address
  *       +32 u16 src_port  +34 u16 dst_port  +36 u8 protocol  +37 u8 ip_version (4|6)
  *       +38 u8 end_reason (index into END_REASONS)  +39 u8 flags (bit 0: interim record, flow continues)
- *       +40 u16 vlan_id (innermost 802.1Q id, 0 if none)  +42 u16 reserved  +44 u32 flow_seq
+ *       +40 u16 vlan_id (innermost 802.1Q id, 0 if none)  +42 u16 reserved  +44 u32 flow_seq (record id: interim rows share
+ *           their flow's; an active-timeout continuation gets a new one)
  *       +48 f64 first_seen_ms  +56 f64 last_seen_ms
  *       +64 f64 src2dst_packets  +72 f64 src2dst_bytes  +80 f64 dst2src_packets  +88 f64 dst2src_bytes
  *
@@ -57,6 +58,7 @@ export const NUM_STATS: i32 = 8;
 /*
  * Exported functions (the whole ABI):
  *   init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32): i32   0, or -1 if called twice, -2 no memory
+ *        -3 sizes out of range (1 ≤ maxFlows ≤ 2^22, 2 ≤ maxHosts ≤ 2^22, 3 ≤ maxOut ≤ 2^20)
  *   configure(key: i32, value: f64): i32                                     0, or -1 unknown key / bad value
  *   ringPtr(): usize, ringCapacity(): i32
  *   process(byteOffset: i32, count: i32): i32   handle `count` ring records starting at byteOffset; returns how
@@ -70,9 +72,13 @@ export const NUM_STATS: i32 = 8;
  *   outRows(): i32, outCapacity(): i32, outFeaturesPtr(): usize, outKeysPtr(): usize, clearOut(): void
  *   eventsPtr(): usize, statsPtr(): usize, numEvents(): i32, numStats(): i32
  *   schemaHash(): u32, numFeatures(): i32, keyRecordBytes(): i32
- *   flowSlotBytes(): i32                        bytes of flow-table state per flow slot (benchmarks)
+ *   flowSlotBytes(): i32                        bytes of flow-table state per flow slot incl. its index share
+ *        (benchmarks; the host table and pair memory are sized separately)
  */
 
 export { process, lastOffset, ringPtr, ringCapacity } from './ring';
-export { init } from './flow/engine';
+export {
+  init, configure, advance, flush, outRows, outCapacity, outFeaturesPtr, outKeysPtr, clearOut, schemaHash, numFeatures,
+  keyRecordBytes, flowSlotBytes,
+} from './flow/engine';
 export { eventsPtr, statsPtr, numEvents, numStats } from './events';

@@ -1,29 +1,74 @@
-// OWNED BY: decode work. Packet ring and the per-batch loop: process(), lastOffset(), ringPtr(), ringCapacity().
-// STUB — replaced by the real implementation.
+/**
+ * The packet ring (layout in assembly/index.ts) and the per-batch loop. JS writes `count` records from a byte
+ * offset, calls process() once, and learns how far the core got from its return value and lastOffset().
+ *
+ * Every record header is validated against the ring before its bytes are touched: a record whose header or
+ * caplen runs past the ring (or an offset that is misaligned or outside it) means the batch cannot be walked
+ * any further. That is counted once as `decoder.ring.record_invalid`, and the bad record and the rest of the
+ * batch are dropped: process() returns `count` (nothing left to retry) and lastOffset() stays at the bad
+ * record, so a host can never loop on it.
+ */
 import { flowPacket, outFree } from './flow/engine';
 import { decodePacket } from './decode/link';
+import { pktWirelen } from './decode/packet';
+import { countEvent, addStat } from './events';
+import { EV_DECODER_RING_RECORD_INVALID } from './generated/events';
+import { STAT_PACKETS, STAT_BYTES, STAT_IP_PACKETS, RECORD_HEADER_BYTES } from './index';
+
+/** process() stops while fewer output rows than this are free (one packet may finish a few flows). */
+export const MIN_OUT_FREE: i32 = 3;
 
 let ring: usize = 0;
-let ringCap: i32 = 0;
+let ringCap: u32 = 0;
 let last: i32 = 0;
 
 export function ringInit(bytes: i32): bool {
+  if (bytes <= 0) return false;
   ring = heap.alloc(<usize>bytes);
-  ringCap = bytes;
+  ringCap = <u32>bytes;
   return ring != 0;
 }
 export function ringPtr(): usize { return ring; }
-export function ringCapacity(): i32 { return ringCap; }
+export function ringCapacity(): i32 { return <i32>ringCap; }
 export function lastOffset(): i32 { return last; }
+
 export function process(byteOffset: i32, count: i32): i32 {
   last = byteOffset;
-  let n = 0;
-  while (n < count && outFree() > 2) {
-    const p = ring + <usize>last;
-    const caplen = load<u32>(p, 8);
-    if (decodePacket(p + 24, caplen, <u32>load<u16>(p, 16), load<f64>(p))) flowPacket();
-    last += 24 + ((caplen + 7) & ~7);
+  let n: i32 = 0;
+  let off = <u32>byteOffset;
+  let packets: u64 = 0;
+  let bytes: u64 = 0;
+  let ipPackets: u64 = 0;
+  while (n < count && outFree() >= MIN_OUT_FREE) {
+    // Header inside the ring, 8-aligned (u32 arithmetic: a negative offset is huge and fails too).
+    if ((off & 7) != 0 || off > ringCap || ringCap - off < <u32>RECORD_HEADER_BYTES) {
+      countEvent(EV_DECODER_RING_RECORD_INVALID);
+      n = count;
+      break;
+    }
+    const rec = ring + <usize>off;
+    const caplen = load<u32>(rec, 8);
+    const room = ringCap - off - <u32>RECORD_HEADER_BYTES;
+    if (caplen > room) {
+      countEvent(EV_DECODER_RING_RECORD_INVALID);
+      n = count;
+      break;
+    }
+    pktWirelen = load<u32>(rec, 12);
+    packets++;
+    bytes += caplen;
+    if (decodePacket(rec + <usize>RECORD_HEADER_BYTES, caplen, <u32>load<u16>(rec, 16), load<f64>(rec))) {
+      ipPackets++;
+      flowPacket();
+    }
+    // caplen ≤ room < 2^32 − 24, so the padded size cannot wrap; a record may end exactly at the ring's end.
+    const padded = (caplen + 7) & ~(<u32>7);
+    off += <u32>RECORD_HEADER_BYTES + (padded < room ? padded : room);
+    last = <i32>off;
     n++;
   }
+  addStat(STAT_PACKETS, packets);
+  addStat(STAT_BYTES, bytes);
+  addStat(STAT_IP_PACKETS, ipPackets);
   return n;
 }

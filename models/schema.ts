@@ -77,23 +77,26 @@ function flagBlock(): FeatureDef[] {
 /** Host-behaviour window half-lives in seconds; the decay factor is 2^(-Δt / halfLife). */
 export const HOST_WINDOWS_S = [1, 10, 100] as const;
 
+/** Pair-memory horizon: a contact older than this counts as a first contact again (assembly/features/pairs.ts). */
+export const PAIR_HORIZON_S = 300;
+
 function hostBlock(): FeatureDef[] {
   const out: FeatureDef[] = [];
   for (const w of HOST_WINDOWS_S) {
     const p = `src_host_w${w}s`;
     const d = `dst_host_w${w}s`;
-    const hl = `(half-life ${w} s, value when the flow's record is emitted)`;
+    const hl = `(half-life ${w} s, decayed to the time the flow's row is emitted)`;
     out.push(
-      { name: `${p}_packets`, unit: 'packets', description: `damped count of packets sent by the flow's initiator host ${hl}` },
+      { name: `${p}_packets`, unit: 'packets', description: `damped count of packets sent by the flow's initiator host, in any flow ${hl}` },
       { name: `${p}_mean_ps`, unit: 'bytes', description: `damped mean size of packets sent by the initiator host ${hl}` },
       { name: `${p}_stddev_ps`, unit: 'bytes', description: `damped standard deviation of sizes of packets sent by the initiator host ${hl}` },
       { name: `${p}_flows`, unit: 'flows', description: `damped count of flows started by the initiator host ${hl}` },
-      { name: `${p}_dst_hosts`, unit: 'hosts', description: `damped count of first contacts from the initiator to a destination host it had not contacted within the pair-memory horizon ${hl}` },
-      { name: `${p}_dst_ports`, unit: 'ports', description: `damped count of first contacts from the initiator to a (destination host, port, protocol) it had not contacted within the pair-memory horizon ${hl}` },
-      { name: `${p}_failed_flows`, unit: 'flows', description: `damped count of the initiator's finished flows that got no reply or were reset by the responder ${hl}` },
-      { name: `${d}_packets`, unit: 'packets', description: `damped count of packets received by the flow's responder host ${hl}` },
+      { name: `${p}_dst_hosts`, unit: 'hosts', description: `damped count of first contacts from the initiator to a destination host it had not contacted within the pair-memory horizon (${PAIR_HORIZON_S} s; a contact is recorded when a flow starts) ${hl}` },
+      { name: `${p}_dst_ports`, unit: 'ports', description: `damped count of first contacts from the initiator to a (destination host, port, protocol) it had not contacted within the pair-memory horizon (${PAIR_HORIZON_S} s) ${hl}` },
+      { name: `${p}_failed_flows`, unit: 'flows', description: `damped count of the initiator's flows that got no reply or were reset by the responder, counted when such a flow ends ${hl}` },
+      { name: `${d}_packets`, unit: 'packets', description: `damped count of packets received by the flow's responder host, in any flow ${hl}` },
       { name: `${d}_flows`, unit: 'flows', description: `damped count of flows towards the responder host ${hl}` },
-      { name: `${d}_src_hosts`, unit: 'hosts', description: `damped count of first contacts to the responder from a source host not seen within the pair-memory horizon ${hl}` },
+      { name: `${d}_src_hosts`, unit: 'hosts', description: `damped count of first contacts to the responder from a source host not seen within the pair-memory horizon (${PAIR_HORIZON_S} s) ${hl}` },
     );
   }
   return out;
@@ -114,8 +117,8 @@ export const FEATURES: readonly FeatureDef[] = Object.freeze([
     d ? `${d} Packet Length ${s}` : s === 'Min' ? 'Packet Length Min' : s === 'Max' ? 'Packet Length Max' : s === 'Mean' ? 'Packet Length Mean' : 'Packet Length Std'),
   ...statBlock('piat_ms', 'ms', 'packet inter-arrival time', (d, s) => (d ? `${d} IAT ${s}` : `Flow IAT ${s}`)),
   ...flagBlock(),
-  { name: 'src2dst_init_win_bytes', unit: 'bytes', description: "TCP window of the initiator's first packet (unscaled)", cic: 'Init_Win_bytes_forward' },
-  { name: 'dst2src_init_win_bytes', unit: 'bytes', description: "TCP window of the responder's first packet (unscaled)", cic: 'Init_Win_bytes_backward' },
+  { name: 'src2dst_init_win_bytes', unit: 'bytes', description: "TCP window of the initiator's first packet (unscaled; -1 if it sent no TCP packet)", cic: 'Init_Win_bytes_forward' },
+  { name: 'dst2src_init_win_bytes', unit: 'bytes', description: "TCP window of the responder's first packet (unscaled; -1 if it sent no TCP packet)", cic: 'Init_Win_bytes_backward' },
   { name: 'src2dst_header_bytes', unit: 'bytes', description: 'transport + IP header bytes summed, initiator → responder', cic: 'Fwd Header Length' },
   { name: 'dst2src_header_bytes', unit: 'bytes', description: 'transport + IP header bytes summed, responder → initiator', cic: 'Bwd Header Length' },
   { name: 'src2dst_tcp_mss', unit: 'bytes', description: "MSS option of the initiator's SYN (0 if absent)" },
@@ -124,29 +127,29 @@ export const FEATURES: readonly FeatureDef[] = Object.freeze([
   { name: 'dst2src_payload_bytes', unit: 'bytes', description: 'transport payload bytes, responder → initiator' },
   { name: 'src2dst_data_packets', unit: 'packets', description: 'packets with transport payload, initiator → responder', cic: 'act_data_pkt_fwd' },
   { name: 'dst2src_data_packets', unit: 'packets', description: 'packets with transport payload, responder → initiator' },
-  { name: 'active_min_ms', unit: 'ms', description: 'minimum active period (packets closer than 5 s)', cic: 'Active Min' },
+  { name: 'active_min_ms', unit: 'ms', description: 'minimum active period: first to last packet of a run where each packet follows the previous by less than the activity gap (default 5 s); zero-length runs are not counted, the run open at the last packet is', cic: 'Active Min' },
   { name: 'active_mean_ms', unit: 'ms', description: 'mean active period', cic: 'Active Mean' },
   { name: 'active_max_ms', unit: 'ms', description: 'maximum active period', cic: 'Active Max' },
   { name: 'active_stddev_ms', unit: 'ms', description: 'standard deviation of active periods', cic: 'Active Std' },
-  { name: 'idle_min_ms', unit: 'ms', description: 'minimum idle gap (≥ 5 s)', cic: 'Idle Min' },
+  { name: 'idle_min_ms', unit: 'ms', description: 'minimum idle gap: time between consecutive packets when it is ≥ the activity gap (default 5 s)', cic: 'Idle Min' },
   { name: 'idle_mean_ms', unit: 'ms', description: 'mean idle gap', cic: 'Idle Mean' },
   { name: 'idle_max_ms', unit: 'ms', description: 'maximum idle gap', cic: 'Idle Max' },
   { name: 'idle_stddev_ms', unit: 'ms', description: 'standard deviation of idle gaps', cic: 'Idle Std' },
   { name: 'bidirectional_packets_per_s', unit: 'packets/s', description: 'packets / duration (0 for single-instant flows)', cic: 'Flow Packets/s' },
   { name: 'bidirectional_bytes_per_s', unit: 'bytes/s', description: 'bytes / duration (0 for single-instant flows)', cic: 'Flow Bytes/s' },
-  { name: 'dst2src_src2dst_bytes_ratio', unit: 'ratio', description: 'dst2src_bytes / src2dst_bytes', cic: 'Down/Up Ratio' },
+  { name: 'dst2src_src2dst_bytes_ratio', unit: 'ratio', description: 'dst2src_bytes / src2dst_bytes (0 when src2dst_bytes is 0)', cic: 'Down/Up Ratio' },
   { name: 'ip_fragments', unit: 'packets', description: 'IP fragments (v4 MF/offset or v6 fragment header) seen in the flow' },
   { name: 'icmp_type', unit: 'code', description: 'ICMP/ICMPv6 type of the first packet (-1 for other protocols)' },
   { name: 'icmp_code', unit: 'code', description: 'ICMP/ICMPv6 code of the first packet (-1 for other protocols)' },
   { name: 'dns_queries', unit: 'messages', description: 'DNS queries (QR=0) seen in the flow (UDP port 53)' },
   { name: 'dns_responses', unit: 'messages', description: 'DNS responses (QR=1) seen in the flow' },
-  { name: 'dns_qtype', unit: 'code', description: 'QTYPE of the first question (0 if none)' },
+  { name: 'dns_qtype', unit: 'code', description: "QTYPE of the first DNS message's question (the query's, or the response's if the query was not seen; 0 if none)" },
   { name: 'dns_rcode', unit: 'code', description: 'RCODE of the last response (-1 if none)' },
   { name: 'dns_answers', unit: 'records', description: 'answer records summed over responses' },
-  { name: 'dns_qname_len', unit: 'bytes', description: 'length of the first query name in dotted form' },
-  { name: 'dns_qname_labels', unit: 'labels', description: 'labels in the first query name' },
-  { name: 'dns_qname_max_label_len', unit: 'bytes', description: 'longest label of the first query name' },
-  { name: 'dns_qname_entropy', unit: 'bits/char', description: 'Shannon entropy of the first query name characters' },
+  { name: 'dns_qname_len', unit: 'bytes', description: "length of the first DNS message's query name in dotted form" },
+  { name: 'dns_qname_labels', unit: 'labels', description: "labels in the first DNS message's query name" },
+  { name: 'dns_qname_max_label_len', unit: 'bytes', description: "longest label of the first DNS message's query name" },
+  { name: 'dns_qname_entropy', unit: 'bits/char', description: "Shannon entropy of the characters of the first DNS message's query name" },
   ...hostBlock(),
 ]);
 

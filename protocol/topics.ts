@@ -9,6 +9,14 @@ export const topics = {
   status: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/status`,
   ota: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/ota`,
   model: (channel: string) => `${TOPIC_ROOT}/models/${channel}`,
+  /** OTA (docs/ota.md): payload chunk `index` of manifest `seq` (raw bytes, retained). */
+  modelChunk: (channel: string, seq: number, index: number) => `${TOPIC_ROOT}/models/${channel}/chunk/${seq}/${index}`,
+  modelChunks: (channel: string, seq: number) => `${TOPIC_ROOT}/models/${channel}/chunk/${seq}/+`,
+  /** OTA: the gateway's rollout record for the channel (which sensors may apply which seq; retained). */
+  modelRollout: (channel: string) => `${TOPIC_ROOT}/models/${channel}/rollout`,
+  /** OTA: operator → gateway upload of a signed bundle (manifest envelope + payload). */
+  modelUpload: (channel: string) => `${TOPIC_ROOT}/models/${channel}/upload`,
+  allModelUploads: `${TOPIC_ROOT}/models/+/upload`,
   alert: (severity: string, sensorId: string) => `${TOPIC_ROOT}/alerts/${severity}/${sensorId}`,
   allEvents: `${TOPIC_ROOT}/sensors/+/events`,
   allStatus: `${TOPIC_ROOT}/sensors/+/status`,

@@ -4,7 +4,7 @@
  * committed output is current.
  */
 import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { FEATURES, SCHEMA_HASH32, SCHEMA_ID, END_REASONS, HOST_WINDOWS_S } from '../models/schema.ts';
+import { FEATURES, SCHEMA_HASH32, SCHEMA_ID, END_REASONS, HOST_WINDOWS_S, PAIR_HORIZON_S } from '../models/schema.ts';
 import { CORE_EVENTS } from '../sensor/core-events.ts';
 
 const root = new URL('../assembly/generated/', import.meta.url);
@@ -21,6 +21,7 @@ export function renderSchema(): string {
   END_REASONS.forEach((r, i) => lines.push(`export const END_${ident(r)}: u8 = ${i};`));
   lines.push(`export const NUM_HOST_WINDOWS: i32 = ${HOST_WINDOWS_S.length};`);
   HOST_WINDOWS_S.forEach((w, i) => lines.push(`export const HOST_WINDOW_${i}_HALF_LIFE_S: f64 = ${w};`));
+  lines.push(`export const PAIR_HORIZON_S: f64 = ${PAIR_HORIZON_S};`);
   return lines.join('\n') + '\n';
 }
 

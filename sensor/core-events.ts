@@ -46,6 +46,13 @@ export const CORE_EVENTS = [
   'flow.out_of_order_ts',
   'decoder.ring.record_invalid',
   'decoder.raw.invalid_ip_version',
+  'decoder.ipv4.tlen_zero_tso',
+  'decoder.pppoe.too_small',
+  'decoder.mpls.too_small',
+  'decoder.mpls.too_many_labels',
+  'decoder.ppp.too_small',
+  'decoder.chdlc.too_small',
+  'decoder.nflog.invalid',
 ] as const;
 
 export type CoreEventName = (typeof CORE_EVENTS)[number];

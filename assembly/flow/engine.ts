@@ -1,7 +1,230 @@
-// OWNED BY: flow work. init/configure/advance/flush/output buffers; flowPacket() consumes decode/packet.ts. STUB.
+/**
+ * The flow engine: init (every buffer, once), flowPacket() for each decoded packet (called by ring.ts after
+ * decodePacket() returned true), advance() and flush() for time passing without packets and for the end.
+ *
+ * Time is the packets' own: the engine's clock is the largest timestamp seen so far; an earlier timestamp is
+ * counted `flow.out_of_order_ts` and treated as now. One packet writes at most two rows of its own (the
+ * record it ends — timeout found on lookup, SYN reusing a closed flow's key, or active timeout — plus one
+ * eviction or interim row); ring.ts keeps ≥ 3 rows free before each packet and expiry only uses the rest.
+ */
 import { ringInit } from '../ring';
+import { Flow, ST_CLOSED, ST_RST, ST_SYN_START } from './flow';
+import { packetFlowHash, addrCopy } from './key';
+import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush, listTouch, isFull, liveFlows, bytesPerFlow } from './table';
+import { classOf, isExpired, expiryReason, finish, expire, evictOne, updateEmergency, scheduleFor, timeoutOf } from './expiry';
+import { activeMs, interimMs } from './timeouts';
+import { startRecord, accumulate } from '../features/accumulate';
+import { hostTableBytes, hostsInit, hostGet, hostAt, hostDecay, hostAdd, hostSent, liveHosts, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_RECV_FLOWS, HW_RECV_PACKETS, HW_SRC_HOSTS } from '../features/hosts';
+import { pairBytes, pairsInit, hostPairKey, portPairKey, pairContact } from '../features/pairs';
+import { outBytes, outInit, outFreeRows, rows } from '../features/output';
+import { writeRow } from '../features/row';
+import { countEvent, addStat, setStat } from '../events';
+import { EV_FLOW_OUT_OF_ORDER_TS } from '../generated/events';
+import { NUM_FEATURES, SCHEMA_HASH32, END_ACTIVE, END_INTERIM, END_END_OF_INPUT, END_SHUTDOWN, END_FIN, END_RST } from '../generated/schema';
+import { KEY_RECORD_BYTES, STAT_FLOWS_CREATED, STAT_FLOWS_ACTIVE, STAT_HOSTS_ACTIVE } from '../index';
+import {
+  pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId, pktIpVersion, pktTsMs, pktTcpFlags, pktIpTotalLen,
+} from '../decode/packet';
+import { flushOne } from './expiry';
+
+export { configure } from './timeouts';
+export { outRows, outCapacity, outFeaturesPtr, outKeysPtr, clearOut } from '../features/output';
+
+/** Expired flows ended per packet at most (beyond the rows free): keeps the per-packet cost flat. */
+const EXPIRY_PER_PACKET: i32 = 8;
+/** A flow is requeued on its timeout list once its last-seen time drifts this fraction of the timeout. */
+const REQUEUE_SLACK: f64 = 1.0 / 32;
+/** Rows one packet may need for itself (see the header comment). */
+const ROWS_PER_PACKET: i32 = 2;
+
+let initialised = false;
+let started = false;
+let nowMs: f64 = 0;
+let flowSeq: u32 = 0;
+
+/** Output rows free: ring.ts stops feeding packets when this is low. */
+export function outFree(): i32 { return outFreeRows(); }
+
+/**
+ * Allocates everything, once: memory grows a single time to the total, then the bump allocator carves it.
+ * 0 ok, -1 called twice, -2 not enough memory, -3 bad sizes (1 ≤ maxFlows ≤ 2^22, 2 ≤ maxHosts ≤ 2^22,
+ * 3 ≤ maxOut ≤ 2^20, ringBytes > 0).
+ */
 export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32): i32 {
-  return ringInit(ringBytes) ? 0 : -2;
+  if (initialised) return -1;
+  if (maxFlows < 1 || maxHosts < 2 || maxOut < 3 || ringBytes <= 0) return -3;
+  if (maxFlows > 1 << 22 || maxHosts > 1 << 22 || maxOut > 1 << 20) return -3; // keeps every size below 4 GiB
+  initialised = true;
+  const total = <u64>ringBytes + <u64>tableBytes(maxFlows) + <u64>hostTableBytes(maxHosts) + <u64>pairBytes(maxFlows) +
+    <u64>outBytes(maxOut) + 1024; // + allocator headers/alignment of the blocks below
+  const start = <u64>heap.alloc(16);
+  const end = start + total;
+  if (end > 0xffff0000) return -2;
+  const have = <u64>memory.size() << 16;
+  if (end > have) {
+    const pages = <i32>((end - have + 0xffff) >> 16);
+    if (memory.grow(pages) < 0) return -2;
+  }
+  if (!ringInit(ringBytes)) return -2;
+  if (!tableInit(maxFlows) || !hostsInit(maxHosts) || !pairsInit(maxFlows) || !outInit(maxOut)) return -2;
+  return 0;
 }
-export function outFree(): i32 { return 1000; }
-export function flowPacket(): void {}
+
+/** Host slot of a flow's initiator (or responder), re-found if the host table dropped it meanwhile. */
+// @ts-ignore: decorator
+@inline function srcHostOf(f: Flow): i32 {
+  let h = f.srcHost;
+  if (h < 0 || hostAt(h).gen != f.srcHostGen) {
+    h = hostGet(changetype<usize>(f), nowMs, f.dstHost);
+    f.srcHost = h;
+    f.srcHostGen = hostAt(h).gen;
+  }
+  return h;
+}
+
+// @ts-ignore: decorator
+@inline function dstHostOf(f: Flow): i32 {
+  let h = f.dstHost;
+  if (h < 0 || hostAt(h).gen != f.dstHostGen) {
+    h = hostGet(changetype<usize>(f) + 16, nowMs, f.srcHost);
+    f.dstHost = h;
+    f.dstHostGen = hostAt(h).gen;
+  }
+  return h;
+}
+
+/** Creates the current packet's flow (evicting if full); sets the initiator. */
+function create(h: u32): i32 {
+  if (isFull()) evictOne(nowMs);
+  const i = insert(h);
+  if (i < 0) return -1;
+  const f = flowAt(i);
+  const p = changetype<usize>(f);
+  const flags = pktProtocol == 6 ? pktTcpFlags : <u8>0;
+  // The initiator is the first packet's sender — except a SYN-ACK seen first: its receiver initiated.
+  const swap = (flags & 0x12) == 0x12;
+  if (swap) {
+    addrCopy(p, pktDst);
+    addrCopy(p + 16, pktSrc);
+    f.srcPort = pktDstPort;
+    f.dstPort = pktSrcPort;
+  } else {
+    addrCopy(p, pktSrc);
+    addrCopy(p + 16, pktDst);
+    f.srcPort = pktSrcPort;
+    f.dstPort = pktDstPort;
+  }
+  f.proto = pktProtocol;
+  f.vlan = pktVlanId;
+  f.ipVersion = pktIpVersion;
+  f.state = (flags & 0x12) == 0x02 ? ST_SYN_START : 0;
+  f.srcHost = -1;
+  f.dstHost = -1;
+  startRecord(f, nowMs, ++flowSeq);
+  lookupReverseOnCreate = swap;
+
+  // Host behaviour: a flow started by the initiator towards the responder; first contacts via pair memory.
+  const src = srcHostOf(f);
+  const dst = dstHostOf(f);
+  hostDecay(src, nowMs);
+  hostDecay(dst, nowMs);
+  hostAdd(src, HW_FLOWS, 1);
+  hostAdd(dst, HW_RECV_FLOWS, 1);
+  const pair = hostPairKey(p, p + 16);
+  if (pairContact(pair, nowMs)) {
+    hostAdd(src, HW_DST_HOSTS, 1);
+    hostAdd(dst, HW_SRC_HOSTS, 1);
+  }
+  if (pairContact(portPairKey(pair, f.dstPort, f.proto), nowMs)) hostAdd(src, HW_DST_PORTS, 1);
+
+  listPush(i, classOf(f));
+  updateEmergency();
+  addStat(STAT_FLOWS_CREATED, 1);
+  setStat(STAT_FLOWS_ACTIVE, <u64>liveFlows);
+  setStat(STAT_HOSTS_ACTIVE, <u64>liveHosts);
+  return i;
+}
+
+let lookupReverseOnCreate: bool = false;
+
+/** Consumes the decoded packet in assembly/decode/packet.ts. */
+export function flowPacket(): void {
+  let ts = pktTsMs;
+  if (!started) {
+    started = true;
+    nowMs = isFinite(ts) ? ts : 0;
+  } else if (ts >= nowMs) {
+    nowMs = ts;
+  } else {
+    countEvent(EV_FLOW_OUT_OF_ORDER_TS);
+  }
+  const now = nowMs;
+
+  expire(now, min(EXPIRY_PER_PACKET, outFreeRows() - ROWS_PER_PACKET));
+
+  const h = packetFlowHash();
+  let i = lookup(h);
+  let reverse = lookupReverse;
+  if (i >= 0) {
+    const f = flowAt(i);
+    if (isExpired(f, now)) {
+      // Its timeout passed but the budgeted scan has not reached it yet: end it before this packet.
+      finish(i, expiryReason(f), now);
+      i = -1;
+    } else if ((f.state & ST_CLOSED) && pktProtocol == 6 && (pktTcpFlags & 0x12) == 0x02) {
+      // A new SYN reusing a closed connection's key starts a new flow at once.
+      finish(i, f.state & ST_RST ? END_RST : END_FIN, now);
+      i = -1;
+    } else if (now - f.firstMs >= activeMs) {
+      // Active timeout: this record ends, a fresh one continues the same connection.
+      writeRow(f, END_ACTIVE, 0, now);
+      startRecord(f, now, ++flowSeq);
+    }
+  }
+  if (i < 0) {
+    i = create(h);
+    if (i < 0) return;
+    reverse = lookupReverseOnCreate;
+  }
+  const f = flowAt(i);
+  accumulate(f, reverse, now);
+
+  const size = <f64>pktIpTotalLen;
+  const sender = reverse ? dstHostOf(f) : srcHostOf(f);
+  const receiver = reverse ? srcHostOf(f) : dstHostOf(f);
+  hostDecay(sender, now);
+  hostSent(sender, size);
+  hostDecay(receiver, now);
+  hostAdd(receiver, HW_RECV_PACKETS, 1);
+
+  const c = classOf(f);
+  listTouch(i, c, timeoutOf(f, c) * REQUEUE_SLACK);
+  scheduleFor(f);
+
+  if (interimMs > 0 && now - f.lastInterimMs >= interimMs) {
+    writeRow(f, END_INTERIM, 1, now);
+    f.lastInterimMs = now;
+  }
+}
+
+/** Live capture with no traffic: moves the clock to nowMs (never backwards) and expires what timed out. */
+export function advance(now: f64): i32 {
+  if (!initialised) return 0;
+  if (now > nowMs) nowMs = now;
+  return expire(nowMs, outFreeRows());
+}
+
+/** Ends every live flow with `reason` (end_of_input | shutdown), bounded by free output rows. -1 bad reason. */
+export function flush(reason: i32): i32 {
+  if (reason != END_END_OF_INPUT && reason != END_SHUTDOWN) return -1;
+  if (!initialised) return 0;
+  let n = 0;
+  while (outFreeRows() > 0 && flushOne(<u8>reason, nowMs)) n++;
+  return n;
+}
+
+export function schemaHash(): u32 { return SCHEMA_HASH32; }
+export function numFeatures(): i32 { return NUM_FEATURES; }
+export function keyRecordBytes(): i32 { return KEY_RECORD_BYTES; }
+/** Bytes of flow-table state per flow: slot + index share (host table and pair memory are separate). */
+export function flowSlotBytes(): i32 { return bytesPerFlow(); }

@@ -1,0 +1,211 @@
+/**
+ * Per-host behaviour windows in the style of Kitsune's AfterImage: damped incremental statistics where an
+ * observation's weight halves every half-life (1 s, 10 s, 100 s — generated from models/schema.ts). All
+ * windows of a host share one "last updated" time; an update first decays every value to now, then adds.
+ * Reading (a feature snapshot) decays on the fly without writing.
+ *
+ * The host table is bounded (maxHosts from init): open addressing on the address, and when full the least
+ * recently seen of HOST_EVICTION_SAMPLE slots (taken round-robin) is dropped, counted `flow.host_table_full`.
+ * Sampled LRU (as Redis does) instead of an exact LRU list: a list would have to be relinked on every packet,
+ * touching two random neighbours in memory each time, which costs more than the rest of the host update.
+ * Flows cache their hosts' slot indices with the slot generation, so a dropped and reused slot is noticed.
+ */
+import { addrHash, addrEq, addrCopy } from '../flow/key';
+import { indexDelete, indexFind, indexInsert, indexSlotsFor } from '../flow/probe';
+import { countEvent } from '../events';
+import { EV_FLOW_HOST_TABLE_FULL } from '../generated/events';
+import {
+  NUM_HOST_WINDOWS, HOST_WINDOW_0_HALF_LIFE_S, HOST_WINDOW_1_HALF_LIFE_S, HOST_WINDOW_2_HALF_LIFE_S,
+} from '../generated/schema';
+
+// Damped quantities per window, in this order (f64 each).
+export const HW_SENT_PACKETS: i32 = 0; // weight of sent packets (damped count)
+export const HW_SENT_LS: i32 = 1; // linear sum of sent packet sizes
+export const HW_SENT_SS: i32 = 2; // squared sum of sent packet sizes
+export const HW_FLOWS: i32 = 3; // flows started
+export const HW_DST_HOSTS: i32 = 4; // first contacts to a destination host
+export const HW_DST_PORTS: i32 = 5; // first contacts to a (destination host, port, protocol)
+export const HW_FAILED: i32 = 6; // started flows that ended unanswered or reset by the responder
+export const HW_RECV_PACKETS: i32 = 7; // packets received
+export const HW_RECV_FLOWS: i32 = 8; // flows towards this host
+export const HW_SRC_HOSTS: i32 = 9; // first contacts from a source host
+export const HW_FIELDS: i32 = 10;
+
+const WINDOW_BYTES: usize = <usize>HW_FIELDS * 8;
+
+@unmanaged
+export class Host {
+  addrA: u64; addrB: u64;
+  hash: u32; gen: u32;
+  lastMs: f64;
+}
+const HOST_VALUES_OFFSET: usize = (offsetof<Host>() + 7) & ~7;
+export const HOST_SLOT_BYTES: usize = HOST_VALUES_OFFSET + <usize>NUM_HOST_WINDOWS * WINDOW_BYTES;
+
+let slots: usize = 0;
+let index: usize = 0;
+let indexMask: u32 = 0;
+let capacity: i32 = 0;
+let used: i32 = 0;
+let hand: i32 = 0;
+const HOST_EVICTION_SAMPLE: i32 = 8;
+export let liveHosts: i32 = 0;
+
+export function hostTableBytes(maxHosts: i32): usize {
+  return <usize>maxHosts * HOST_SLOT_BYTES + <usize>indexSlotsFor(maxHosts) * 8;
+}
+
+export function hostsInit(maxHosts: i32): bool {
+  const n = indexSlotsFor(maxHosts);
+  slots = heap.alloc(<usize>maxHosts * HOST_SLOT_BYTES);
+  index = heap.alloc(<usize>n * 8);
+  if (slots == 0 || index == 0) return false;
+  memory.fill(slots, 0, <usize>maxHosts * HOST_SLOT_BYTES);
+  memory.fill(index, 0, <usize>n * 8);
+  indexMask = n - 1;
+  capacity = maxHosts;
+  return true;
+}
+
+// @ts-ignore: decorator
+@inline export function hostAt(i: i32): Host {
+  return changetype<Host>(slots + <usize>i * HOST_SLOT_BYTES);
+}
+
+/** Address of window w's value block for host i. */
+// @ts-ignore: decorator
+@inline export function hostValues(i: i32, w: i32): usize {
+  return slots + <usize>i * HOST_SLOT_BYTES + HOST_VALUES_OFFSET + <usize>w * WINDOW_BYTES;
+}
+
+/** Host slot for an address, or -1 if it is not in the table. */
+export function hostFind(addr: usize): i32 {
+  const h = <u32>addrHash(addr);
+  let pos = h & indexMask;
+  while (true) {
+    const e = load<u64>(index + (<usize>pos << 3));
+    if (e == 0) return -1;
+    if (<u32>(e >> 32) == h) {
+      const i = <i32>(<u32>e) - 1;
+      if (addrEq(changetype<usize>(hostAt(i)), addr)) return i;
+    }
+    pos = (pos + 1) & indexMask;
+  }
+}
+
+/** The least recently seen of a few slots taken round-robin, never `keep`. */
+function evictionVictim(keep: i32): i32 {
+  let victim = -1;
+  let oldest = Infinity;
+  for (let k = 0; k < HOST_EVICTION_SAMPLE; k++) {
+    const i = hand;
+    hand = hand + 1 < capacity ? hand + 1 : 0;
+    if (i == keep) continue;
+    const t = hostAt(i).lastMs;
+    if (t < oldest) { oldest = t; victim = i; }
+  }
+  return victim;
+}
+
+/**
+ * Host slot for an address, created when missing (dropping a sampled least recently seen host if full;
+ * `keep` is a slot the caller still uses, never dropped).
+ */
+export function hostGet(addr: usize, nowMs: f64, keep: i32): i32 {
+  let i = hostFind(addr);
+  if (i >= 0) return i;
+  if (used < capacity) {
+    i = used++;
+  } else {
+    i = evictionVictim(keep);
+    countEvent(EV_FLOW_HOST_TABLE_FULL);
+    const old = hostAt(i);
+    indexDelete(index, indexMask, indexFind(index, indexMask, old.hash, i));
+    liveHosts--;
+  }
+  const h = hostAt(i);
+  const hash = <u32>addrHash(addr);
+  addrCopy(changetype<usize>(h), addr);
+  h.hash = hash;
+  h.gen++;
+  h.lastMs = nowMs;
+  memory.fill(hostValues(i, 0), 0, <usize>NUM_HOST_WINDOWS * WINDOW_BYTES);
+  indexInsert(index, indexMask, hash, i);
+  liveHosts++;
+  return i;
+}
+
+/** Scratch decay factors per window (static, no allocation). */
+const factors: usize = memory.data(NUM_HOST_WINDOWS * 8);
+
+/**
+ * Fills `factors` with 2^(-Δt / halfLife) per window. One exp2 for the longest window; the shorter ones are
+ * integer powers of it when the half-life ratios are integers (1, 10, 100 s: two ×10 powers), which is what
+ * keeps two host updates per packet cheap.
+ */
+function computeFactors(dtMs: f64): void {
+  const dtS = dtMs / 1000;
+  const f2 = Math.exp2(-dtS / HOST_WINDOW_2_HALF_LIFE_S);
+  const r21 = HOST_WINDOW_2_HALF_LIFE_S / HOST_WINDOW_1_HALF_LIFE_S;
+  const r10 = HOST_WINDOW_1_HALF_LIFE_S / HOST_WINDOW_0_HALF_LIFE_S;
+  const f1 = r21 == 10 ? pow10(f2) : Math.exp2(-dtS / HOST_WINDOW_1_HALF_LIFE_S);
+  const f0 = r10 == 10 ? pow10(f1) : Math.exp2(-dtS / HOST_WINDOW_0_HALF_LIFE_S);
+  store<f64>(factors, f0);
+  store<f64>(factors, f1, 8);
+  store<f64>(factors, f2, 16);
+}
+
+// @ts-ignore: decorator
+@inline function pow10(x: f64): f64 {
+  const x2 = x * x;
+  const x4 = x2 * x2;
+  return x4 * x4 * x2;
+}
+
+/** Decays every value of host i to nowMs (no-op when no time passed). */
+export function hostDecay(i: i32, nowMs: f64): void {
+  const h = hostAt(i);
+  const dt = nowMs - h.lastMs;
+  if (dt <= 0) return;
+  h.lastMs = nowMs;
+  computeFactors(dt);
+  for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
+    const f = load<f64>(factors + (<usize>w << 3));
+    const p = hostValues(i, w);
+    for (let k = 0; k < HW_FIELDS; k++) {
+      const q = p + (<usize>k << 3);
+      store<f64>(q, load<f64>(q) * f);
+    }
+  }
+}
+
+/** Adds v to field k of every window of host i (already decayed to now). */
+// @ts-ignore: decorator
+@inline export function hostAdd(i: i32, k: i32, v: f64): void {
+  for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
+    const q = hostValues(i, w) + (<usize>k << 3);
+    store<f64>(q, load<f64>(q) + v);
+  }
+}
+
+/** A packet of `size` bytes sent by host i. */
+export function hostSent(i: i32, size: f64): void {
+  const ss = size * size;
+  for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
+    const p = hostValues(i, w);
+    store<f64>(p, load<f64>(p) + 1);
+    store<f64>(p, load<f64>(p, 8) + size, 8);
+    store<f64>(p, load<f64>(p, 16) + ss, 16);
+  }
+}
+
+/** Decay factor of host i's window w as of nowMs, for snapshots that must not write. */
+export function hostReadFactors(i: i32, nowMs: f64): void {
+  const dt = nowMs - hostAt(i).lastMs;
+  if (dt <= 0) {
+    for (let w = 0; w < NUM_HOST_WINDOWS; w++) store<f64>(factors + (<usize>w << 3), 1);
+  } else computeFactors(dt);
+}
+
+// @ts-ignore: decorator
+@inline export function readFactor(w: i32): f64 { return load<f64>(factors + (<usize>w << 3)); }

@@ -1,0 +1,169 @@
+/**
+ * Writes one finished-flow row: the key record (layout in assembly/index.ts) and every feature of
+ * models/schema.ts, in schema order, computed exactly as the schema's descriptions say. Reads the flow slot
+ * and the two hosts' damped windows; never modifies the flow (interim rows are written mid-flow).
+ */
+import * as S from '../generated/schema';
+import { Flow, FLAG_COUNTS_OFFSET, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
+import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
+import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
+import { hostAt, hostValues, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
+import { addStat } from '../events';
+import { STAT_ROWS_EMITTED } from '../index';
+
+/** Scratch statistic block (static): the open active period joined to the active statistics for a row. */
+const scratch: usize = memory.data(32);
+
+// @ts-ignore: decorator
+@inline function put(row: usize, f: i32, v: f64): void {
+  store<f32>(row + (<usize>f << 2), <f32>v);
+}
+
+function putStats(row: usize, first: i32, p: usize): void {
+  put(row, first, statMin(p));
+  put(row, first + 1, statMean(p));
+  put(row, first + 2, statMax(p));
+  put(row, first + 3, statStd(p));
+}
+
+const WINDOW_STRIDE: i32 = S.F_SRC_HOST_W10S_PACKETS - S.F_SRC_HOST_W1S_PACKETS;
+
+function putHostWindows(row: usize, f: Flow, nowMs: f64): void {
+  const src = f.srcHost >= 0 && hostAt(f.srcHost).gen == f.srcHostGen ? f.srcHost : -1;
+  const dst = f.dstHost >= 0 && hostAt(f.dstHost).gen == f.dstHostGen ? f.dstHost : -1;
+  if (src >= 0) {
+    hostReadFactors(src, nowMs);
+    for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
+      const k = readFactor(w);
+      const v = hostValues(src, w);
+      const base = S.F_SRC_HOST_W1S_PACKETS + w * WINDOW_STRIDE;
+      const weight = load<f64>(v, HW_SENT_PACKETS << 3);
+      put(row, base + (S.F_SRC_HOST_W1S_PACKETS - S.F_SRC_HOST_W1S_PACKETS), weight * k);
+      if (weight > 1e-12) {
+        // the decay factor cancels in the ratios: mean = LS/W, variance = SS/W - mean²
+        const mean = load<f64>(v, HW_SENT_LS << 3) / weight;
+        const variance = load<f64>(v, HW_SENT_SS << 3) / weight - mean * mean;
+        put(row, base + (S.F_SRC_HOST_W1S_MEAN_PS - S.F_SRC_HOST_W1S_PACKETS), mean);
+        put(row, base + (S.F_SRC_HOST_W1S_STDDEV_PS - S.F_SRC_HOST_W1S_PACKETS), variance > 0 ? Math.sqrt(variance) : 0);
+      }
+      put(row, base + (S.F_SRC_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_FLOWS << 3) * k);
+      put(row, base + (S.F_SRC_HOST_W1S_DST_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_DST_HOSTS << 3) * k);
+      put(row, base + (S.F_SRC_HOST_W1S_DST_PORTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_DST_PORTS << 3) * k);
+      put(row, base + (S.F_SRC_HOST_W1S_FAILED_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_FAILED << 3) * k);
+    }
+  }
+  if (dst >= 0) {
+    hostReadFactors(dst, nowMs);
+    for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
+      const k = readFactor(w);
+      const v = hostValues(dst, w);
+      const base = S.F_SRC_HOST_W1S_PACKETS + w * WINDOW_STRIDE;
+      put(row, base + (S.F_DST_HOST_W1S_PACKETS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_RECV_PACKETS << 3) * k);
+      put(row, base + (S.F_DST_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_RECV_FLOWS << 3) * k);
+      put(row, base + (S.F_DST_HOST_W1S_SRC_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_SRC_HOSTS << 3) * k);
+    }
+  }
+}
+
+/** Appends the row of flow f ending with `reason` (flags bit 0 = interim). False when the output is full. */
+export function writeRow(f: Flow, reason: u8, flags: u8, nowMs: f64): bool {
+  if (outFreeRows() <= 0) return false;
+  const r = rows;
+  const fp = changetype<usize>(f);
+  const key = rowKey(r);
+  memory.copy(key, fp, 32); // src and dst addresses
+  store<u16>(key, f.srcPort, 32);
+  store<u16>(key, f.dstPort, 34);
+  store<u8>(key, f.proto, 36);
+  store<u8>(key, f.ipVersion, 37);
+  store<u8>(key, reason, 38);
+  store<u8>(key, flags, 39);
+  store<u16>(key, f.vlan, 40);
+  store<u16>(key, 0, 42);
+  store<u32>(key, f.seq, 44);
+  store<f64>(key, f.firstMs, 48);
+  store<f64>(key, f.lastMs, 56);
+  store<f64>(key, <f64>f.s2dPackets, 64);
+  store<f64>(key, f.s2dBytes, 72);
+  store<f64>(key, <f64>f.d2sPackets, 80);
+  store<f64>(key, f.d2sBytes, 88);
+
+  const row = rowFeatures(r);
+  memory.fill(row, 0, ROW_BYTES);
+  const duration = f.lastMs - f.firstMs;
+  const packets = <f64>f.s2dPackets + <f64>f.d2sPackets;
+  const bytes = f.s2dBytes + f.d2sBytes;
+  put(row, S.F_DURATION_MS, duration);
+  put(row, S.F_PROTOCOL, f.proto);
+  put(row, S.F_IP_VERSION, f.ipVersion);
+  put(row, S.F_DST_PORT, f.dstPort);
+  put(row, S.F_BIDIRECTIONAL_PACKETS, packets);
+  put(row, S.F_BIDIRECTIONAL_BYTES, bytes);
+  put(row, S.F_SRC2DST_PACKETS, f.s2dPackets);
+  put(row, S.F_SRC2DST_BYTES, f.s2dBytes);
+  put(row, S.F_DST2SRC_PACKETS, f.d2sPackets);
+  put(row, S.F_DST2SRC_BYTES, f.d2sBytes);
+
+  statMerge(fp + OFF_PS_S2D, fp + OFF_PS_D2S);
+  put(row, S.F_BIDIRECTIONAL_MIN_PS, mergedMin);
+  put(row, S.F_BIDIRECTIONAL_MEAN_PS, mergedMean);
+  put(row, S.F_BIDIRECTIONAL_MAX_PS, mergedMax);
+  put(row, S.F_BIDIRECTIONAL_STDDEV_PS, mergedStd);
+  putStats(row, S.F_SRC2DST_MIN_PS, fp + OFF_PS_S2D);
+  putStats(row, S.F_DST2SRC_MIN_PS, fp + OFF_PS_D2S);
+  putStats(row, S.F_BIDIRECTIONAL_MIN_PIAT_MS, fp + OFF_IAT_BI);
+  putStats(row, S.F_SRC2DST_MIN_PIAT_MS, fp + OFF_IAT_S2D);
+  putStats(row, S.F_DST2SRC_MIN_PIAT_MS, fp + OFF_IAT_D2S);
+
+  const flagCounts = fp + FLAG_COUNTS_OFFSET;
+  for (let k = 0; k < 8; k++) {
+    const a = load<u32>(flagCounts + (<usize>k << 2));
+    const b = load<u32>(flagCounts + (<usize>(k + 8) << 2));
+    put(row, S.F_SRC2DST_SYN_PACKETS + k, a);
+    put(row, S.F_DST2SRC_SYN_PACKETS + k, b);
+    put(row, S.F_BIDIRECTIONAL_SYN_PACKETS + k, <f64>a + <f64>b);
+  }
+
+  put(row, S.F_SRC2DST_INIT_WIN_BYTES, f.s2dInitWin);
+  put(row, S.F_DST2SRC_INIT_WIN_BYTES, f.d2sInitWin);
+  put(row, S.F_SRC2DST_HEADER_BYTES, f.s2dHeaderBytes);
+  put(row, S.F_DST2SRC_HEADER_BYTES, f.d2sHeaderBytes);
+  put(row, S.F_SRC2DST_TCP_MSS, f.tcpMss);
+  put(row, S.F_SRC2DST_TCP_WSCALE, f.tcpWscale);
+  put(row, S.F_SRC2DST_PAYLOAD_BYTES, f.s2dPayloadBytes);
+  put(row, S.F_DST2SRC_PAYLOAD_BYTES, f.d2sPayloadBytes);
+  put(row, S.F_SRC2DST_DATA_PACKETS, f.s2dDataPackets);
+  put(row, S.F_DST2SRC_DATA_PACKETS, f.d2sDataPackets);
+
+  // Active periods: the closed ones, plus the one still open at the last packet (CICFlowMeter counts only
+  // periods longer than zero). Done on a scratch copy so the flow is untouched.
+  memory.copy(scratch, fp + OFF_ACTIVE, 32);
+  const open = f.lastMs - f.activeStartMs;
+  if (open > 0) statAdd(scratch, open);
+  putStats(row, S.F_ACTIVE_MIN_MS, scratch);
+  putStats(row, S.F_IDLE_MIN_MS, fp + OFF_IDLE);
+
+  if (duration > 0) {
+    put(row, S.F_BIDIRECTIONAL_PACKETS_PER_S, packets * 1000 / duration);
+    put(row, S.F_BIDIRECTIONAL_BYTES_PER_S, bytes * 1000 / duration);
+  }
+  if (f.s2dBytes > 0) put(row, S.F_DST2SRC_SRC2DST_BYTES_RATIO, f.d2sBytes / f.s2dBytes);
+  put(row, S.F_IP_FRAGMENTS, f.fragments);
+  put(row, S.F_ICMP_TYPE, f.icmpType);
+  put(row, S.F_ICMP_CODE, f.icmpCode);
+  put(row, S.F_DNS_QUERIES, f.dnsQueries);
+  put(row, S.F_DNS_RESPONSES, f.dnsResponses);
+  put(row, S.F_DNS_QTYPE, f.dnsQtype);
+  put(row, S.F_DNS_RCODE, f.dnsRcode);
+  put(row, S.F_DNS_ANSWERS, f.dnsAnswers);
+  put(row, S.F_DNS_QNAME_LEN, f.dnsQnameLen);
+  put(row, S.F_DNS_QNAME_LABELS, f.dnsQnameLabels);
+  put(row, S.F_DNS_QNAME_MAX_LABEL_LEN, f.dnsQnameMaxLabel);
+  put(row, S.F_DNS_QNAME_ENTROPY, f.dnsQnameEntropy);
+  putHostWindows(row, f, nowMs);
+
+  rows = r + 1;
+  addStat(STAT_ROWS_EMITTED, 1);
+  return true;
+}
+

@@ -1,0 +1,163 @@
+/**
+ * The flow table: a pool of fixed-size slots (capacity set once by init) found through an open-addressing
+ * index (linear probing, ≤ 50 % load, backward-shift deletion so lookups never wade through tombstones).
+ * Index entries are u64: hash in the high half, slot index + 1 in the low half (0 = empty), so a probe
+ * compares keys only when the hashes agree and deletion knows every entry's home bucket without rehashing.
+ *
+ * Every live flow is also on exactly one doubly linked list (slot indices, not pointers) per timeout class,
+ * most recently (re)queued at the head. All flows of a class share one timeout, so each list is ordered by
+ * expiry time too: expiry walks from the tail and stops at the first flow still alive (NFStream's idea, per
+ * protocol and state). A packet moves its flow to the head only when the flow's last-seen time has drifted
+ * more than a slack (1/32 of the timeout) past its queue time: relinking touches two random neighbours in
+ * memory, and skipping it for most packets of busy flows is what keeps the per-packet cost flat. The price is
+ * bounded: a flow can end at most that slack after its exact timeout (its row still says when it was last seen).
+ */
+import { Flow, FLOW_SLOT_BYTES } from './flow';
+import { addrEq } from './key';
+import { indexDelete, indexFind, indexInsert, indexSlotsFor } from './probe';
+import { pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId } from '../decode/packet';
+
+export const CLS_CLOSED: u8 = 0;
+export const CLS_UNANSWERED: u8 = 1;
+export const CLS_TCP: u8 = 2;
+export const CLS_UDP: u8 = 3;
+export const CLS_ICMP: u8 = 4;
+export const CLS_OTHER: u8 = 5;
+export const NUM_CLASSES: i32 = 6;
+
+let slots: usize = 0;
+let index: usize = 0;
+let indexMask: u32 = 0;
+let freeHead: i32 = -1;
+export let capacity: i32 = 0;
+export let liveFlows: i32 = 0;
+/** Set by lookup(): true when the current packet travels responder → initiator. */
+export let lookupReverse: bool = false;
+
+const heads: usize = memory.data(NUM_CLASSES * 4);
+const tails: usize = memory.data(NUM_CLASSES * 4);
+
+function indexSlots(maxFlows: i32): u32 { return indexSlotsFor(maxFlows); }
+
+/** Bytes init must reserve for a table of maxFlows. */
+export function tableBytes(maxFlows: i32): usize {
+  return <usize>maxFlows * FLOW_SLOT_BYTES + <usize>indexSlots(maxFlows) * 8;
+}
+
+/** Bytes of table state per flow (slot + its share of the index), for flowSlotBytes(). */
+export function bytesPerFlow(): i32 {
+  return capacity == 0 ? <i32>FLOW_SLOT_BYTES + 16 : <i32>(tableBytes(capacity) / <usize>capacity);
+}
+
+export function tableInit(maxFlows: i32): bool {
+  const n = indexSlots(maxFlows);
+  slots = heap.alloc(<usize>maxFlows * FLOW_SLOT_BYTES);
+  index = heap.alloc(<usize>n * 8);
+  if (slots == 0 || index == 0) return false;
+  memory.fill(slots, 0, <usize>maxFlows * FLOW_SLOT_BYTES);
+  memory.fill(index, 0, <usize>n * 8);
+  indexMask = n - 1;
+  capacity = maxFlows;
+  for (let i = 0; i < maxFlows; i++) flowAt(i).next = i + 1 < maxFlows ? i + 1 : -1;
+  freeHead = 0;
+  liveFlows = 0;
+  for (let c = 0; c < NUM_CLASSES; c++) {
+    store<i32>(heads + (<usize>c << 2), -1);
+    store<i32>(tails + (<usize>c << 2), -1);
+  }
+  return true;
+}
+
+// @ts-ignore: decorator
+@inline export function flowAt(i: i32): Flow {
+  return changetype<Flow>(slots + <usize>i * FLOW_SLOT_BYTES);
+}
+
+// @ts-ignore: decorator
+@inline export function isFull(): bool { return freeHead < 0; }
+
+/** Finds the current packet's flow; -1 if none. Sets lookupReverse. */
+export function lookup(h: u32): i32 {
+  let pos = h & indexMask;
+  while (true) {
+    const e = load<u64>(index + (<usize>pos << 3));
+    if (e == 0) return -1;
+    if (<u32>(e >> 32) == h) {
+      const i = <i32>(<u32>e) - 1;
+      const f = flowAt(i);
+      if (f.proto == pktProtocol && f.vlan == pktVlanId) {
+        const p = changetype<usize>(f);
+        if (f.srcPort == pktSrcPort && f.dstPort == pktDstPort && addrEq(p, pktSrc) && addrEq(p + 16, pktDst)) {
+          lookupReverse = false;
+          return i;
+        }
+        if (f.srcPort == pktDstPort && f.dstPort == pktSrcPort && addrEq(p, pktDst) && addrEq(p + 16, pktSrc)) {
+          lookupReverse = true;
+          return i;
+        }
+      }
+    }
+    pos = (pos + 1) & indexMask;
+  }
+}
+
+/** Takes a free slot and indexes it under h; the caller fills the key. -1 when the table is full. */
+export function insert(h: u32): i32 {
+  const i = freeHead;
+  if (i < 0) return -1;
+  const f = flowAt(i);
+  freeHead = f.next;
+  indexInsert(index, indexMask, h, i);
+  f.hash = h;
+  liveFlows++;
+  return i;
+}
+
+/** Drops slot i from the index and its class list and returns it to the free pool. */
+export function remove(i: i32): void {
+  const f = flowAt(i);
+  unlink(i);
+  indexDelete(index, indexMask, indexFind(index, indexMask, f.hash, i));
+  f.next = freeHead;
+  freeHead = i;
+  liveFlows--;
+}
+
+// @ts-ignore: decorator
+@inline export function listHead(c: i32): i32 { return load<i32>(heads + (<usize>c << 2)); }
+// @ts-ignore: decorator
+@inline export function listTail(c: i32): i32 { return load<i32>(tails + (<usize>c << 2)); }
+
+function unlink(i: i32): void {
+  const f = flowAt(i);
+  const c = <usize>f.cls << 2;
+  if (f.prev >= 0) flowAt(f.prev).next = f.next;
+  else store<i32>(heads + c, f.next);
+  if (f.next >= 0) flowAt(f.next).prev = f.prev;
+  else store<i32>(tails + c, f.prev);
+  f.prev = -1;
+  f.next = -1;
+}
+
+/** Puts a newly inserted flow at the head of class c. */
+export function listPush(i: i32, c: u8): void {
+  const f = flowAt(i);
+  const hp = heads + (<usize>c << 2);
+  const h = load<i32>(hp);
+  f.cls = c;
+  f.queuedMs = f.lastMs;
+  f.prev = -1;
+  f.next = h;
+  if (h >= 0) flowAt(h).prev = i;
+  else store<i32>(tails + (<usize>c << 2), i);
+  store<i32>(hp, i);
+}
+
+/** Flow i was just seen, now in class c: requeued if its class changed or it drifted more than slackMs. */
+// @ts-ignore: decorator
+@inline export function listTouch(i: i32, c: u8, slackMs: f64): void {
+  const f = flowAt(i);
+  if (f.cls == c && f.lastMs - f.queuedMs <= slackMs) return;
+  unlink(i);
+  listPush(i, c);
+}

@@ -1,0 +1,333 @@
+/**
+ * Footprint of the sensor on an edge box: memory and CPU against the number of live flows, idle CPU, bytes
+ * of flow state per flow, and start-up time.
+ *
+ *   flows scenarios  each in a fresh process (so RSS is not inherited): the WASM core through its host
+ *                    (sensor/core.ts) with N concurrent bidirectional UDP flows made of generated packets;
+ *                    RSS once they are all live, then CPU while 10,000 packets/s keep hitting those flows for
+ *                    a few seconds with the live-mode advance() tick — what a sensor does on a busy LAN.
+ *   idle / start-up  the real `netsensor sensor` on an interface without traffic (a namespace made here),
+ *                    publishing to an embedded broker: time until its retained status appears, then RSS and
+ *                    CPU (sensor + its tcpdump) over an idle period.
+ *
+ * Usage: node --import tsx bench/footprint.ts [--flows 0,10000,100000,1000000] [--idle-s 20] [--json FILE]
+ *        [--update-results]   (rewrites the "Footprint" section of bench/RESULTS.md, nothing else)
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { buildFlowPacket, FRAME_BYTES, LINKTYPE_ETHERNET } from './traffic.ts';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const LOAD_PPS = 10_000;
+const LOAD_SECONDS = 5;
+
+interface FlowScenario {
+  flows: number;
+  tableSize: number;
+  live: number;
+  rssMiB: number;
+  heapMiB: number;
+  baselineRssMiB: number;
+  initRssMiB: number;
+  bytesPerFlowMeasured: number | null;
+  flowSlotBytes: number | null;
+  rowsEmitted: number;
+  insertPps: number;
+  loadCpuPercent: number;
+  loadPps: number;
+}
+
+// ------------------------------------------------------------------------------------------------ child side
+/** The WASM core through its host, sized and configured as a live sensor would be (flows never go unanswered). */
+async function openEngine(maxFlows: number) {
+  const { FlowCore } = await import('../sensor/core.ts');
+  const core = await FlowCore.load({ maxFlows, maxHosts: 65_536, settings: { unansweredS: 3600, interimS: 0 } });
+  let rows = 0;
+  core.onBatch((b) => { rows += b.rows; });
+  return { core, rowsOut: () => rows };
+}
+
+const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
+
+async function childFlows(n: number): Promise<FlowScenario> {
+  const tableSize = Math.max(16_384, Math.ceil(n * 1.25)); // sized for the expected load, as sensor.json's core.maxFlows is
+  globalThis.gc?.();
+  const baseline = process.memoryUsage().rss; // Node + this code, before the core exists
+  const { core: engine, rowsOut } = await openEngine(tableSize);
+  globalThis.gc?.();
+  const afterInit = process.memoryUsage().rss;
+  const frame = new Uint8Array(FRAME_BYTES);
+  const t0Ms = 1_700_000_000_000;
+  // Insert: request then reply for every flow, 1 µs apart, so all N are answered and live at the end.
+  let ts = t0Ms;
+  const w0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    for (const reply of [false, true]) {
+      buildFlowPacket(frame, i, reply);
+      engine.push(frame, 0, FRAME_BYTES, FRAME_BYTES, ts, LINKTYPE_ETHERNET);
+      ts += 0.001;
+    }
+  }
+  engine.sync();
+  const insertS = (performance.now() - w0) / 1000;
+  globalThis.gc?.();
+  const live = engine.stats().flowsActive;
+  const mem = process.memoryUsage();
+  // Load: LOAD_PPS packets/s spread over the live flows, paced in real time, with a 1 s advance() tick.
+  const c1 = process.cpuUsage();
+  const w1 = performance.now();
+  let sent = 0;
+  let k = 0;
+  for (let second = 0; second < LOAD_SECONDS; second++) {
+    const sliceEnd = w1 + (second + 1) * 1000;
+    for (let slice = 0; slice < 100; slice++) {
+      for (let j = 0; n > 0 && j < LOAD_PPS / 100; j++) {
+        buildFlowPacket(frame, k++ % n, (k & 1) === 1);
+        ts += 0.1;
+        engine.push(frame, 0, FRAME_BYTES, FRAME_BYTES, ts, LINKTYPE_ETHERNET);
+        sent++;
+      }
+      engine.sync();
+      const due = w1 + second * 1000 + (slice + 1) * 10;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    engine.advance(ts);
+    const wait = sliceEnd - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  const wall = performance.now() - w1;
+  const cpu = process.cpuUsage(c1);
+  return {
+    flows: n,
+    tableSize,
+    live,
+    rssMiB: mib(mem.rss),
+    heapMiB: mib(mem.heapUsed),
+    baselineRssMiB: mib(baseline),
+    initRssMiB: mib(afterInit),
+    bytesPerFlowMeasured: n > 0 ? Math.round((mem.rss - baseline) / n) : null,
+    flowSlotBytes: engine.flowSlotBytes(),
+    rowsEmitted: rowsOut(),
+    insertPps: n > 0 ? Math.round((2 * n) / insertS) : 0,
+    loadCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / wall) * 1000) / 10,
+    loadPps: Math.round(sent / (wall / 1000)),
+  };
+}
+
+// ----------------------------------------------------------------------------------------------- parent side
+/**
+ * The children run as plain Node, like an installed sensor: this file is bundled (with the core host, without
+ * node_modules) into bench/work/ once, so the TypeScript loader's ~30 MB are not counted as sensor memory.
+ */
+async function bundleChild(): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = join(repo, 'bench/work/footprint-child.mjs');
+  await build({ entryPoints: [fileURLToPath(import.meta.url)], outfile, bundle: true, platform: 'node', format: 'esm',
+    target: 'node20', packages: 'external', logLevel: 'warning' });
+  return outfile;
+}
+
+function runChild(script: string, n: number): Promise<FlowScenario> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', script, '--child', String(n)], {
+      cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NETSENSOR_LOG_LEVEL: 'warn' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`flows=${n}: child exited ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+    });
+  });
+}
+
+/** CPU ticks (user+system) of a process and its descendants, from /proc. */
+function treeTicks(pid: number): number {
+  let total = 0;
+  const stat = (p: number) => readFileSync(`/proc/${p}/stat`, 'utf8');
+  const visit = (p: number) => {
+    try {
+      const fields = stat(p).slice(stat(p).lastIndexOf(')') + 2).split(' ');
+      total += Number(fields[11]) + Number(fields[12]); // utime, stime
+      const kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+      for (const k of kids ? kids.split(' ') : []) visit(Number(k));
+    } catch { /* exited meanwhile */ }
+  };
+  visit(pid);
+  return total;
+}
+
+function rssOfTree(pid: number): number {
+  let kb = 0;
+  const visit = (p: number) => {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += m ? Number(m[1]) : 0;
+      const kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+      for (const k of kids ? kids.split(' ') : []) visit(Number(k));
+    } catch { /* exited */ }
+  };
+  visit(pid);
+  return kb * 1024;
+}
+
+interface IdleResult { startupMs: number; idleCpuPercent: number; rssMiB: number; sensorRssMiB: number; idleSeconds: number }
+
+/** The real sensor, live on a quiet interface: start-up time, idle CPU and RSS. */
+async function measureIdle(idleS: number): Promise<IdleResult> {
+  const main = join(repo, 'dist/cli/main.js');
+  if (!existsSync(join(repo, 'dist/cli/commands/sensor.js'))) throw new Error('no dist/cli/commands/sensor.js (npm run build)');
+  const { createRequire } = await import('node:module');
+  const require = createRequire(join(repo, 'package.json'));
+  const aedes = require('aedes');
+  const mqtt = require('mqtt');
+  const ns = `nsedge7-fp${process.pid}`;
+  const hostIf = `fp${process.pid % 100000}h`;
+  const net = `10.207.${process.pid % 250}`;
+  const dir = mkdtempSync(join(tmpdir(), 'netsensor-footprint-'));
+  const id = 'footprint';
+  const broker = await (aedes.createBroker ?? aedes.Aedes.createBroker)();
+  const server = createServer(broker.handle);
+  let child: ReturnType<typeof spawn> | undefined;
+  let observer: { subscribeAsync: Function; on: Function; endAsync: () => Promise<void> } | undefined;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    // The sensor captures on one end of an unused veth pair inside its own namespace (no traffic at all) and reaches the
+    // broker over a veth pair to this namespace.
+    execFileSync('ip', ['-n', ns, 'link', 'add', 'quiet0', 'type', 'veth', 'peer', 'name', 'quiet1']);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'quiet0', 'up']);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'quiet1', 'up']);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    execFileSync('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'fpns0', 'netns', ns]);
+    execFileSync('ip', ['addr', 'add', `${net}.1/30`, 'dev', hostIf]);
+    execFileSync('ip', ['link', 'set', hostIf, 'up']);
+    execFileSync('ip', ['-n', ns, 'addr', 'add', `${net}.2/30`, 'dev', 'fpns0']);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'fpns0', 'up']);
+    await new Promise<void>((r) => server.listen(0, `${net}.1`, () => r()));
+    const port = (server.address() as { port: number }).port;
+    observer = await mqtt.connectAsync(`mqtt://${net}.1:${port}`, { protocolVersion: 4 });
+    let statusAt = 0;
+    await observer!.subscribeAsync(`netsensor/v1/sensors/${id}/status`, { qos: 1 });
+    observer!.on('message', () => { if (!statusAt) statusAt = performance.now(); });
+    const t0 = performance.now();
+    child = spawn('ip', ['netns', 'exec', ns, process.execPath, main, 'sensor', '--iface', 'quiet0', '--id', id,
+      '--broker', `mqtt://${net}.1:${port}`, '--db', join(dir, 'outbox.db')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSENSOR_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    child.stderr!.on('data', (d) => { stderr += d; });
+    for (let i = 0; i < 300 && !statusAt; i++) {
+      if (child.exitCode !== null) throw new Error(`sensor exited: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!statusAt) throw new Error(`no status from the sensor within 30 s: ${stderr.slice(-2000)}`);
+    const startupMs = Math.round(statusAt - t0);
+    await new Promise((r) => setTimeout(r, 3000)); // let start-up work (JIT, model load) settle
+    const pid = child.pid!;
+    const hz = 100; // USER_HZ on Linux
+    const ticks0 = treeTicks(pid);
+    const w0 = performance.now();
+    await new Promise((r) => setTimeout(r, idleS * 1000));
+    const ticks = treeTicks(pid) - ticks0;
+    const wall = (performance.now() - w0) / 1000;
+    const sensorRss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    const result = {
+      startupMs,
+      idleCpuPercent: Math.round((ticks / hz / wall) * 1000) / 10,
+      rssMiB: mib(rssOfTree(pid)),
+      sensorRssMiB: mib(sensorRss),
+      idleSeconds: Math.round(wall),
+    };
+    return result;
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 2000));
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    await observer?.endAsync();
+    await new Promise((r) => broker.close(r));
+    server.close();
+    try { execFileSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' }); } catch { /* went with the namespace */ }
+    execFileSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function renderSection(r: { flows: FlowScenario[]; idle?: IdleResult | string; cpu: string; node: string; date: string }): string {
+  const rows = r.flows.map((s) => `| ${s.flows.toLocaleString('en')} | ${s.live.toLocaleString('en')} | ${s.tableSize.toLocaleString('en')} | ${s.baselineRssMiB} | ${s.initRssMiB} | **${s.rssMiB}** | ${s.bytesPerFlowMeasured ?? '–'} | ${s.loadCpuPercent} % | ${s.insertPps.toLocaleString('en')} |`);
+  const at100k = r.flows.find((s) => s.flows === 100_000);
+  const idle = typeof r.idle === 'object' ? r.idle : undefined;
+  return [
+    '## Footprint (edge)',
+    '',
+    `Measured by \`node --import tsx bench/footprint.ts\` on ${r.cpu}, Node ${r.node}, ${r.date}. Each flow count`,
+    'runs in a fresh process: generated bidirectional UDP flows go through the WASM core host (sensor/core.ts);',
+    `RSS once all are live; CPU while ${LOAD_PPS.toLocaleString('en')} packets/s hit those flows for ${LOAD_SECONDS} s with the 1 s expiry tick.`,
+    '',
+    '| live flows | live in core | table slots (core.maxFlows) | RSS Node alone | RSS after core init | RSS with flows live | bytes per live flow | CPU at 10 kpps | insert packets/s |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    `RSS in MiB. Table slots = max(16,384, 1.25 × flows), as an operator sizes \`core.maxFlows\`. Bytes per live flow =`,
+    '(RSS with flows − RSS of Node alone) / flows: everything the core and its host cost per flow at that sizing.',
+    `Flow-table slot size reported by the core (flowSlotBytes): ${r.flows[0]?.flowSlotBytes ?? 'n/a'} bytes.`,
+    '',
+    idle
+      ? `Real sensor, live capture on a quiet interface (sensor + tcpdump): start-up to first status message ${idle.startupMs} ms; idle CPU ${idle.idleCpuPercent} % over ${idle.idleSeconds} s; RSS ${idle.rssMiB} MiB (sensor process ${idle.sensorRssMiB} MiB).`
+      : `Idle sensor: not measured (${r.idle ?? 'skipped'}).`,
+    '',
+    `Targets: ≤ 120 MB RSS at 100k live flows — ${at100k ? `${at100k.rssMiB} MiB, ${at100k.rssMiB * 1.048576 <= 120 ? 'met' : 'NOT met'}` : 'not measured'}; ≤ 2 % idle CPU — ${idle ? `${idle.idleCpuPercent} %, ${idle.idleCpuPercent <= 2 ? 'met' : 'NOT met'}` : 'not measured'}.`,
+    '',
+  ].join('\n');
+}
+
+/** Replaces (or appends) only the "## Footprint (edge)" section; other engineers own the other sections. */
+function updateResults(section: string): void {
+  const file = join(repo, 'bench/RESULTS.md');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\n';
+  const start = text.indexOf('## Footprint (edge)');
+  let next = start < 0 ? -1 : text.indexOf('\n## ', start + 1);
+  if (next >= 0) next += 1;
+  const updated = start < 0 ? text.replace(/\n*$/, '\n\n') + section : text.slice(0, start) + section + (next >= 0 ? '\n' + text.slice(next) : '');
+  writeFileSync(file, updated);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const childAt = argv.indexOf('--child');
+  if (childAt >= 0) {
+    process.stdout.write(JSON.stringify(await childFlows(Number(argv[childAt + 1]))) + '\n');
+    return 0;
+  }
+  const opt = (name: string, dflt: string) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
+  const counts = opt('--flows', '0,10000,100000,1000000').split(',').map(Number);
+  const idleS = Number(opt('--idle-s', '20'));
+  const flows: FlowScenario[] = [];
+  const script = await bundleChild();
+  for (const n of counts) {
+    const s = await runChild(script, n);
+    process.stderr.write(`flows ${n}: ${JSON.stringify(s)}\n`);
+    flows.push(s);
+  }
+  let idle: IdleResult | string;
+  try {
+    idle = await measureIdle(idleS);
+    process.stderr.write(`idle: ${JSON.stringify(idle)}\n`);
+  } catch (e) {
+    idle = (e as Error).message.split('\n')[0];
+    process.stderr.write(`idle: not measured — ${idle}\n`);
+  }
+  const result = { flows, idle, cpu: `${cpus().length}× ${cpus()[0]?.model ?? 'unknown CPU'}`, node: process.versions.node, date: new Date().toISOString().slice(0, 10) };
+  const json = opt('--json', '');
+  if (json) writeFileSync(json, JSON.stringify(result, null, 1) + '\n');
+  const section = renderSection(result);
+  process.stdout.write(section);
+  if (argv.includes('--update-results')) updateResults(section);
+  return 0;
+}
+
+main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exitCode = 1; });

@@ -1,0 +1,87 @@
+/**
+ * End-to-end sensor benchmark: `netsensor sensor --pcap BIG --replay fast` (capture reader → WASM core →
+ * onnxruntime → outbox → Mosquitto), in packets/s and flows/s, and event latency from creation (right after
+ * the flow record was scored) to arrival at a subscriber on the same broker (≈ PUBACK), p50/p99.
+ *
+ *   node --import tsx bench/sensor.ts [packets=1000000] [packetsPerFlow=10]
+ *
+ * Two runs: (1) the model's own thresholds (few events: measures features + inference), (2) thresholds that
+ * flag every flow (every flow is an event: measures the outbox + publisher path). Without a shipped model an
+ * untrained model with the real graph but smaller layers is used (cheaper inference); the output says which ran.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildFlowPacket, FRAME_BYTES } from './traffic.ts';
+import { Mosquitto, sleep } from '../test/helpers/mosquitto.ts';
+import { EventSubscriber } from '../test/helpers/event-subscriber.ts';
+import { writeUntrainedModel } from '../test/helpers/untrained-model.ts';
+
+const packets = Number(process.argv[2] ?? 1_000_000);
+const perFlow = Number(process.argv[3] ?? 10);
+const root = new URL('..', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'nssen-bench-'));
+
+function writePcap(path: string): number {
+  const fd = openSync(path, 'w');
+  const hdr = Buffer.alloc(24);
+  hdr.writeUInt32LE(0xa1b2c3d4, 0); hdr.writeUInt16LE(2, 4); hdr.writeUInt16LE(4, 6);
+  hdr.writeUInt32LE(65535, 16); hdr.writeUInt32LE(1, 20);
+  writeSync(fd, hdr);
+  const flows = Math.floor(packets / perFlow);
+  const rec = Buffer.alloc(16 + FRAME_BYTES);
+  const frame = new Uint8Array(rec.buffer, rec.byteOffset + 16, FRAME_BYTES);
+  const chunk: Buffer[] = [];
+  let t = 1_700_000_000_000_000; // µs
+  // flows interleaved 64 at a time, so the table holds many live flows like a real link
+  for (let base = 0; base < flows; base += 64) {
+    for (let p = 0; p < perFlow; p++) {
+      for (let i = base; i < Math.min(base + 64, flows); i++) {
+        buildFlowPacket(frame, i, p % 2 === 1);
+        t += 10;
+        rec.writeUInt32LE(Math.floor(t / 1e6), 0); rec.writeUInt32LE(t % 1e6, 4);
+        rec.writeUInt32LE(FRAME_BYTES, 8); rec.writeUInt32LE(FRAME_BYTES, 12);
+        chunk.push(Buffer.from(rec));
+      }
+      if (chunk.length > 10_000) { writeSync(fd, Buffer.concat(chunk.splice(0))); }
+    }
+  }
+  writeSync(fd, Buffer.concat(chunk));
+  closeSync(fd);
+  return flows;
+}
+
+async function runOnce(pcap: string, broker: Mosquitto, modelArgs: string[], id: string) {
+  const sub = new EventSubscriber();
+  await sub.connect(broker.url, `nssen-bench-${id}`, 5);
+  const p = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sensor', '--pcap', pcap, '--broker', broker.url, '--id', id,
+    '--db', join(dir, `${id}.db`), '--shutdown-timeout-ms', '120000', '--detect-batch-rows', '1024', ...modelArgs], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr!.on('data', (d) => { err += d; });
+  await new Promise((r) => p.once('exit', r));
+  const logs = err.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+  const fin = logs.find((l) => l.msg === 'capture finished') ?? {};
+  await sleep(500);
+  const lat = sub.events.map((e) => sub.firstSeenAt.get(e.id)! - e.ts).sort((a, b) => a - b);
+  const q = (x: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(x * lat.length))] : NaN);
+  await sub.close();
+  return { packets: fin.packets, flows: fin.flows, events: fin.events, seconds: fin.seconds, pps: fin.packets_per_s, fps: Math.round(fin.flows / fin.seconds), delivered: sub.ids.size, p50: q(0.5), p99: q(0.99) };
+}
+
+const broker = new Mosquitto(18847);
+try {
+  const pcap = join(dir, 'big.pcap');
+  const flows = writePcap(pcap);
+  const shipped = join(root, 'models/netsensor-detect.onnx');
+  const model = existsSync(shipped) ? shipped : writeUntrainedModel(join(dir, 'untrained.onnx'));
+  console.log(`capture: ${packets} packets, ${flows} flows (${perFlow} packets each, UDP); model: ${model === shipped ? 'shipped' : 'untrained (same graph)'}`);
+  await broker.start();
+  const a = await runOnce(pcap, broker, ['--model', model], 'bench-model');
+  console.log('model thresholds:', JSON.stringify(a));
+  const b = await runOnce(pcap, broker, ['--model', model, '--anomaly-threshold', '0'], 'bench-all');
+  console.log('every flow an event:', JSON.stringify(b));
+} finally {
+  await broker.dispose();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,84 @@
+/**
+ * `netsensor detect <capture> [--model FILE] [--format jsonl|text]`: scores every finished flow of a capture with
+ * the detection model and prints one record per flow whose risk passes the model's thresholds, plus a summary
+ * by class on stderr.
+ */
+import { parseArgs } from 'node:util';
+import { NetsensorError } from '../../common/errors.js';
+import { detectCapture, type ScoredFlow } from '../../sensor/detect/detect-capture.js';
+import { loadModel } from '../../sensor/detect/model.js';
+
+export const summary = 'score the flows of a capture with the detection model';
+
+const HELP = `usage: netsensor detect <capture> [options]
+
+Reads a pcap or pcapng capture, computes flow features with the flow core, scores every finished flow with
+the detection model and writes one record per flow that raises an alert: an attack class whose probability
+reaches the class threshold, or (unless --no-anomaly) a reconstruction error above the anomaly threshold
+(class "anomaly"). Thresholds come from the model's metadata. A summary by class goes to stderr.
+
+Each record: src_ip, src_port, dst_ip, dst_port, protocol, first_seen_ms, last_seen_ms, end_reason, class,
+score (probability of the predicted class), predicted (most probable class), anomaly (reconstruction error /
+threshold; ≥ 1 is anomalous), model_version, top_features ([name, contribution] pairs: gradient × input for
+classes, per-feature reconstruction error for anomalies).
+
+options:
+  --model FILE        ONNX detection model (default: the shipped models/netsensor-detect.onnx)
+  --format jsonl|text output format (default jsonl)
+  --all               a record for every flow, alerting or not (field "alert" tells which)
+  --no-anomaly        alert on classifier decisions only
+  --top N             contributing features per record (default 5)
+  -h, --help          this help
+
+exit codes: 0 done (alerts or not), 2 bad input, unreadable capture, corrupt or incompatible model
+`;
+
+function record(f: ScoredFlow, version: string, all: boolean): Record<string, unknown> {
+  const k = f.key, s = f.score;
+  return {
+    src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip, dst_port: k.dst_port, protocol: k.protocol,
+    first_seen_ms: k.first_seen_ms, last_seen_ms: k.last_seen_ms, end_reason: k.end_reason,
+    ...(all ? { alert: s.alert } : {}),
+    class: s.alertClass ?? s.class, score: Number(s.score.toFixed(4)), predicted: s.class,
+    anomaly: Number(s.anomaly.toFixed(4)), model_version: version, top_features: s.top,
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: {
+      model: { type: 'string' }, format: { type: 'string', default: 'jsonl' }, all: { type: 'boolean', default: false },
+      'no-anomaly': { type: 'boolean', default: false }, top: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h', default: false },
+    } });
+  } catch (e) {
+    throw new NetsensorError('ERR_USAGE', `${(e as Error).message}\n${HELP}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) { process.stdout.write(HELP); return 0; }
+  if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', `detect needs exactly one capture file\n${HELP}`);
+  if (values.format !== 'jsonl' && values.format !== 'text') throw new NetsensorError('ERR_USAGE', `--format must be jsonl or text, got '${values.format}'`);
+  const top = Number(values.top);
+  if (!Number.isInteger(top) || top < 0) throw new NetsensorError('ERR_USAGE', `--top expects a non-negative integer, got '${values.top}'`);
+  const model = await loadModel(values.model);
+  const t0 = performance.now();
+  try {
+    const det = await detectCapture(positionals[0]!, model, { topFeatures: top, useAnomaly: !values['no-anomaly'], keepAll: values.all, explainAll: values.all });
+    const out = values.all ? det.all! : det.alerts;
+    const lines: string[] = [];
+    for (const f of out) {
+      const r = record(f, model.version, values.all);
+      lines.push(values.format === 'jsonl' ? JSON.stringify(r)
+        : `${r.class}\t${r.score}\t${r.src_ip}:${r.src_port} -> ${r.dst_ip}:${r.dst_port}/${r.protocol}\tanomaly ${r.anomaly}\t${f.score.top.map(([n, c]) => `${n}=${c}`).join(' ')}`);
+      if (lines.length >= 1000) { process.stdout.write(lines.join('\n') + '\n'); lines.length = 0; }
+    }
+    if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+    process.stderr.write(JSON.stringify({
+      summary: 'detect', capture: positionals[0], model_version: model.version, packets: det.packets, flows: det.flows,
+      alerts: det.alerts.length, by_class: det.byClass, elapsed_ms: Math.round(performance.now() - t0),
+    }) + '\n');
+    return 0;
+  } finally {
+    await model.close();
+  }
+}

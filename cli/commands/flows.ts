@@ -1,0 +1,130 @@
+/**
+ * `netsensor flows <capture|-> [options]`: one record per finished flow of a capture (pcap or pcapng, chosen by
+ * magic number; `-` reads stdin), as JSON lines or CSV, and a one-line JSON summary on stderr.
+ */
+import { parseArgs } from 'node:util';
+import { NetsensorError } from '../../common/errors.js';
+import { readCapture } from '../../sensor/capture/reader.js';
+import { FlowCore, type CoreSettings } from '../../sensor/core.js';
+import { csvWriter } from '../../sensor/flows/export-csv.js';
+import { jsonlWriter } from '../../sensor/flows/export-jsonl.js';
+import { fileSink, streamSink } from '../../sensor/flows/writer.js';
+
+export const summary = 'write one record per finished flow of a capture (jsonl or csv)';
+
+const HELP = `usage: netsensor flows <capture|-> [options]
+
+Reads a pcap or pcapng capture (format recognised by its magic number, optionally gzip-compressed; '-' reads
+stdin) and writes one record per finished flow: src_ip, src_port, dst_ip, dst_port, protocol, vlan_id,
+first_seen_ms, last_seen_ms, src2dst_packets, src2dst_bytes, dst2src_packets, dst2src_bytes (bytes = IP total
+length), end_reason, then every feature of the schema (docs/features.md). A summary goes to stderr as one JSON
+line. Flow rules and timeouts: docs/flows.md.
+
+options:
+  --format jsonl|csv      output format (default jsonl)
+  --out FILE              write records to FILE instead of stdout
+  --idle-timeout S        idle timeout in seconds for every protocol (defaults: TCP 120, UDP 60, ICMP 30)
+  --active-timeout S      a record longer than this ends 'active' and a new one continues (default 1800)
+  --max-flows N           flow table capacity (default 262144); when full: shorter timeouts, then eviction
+  --cic-names             CSV header with CICFlowMeter column names where the meaning is the same
+  -h, --help              this help
+
+exit codes: 0 done (a capture cut off mid-record still ends 0, with a warning), 2 bad input or usage
+`;
+
+function positiveNumber(name: string, v: string | undefined, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new NetsensorError('ERR_USAGE', `--${name} expects a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
+  }
+  return n;
+}
+
+const STOP = Symbol('output closed');
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        format: { type: 'string', default: 'jsonl' },
+        out: { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'active-timeout': { type: 'string' },
+        'max-flows': { type: 'string' },
+        'cic-names': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw new NetsensorError('ERR_USAGE', `${(e as Error).message.replace(/\s*\n\s*/g, ' ')} (netsensor flows --help)`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', 'expected exactly one capture file (or - for stdin); see netsensor flows --help');
+  const format = values.format;
+  if (format !== 'jsonl' && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--format must be jsonl or csv, got '${format}'`);
+  const idle = positiveNumber('idle-timeout', values['idle-timeout']);
+  const settings: CoreSettings = {
+    tcpIdleS: idle, udpIdleS: idle, icmpIdleS: idle, otherIdleS: idle,
+    activeS: positiveNumber('active-timeout', values['active-timeout']),
+  };
+  const maxFlows = positiveNumber('max-flows', values['max-flows'], true);
+  const capture = positionals[0];
+
+  const core = await FlowCore.load({ maxFlows, settings });
+  const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
+  const writer = format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'] }) : jsonlWriter(sink, { cicNames: values['cic-names'] });
+  let flows = 0;
+  core.onBatch((batch) => {
+    flows += batch.rows;
+    writer.write(batch);
+  });
+
+  const t0 = performance.now();
+  let stats;
+  let stoppedEarly = false;
+  try {
+    stats = await readCapture(capture, core.push, {
+      afterChunk: async () => {
+        core.sync();
+        await sink.drained();
+        if (sink.closed) throw STOP;
+      },
+    });
+  } catch (e) {
+    if (e !== STOP) throw e;
+    stoppedEarly = true;
+  }
+  if (!stoppedEarly) core.flush('end_of_input');
+  await sink.end();
+  const elapsedS = (performance.now() - t0) / 1000;
+
+  const cs = core.stats();
+  const events = Object.fromEntries(Object.entries(core.events()).filter(([, n]) => n > 0));
+  for (const w of stats?.warnings ?? []) process.stderr.write(`netsensor: warning: ${w}\n`);
+  const report = {
+    capture: capture === '-' ? 'stdin' : capture,
+    format: stats?.format ?? 'unknown',
+    compressed: stats?.compressed ?? false,
+    packets: cs.packets,
+    bytes: cs.bytes,
+    ip_packets: cs.ipPackets,
+    flows,
+    events,
+    unknown_linktypes: stats?.unknownLinktypes ?? {},
+    skipped_packets: stats?.skippedPackets ?? 0,
+    truncated: stats?.truncated ?? false,
+    output_closed_early: stoppedEarly,
+    elapsed_s: Math.round(elapsedS * 1000) / 1000,
+    packets_per_s: elapsedS > 0 ? Math.round(cs.packets / elapsedS) : 0,
+  };
+  process.stderr.write(JSON.stringify(report) + '\n');
+  return 0;
+}

@@ -1,0 +1,130 @@
+/**
+ * `netsensor sensor`: live (tcpdump) or replayed capture → WASM flow core → ONNX detection → SQLite outbox →
+ * MQTT. Configuration from file + NETSENSOR_* + flags (sensor/config.ts); a bad one is one line and exit 2.
+ *
+ * Signals: SIGTERM / SIGINT flush live flows (end reason `shutdown`), score and commit them, publish what
+ * can be published within `shutdownTimeoutMs`, set the retained status offline and close the database. A
+ * second signal exits at once — nothing committed is lost, it waits in the outbox for the next start.
+ */
+import { createLogger } from '../../common/log.js';
+import { configHelp, loadConfig } from '../../sensor/config.js';
+import { Delivery } from '../../sensor/delivery.js';
+import { newCounters, SensorMetrics } from '../../sensor/metrics.js';
+import { liveSource, Pipeline, replaySource, type CaptureSource } from '../../sensor/pipeline.js';
+
+export const summary = 'run a sensor: live or replayed capture → detection → outbox → MQTT';
+
+export async function run(argv: string[]): Promise<number> {
+  const { help, config: cfg } = loadConfig(argv);
+  if (help) {
+    process.stdout.write(configHelp() + '\n');
+    return 0;
+  }
+  const log = createLogger().child({ sensor: cfg.id });
+  const counters = newCounters();
+
+  // Heavy modules only now: `--help` and config errors stay instant.
+  const [{ loadModel, defaultModelPath }, { createFlowEngine }, { readCapture }] = await Promise.all([
+    import('../../sensor/detect/model.js'),
+    import('../../sensor/core-engine.js'),
+    import('../../sensor/capture/reader.js'),
+  ]);
+  const model = await loadModel(cfg.detect.model ?? defaultModelPath());
+  const engine = await createFlowEngine(cfg.core, counters);
+
+  let pipeline: Pipeline | undefined;
+  let metrics: SensorMetrics | undefined;
+  if (cfg.metrics.port > 0) {
+    metrics = new SensorMetrics(counters, {
+      outboxDepth: () => delivery.outbox.depth,
+      outboxBytes: () => delivery.outbox.bytes,
+      mqttConnected: () => delivery.publisher.connected,
+      activeFlows: () => engine.counters().activeFlows,
+    }, { sensor: cfg.id });
+  }
+  const delivery: Delivery = new Delivery({
+    cfg, counters, log, metrics,
+    status: {
+      model: () => pipeline?.modelVersion ?? model.version,
+      counters: () => {
+        const c = engine.counters();
+        return {
+          packets: c.packets, bytes: c.bytes, flows: counters.flows, flows_active: c.activeFlows,
+          kernel_drops: counters.kernelDrops, if_drops: counters.ifDrops, capture_restarts: counters.captureRestarts,
+          decoder_events: Object.fromEntries(Object.entries(c.events).filter(([, n]) => n > 0)),
+        };
+      },
+    },
+  });
+  pipeline = new Pipeline({ cfg, engine, model, delivery, counters, metrics, log });
+
+  let source: CaptureSource;
+  let mode: 'live' | 'replay';
+  let live: import('../../sensor/capture/live.js').LiveCapture | undefined;
+  if (cfg.capture.iface) {
+    const { LiveCapture } = await import('../../sensor/capture/live.js');
+    live = new LiveCapture({ ...cfg.capture, iface: cfg.capture.iface, log });
+    live.on('exit', () => { counters.captureRestarts = live!.restarts; });
+    const capture = live;
+    const statsTimer = setInterval(() => {
+      const s = capture.stats;
+      counters.kernelDrops = s.kernelDrops;
+      counters.ifDrops = s.ifDrops;
+    }, 1000);
+    statsTimer.unref();
+    source = liveSource(live, (p, sink, o) => readCapture(p, sink, o), log);
+    mode = 'live';
+  } else {
+    source = replaySource(cfg.capture.pcap!, cfg.capture.replay, (p, sink, o) => readCapture(p, sink, o), pipeline);
+    mode = 'replay';
+  }
+
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ sig }, 'second signal: exiting now (committed events stay in the outbox)');
+      process.exit(130);
+    }
+    stopping = true;
+    log.info({ sig }, 'stopping');
+    void pipeline!.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  if (metrics) {
+    const port = await metrics.listen(cfg.metrics.port, cfg.metrics.host);
+    log.info({ port }, 'metrics endpoint listening');
+  }
+  delivery.start();
+  log.info({ mode, iface: cfg.capture.iface, pcap: cfg.capture.pcap, model: model.version, broker: cfg.broker.url }, 'sensor started');
+
+  let code = 0;
+  let fatal: unknown;
+  const started = Date.now();
+  try {
+    await pipeline.run(source, mode);
+  } catch (e) {
+    // a configuration problem only the capture could see (a filter tcpdump refuses): exit 2 after cleanup
+    if ((e as { code?: string }).code === 'ERR_CONFIG' || (e as { code?: string }).code === 'ERR_LIVE_CAPTURE') fatal = e;
+    else log.error({ err: (e as Error).message }, 'capture failed');
+    code = 1;
+  }
+  const t0 = Date.now();
+  if (stopping || mode === 'live') await pipeline.shutdown();
+  await live?.stop();
+  const c = engine.counters();
+  const elapsed = (Date.now() - started) / 1000;
+  log.info({
+    packets: c.packets, flows: counters.flows, events: counters.events, seconds: elapsed,
+    packets_per_s: Math.round(c.packets / Math.max(elapsed, 1e-3)),
+  }, 'capture finished');
+  const drained = await delivery.close(Math.max(500, cfg.shutdownTimeoutMs - (Date.now() - t0)));
+  if (!drained) log.warn({ left: delivery.outbox.depth }, 'events left in the outbox for the next start');
+  await metrics?.close();
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  await model.close();
+  if (fatal) throw fatal;
+  return code;
+}

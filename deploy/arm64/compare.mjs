@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/**
+ * Compares two smoke reports (deploy/arm64/smoke.mjs), normally x86-64 native against arm64 under qemu:
+ *   flows   identical rows (same SHA-256 of each capture's JSON lines)
+ *   detect  identical class per flow
+ *   ort     identical argmax class per row; raw outputs within SCORE_TOLERANCE (int8 kernels round
+ *           differently on different CPUs: classes, not raw scores, are what must agree)
+ *   sqlite  both ran
+ *   sensor  same number of events published per capture, same classes
+ * A step skipped on both sides (its command does not exist yet) is reported, not failed.
+ * Usage: node deploy/arm64/compare.mjs REFERENCE.json CANDIDATE.json   → exit 0 when they agree
+ */
+import { readFileSync } from 'node:fs';
+
+const SCORE_TOLERANCE = 0.02;
+
+const [refFile, candFile] = process.argv.slice(2);
+if (!refFile || !candFile) {
+  process.stderr.write('usage: compare.mjs REFERENCE.json CANDIDATE.json\n');
+  process.exit(2);
+}
+const ref = JSON.parse(readFileSync(refFile, 'utf8'));
+const cand = JSON.parse(readFileSync(candFile, 'utf8'));
+const lines = [];
+let failures = 0;
+const verdict = (name, ok, detail) => {
+  if (ok === false) failures++;
+  lines.push(`${ok === null ? 'SKIP' : ok ? 'ok  ' : 'FAIL'}  ${name.padEnd(8)} ${detail}`);
+};
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+function compareStep(name, check) {
+  const a = ref.steps?.[name];
+  const b = cand.steps?.[name];
+  if (!a || !b) return verdict(name, false, 'missing from a report');
+  if (a.skipped && b.skipped) return verdict(name, null, `skipped on both (${a.error})`);
+  if (!a.ok || !b.ok) return verdict(name, false, `${ref.arch}: ${a.ok ? 'ok' : a.error} | ${cand.arch}: ${b.ok ? 'ok' : b.error}`);
+  const [ok, detail] = check(a, b);
+  verdict(name, ok, `${detail}  (${ref.arch} ${a.ms} ms, ${cand.arch} ${b.ms} ms, ×${(b.ms / Math.max(1, a.ms)).toFixed(1)})`);
+}
+
+compareStep('flows', (a, b) => {
+  const ok = same(a.captures, b.captures);
+  return [ok, ok ? `${a.rows} flow rows identical` : `rows differ: ${JSON.stringify(a.captures)} vs ${JSON.stringify(b.captures)}`];
+});
+
+compareStep('detect', (a, b) => {
+  const ok = same(a.captures, b.captures) && same(a.classes, b.classes);
+  let maxDiff = 0;
+  (a.scores ?? []).forEach((s, i) => {
+    const t = b.scores?.[i];
+    if (typeof s === 'number' && typeof t === 'number') maxDiff = Math.max(maxDiff, Math.abs(s - t));
+  });
+  return [ok, `${ok ? 'classes identical' : 'classes differ'} ${JSON.stringify(a.classes)}; max score difference ${maxDiff.toExponential(2)}`];
+});
+
+compareStep('ort', (a, b) => {
+  const notes = [];
+  let ok = same(Object.keys(a.models), Object.keys(b.models));
+  for (const [model, ma] of Object.entries(a.models)) {
+    const mb = b.models[model];
+    if (!mb) { ok = false; continue; }
+    for (const [out, oa] of Object.entries(ma.outputs)) {
+      const ob = mb.outputs[out];
+      if (!ob || !same(oa.dims, ob.dims)) { ok = false; notes.push(`${model}:${out} shape differs`); continue; }
+      let maxDiff = 0;
+      oa.values.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - ob.values[i])); });
+      const classesOk = same(oa.classes, ob.classes);
+      if (!classesOk || maxDiff > SCORE_TOLERANCE) ok = false;
+      notes.push(`${model}:${out} ${oa.dims.join('×')} classes ${classesOk ? 'identical' : 'DIFFER'}, max |Δ| ${maxDiff.toExponential(2)}`);
+    }
+  }
+  return [ok, notes.join('; ')];
+});
+
+compareStep('sqlite', (a, b) => [a.rows === b.rows && a.journalMode === b.journalMode, `${b.rows} rows, journal ${b.journalMode}`]);
+
+compareStep('sensor', (a, b) => {
+  const counts = (s) => Object.fromEntries(Object.entries(s.captures).map(([k, v]) => [k, v.events]));
+  const sameEvents = a.eventsSha256 === b.eventsSha256;
+  const ok = same(counts(a), counts(b)) && same(a.classes, b.classes) && sameEvents && b.decodeErrors === 0;
+  return [ok, `events ${JSON.stringify(counts(b))} ${sameEvents ? '(same flows, same classes)' : '(DIFFERENT flows or classes)'}, classes ${JSON.stringify(b.classes)}`];
+});
+
+process.stdout.write(`${ref.arch} (${ref.cpuModel}) vs ${cand.arch} (QEMU_CPU=${cand.qemuCpu ?? 'native'})\n${lines.join('\n')}\n`);
+process.stdout.write(failures ? `${failures} check(s) FAILED\n` : 'arm64 agrees with the reference\n');
+process.exit(failures ? 1 : 0);

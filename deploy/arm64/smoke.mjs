@@ -1,0 +1,306 @@
+#!/usr/bin/env node
+/**
+ * The edge smoke: one capture through everything a sensor does, on whatever machine runs it (x86, or arm64
+ * under qemu with QEMU_CPU=cortex-a72), written as one JSON report that deploy/arm64/compare.mjs checks
+ * against the same run on another architecture.
+ *
+ *   flows   `netsensor flows`   WASM decode + flow table + features → one row per flow (must match exactly)
+ *   detect  `netsensor detect`  int8 ONNX inference → one class per flow (classes must match)
+ *   ort     every models/*.onnx run directly with onnxruntime-node on the flow feature rows (classes must
+ *           match; scores within a tolerance, since int8 kernels differ between CPUs)
+ *   sqlite  better-sqlite3 (native, built on the target) in WAL mode, as the outbox uses it
+ *   sensor  `netsensor sensor` replaying the capture into an embedded broker started here: events published
+ *           over MQTT, CBOR-decoded, counted against the sensor's outbox database
+ *
+ * Plain JavaScript over dist/ and production dependencies only: an installed arm64 tree has no tsx.
+ * A command that does not exist yet in dist/cli/commands is reported as skipped, not failed.
+ *
+ * Usage: node deploy/arm64/smoke.mjs --app DIR --pcap FILE [--pcap FILE…] --out REPORT.json [--work DIR]
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { arch, cpus, tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const STEP_TIMEOUT_MS = 15 * 60_000; // qemu runs ~10× slower than native; a slow step is not a failed one
+
+function parseArgs(argv) {
+  const out = { pcaps: [], app: process.cwd(), out: '', work: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
+    if (a === '--pcap') out.pcaps.push(resolve(v()));
+    else if (a === '--app') out.app = resolve(v());
+    else if (a === '--out') out.out = resolve(v());
+    else if (a === '--work') out.work = resolve(v());
+    else throw new Error(`unknown option ${a}`);
+  }
+  if (out.pcaps.length === 0 || !out.out) throw new Error('usage: smoke.mjs --app DIR --pcap FILE --out REPORT.json');
+  return out;
+}
+
+/** Runs `node <app>/dist/cli/main.js …args`, collecting stdout; rejects on a non-zero exit or timeout. */
+function runCli(app, args, opts = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(app, 'dist/cli/main.js'), ...args], {
+      cwd: opts.cwd ?? app,
+      env: { ...process.env, NETSENSOR_LOG_LEVEL: process.env.NETSENSOR_LOG_LEVEL ?? 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = [];
+    let err = '';
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => { err += d; if (err.length > 64_000) err = err.slice(-32_000); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? STEP_TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      if (code === 0) resolvePromise({ stdout, stderr: err });
+      else reject(new Error(`netsensor ${args.join(' ')} → ${signal ?? `exit ${code}`}\n${err.slice(-4000)}`));
+    });
+  });
+}
+
+const hasCommand = (app, name) => existsSync(join(app, 'dist/cli/commands', `${name}.js`));
+const sha256 = (s) => createHash('sha256').update(s).digest('hex');
+
+/** Parses JSON lines; a CSV (header + rows) is returned as objects keyed by the header too. */
+function parseRows(text) {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) return [];
+  if (lines[0].trimStart().startsWith('{')) return lines.map((l) => JSON.parse(l));
+  const header = lines[0].split(',');
+  return lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+}
+
+function classOf(row) {
+  for (const k of ['class', 'label', 'predicted', 'prediction', 'verdict']) if (row[k] !== undefined) return String(row[k]);
+  return undefined;
+}
+
+function scoreOf(row) {
+  for (const k of ['risk', 'score', 'probability', 'confidence']) if (typeof row[k] === 'number') return row[k];
+  return undefined;
+}
+
+async function step(report, name, fn) {
+  const t0 = performance.now();
+  try {
+    const result = await fn();
+    report.steps[name] = { ok: true, ms: Math.round(performance.now() - t0), ...result };
+  } catch (e) {
+    const skipped = e && e.skip === true;
+    report.steps[name] = { ok: skipped, skipped, ms: Math.round(performance.now() - t0), error: String(e?.message ?? e) };
+  }
+  const s = report.steps[name];
+  process.stderr.write(`[smoke ${report.arch}] ${name}: ${s.skipped ? 'skipped' : s.ok ? 'ok' : 'FAILED'} in ${s.ms} ms${s.error ? ` — ${s.error.split('\n')[0]}` : ''}\n`);
+}
+
+const skip = (why) => Object.assign(new Error(why), { skip: true });
+
+// ---------------------------------------------------------------------------------------------------------
+async function flowsStep(app, pcaps, work) {
+  if (!hasCommand(app, 'flows')) throw skip('no `netsensor flows` command in dist/');
+  const perCapture = {};
+  const allRows = [];
+  for (const pcap of pcaps) {
+    const outFile = join(work, `${basename(pcap)}.flows.jsonl`);
+    await runCli(app, ['flows', pcap, '--format', 'jsonl', '--out', outFile]);
+    const text = readFileSync(outFile, 'utf8');
+    const rows = parseRows(text);
+    perCapture[basename(pcap)] = { rows: rows.length, sha256: sha256(text) };
+    allRows.push(...rows);
+  }
+  return { captures: perCapture, rows: allRows.length, sample: allRows.slice(0, 3), _rows: allRows };
+}
+
+async function detectStep(app, pcaps, work) {
+  if (!hasCommand(app, 'detect')) throw skip('no `netsensor detect` command in dist/');
+  const perCapture = {};
+  const classes = {};
+  const scores = [];
+  for (const pcap of pcaps) {
+    const outFile = join(work, `${basename(pcap)}.detect.jsonl`);
+    await runCli(app, ['detect', pcap, '--format', 'jsonl', '--out', outFile]);
+    const rows = parseRows(readFileSync(outFile, 'utf8'));
+    const cls = rows.map(classOf);
+    perCapture[basename(pcap)] = { rows: rows.length, classesSha256: sha256(JSON.stringify(cls)) };
+    for (const c of cls) classes[c ?? 'unknown'] = (classes[c ?? 'unknown'] ?? 0) + 1;
+    scores.push(...rows.map(scoreOf));
+  }
+  return { captures: perCapture, classes, scores };
+}
+
+/** Every shipped model, run directly: proves onnxruntime-node's arm64 kernels work on the emulated CPU. */
+async function ortStep(app, flowRows) {
+  const require = createRequire(join(app, 'package.json'));
+  const ort = require('onnxruntime-node');
+  const modelDir = join(app, 'models');
+  const models = existsSync(modelDir) ? readdirSync(modelDir).filter((f) => f.endsWith('.onnx')).sort() : [];
+  if (models.length === 0) throw skip('no models/*.onnx shipped yet');
+  let schema;
+  try { schema = await import(join(app, 'dist/models/schema.js')); } catch { schema = undefined; }
+  const names = schema?.FEATURE_NAMES ?? schema?.FEATURES?.map?.((f) => f.name);
+  const out = {};
+  for (const file of models) {
+    const session = await ort.InferenceSession.create(join(modelDir, file), { executionMode: 'sequential', intraOpNumThreads: 1 });
+    const meta = session.inputMetadata?.[0];
+    const width = Array.isArray(meta?.shape) ? Number(meta.shape[meta.shape.length - 1]) : (names?.length ?? 0);
+    if (!(width > 0)) throw new Error(`${file}: cannot tell the input width`);
+    // Input: the capture's own flow features when they are there (as the sensor does), else a fixed pattern.
+    let rows = flowRows
+      .map((r) => (Array.isArray(r.features) ? r.features : names ? names.map((n) => Number(r[n] ?? 0)) : undefined))
+      .filter((f) => f && f.length === width);
+    if (rows.length === 0) rows = Array.from({ length: 64 }, (_, i) => Array.from({ length: width }, (_, j) => ((i * 31 + j * 7) % 97) / 97));
+    const data = new Float32Array(rows.length * width);
+    rows.forEach((r, i) => data.set(r.map(Number), i * width));
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [rows.length, width]) };
+    const t0 = performance.now();
+    const result = await session.run(feeds);
+    const inferMs = performance.now() - t0;
+    const outputs = {};
+    for (const name of session.outputNames) {
+      const t = result[name];
+      const dims = t.dims.map(Number);
+      const values = Array.from(t.data, Number);
+      const cols = dims.length === 2 ? dims[1] : 1;
+      // Class per row = argmax over the output columns (a single column: the sign of score - 0.5 is not a
+      // class, so keep raw values and compare those with the tolerance instead).
+      const classes = cols > 1 ? Array.from({ length: values.length / cols }, (_, r) => {
+        let best = 0;
+        for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
+        return best;
+      }) : undefined;
+      outputs[name] = { dims, classes, values: values.slice(0, 4096) };
+    }
+    out[file] = { rows: rows.length, inferMs: Math.round(inferMs * 10) / 10, outputs };
+    await session.release?.();
+  }
+  return { models: out, ortVersion: require('onnxruntime-node/package.json').version };
+}
+
+async function sqliteStep(app, work) {
+  const require = createRequire(join(app, 'package.json'));
+  const Database = require('better-sqlite3');
+  const file = join(work, 'smoke-sqlite.db');
+  rmSync(file, { force: true });
+  const db = new Database(file);
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  db.exec('create table outbox (id text primary key, body blob not null)');
+  const insert = db.prepare('insert into outbox (id, body) values (?, ?)');
+  const n = 2000;
+  const t0 = performance.now();
+  db.transaction(() => { for (let i = 0; i < n; i++) insert.run(`e${String(i).padStart(6, '0')}`, Buffer.alloc(64, i & 255)); })();
+  const insertMs = performance.now() - t0;
+  const count = db.prepare('select count(*) as c from outbox').get().c;
+  const sum = db.prepare('select sum(length(body)) as s from outbox').get().s;
+  db.close();
+  if (count !== n || sum !== n * 64) throw new Error(`outbox check: ${count} rows / ${sum} bytes`);
+  return { journalMode: mode, rows: count, insertMs: Math.round(insertMs) };
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
+  });
+}
+
+async function sensorStep(app, pcaps, work) {
+  if (!hasCommand(app, 'sensor')) throw skip('no `netsensor sensor` command in dist/');
+  const require = createRequire(join(app, 'package.json'));
+  const aedesModule = require('aedes');
+  const mqtt = require('mqtt');
+  const { decode } = require('cbor-x');
+  const createBroker = aedesModule.createBroker ?? aedesModule.Aedes?.createBroker ?? aedesModule.default ?? aedesModule;
+  const broker = typeof createBroker === 'function' && createBroker.createBroker ? await createBroker.createBroker() : await createBroker();
+  const port = Number(process.env.NETSENSOR_SMOKE_PORT) || await freePort();
+  const server = createServer(broker.handle);
+  await new Promise((res) => server.listen(port, '127.0.0.1', res));
+  const url = `mqtt://127.0.0.1:${port}`;
+  const id = `smoke-${arch()}`;
+  const client = await mqtt.connectAsync(url, { clientId: `smoke-observer-${process.pid}`, protocolVersion: 4 });
+  const received = { messages: 0, events: 0, classes: {}, decodeErrors: 0 };
+  const eventKeys = [];
+  await client.subscribeAsync(`netsensor/v1/sensors/${id}/events`, { qos: 1 });
+  client.on('message', (_topic, payload) => {
+    received.messages++;
+    try {
+      const body = decode(payload);
+      const events = Array.isArray(body) ? body : Array.isArray(body?.events) ? body.events : [body];
+      for (const e of events) {
+        received.events++;
+        const c = classOf(e ?? {}) ?? 'unknown';
+        received.classes[c] = (received.classes[c] ?? 0) + 1;
+        const f = e?.flow ?? {};
+        eventKeys.push(`${f.src_ip}:${f.src_port}>${f.dst_ip}:${f.dst_port}/${f.proto} ${f.end_reason} ${c}`);
+      }
+    } catch { received.decodeErrors++; }
+  });
+  const perCapture = {};
+  try {
+    for (const pcap of pcaps) {
+      const db = join(work, `${basename(pcap)}.outbox.db`);
+      for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+      const before = received.events;
+      await runCli(app, ['sensor', '--pcap', pcap, '--replay', 'fast', '--broker', url, '--id', id, '--db', db]);
+      // QoS 1: everything the sensor got acknowledged has reached the broker; give the observer a moment.
+      for (let i = 0; i < 50 && received.events === before; i++) await new Promise((r) => setTimeout(r, 100));
+      const Database = require('better-sqlite3');
+      const h = new Database(db, { readonly: true });
+      const tables = h.prepare("select name from sqlite_master where type = 'table'").all().map((r) => r.name);
+      const outboxRows = Object.fromEntries(tables.map((t) => [t, h.prepare(`select count(*) as c from "${t}"`).get().c]));
+      h.close();
+      perCapture[basename(pcap)] = { events: received.events - before, outboxRows };
+    }
+  } finally {
+    await client.endAsync();
+    await new Promise((r) => broker.close(r));
+    await new Promise((r) => server.close(r));
+  }
+  if (received.events === 0) throw new Error('the sensor published no events');
+  // Which flows became events, and as what: order-independent (delivery batches may interleave differently).
+  const eventsSha256 = sha256(eventKeys.sort().join('\n'));
+  return { captures: perCapture, ...received, eventsSha256, sampleEvents: eventKeys.slice(0, 3) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const work = opts.work || join(tmpdir(), `netsensor-smoke-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const report = {
+    arch: arch(),
+    qemuCpu: process.env.QEMU_CPU ?? null,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    node: process.versions.node,
+    captures: opts.pcaps.map((p) => basename(p)),
+    startedAt: new Date().toISOString(),
+    steps: {},
+  };
+  const t0 = performance.now();
+  let flowRows = [];
+  await step(report, 'flows', async () => {
+    const r = await flowsStep(opts.app, opts.pcaps, work);
+    flowRows = r._rows;
+    delete r._rows;
+    return r;
+  });
+  await step(report, 'detect', () => detectStep(opts.app, opts.pcaps, work));
+  await step(report, 'ort', () => ortStep(opts.app, flowRows));
+  await step(report, 'sqlite', () => sqliteStep(opts.app, work));
+  await step(report, 'sensor', () => sensorStep(opts.app, opts.pcaps, work));
+  report.totalMs = Math.round(performance.now() - t0);
+  writeFileSync(opts.out, JSON.stringify(report, null, 1) + '\n');
+  if (!opts.work) rmSync(work, { recursive: true, force: true });
+  const failed = Object.entries(report.steps).filter(([, s]) => !s.ok).map(([n]) => n);
+  process.stderr.write(`[smoke ${report.arch}] ${failed.length ? `FAILED: ${failed.join(', ')}` : 'all steps passed'} (${report.totalMs} ms)\n`);
+  return failed.length ? 1 : 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`smoke: ${e?.stack ?? e}\n`); process.exitCode = 2; });

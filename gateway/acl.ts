@@ -1,0 +1,31 @@
+/**
+ * Topic access rules of the embedded broker, as pure functions (the Mosquitto example in deploy/mosquitto
+ * expresses the same rules in its ACL file).
+ *  - sensor <id>: publish only netsensor/v1/sensors/<id>/{events,status,ota}; subscribe only netsensor/v1/models/#.
+ *  - anonymous (loopback only, no credentials file): publish only to sensors/<any id>/{events,status,ota};
+ *    subscribe to anything. Never models/ or alerts/.
+ *  - observer: publish nothing; subscribe to alerts, sensor status and Home Assistant topics.
+ *  - admin: everything.
+ * The gateway's in-process publishes (alerts, models) do not pass through these checks.
+ */
+import { parseSensorTopic, TOPIC_ROOT } from '../protocol/topics.js';
+import type { Role } from './credentials.js';
+
+export type Identity = { role: Role; id: string } | { role: 'anonymous'; id: string };
+
+const SENSOR_KINDS = new Set(['events', 'status', 'ota']);
+
+export function mayPublish(who: Identity, topic: string): boolean {
+  if (who.role === 'admin') return true;
+  if (who.role === 'observer') return false;
+  const t = parseSensorTopic(topic);
+  if (!t || !SENSOR_KINDS.has(t.kind)) return false;
+  return who.role === 'anonymous' || t.sensorId === who.id;
+}
+
+export function maySubscribe(who: Identity, filter: string, haPrefix = 'homeassistant'): boolean {
+  if (who.role === 'admin' || who.role === 'anonymous') return true;
+  if (who.role === 'sensor') return filter.startsWith(`${TOPIC_ROOT}/models/`);
+  return filter.startsWith(`${TOPIC_ROOT}/alerts/`) || filter === `${TOPIC_ROOT}/sensors/+/status` ||
+    /^netsensor\/v1\/sensors\/[^/#+]+\/status$/.test(filter) || filter.startsWith(`${TOPIC_ROOT}/ha/`) || filter.startsWith(`${haPrefix}/`);
+}

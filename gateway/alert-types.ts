@@ -1,0 +1,40 @@
+/** The gateway's alert record: what correlation produces, the store keeps and the API returns. */
+export type AlertKind = 'class' | 'port_scan' | 'host_sweep';
+
+export interface Alert {
+  /** UUIDv7: creation-ordered, so the API pages by id. */
+  id: string;
+  /** 'class': same source + class; 'port_scan': many ports of one host; 'host_sweep': many hosts (scan or lateral movement). */
+  kind: AlertKind;
+  /** The events' class for kind 'class'; 'port_scan' / 'host_sweep' otherwise. */
+  class: string;
+  src_ip: string;
+  /** 1 high, 2 medium, 3 low (Suricata's order). */
+  severity: 1 | 2 | 3;
+  /** Severity before any raise for being seen by several sensors. */
+  base_severity: 1 | 2 | 3;
+  status: 'open' | 'closed';
+  /** Flow time of the first / last event that joined (ms since the epoch). */
+  first_seen: number;
+  last_seen: number;
+  /** Gateway wall-clock times. */
+  created_at: number;
+  updated_at: number;
+  event_count: number;
+  sensors: string[];
+  /** Affected destination hosts and ports (capped lists; the counts are exact up to the tracking cap). */
+  hosts: string[];
+  host_count: number;
+  ports: number[];
+  port_count: number;
+  /** Of the first event, for the EVE-style flat fields. */
+  src_port: number;
+  dest_ip: string;
+  dest_port: number;
+  proto: number;
+  score_max: number;
+  anomaly_max: number;
+  model: string;
+  /** Features that contributed most, summed over the alert's events (largest first). */
+  top: Array<[string, number]>;
+}

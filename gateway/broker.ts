@@ -1,0 +1,135 @@
+/**
+ * The embedded MQTT broker (aedes, MQTT 3.1.1) with per-sensor credentials, the topic ACL of acl.ts and an
+ * optional TLS listener. The gateway itself consumes and publishes in-process (no client connection, no ACL).
+ *
+ * Without a credentials file, only clients connecting from a loopback address are accepted (anonymous);
+ * binding to a non-loopback address therefore requires a credentials file.
+ */
+import { createServer as createTcpServer, type Server, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { Aedes, type Client, type AuthenticateError } from 'aedes';
+import type { Logger } from '../common/log.js';
+import { NetsensorError } from '../common/errors.js';
+import { mayPublish, maySubscribe, type Identity } from './acl.js';
+import { readCredentials, verifyPassword, type Credential } from './credentials.js';
+import type { Bus, MessageHandler, PublishOptions } from './bus.js';
+import type { GatewayConfig } from './config.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+export class EmbeddedBroker implements Bus {
+  readonly kind = 'embedded' as const;
+  private readonly identities = new WeakMap<Client, Identity>();
+  private constructor(private readonly aedes: Aedes, private readonly server: Server, private readonly log: Logger) {}
+
+  static async start(cfg: GatewayConfig['mqtt'], haPrefix: string, metrics: GatewayMetrics, log: Logger): Promise<EmbeddedBroker> {
+    const creds: Map<string, Credential> | undefined = cfg.credentialsFile ? readCredentials(cfg.credentialsFile) : undefined;
+    const aedes = await Aedes.createBroker({ id: 'netsensor-gateway', heartbeatInterval: 60_000 });
+    const server = cfg.tls
+      ? createTlsServer({
+        cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile),
+        ca: cfg.tls.caFile ? readFileSync(cfg.tls.caFile) : undefined,
+      }, aedes.handle)
+      : createTcpServer(aedes.handle);
+    const broker = new EmbeddedBroker(aedes, server, log);
+
+    aedes.authenticate = (client, username, password, done) => {
+      const remote = (client.conn as { remoteAddress?: string }).remoteAddress;
+      if (!creds) {
+        if (isLoopback(remote)) {
+          broker.identities.set(client, { role: 'anonymous', id: client.id });
+          return done(null, true);
+        }
+        metrics.authFailed.inc();
+        log.warn({ client: client.id, remote }, 'refused: anonymous access is loopback-only (configure a credentials file)');
+        return done(authError('not authorized', 5), false);
+      }
+      const cred = username ? creds.get(username) : undefined;
+      if (!cred || !password) {
+        metrics.authFailed.inc();
+        return done(authError('bad username or password', 4), false);
+      }
+      verifyPassword(password.toString('utf8'), cred.hash).then((ok) => {
+        if (!ok) {
+          metrics.authFailed.inc();
+          log.warn({ user: username, remote }, 'refused: bad password');
+          return done(authError('bad username or password', 4), false);
+        }
+        broker.identities.set(client, { role: cred.role, id: cred.id });
+        done(null, true);
+      }, () => done(authError('server unavailable', 3), false));
+    };
+    aedes.authorizePublish = (client, packet, done) => {
+      if (!client) return done(null); // in-process publish by the gateway
+      const who = broker.identities.get(client);
+      if (who && mayPublish(who, packet.topic)) return done(null);
+      metrics.aclDenied.inc({ action: 'publish' });
+      log.warn({ client: client.id, user: who?.id, topic: packet.topic.slice(0, 200) }, 'publish denied by ACL');
+      done(new Error('publish not authorized')); // aedes drops the message and closes the connection
+    };
+    aedes.authorizeSubscribe = (client, sub, done) => {
+      const who = broker.identities.get(client);
+      if (who && maySubscribe(who, sub.topic, haPrefix)) return done(null, sub);
+      metrics.aclDenied.inc({ action: 'subscribe' });
+      log.warn({ client: client.id, user: who?.id, topic: sub.topic.slice(0, 200) }, 'subscribe denied by ACL');
+      done(null, null); // negative SUBACK (0x80)
+    };
+    aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'mqtt client error'));
+    aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'mqtt connection error'));
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new NetsensorError('ERR_CONFIG', `embedded broker cannot listen on ${cfg.host}:${cfg.port}: ${(e as Error).message}`)));
+      server.listen(cfg.port, cfg.host, () => resolve());
+    });
+    if (!creds && !isLoopback(cfg.host)) {
+      log.warn({ host: cfg.host }, 'broker listens beyond loopback without a credentials file: only loopback clients will be accepted');
+    }
+    log.info({ host: cfg.host, port: broker.port, tls: Boolean(cfg.tls), credentials: Boolean(creds) }, 'embedded MQTT broker listening');
+    return broker;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get connectedClients(): number {
+    return this.aedes.connectedClients;
+  }
+
+  subscribe(filter: string, handler: MessageHandler): Promise<void> {
+    return new Promise((resolve) => {
+      this.aedes.subscribe(filter, (packet, cb) => {
+        try {
+          handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload as string));
+        } catch (e) {
+          this.log.error({ err: (e as Error).message, topic: packet.topic }, 'message handler failed');
+        }
+        cb();
+      }, resolve);
+    });
+  }
+
+  publish(topic: string, payload: Buffer | string, opts: PublishOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.aedes.publish({
+        cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+        qos: opts.qos, retain: opts.retain ?? false, dup: false,
+      }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

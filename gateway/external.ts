@@ -1,0 +1,68 @@
+/**
+ * The gateway as a client of an external broker (Mosquitto, EMQX, …) over MQTT v5. Event topics are
+ * subscribed through a shared subscription (`$share/<group>/…`) so several gateways split the load; status and
+ * OTA topics are subscribed normally because every gateway keeps the whole registry.
+ */
+import { connectAsync, type MqttClient } from 'mqtt';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../common/log.js';
+import { NetsensorError } from '../common/errors.js';
+import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
+import type { GatewayConfig } from './config.js';
+
+export class ExternalBroker implements Bus {
+  readonly kind = 'external' as const;
+  private readonly handlers: Array<{ filter: string; handler: MessageHandler }> = [];
+
+  private constructor(private readonly client: MqttClient, private readonly group: string, private readonly log: Logger) {
+    client.on('message', (topic, payload) => {
+      for (const h of this.handlers) {
+        if (!topicMatches(h.filter, topic)) continue;
+        try {
+          h.handler(topic, payload);
+        } catch (e) {
+          this.log.error({ err: (e as Error).message, topic }, 'message handler failed');
+        }
+      }
+    });
+    client.on('error', (e) => log.warn({ err: e.message }, 'external broker error'));
+    client.on('reconnect', () => log.info('reconnecting to external broker'));
+  }
+
+  static async connect(cfg: GatewayConfig['mqtt'], log: Logger): Promise<ExternalBroker> {
+    const url = cfg.broker!;
+    try {
+      const client = await connectAsync(url, {
+        protocolVersion: 5,
+        clientId: cfg.clientId,
+        username: cfg.username,
+        password: cfg.password,
+        // A persistent session so QoS 1 events queued while the gateway restarts are not lost.
+        clean: false,
+        properties: { sessionExpiryInterval: 3600 },
+        reconnectPeriod: 2000,
+        connectTimeout: 10_000,
+        ca: cfg.tls?.caFile ? readFileSync(cfg.tls.caFile) : undefined,
+      });
+      log.info({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'connected to external broker (MQTT v5)');
+      return new ExternalBroker(client, cfg.shareGroup, log);
+    } catch (e) {
+      throw new NetsensorError('ERR_CONFIG', `cannot connect to broker ${url}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async subscribe(filter: string, handler: MessageHandler, opts: { shared?: boolean } = {}): Promise<void> {
+    this.handlers.push({ filter, handler });
+    const wire = opts.shared ? `$share/${this.group}/${filter}` : filter;
+    const granted = await this.client.subscribeAsync(wire, { qos: 1 });
+    if (granted.some((g) => g.qos > 2)) throw new NetsensorError('ERR_CONFIG', `broker refused subscription to ${wire} (check its ACL)`);
+  }
+
+  async publish(topic: string, payload: Buffer | string, opts: PublishOptions): Promise<void> {
+    await this.client.publishAsync(topic, payload, { qos: opts.qos, retain: opts.retain ?? false });
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+}

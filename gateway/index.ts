@@ -1,0 +1,140 @@
+/**
+ * The gateway: broker (embedded or external) → ingest → store → correlation → alerts (MQTT) → API + dashboard.
+ * `Gateway.start(config)` wires everything and returns once the broker and the HTTP server listen;
+ * `stop()` closes them in reverse order and flushes the registry.
+ */
+import { log as rootLog, type Logger } from '../common/log.js';
+import { topics } from '../protocol/topics.js';
+import { alertTopic, toEve } from './alerts.js';
+import { EmbeddedBroker } from './broker.js';
+import type { Bus } from './bus.js';
+import type { GatewayConfig } from './config.js';
+import { Correlator, type AlertChange } from './correlate.js';
+import { ExternalBroker } from './external.js';
+import { HomeAssistant } from './homeassistant.js';
+import { registerApi } from './http/api.js';
+import { HttpServer } from './http/server.js';
+import { Ingest } from './ingest.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { Registry } from './registry.js';
+import { Store } from './store.js';
+
+export class Gateway {
+  private timers: NodeJS.Timeout[] = [];
+  private publishing: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly store: Store,
+    readonly bus: Bus,
+    readonly http: HttpServer,
+    readonly ingest: Ingest,
+    readonly correlator: Correlator,
+    readonly registry: Registry,
+    readonly metrics: GatewayMetrics,
+    private readonly ha: HomeAssistant | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: GatewayConfig, log: Logger = rootLog.child({ component: 'gateway' })): Promise<Gateway> {
+    const metrics = createGatewayMetrics();
+    const store = new Store(config.store.path);
+    let bus: Bus | undefined;
+    let http: HttpServer | undefined;
+    try {
+      const correlator = new Correlator(config.correlation);
+      correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
+      const registry = new Registry(store, config.sensorStaleMs, log.child({ component: 'registry' }));
+      bus = config.mqtt.broker
+        ? await ExternalBroker.connect(config.mqtt, log.child({ component: 'mqtt' }))
+        : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, log.child({ component: 'broker' }));
+      const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, config.homeAssistant.discoveryPrefix, log.child({ component: 'homeassistant' })) : undefined;
+      http = new HttpServer(config.http, log.child({ component: 'http' }));
+      let gw: Gateway | undefined;
+      const ingest = new Ingest(store, correlator, registry, metrics, log.child({ component: 'ingest' }), (changes) => gw?.onAlertChanges(changes));
+      gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, log);
+      const broker = bus;
+      registerApi(http, {
+        store, registry, ingest, correlator, metrics, startedAt: Date.now(),
+        broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
+      });
+      if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
+      await bus.subscribe(topics.allStatus, (topic, payload) => {
+        const id = topic.split('/')[3];
+        registry.onStatus(id, payload);
+      });
+      await bus.subscribe(topics.allEvents, (topic, payload) => { ingest.handle(topic, payload); }, { shared: true });
+      await http.listen();
+      gw.timers.push(setInterval(() => gw!.housekeeping(), Math.min(config.store.retentionIntervalMs, 5000)).unref());
+      gw.timers.push(setInterval(() => gw!.retention(), config.store.retentionIntervalMs).unref());
+      log.info({ http: `http://${config.http.host}:${http.port}/`, broker: config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}` }, 'gateway started');
+      return gw;
+    } catch (e) {
+      await http?.close().catch(() => {});
+      await bus?.close().catch(() => {});
+      store.close();
+      throw e;
+    }
+  }
+
+  /** The embedded broker's port (useful with port 0), or undefined with an external broker. */
+  get mqttPort(): number | undefined {
+    return this.bus instanceof EmbeddedBroker ? this.bus.port : undefined;
+  }
+
+  get httpPort(): number {
+    return this.http.port;
+  }
+
+  private onAlertChanges(changes: AlertChange[]): void {
+    for (const c of changes) {
+      if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
+      if (c.escalated) this.metrics.alertsEscalated.inc();
+      if (!c.created && !c.escalated) continue;
+      const msg = JSON.stringify(toEve(c.alert, c.sensor, c.created ? 'created' : 'escalated'));
+      // Chained so alerts leave in the order they were made.
+      this.publishing = this.publishing.then(() => this.bus.publish(alertTopic(c.alert, c.sensor), msg, { qos: 1 }))
+        .catch((e) => this.log.warn({ err: (e as Error).message, alert: c.alert.id }, 'alert publish failed'));
+    }
+    if (this.ha) void this.ha.update(this.correlator.openAlerts());
+  }
+
+  private housekeeping(): void {
+    try {
+      this.registry.flush();
+      const closed = this.correlator.closeIdle();
+      if (closed.length) {
+        this.store.transaction(() => { for (const a of closed) this.store.upsertAlert(a); });
+        if (this.ha) void this.ha.update(this.correlator.openAlerts());
+      }
+      this.metrics.sensorsOnline.set(this.registry.onlineCount());
+      this.metrics.openAlerts.set(this.correlator.openCount());
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'housekeeping failed');
+    }
+  }
+
+  private retention(): void {
+    try {
+      const r = this.store.applyRetention(Date.now(), this.config.store.retentionDays * 86_400_000, this.config.store.maxBytes);
+      if (r.events || r.alerts) this.log.info(r, 'retention removed old data');
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'retention failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.http.close().catch(() => {});
+    await this.publishing;
+    await this.bus.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing broker failed'));
+    try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
+    this.store.close();
+    this.log.info('gateway stopped');
+  }
+}
+
+export { loadConfig, defaults as gatewayDefaults, type GatewayConfig } from './config.js';

@@ -1,0 +1,277 @@
+/**
+ * The gateway's SQLite store (better-sqlite3, WAL). Exactly-once comes from the database, not from memory:
+ * `events.id` is UNIQUE and inserts are `INSERT OR IGNORE`, so a batch delivered twice (QoS 1 redelivery, a
+ * sensor re-sending its outbox after a lost PUBACK) stores each event once, even across restarts.
+ *
+ * Retention: by age (events, then alerts that no event keeps alive) and by size (oldest events first);
+ * auto_vacuum=INCREMENTAL gives the freed pages back to the file system.
+ */
+import Database from 'better-sqlite3';
+import type { RiskEvent } from '../protocol/event.js';
+import type { Alert } from './alert-types.js';
+
+export interface StoredEvent extends RiskEvent {
+  seq: number;
+  received: number;
+}
+
+export interface AlertQuery {
+  severity?: number;
+  class?: string;
+  src_ip?: string;
+  sensor?: string;
+  status?: string;
+  since?: number;
+  until?: number;
+  limit: number;
+  /** Opaque cursor from the previous page (the last alert id seen); ids are UUIDv7 so id order is creation order. */
+  cursor?: string;
+}
+
+export interface SensorRow {
+  id: string;
+  state: string;
+  first_seen: number;
+  last_seen: number;
+  status_ts: number | null;
+  model: string | null;
+  counters: Record<string, unknown>;
+  events: number;
+  rejected: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  sensor TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  src_ip TEXT NOT NULL, src_port INTEGER NOT NULL, dst_ip TEXT NOT NULL, dst_port INTEGER NOT NULL, proto INTEGER NOT NULL,
+  class TEXT NOT NULL, severity INTEGER NOT NULL, score REAL NOT NULL, anomaly REAL NOT NULL, model TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+-- Only the UNIQUE id index: every extra index costs a B-tree insert per event on the hot path. Events are read
+-- through alert_events (by seq) and retention walks seq order (arrival order), so none is needed.
+
+CREATE TABLE IF NOT EXISTS alerts (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL, class TEXT NOT NULL, src_ip TEXT NOT NULL,
+  severity INTEGER NOT NULL, status TEXT NOT NULL,
+  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  event_count INTEGER NOT NULL, sensors TEXT NOT NULL,
+  body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alerts_sev ON alerts(severity, id);
+CREATE INDEX IF NOT EXISTS alerts_class ON alerts(class, id);
+CREATE INDEX IF NOT EXISTS alerts_src ON alerts(src_ip, id);
+CREATE INDEX IF NOT EXISTS alerts_last ON alerts(last_seen);
+
+CREATE TABLE IF NOT EXISTS alert_events (
+  alert_id TEXT NOT NULL, event_seq INTEGER NOT NULL,
+  PRIMARY KEY (alert_id, event_seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alert_events_seq ON alert_events(event_seq);
+
+CREATE TABLE IF NOT EXISTS sensors (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, status_ts INTEGER,
+  model TEXT, counters TEXT NOT NULL DEFAULT '{}', events INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0
+);
+
+-- Filled by model distribution (OTA): one row per published model manifest.
+CREATE TABLE IF NOT EXISTS models (
+  id TEXT PRIMARY KEY,
+  channel TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  schema_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  manifest TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS models_channel ON models(channel, sequence);
+`;
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly insertEvent: Database.Statement;
+  private readonly upsertAlertStmt: Database.Statement;
+  private readonly linkStmt: Database.Statement;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    // auto_vacuum must be chosen before the first table exists; harmless on an existing file.
+    this.db.pragma('auto_vacuum = INCREMENTAL');
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.insertEvent = this.db.prepare(
+      `INSERT OR IGNORE INTO events (id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto, class, severity, score, anomaly, model, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.upsertAlertStmt = this.db.prepare(
+      `INSERT INTO alerts (id, kind, class, src_ip, severity, status, first_seen, last_seen, created_at, updated_at, event_count, sensors, body)
+       VALUES (@id, @kind, @class, @src_ip, @severity, @status, @first_seen, @last_seen, @created_at, @updated_at, @event_count, @sensors, @body)
+       ON CONFLICT(id) DO UPDATE SET severity=excluded.severity, status=excluded.status, last_seen=excluded.last_seen,
+         first_seen=excluded.first_seen, updated_at=excluded.updated_at, event_count=excluded.event_count, sensors=excluded.sensors, body=excluded.body`,
+    );
+    this.linkStmt = this.db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, event_seq) VALUES (?, ?)');
+  }
+
+  /** Runs `fn` in one transaction (one fsync for a whole batch and its alerts). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** Inserts the events that are not stored yet and returns only those (with their row sequence). */
+  insertEvents(events: RiskEvent[], received: number): StoredEvent[] {
+    const fresh: StoredEvent[] = [];
+    for (const e of events) {
+      const f = e.flow;
+      const r = this.insertEvent.run(
+        e.id, e.sensor, Math.round(e.ts), received, f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.proto,
+        e.class, e.severity, e.score, e.anomaly, e.model,
+        JSON.stringify({ flow: f, features: e.features, top: e.top }),
+      );
+      if (r.changes === 1) fresh.push({ ...e, seq: Number(r.lastInsertRowid), received });
+    }
+    return fresh;
+  }
+
+  upsertAlert(a: Alert): void {
+    this.upsertAlertStmt.run({
+      id: a.id, kind: a.kind, class: a.class, src_ip: a.src_ip, severity: a.severity, status: a.status,
+      first_seen: a.first_seen, last_seen: a.last_seen, created_at: a.created_at, updated_at: a.updated_at,
+      event_count: a.event_count, sensors: JSON.stringify(a.sensors), body: JSON.stringify(a),
+    });
+  }
+
+  linkEvent(alertId: string, eventSeq: number): void {
+    this.linkStmt.run(alertId, eventSeq);
+  }
+
+  countEvents(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  }
+
+  getAlert(id: string): Alert | undefined {
+    const row = this.db.prepare('SELECT body FROM alerts WHERE id = ?').get(id) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as Alert) : undefined;
+  }
+
+  /** Open alerts still inside the correlation window, to resume correlation after a restart. */
+  openAlerts(since: number): Alert[] {
+    return (this.db.prepare(`SELECT body FROM alerts WHERE status = 'open' AND last_seen >= ?`).all(since) as { body: string }[])
+      .map((r) => JSON.parse(r.body) as Alert);
+  }
+
+  queryAlerts(q: AlertQuery): { alerts: Alert[]; next_cursor: string | null } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.severity !== undefined) { where.push('severity = ?'); args.push(q.severity); }
+    if (q.class !== undefined) { where.push('class = ?'); args.push(q.class); }
+    if (q.src_ip !== undefined) { where.push('src_ip = ?'); args.push(q.src_ip); }
+    if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
+    if (q.sensor !== undefined) { where.push('EXISTS (SELECT 1 FROM json_each(alerts.sensors) WHERE value = ?)'); args.push(q.sensor); }
+    // An alert belongs to [since, until] when its activity overlaps the interval.
+    if (q.since !== undefined) { where.push('last_seen >= ?'); args.push(q.since); }
+    if (q.until !== undefined) { where.push('first_seen <= ?'); args.push(q.until); }
+    if (q.cursor !== undefined) { where.push('id < ?'); args.push(q.cursor); }
+    const sql = `SELECT body FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as { body: string }[];
+    const alerts = rows.slice(0, q.limit).map((r) => JSON.parse(r.body) as Alert);
+    return { alerts, next_cursor: rows.length > q.limit ? alerts[alerts.length - 1].id : null };
+  }
+
+  alertEvents(alertId: string, limit: number, afterSeq = 0): StoredEvent[] {
+    const rows = this.db.prepare(
+      `SELECT e.* FROM alert_events ae JOIN events e ON e.seq = ae.event_seq
+       WHERE ae.alert_id = ? AND ae.event_seq > ? ORDER BY ae.event_seq LIMIT ?`,
+    ).all(alertId, afterSeq, limit) as Array<Record<string, unknown>>;
+    return rows.map(rowToEvent);
+  }
+
+  /** Aggregates for the dashboard: alerts per time bucket and the sources with most events. */
+  stats(since: number, bucketMs: number) {
+    const timeline = this.db.prepare(
+      `SELECT CAST(created_at / ? AS INTEGER) * ? AS t, severity, count(*) AS n FROM alerts WHERE created_at >= ? GROUP BY t, severity ORDER BY t`,
+    ).all(bucketMs, bucketMs, since) as Array<{ t: number; severity: number; n: number }>;
+    const topSources = this.db.prepare(
+      `SELECT src_ip, count(*) AS alerts, sum(event_count) AS events, min(severity) AS severity FROM alerts
+       WHERE last_seen >= ? GROUP BY src_ip ORDER BY events DESC LIMIT 10`,
+    ).all(since) as Array<{ src_ip: string; alerts: number; events: number; severity: number }>;
+    const bySeverity = this.db.prepare(`SELECT severity, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY severity`).all() as Array<{ severity: number; n: number }>;
+    return { timeline, top_sources: topSources, open_by_severity: bySeverity };
+  }
+
+  upsertSensor(s: SensorRow): void {
+    this.db.prepare(
+      `INSERT INTO sensors (id, state, first_seen, last_seen, status_ts, model, counters, events, rejected)
+       VALUES (@id, @state, @first_seen, @last_seen, @status_ts, @model, @counters, @events, @rejected)
+       ON CONFLICT(id) DO UPDATE SET state=excluded.state, last_seen=excluded.last_seen, status_ts=excluded.status_ts,
+         model=excluded.model, counters=excluded.counters, events=excluded.events, rejected=excluded.rejected`,
+    ).run({ ...s, counters: JSON.stringify(s.counters) });
+  }
+
+  sensors(): SensorRow[] {
+    return (this.db.prepare('SELECT * FROM sensors ORDER BY id').all() as Array<Record<string, unknown>>).map((r) => ({
+      ...(r as unknown as SensorRow),
+      counters: JSON.parse(String(r.counters)) as Record<string, unknown>,
+    }));
+  }
+
+  models(): Array<Record<string, unknown>> {
+    return (this.db.prepare('SELECT id, channel, sequence, sha256, size, schema_id, created_at, expires_at FROM models ORDER BY channel, sequence DESC').all()) as Array<Record<string, unknown>>;
+  }
+
+  /** Bytes in use (pages not on the free list). */
+  usedBytes(): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  /**
+   * Deletes events older than `maxAgeMs` and, while the database is over `maxBytes`, the oldest tenth of the
+   * remaining events; then alerts whose activity ended before the age limit. Returns what was removed.
+   */
+  applyRetention(now: number, maxAgeMs: number, maxBytes: number): { events: number; alerts: number } {
+    const cutoff = now - maxAgeMs;
+    let events = 0;
+    const delLinks = this.db.prepare('DELETE FROM alert_events WHERE event_seq <= ?');
+    const delEvents = this.db.prepare('DELETE FROM events WHERE seq <= ?');
+    // Age: events are inserted in arrival order, so "older than" is a seq prefix (bounded chunks keep locks short).
+    for (;;) {
+      const row = this.db.prepare('SELECT max(seq) AS s FROM (SELECT seq FROM events WHERE received < ? ORDER BY seq LIMIT 5000)').get(cutoff) as { s: number | null };
+      if (row.s === null) break;
+      events += this.transaction(() => { delLinks.run(row.s); return delEvents.run(row.s).changes; });
+    }
+    for (let round = 0; round < 20 && this.usedBytes() > maxBytes; round++) {
+      const n = this.countEvents();
+      if (n === 0) break;
+      const row = this.db.prepare('SELECT seq FROM events ORDER BY seq LIMIT 1 OFFSET ?').get(Math.max(0, Math.ceil(n / 10) - 1)) as { seq: number };
+      events += this.transaction(() => { delLinks.run(row.seq); return delEvents.run(row.seq).changes; });
+      this.db.pragma('incremental_vacuum');
+    }
+    const alerts = this.db.prepare(`DELETE FROM alerts WHERE last_seen < ? AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.alert_id = alerts.id)`).run(cutoff).changes;
+    if (events > 0 || alerts > 0) this.db.pragma('incremental_vacuum');
+    return { events, alerts };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function rowToEvent(r: Record<string, unknown>): StoredEvent {
+  const body = JSON.parse(String(r.body)) as Pick<RiskEvent, 'flow' | 'features' | 'top'>;
+  return {
+    v: 1, seq: Number(r.seq), id: String(r.id), sensor: String(r.sensor), ts: Number(r.ts), received: Number(r.received),
+    class: String(r.class), severity: Number(r.severity) as 1 | 2 | 3, score: Number(r.score), anomaly: Number(r.anomaly),
+    model: String(r.model), flow: body.flow, features: body.features, top: body.top,
+  };
+}

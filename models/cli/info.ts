@@ -1,0 +1,30 @@
+/** `netsensor model info [--model FILE] [--json]`: what a detection model file is, from its metadata. */
+import { parseArgs } from 'node:util';
+import { loadModel } from '../../sensor/detect/model.js';
+
+const HELP = `usage: netsensor model info [--model FILE] [--json]
+
+Loads a detection model (default: the shipped models/netsensor-detect.onnx), checks it against this sensor's
+feature schema and prints its version, schema id, quantization, classes, thresholds and training summary.
+A corrupt or incompatible file is an error (exit code 2).
+`;
+
+export async function runInfo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  if (values.help) { process.stdout.write(HELP); return 0; }
+  const model = await loadModel(values.model);
+  try {
+    if (values.json) { process.stdout.write(JSON.stringify(model.metadata, null, 1) + '\n'); return 0; }
+    const m = model.metadata;
+    process.stdout.write([
+      `file            ${model.source} (${model.sizeBytes} bytes)`,
+      `model_version   ${model.version}`,
+      `schema          ${model.schemaId} (compatible)`,
+      `quantization    ${model.quantization}`,
+      `classes         ${model.classNames.map((c, i) => `${c}${i === model.thresholds.benignIndex ? '' : `≥${model.thresholds.perClass[i]}`}`).join(', ')}`,
+      `anomaly         reconstruction error ≥ ${model.thresholds.anomaly.toExponential(3)}`,
+      `training data   ${m.training_data ?? '-'}`, '',
+    ].join('\n'));
+    return 0;
+  } finally { await model.close(); }
+}

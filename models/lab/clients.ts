@@ -1,0 +1,218 @@
+/**
+ * Lab traffic clients, run inside a lab namespace:
+ *   node --import tsx models/lab/clients.ts <kind> '<json params>'
+ * Every client is bounded by a count and by a hard deadline (`maxMs`, default 40 s), and seeded.
+ */
+import { createSocket } from 'node:dgram';
+import { request as httpRequest, Agent as HttpAgent } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { connect } from 'node:net';
+import mqtt from 'mqtt';
+import { createRng } from '../train/rng.js';
+
+type Params = Record<string, unknown>;
+const [kind, raw] = process.argv.slice(2);
+const p: Params = raw ? JSON.parse(raw) : {};
+const num = (k: string, d: number): number => (typeof p[k] === 'number' ? (p[k] as number) : d);
+const str = (k: string, d: string): string => (typeof p[k] === 'string' ? (p[k] as string) : d);
+const bool = (k: string, d: boolean): boolean => (typeof p[k] === 'boolean' ? (p[k] as boolean) : d);
+const rng = createRng(num('seed', 1));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const jittered = (base: number, jitter: number): number => Math.max(0, base * (1 + jitter * (2 * rng.next() - 1)));
+const deadline = setTimeout(() => process.exit(0), num('maxMs', 40_000));
+deadline.unref();
+
+const ORDINARY_NAMES = [
+  'www.example.com', 'mail.example.org', 'api.weather.example', 'cdn.images.example.net', 'time.example.com',
+  'update.vendor.example', 'login.portal.example', 'news.example.co.uk', 'static.shop.example', 'docs.example.io',
+  'fonts.example.com', 'telemetry.iot.example', 'ocsp.ca.example', 'www.wikipedia.example', 'maps.example.com',
+  'video.stream.example', 'chat.example.net', 'ntp.pool.example', 'printer.local.example', 'calendar.example.com',
+];
+
+function dnsQuery(name: string, qtype: number, id: number): Buffer {
+  const labels = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id & 0xffff, 0); header.writeUInt16BE(0x0100, 2); header.writeUInt16BE(1, 4);
+  const tail = Buffer.alloc(5);
+  tail.writeUInt16BE(qtype, 1); tail.writeUInt16BE(1, 3);
+  return Buffer.concat([header, ...labels, tail]);
+}
+
+async function dnsLookups(names: () => string, qtypeOf: () => number): Promise<void> {
+  const server = str('server', '10.232.1.10');
+  const count = num('count', 30), gap = num('gapMs', 100), jitter = num('jitter', 0.5);
+  const shared = bool('perQuerySocket', true) ? undefined : createSocket('udp4');
+  for (let i = 0; i < count; i++) {
+    const sock = shared ?? createSocket('udp4');
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 500);
+      sock.once('message', () => { clearTimeout(t); resolve(); });
+      sock.send(dnsQuery(names(), qtypeOf(), rng.int(65536)), 53, server);
+    });
+    if (!shared) sock.close();
+    await sleep(jittered(gap, jitter));
+  }
+  shared?.close();
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+function randomLabel(len: number): string {
+  let s = '';
+  for (let i = 0; i < len; i++) s += BASE32[rng.int(32)];
+  return s;
+}
+
+function httpGet(host: string, port: number, https: boolean, path: string, agent?: HttpAgent, body?: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    const req = (https ? httpsRequest : httpRequest)(
+      { host, port, path, method: body ? 'POST' : 'GET', agent, rejectUnauthorized: false, headers: body ? { 'content-length': body.length } : {}, timeout: 8000 } as never,
+      (res) => { let n = 0; res.on('data', (c: Buffer) => { n += c.length; }); res.on('end', () => resolve(n)); res.on('error', () => resolve(n)); },
+    );
+    req.on('error', () => resolve(-1));
+    req.on('timeout', () => req.destroy());
+    req.end(body);
+  });
+}
+
+function randomBytes(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i += 4) b.writeUInt32LE((rng.next() * 0x100000000) >>> 0, Math.min(i, n - 4 < 0 ? 0 : n - 4));
+  return b;
+}
+
+const kinds: Record<string, () => Promise<void>> = {
+  async dns() {
+    const qtypes = [1, 1, 1, 28];
+    await dnsLookups(() => ORDINARY_NAMES[rng.int(ORDINARY_NAMES.length)]!, () => qtypes[rng.int(qtypes.length)]!);
+  },
+  async dnstunnel() {
+    const domain = str('domain', 't.lab-tunnel.example');
+    const labelLen = num('labelLen', 50), labels = num('labels', 2);
+    const qtype = num('qtype', 16);
+    await dnsLookups(() => `${Array.from({ length: labels }, () => randomLabel(Math.max(8, labelLen - rng.int(8)))).join('.')}.${domain}`, () => qtype);
+  },
+  async browse() {
+    const host = str('host', '10.232.1.10'), https = bool('https', false), port = num('port', https ? 443 : 80);
+    const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+    for (let page = 0; page < num('pages', 4); page++) {
+      await httpGet(host, port, https, `/page/${rng.int(1e6)}`, agent);
+      const assets = num('assetsMin', 3) + rng.int(num('assetsMax', 10) - num('assetsMin', 3) + 1);
+      await Promise.all(Array.from({ length: assets }, () => httpGet(host, port, https, `/asset/${randomLabel(3 + rng.int(20))}`, agent)));
+      await sleep(jittered(num('thinkMs', 800), 0.6));
+    }
+    agent.destroy();
+  },
+  async download() {
+    const host = str('host', '10.232.1.10'), https = bool('https', false), port = num('port', https ? 443 : 80);
+    for (const size of (p.sizes as number[] | undefined) ?? [100_000]) {
+      await httpGet(host, port, https, `/bytes/${size}`);
+      await sleep(jittered(num('gapMs', 300), 0.5));
+    }
+  },
+  async upload() {
+    const host = str('host', '10.232.1.99'), https = bool('https', false), port = num('port', https ? 443 : 8000);
+    for (let i = 0; i < num('count', 5); i++) {
+      const size = num('sizeMin', 20_000) + rng.int(num('sizeMax', 200_000) - num('sizeMin', 20_000) + 1);
+      await httpGet(host, port, https, `/u/${randomLabel(8)}`, undefined, randomBytes(size));
+      await sleep(jittered(num('periodMs', 2000), num('jitter', 0.3)));
+    }
+  },
+  async beacon() {
+    const host = str('host', '10.232.1.99'), mode = str('mode', 'tcp');
+    for (let i = 0; i < num('count', 20); i++) {
+      const size = num('sizeMin', 40) + rng.int(num('sizeMax', 200) - num('sizeMin', 40) + 1);
+      if (mode === 'tcp') {
+        await new Promise<void>((resolve) => {
+          const s = connect({ host, port: num('port', 4444) }, () => s.write(randomBytes(size)));
+          s.on('data', () => s.end());
+          s.on('close', () => resolve());
+          s.on('error', () => resolve());
+          s.setTimeout(3000, () => s.destroy());
+        });
+      } else {
+        const https = mode === 'https';
+        await httpGet(host, num('port', https ? 443 : 8081), https, `/b/${randomLabel(6)}?id=${randomLabel(12)}`, undefined, rng.next() < 0.5 ? randomBytes(size) : undefined);
+      }
+      await sleep(jittered(num('periodMs', 1000), num('jitter', 0.2)));
+    }
+  },
+  async ntp() {
+    const server = str('server', '10.232.1.10');
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(bool('port123', true) ? 123 : 0, r));
+    for (let i = 0; i < num('count', 4); i++) {
+      const req = Buffer.alloc(48);
+      req[0] = 0x23; // version 4, mode 3 (client)
+      req.writeUInt32BE(Math.floor(Date.now() / 1000) + 2208988800, 40);
+      sock.send(req, 123, server);
+      await sleep(jittered(num('gapMs', 1000), 0.2));
+    }
+    sock.close();
+  },
+  async mqtt() {
+    const client = mqtt.connect(`mqtt://${str('broker', '10.232.1.10')}:1883`, { clientId: `lab-${randomLabel(6)}`, reconnectPeriod: 0, keepalive: 30 });
+    await new Promise<void>((resolve) => { client.once('connect', () => resolve()); client.once('error', () => resolve()); setTimeout(resolve, 3000); });
+    const topic = str('topic', 'site/sensors');
+    if (str('role', 'pub') === 'sub') {
+      client.subscribe(`${topic}/#`);
+      await sleep(num('durationMs', 8000));
+    } else {
+      for (let i = 0; i < num('count', 20); i++) {
+        client.publish(`${topic}/${str('sensor', 'temp1')}`, JSON.stringify({ t: Date.now(), v: 20 + rng.gauss(), seq: i }), { qos: rng.next() < 0.5 ? 0 : 1 });
+        await sleep(jittered(num('periodMs', 300), 0.2));
+      }
+    }
+    await new Promise<void>((r) => client.end(false, {}, () => r()));
+  },
+  async ssdp() {
+    const sock = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((r) => sock.bind(0, r));
+    for (let i = 0; i < num('count', 5); i++) {
+      if (rng.next() < 0.5) {
+        sock.send(Buffer.from('M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n'), 1900, '239.255.255.250');
+      } else {
+        sock.send(dnsQuery(`_services._dns-sd._udp.local`, 12, 0), 5353, '224.0.0.251');
+      }
+      await sleep(jittered(num('gapMs', 500), 0.5));
+    }
+    sock.close();
+  },
+  async ftpbrute() {
+    const host = str('host', '10.232.1.10');
+    for (let i = 0; i < num('count', 30); i++) {
+      await new Promise<void>((resolve) => {
+        const s = connect({ host, port: 21 });
+        let step = 0;
+        s.on('data', () => {
+          if (step === 0) s.write(`USER ${['admin', 'root', 'ftp', 'user'][rng.int(4)]}\r\n`);
+          else if (step === 1) s.write(`PASS ${randomLabel(6 + rng.int(6))}\r\n`);
+          else s.end('QUIT\r\n');
+          step++;
+        });
+        s.on('close', () => resolve());
+        s.on('error', () => resolve());
+        s.setTimeout(3000, () => s.destroy());
+      });
+      await sleep(jittered(num('gapMs', 50), 0.5));
+    }
+  },
+  async httpbrute() {
+    const host = str('host', '10.232.1.10'), port = num('port', 8080);
+    const agent = bool('keepAlive', false) ? new HttpAgent({ keepAlive: true, maxSockets: 1 }) : undefined;
+    for (let i = 0; i < num('count', 50); i++) {
+      await new Promise<void>((resolve) => {
+        const auth = Buffer.from(`admin:${randomLabel(5 + rng.int(8))}`).toString('base64');
+        const req = httpRequest({ host, port, path: '/admin', agent, headers: { authorization: `Basic ${auth}` }, timeout: 3000 }, (res) => { res.resume(); res.on('end', () => resolve()); });
+        req.on('error', () => resolve());
+        req.end();
+      });
+      await sleep(jittered(num('gapMs', 30), 0.5));
+    }
+    agent?.destroy();
+  },
+};
+
+const fn = kind ? kinds[kind] : undefined;
+if (!fn) throw new Error(`unknown client kind ${kind}; one of ${Object.keys(kinds).join(', ')}`);
+await fn();
+process.exit(0);

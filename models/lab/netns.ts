@@ -1,0 +1,91 @@
+/**
+ * The lab's network: a bridge namespace and one namespace per host, all prefixed `nslab-`, on 10.232.1.0/24.
+ * Nothing is routed anywhere else (no default route), so lab traffic cannot leave the namespaces.
+ * Transmit checksum offload is turned off on every veth: otherwise captured TCP/UDP checksums are wrong.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+
+export const PREFIX = 'nslab-';
+export const SUBNET = '10.232.1';
+export const BRIDGE_NS = `${PREFIX}br`;
+
+export interface LabHost { name: string; ns: string; ip: string; }
+
+export const HOSTS: Record<string, LabHost> = Object.fromEntries(
+  ([
+    ['srv', 10], // servers: HTTP(S), DNS, NTP, MQTT, SSH, FTP, basic-auth web
+    ['ext', 99], // "outside" server: exfil sink, C2
+    ['c1', 21], ['c2', 22], ['c3', 23], // benign clients
+    ['atk', 66], // attacker / infected host
+  ] as const).map(([name, last]) => [name, { name, ns: `${PREFIX}${name}`, ip: `${SUBNET}.${last}` }]),
+);
+
+export const BENIGN_CLIENTS = ['c1', 'c2', 'c3'].map((h) => HOSTS[h]!);
+
+export function sh(cmd: string, args: string[], opts: { ignoreError?: boolean; timeoutMs?: number } = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 30_000 });
+  } catch (e) {
+    if (opts.ignoreError) return '';
+    throw e;
+  }
+}
+
+export function inNs(ns: string, cmd: string, args: string[], opts: { ignoreError?: boolean; timeoutMs?: number } = {}): string {
+  return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+}
+
+/** Starts a long-running process inside a namespace; the caller must stop it. */
+export function spawnInNs(ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+}
+
+export function listLabNamespaces(): string[] {
+  return sh('ip', ['netns', 'list'], { ignoreError: true })
+    .split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(PREFIX));
+}
+
+export function destroyTopology(): void {
+  for (const ns of listLabNamespaces()) sh('ip', ['netns', 'del', ns], { ignoreError: true });
+}
+
+export function createTopology(): void {
+  destroyTopology();
+  sh('ip', ['netns', 'add', BRIDGE_NS]);
+  inNs(BRIDGE_NS, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
+  inNs(BRIDGE_NS, 'ip', ['link', 'set', 'br0', 'up']);
+  inNs(BRIDGE_NS, 'ip', ['link', 'set', 'lo', 'up']);
+  // IPv6 off inside the lab so router/neighbour solicitations do not become unlabelled noise flows.
+  for (const host of Object.values(HOSTS)) {
+    sh('ip', ['netns', 'add', host.ns]);
+    const a = `v${host.name}`, b = `b${host.name}`;
+    sh('ip', ['link', 'add', a, 'netns', host.ns, 'type', 'veth', 'peer', 'name', b, 'netns', BRIDGE_NS]);
+    inNs(host.ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    inNs(host.ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
+    inNs(host.ns, 'ip', ['link', 'set', 'lo', 'up']);
+    inNs(host.ns, 'ip', ['addr', 'add', `${host.ip}/24`, 'dev', a]);
+    inNs(host.ns, 'ip', ['link', 'set', a, 'up']);
+    inNs(host.ns, 'ip', ['route', 'add', '224.0.0.0/4', 'dev', a]);
+    inNs(host.ns, 'ethtool', ['-K', a, 'tx', 'off'], { ignoreError: true });
+    inNs(BRIDGE_NS, 'ip', ['link', 'set', b, 'master', 'br0']);
+    inNs(BRIDGE_NS, 'ip', ['link', 'set', b, 'up']);
+    inNs(BRIDGE_NS, 'ethtool', ['-K', b, 'tx', 'off'], { ignoreError: true });
+  }
+  inNs(BRIDGE_NS, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+}
+
+/** tcpdump on the bridge: sees every packet between lab hosts exactly once. */
+export function startCapture(file: string): ChildProcess {
+  return spawn('ip', ['netns', 'exec', BRIDGE_NS, 'tcpdump', '-i', 'br0', '-U', '-n', '-s', '600', '-w', file, 'ip'], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', waitMs = 5000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const done = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  p.kill(signal);
+  const timer = setTimeout(() => p.kill('SIGKILL'), waitMs);
+  await done;
+  clearTimeout(timer);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,116 @@
+/**
+ * Runs the traffic lab (root needed): builds the nslab- namespaces, starts the servers, then for each planned
+ * scenario run captures the bridge with tcpdump while the run's actors play, and writes
+ * <out>/pcaps/<run>.pcap plus <out>/manifest.json (class, label rule, split, seed, parameters per run).
+ *
+ *   node --import tsx models/lab/run-lab.ts [--out models/lab/work] [--seed 1] [--scale 1] [--only scan,dos]
+ *
+ * Namespaces are always removed at the end, also on error or Ctrl-C.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRng } from '../train/rng.js';
+import { createTopology, destroyTopology, HOSTS, sh, sleep, spawnInNs, startCapture, stopProcess } from './netns.js';
+import { planRuns, type Actor, type LabFiles, type RunSpec } from './scenarios.js';
+
+const { values } = parseArgs({ options: {
+  out: { type: 'string', default: 'models/lab/work' },
+  seed: { type: 'string', default: '1' },
+  scale: { type: 'string', default: '1' },
+  only: { type: 'string' },
+} });
+const out = resolve(values.out!);
+const labDir = resolve(new URL('.', import.meta.url).pathname);
+const clientsScript = join(labDir, 'clients.ts');
+const serversScript = join(labDir, 'servers.ts');
+mkdirSync(join(out, 'pcaps'), { recursive: true });
+mkdirSync(join(out, 'sink'), { recursive: true });
+
+function prepareFiles(): LabFiles {
+  const f: LabFiles = { sshKey: join(out, 'client_key'), words: join(out, 'words.txt'), blob: join(out, 'blob.bin'), sink: join(out, 'sink') };
+  if (!existsSync(join(out, 'cert.pem'))) {
+    sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30', '-subj', '/CN=lab.example', '-keyout', join(out, 'key.pem'), '-out', join(out, 'cert.pem')]);
+  }
+  if (!existsSync(join(out, 'host_key'))) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(out, 'host_key')]);
+  if (!existsSync(f.sshKey)) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f.sshKey]);
+  sh('cp', [`${f.sshKey}.pub`, join(out, 'authorized_keys')]);
+  const rng = createRng(4242);
+  const words = Array.from({ length: 60 }, () => Array.from({ length: 5 + rng.int(7) }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[rng.int(36)]).join(''));
+  writeFileSync(f.words, words.join('\n') + '\n');
+  writeFileSync(f.blob, Buffer.alloc(1_500_000, 'lab-bulk-copy '));
+  writeFileSync(join(out, 'sshd_config'), [
+    `Port 22`, `ListenAddress ${HOSTS.srv!.ip}`, `HostKey ${join(out, 'host_key')}`, `PidFile ${join(out, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${join(out, 'authorized_keys')}`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication yes',
+    'PermitRootLogin yes', 'MaxAuthTries 100', 'MaxStartups 200:30:400', 'LoginGraceTime 10', 'UseDNS no', 'Subsystem sftp internal-sftp',
+  ].join('\n') + '\n');
+  return f;
+}
+
+function startActor(a: Actor): ChildProcess {
+  const ns = HOSTS[a.host]!.ns;
+  if (a.cmd.startsWith('client:')) {
+    return spawnInNs(ns, process.execPath, ['--import', 'tsx', clientsScript, a.cmd.slice(7), JSON.stringify({ ...(a.args as object), maxMs: a.timeoutMs - 500 })]);
+  }
+  return spawnInNs(ns, a.cmd, a.args as string[]);
+}
+
+async function play(run: RunSpec): Promise<{ actor: string; code: number | null; stderr: string }[]> {
+  return Promise.all(run.actors.map(async (a) => {
+    await sleep(a.delayMs ?? 0);
+    const p = startActor(a);
+    let stderr = '';
+    p.stderr?.on('data', (d: Buffer) => { if (stderr.length < 2000) stderr += d.toString(); });
+    const timer = setTimeout(() => p.kill('SIGKILL'), a.timeoutMs);
+    const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+    clearTimeout(timer);
+    return { actor: `${a.host}:${a.cmd}`, code, stderr: stderr.trim().slice(0, 300) };
+  }));
+}
+
+const background: ChildProcess[] = [];
+async function cleanup(): Promise<void> {
+  for (const p of background) await stopProcess(p);
+  destroyTopology();
+}
+process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
+
+try {
+  const files = prepareFiles();
+  createTopology();
+  mkdirSync('/run/sshd', { recursive: true });
+  background.push(spawnInNs(HOSTS.srv!.ns, process.execPath, ['--import', 'tsx', serversScript, 'srv', out]));
+  background.push(spawnInNs(HOSTS.ext!.ns, process.execPath, ['--import', 'tsx', serversScript, 'ext', out]));
+  background.push(spawnInNs(HOSTS.srv!.ns, '/usr/sbin/sshd', ['-D', '-e', '-f', join(out, 'sshd_config')]));
+  // Mosquitto 2 without a config file listens on loopback only.
+  writeFileSync(join(out, 'mosquitto.conf'), 'listener 1883 0.0.0.0\nallow_anonymous true\n');
+  background.push(spawnInNs(HOSTS.srv!.ns, 'mosquitto', ['-c', join(out, 'mosquitto.conf')]));
+  for (const p of background) p.stderr?.on('data', () => {});
+  await sleep(4000);
+  const only = values.only?.split(',');
+  const runs = planRuns(Number(values.seed), files, Number(values.scale)).filter((r) => !only || only.includes(r.scenario));
+  const manifestPath = join(out, 'manifest.json');
+  // With --only, the other scenarios' earlier runs stay in the manifest.
+  const manifest: Record<string, unknown>[] = only && existsSync(manifestPath)
+    ? (JSON.parse(readFileSync(manifestPath, 'utf8')).runs as Record<string, unknown>[]).filter((r) => !runs.some((x) => x.id === r.id))
+    : [];
+  const t0 = Date.now();
+  for (const run of runs) {
+    const pcap = join(out, 'pcaps', `${run.id}.pcap`);
+    const cap = startCapture(pcap);
+    await sleep(600);
+    const started = Date.now();
+    const results = await play(run);
+    await sleep(800);
+    await stopProcess(cap, 'SIGINT');
+    const { actors: _a, ...rest } = run;
+    manifest.push({ ...rest, pcap: `pcaps/${run.id}.pcap`, startedMs: started, durationMs: Date.now() - started, actors: results });
+    const failed = results.filter((r) => r.code !== 0 && r.code !== null);
+    process.stderr.write(`[lab] ${run.id} ${run.cls} ${run.split} ${((Date.now() - started) / 1000).toFixed(1)}s${failed.length ? ` (non-zero: ${failed.map((f) => `${f.actor}=${f.code}`).join(', ')})` : ''}\n`);
+    writeFileSync(manifestPath, JSON.stringify({ seed: Number(values.seed), hosts: HOSTS, runs: manifest }, null, 1));
+  }
+  process.stderr.write(`[lab] ${runs.length} runs in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,80 @@
+/**
+ * The labelled flow dataset: one row per flow, gzip CSV, columns
+ *   run, scenario, split, label, src_ip, src_port, dst_ip, dst_port, protocol, first_seen_ms, <FEATURE_NAMES…>
+ * Runs (not flows) are the unit of the train/validation/test split, so no flow of a test run was seen in training.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { FEATURE_NAMES, NUM_FEATURES } from '../schema.js';
+
+export const META_COLUMNS = ['run', 'scenario', 'split', 'label', 'src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'first_seen_ms'] as const;
+export type Split = 'train' | 'val' | 'test';
+
+export interface FlowRowMeta {
+  run: string; scenario: string; split: Split; label: string;
+  src_ip: string; src_port: number; dst_ip: string; dst_port: number; protocol: number; first_seen_ms: number;
+}
+
+export interface Dataset {
+  meta: FlowRowMeta[];
+  /** Row-major [rows, NUM_FEATURES] in schema order. */
+  features: Float32Array;
+}
+
+export function writeDataset(path: string, ds: Dataset): void {
+  const lines = [[...META_COLUMNS, ...FEATURE_NAMES].join(',')];
+  ds.meta.forEach((m, r) => {
+    const f = Array.from(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), (v) => (Number.isInteger(v) ? String(v) : v.toPrecision(7)));
+    lines.push([...META_COLUMNS.map((c) => String(m[c])), ...f].join(','));
+  });
+  writeFileSync(path, gzipSync(lines.join('\n') + '\n', { level: 9 }));
+}
+
+export function readDataset(path: string): Dataset {
+  const text = (path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path)).toString('utf8');
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  const header = lines[0]!.split(',');
+  const featureCols = FEATURE_NAMES.map((n) => {
+    const i = header.indexOf(n);
+    if (i < 0) throw new Error(`dataset ${path} lacks feature column ${n} (made for another schema?)`);
+    return i;
+  });
+  const metaCols = META_COLUMNS.map((c) => header.indexOf(c));
+  const rows = lines.length - 1;
+  const features = new Float32Array(rows * NUM_FEATURES);
+  const meta: FlowRowMeta[] = [];
+  for (let r = 0; r < rows; r++) {
+    const cells = lines[r + 1]!.split(',');
+    const get = (k: number): string => cells[metaCols[k]!] ?? '';
+    meta.push({
+      run: get(0), scenario: get(1), split: get(2) as Split, label: get(3), src_ip: get(4), src_port: Number(get(5)),
+      dst_ip: get(6), dst_port: Number(get(7)), protocol: Number(get(8)), first_seen_ms: Number(get(9)),
+    });
+    for (let i = 0; i < NUM_FEATURES; i++) features[r * NUM_FEATURES + i] = Number(cells[featureCols[i]!]);
+  }
+  return { meta, features };
+}
+
+/** Rows of the given split(s), optionally at most `capPerRunClass` flows per (run, label), chosen evenly. */
+export function selectRows(ds: Dataset, splits: Split[], capPerRunClass = Infinity): number[] {
+  const groups = new Map<string, number[]>();
+  ds.meta.forEach((m, r) => {
+    if (!splits.includes(m.split)) return;
+    const k = `${m.run}\u0000${m.label}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(r);
+  });
+  const out: number[] = [];
+  for (const g of groups.values()) {
+    if (g.length <= capPerRunClass) out.push(...g);
+    else for (let k = 0; k < capPerRunClass; k++) out.push(g[Math.floor((k * g.length) / capPerRunClass)]!);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export function gatherFeatures(ds: Dataset, rows: number[]): Float32Array {
+  const x = new Float32Array(rows.length * NUM_FEATURES);
+  rows.forEach((r, k) => x.set(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), k * NUM_FEATURES));
+  return x;
+}

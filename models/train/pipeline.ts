@@ -1,0 +1,238 @@
+/**
+ * Dataset → trained, calibrated, quantized detection model (float reference + int8 QDQ), evaluated on the
+ * held-out test runs. Everything is seeded; the same dataset and seed give the same model bytes.
+ *
+ *  1. standardiser fitted on training rows (capped per run and class so a flood's 4,000 one-packet flows
+ *     do not drown a run with 20 beacons);
+ *  2. MLP classifier on all classes; autoencoder on benign training rows;
+ *  3. activation ranges for QDQ from the training rows; int8 and float graphs exported;
+ *  4. thresholds calibrated on the validation runs with the int8 model as shipped: anomaly = log-normal fit of
+ *     benign reconstruction errors at `anomalyFpr`; class thresholds within `classFalseAlertRate`;
+ *  5. test-run evaluation: per-class P/R/F1, confusion, false alerts per 10k benign flows, int8-vs-float
+ *     agreement, size, batch throughput.
+ */
+import * as ort from 'onnxruntime-node';
+import { decodeModel } from '../onnx/builder.js';
+import { buildDetectionModel, INPUT_NAME, OUTPUT_ANOMALY, OUTPUT_PROBABILITIES } from '../onnx/export.js';
+import { BENIGN_CLASS, META } from '../onnx/metadata.js';
+import { tensorRange } from '../onnx/quantize.js';
+import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../schema.js';
+import { DEFAULT_AUTOENCODER, trainAutoencoder } from './autoencoder.js';
+import { calibrateAnomalyThreshold, calibrateClassThresholds } from './calibrate.js';
+import { DEFAULT_CLASSIFIER, trainClassifier } from './classifier.js';
+import { gatherFeatures, selectRows, type Dataset } from './dataset.js';
+import { netForward } from './dense.js';
+import { evaluate, type Evaluation } from './metrics.js';
+import { fitStandardiser, standardise } from './preprocess.js';
+
+export const DEFAULT_CLASSES = ['benign', 'scan', 'dos', 'bruteforce', 'dns_tunnel', 'exfil', 'c2'] as const;
+
+export interface TrainOptions {
+  seed: number;
+  version: string;
+  epochs: number;
+  aeEpochs: number;
+  capPerRunClass: number;
+  anomalyFpr: number;
+  classFalseAlertRate: number;
+  log?: (msg: string) => void;
+}
+
+export const DEFAULT_TRAIN: TrainOptions = { seed: 1, version: '1.0.0', epochs: 40, aeEpochs: 30, capPerRunClass: 600, anomalyFpr: 2e-4, classFalseAlertRate: 2e-4 };
+
+export interface ScoredSet { probs: Float32Array; anomaly: Float32Array; rows: number; }
+
+export async function runModel(bytes: Uint8Array, x: Float32Array, rows: number, batch = 4096): Promise<ScoredSet> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const classes = JSON.parse(sessionMeta(bytes, META.classNames)).length as number;
+  const probs = new Float32Array(rows * classes), anomaly = new Float32Array(rows);
+  for (let s = 0; s < rows; s += batch) {
+    const n = Math.min(batch, rows - s);
+    const out = await session.run({ [INPUT_NAME]: new ort.Tensor('float32', x.subarray(s * NUM_FEATURES, (s + n) * NUM_FEATURES), [n, NUM_FEATURES]) });
+    probs.set(out[OUTPUT_PROBABILITIES]!.data as Float32Array, s * classes);
+    anomaly.set(out[OUTPUT_ANOMALY]!.data as Float32Array, s);
+  }
+  await session.release();
+  return { probs, anomaly, rows };
+}
+
+function sessionMeta(bytes: Uint8Array, key: string): string {
+  return decodeModel(bytes).metadata[key] ?? '[]';
+}
+
+export function argmaxRows(probs: Float32Array, rows: number, k: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let b = 0;
+    for (let c = 1; c < k; c++) if (probs[r * k + c]! > probs[r * k + b]!) b = c;
+    out[r] = b;
+  }
+  return out;
+}
+
+/** The decision as deployed: an attack class only at or above its threshold, else benign. */
+export function thresholdedRows(probs: Float32Array, rows: number, thresholds: number[], benign: number): Int32Array {
+  const k = thresholds.length;
+  const am = argmaxRows(probs, rows, k);
+  return am.map((c, r) => (c !== benign && probs[r * k + c]! >= thresholds[c]! ? c : benign));
+}
+
+export interface TrainResult {
+  int8: Uint8Array;
+  float: Uint8Array;
+  report: TrainReport;
+}
+
+export interface TrainReport {
+  version: string;
+  schemaId: string;
+  classNames: string[];
+  rows: Record<string, Record<string, number>>;
+  runs: Record<string, string[]>;
+  classThresholds: number[];
+  anomaly: { threshold: number; mu: number; sigma: number; targetFpr: number; empirical: number };
+  test: {
+    argmax: Evaluation;
+    thresholded: Evaluation;
+    float: Evaluation;
+    benignFlows: number;
+    falseAlertsPer10k: { classifier: number; anomaly: number; any: number };
+    anomalyRecallOnAttacks: number;
+    int8FloatTop1Agreement: number;
+  };
+  sizeBytes: { int8: number; float: number };
+  throughputRowsPerS: { int8: number; float: number; batch: number };
+}
+
+export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: readonly string[] = DEFAULT_CLASSES): Promise<TrainResult> {
+  const log = opts.log ?? (() => {});
+  const labelIndex = (l: string): number => {
+    const i = classNames.indexOf(l);
+    if (i < 0) throw new Error(`dataset label '${l}' is not a model class`);
+    return i;
+  };
+  const benign = labelIndex(BENIGN_CLASS);
+  const trainRows = selectRows(ds, ['train'], opts.capPerRunClass);
+  const valRows = selectRows(ds, ['val']);
+  const testRows = selectRows(ds, ['test']);
+  log(`rows: train ${trainRows.length} (capped), val ${valRows.length}, test ${testRows.length}`);
+  const xTrain = gatherFeatures(ds, trainRows);
+  const yTrain = Int32Array.from(trainRows, (r) => labelIndex(ds.meta[r]!.label));
+  const st = fitStandardiser(xTrain, trainRows.length, NUM_FEATURES);
+  const zTrain = standardise(xTrain, trainRows.length, NUM_FEATURES, st);
+
+  const classifier = trainClassifier(zTrain, yTrain, NUM_FEATURES, classNames.length, {
+    ...DEFAULT_CLASSIFIER, epochs: opts.epochs, seed: opts.seed,
+    onEpoch: (e, l) => { if (e % 10 === 9 || e === opts.epochs - 1) log(`classifier epoch ${e + 1}: loss ${l.toFixed(4)}`); },
+  });
+  const benignIdx = trainRows.map((_, k) => k).filter((k) => yTrain[k] === benign);
+  const zBenign = new Float32Array(benignIdx.length * NUM_FEATURES);
+  benignIdx.forEach((k, j) => zBenign.set(zTrain.subarray(k * NUM_FEATURES, (k + 1) * NUM_FEATURES), j * NUM_FEATURES));
+  const autoencoder = trainAutoencoder(zBenign, benignIdx.length, NUM_FEATURES, {
+    ...DEFAULT_AUTOENCODER, epochs: opts.aeEpochs, seed: opts.seed + 1,
+    onEpoch: (e, l) => { if (e % 10 === 9 || e === opts.aeEpochs - 1) log(`autoencoder epoch ${e + 1}: loss ${l.toFixed(4)}`); },
+  });
+
+  const ranges = new Map<string, [number, number]>();
+  for (const [prefix, net, z, n] of [['cls', classifier, zTrain, trainRows.length], ['ae', autoencoder, zBenign, benignIdx.length]] as const) {
+    const acts = netForward(net, z, n);
+    net.layers.forEach((_, l) => ranges.set(`${prefix}.l${l}`, tensorRange(acts[l]!)));
+  }
+
+  const summary = (rows: number[]): Record<string, number> => {
+    const c: Record<string, number> = {};
+    for (const r of rows) c[ds.meta[r]!.label] = (c[ds.meta[r]!.label] ?? 0) + 1;
+    return c;
+  };
+  const runsOf = (split: string): string[] => [...new Set(ds.meta.filter((m) => m.split === split).map((m) => m.run))];
+  const rowsSummary = { train: summary(trainRows), val: summary(valRows), test: summary(testRows) };
+  const baseMeta = (extra: Record<string, string>, quantization: string): Record<string, string> => ({
+    [META.schemaId]: SCHEMA_ID,
+    [META.featureNames]: JSON.stringify(FEATURE_NAMES),
+    [META.classNames]: JSON.stringify(classNames),
+    [META.version]: opts.version,
+    [META.quantization]: quantization,
+    [META.trainingData]: JSON.stringify({ source: 'netsensor traffic lab (models/lab)', rows: rowsSummary, runs: { train: runsOf('train').length, val: runsOf('val').length, test: runsOf('test').length }, seed: opts.seed }),
+    [META.attribution]: 'gradient x input of the class logit w.r.t. standardised features (float weights from this file); anomalies: per-feature squared reconstruction error',
+    ...extra,
+  });
+  const provisional = { [META.classThresholds]: JSON.stringify(classNames.map(() => 0.5)), [META.anomalyThreshold]: '1' };
+  const build = (meta: Record<string, string>, quant: boolean): Uint8Array => buildDetectionModel({
+    standardiser: st, classifier, autoencoder, metadata: baseMeta(meta, quant ? 'int8-qdq-w7' : 'float32'), activationRanges: quant ? ranges : undefined,
+  });
+
+  // Calibrate on the validation runs with the int8 model, as it will run in the sensor.
+  const xVal = gatherFeatures(ds, valRows);
+  const val = await runModel(build(provisional, true), xVal, valRows.length);
+  const valBenign = valRows.map((_, k) => k).filter((k) => ds.meta[valRows[k]!]!.label === BENIGN_CLASS);
+  const benignErr = Float32Array.from(valBenign, (k) => val.anomaly[k]!);
+  const fit = calibrateAnomalyThreshold(benignErr, opts.anomalyFpr);
+  const benignProbs = new Float32Array(valBenign.length * classNames.length);
+  valBenign.forEach((k, j) => benignProbs.set(val.probs.subarray(k * classNames.length, (k + 1) * classNames.length), j * classNames.length));
+  const classThresholds = calibrateClassThresholds(benignProbs, valBenign.length, classNames.length, benign, opts.classFalseAlertRate);
+  log(`anomaly threshold ${fit.threshold.toExponential(3)} (log-normal mu ${fit.mu.toFixed(3)} sigma ${fit.sigma.toFixed(3)}; empirical ${fit.empirical.toExponential(3)}); class thresholds ${classThresholds.map((t) => t.toFixed(3)).join(' ')}`);
+  const finalMeta = {
+    [META.classThresholds]: JSON.stringify(classThresholds.map((t) => Number(t.toFixed(4)))),
+    [META.anomalyThreshold]: String(fit.threshold),
+    [META.anomalyFit]: JSON.stringify({ method: 'log-normal fit of benign validation reconstruction error', mu: fit.mu, sigma: fit.sigma, target_fpr: opts.anomalyFpr, empirical: fit.empirical }),
+  };
+  const int8 = build(finalMeta, true);
+  const float = build(finalMeta, false);
+
+  // Held-out test runs.
+  const xTest = gatherFeatures(ds, testRows);
+  const yTest = Int32Array.from(testRows, (r) => labelIndex(ds.meta[r]!.label));
+  const tq = await runModel(int8, xTest, testRows.length);
+  const tf = await runModel(float, xTest, testRows.length);
+  const k = classNames.length;
+  const amQ = argmaxRows(tq.probs, testRows.length, k), amF = argmaxRows(tf.probs, testRows.length, k);
+  const thQ = thresholdedRows(tq.probs, testRows.length, classThresholds, benign);
+  let agree = 0;
+  for (let r = 0; r < testRows.length; r++) if (amQ[r] === amF[r]) agree++;
+  let benignFlows = 0, faCls = 0, faAnom = 0, faAny = 0, attacks = 0, attackAnom = 0;
+  for (let r = 0; r < testRows.length; r++) {
+    const anom = tq.anomaly[r]! >= fit.threshold;
+    if (yTest[r] === benign) {
+      benignFlows++;
+      if (thQ[r] !== benign) faCls++;
+      if (anom) faAnom++;
+      if (thQ[r] !== benign || anom) faAny++;
+    } else { attacks++; if (anom) attackAnom++; }
+  }
+  const per10k = (n: number): number => (benignFlows ? (n / benignFlows) * 10_000 : 0);
+  const throughput = async (bytes: Uint8Array): Promise<number> => {
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const B = 1024;
+    const x = new Float32Array(B * NUM_FEATURES);
+    for (let i = 0; i < x.length; i++) x[i] = xTest[i % Math.max(1, xTest.length)] ?? 0;
+    const feed = { [INPUT_NAME]: new ort.Tensor('float32', x, [B, NUM_FEATURES]) };
+    await session.run(feed);
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < 1500) { await session.run(feed); n++; }
+    const rate = (n * B) / ((performance.now() - t0) / 1000);
+    await session.release();
+    return Math.round(rate);
+  };
+  const report: TrainReport = {
+    version: opts.version,
+    schemaId: SCHEMA_ID,
+    classNames: [...classNames],
+    rows: rowsSummary,
+    runs: { train: runsOf('train'), val: runsOf('val'), test: runsOf('test') },
+    classThresholds,
+    anomaly: { threshold: fit.threshold, mu: fit.mu, sigma: fit.sigma, targetFpr: opts.anomalyFpr, empirical: fit.empirical },
+    test: {
+      argmax: evaluate(yTest, amQ, classNames),
+      thresholded: evaluate(yTest, thQ, classNames),
+      float: evaluate(yTest, amF, classNames),
+      benignFlows,
+      falseAlertsPer10k: { classifier: per10k(faCls), anomaly: per10k(faAnom), any: per10k(faAny) },
+      anomalyRecallOnAttacks: attacks ? attackAnom / attacks : 0,
+      int8FloatTop1Agreement: testRows.length ? agree / testRows.length : 1,
+    },
+    sizeBytes: { int8: int8.length, float: float.length },
+    throughputRowsPerS: { int8: await throughput(int8), float: await throughput(float), batch: 1024 },
+  };
+  return { int8, float, report };
+}

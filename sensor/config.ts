@@ -1,0 +1,337 @@
+/**
+ * Sensor configuration: ONE defaults object, ONE table of settings, ONE validator.
+ *
+ * Sources, later wins: defaults < JSON file (--config / NETSENSOR_CONFIG) < environment NETSENSOR_* < flags.
+ * Every setting has a dotted path in the file (`outbox.maxRows`), an environment variable derived from it
+ * (`NETSENSOR_OUTBOX_MAX_ROWS`) and a flag (`--outbox-max-rows`; the common ones have short names such as
+ * `--broker`). Anything wrong becomes one NetsensorError('ERR_CONFIG') naming the setting, where it came from
+ * and what was received; the CLI prints it as one line and exits 2.
+ */
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { NetsensorError } from '../common/errors.js';
+import { ID_PATTERN } from '../protocol/topics.js';
+import { MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from '../protocol/event.js';
+
+export type ReplayMode = 'realtime' | 'fast';
+export type MqttVersionSetting = 'auto' | 4 | 5;
+
+export interface SensorConfig {
+  id: string;
+  capture: {
+    iface?: string;
+    filter?: string;
+    pcap?: string;
+    replay: ReplayMode;
+    /**
+     * Bytes kept per packet. Headers (and a DNS question) are all the features need; small also matters
+     * because with --immediate-mode libpcap uses fixed-size ring slots of ~snaplen: 256 KiB slots would make
+     * an 8 MiB kernel buffer hold 32 packets, and any stall of the reader would drop a burst.
+     */
+    snaplen: number;
+    /** Kernel capture buffer (tcpdump -B), KiB. */
+    bufferKiB: number;
+    /** Live capture restart backoff (tcpdump died): doubles from min to max. */
+    restartMinMs: number;
+    restartMaxMs: number;
+    /** How often tcpdump is asked (SIGUSR1) for its pcap statistics (kernel drops). */
+    statsIntervalMs: number;
+  };
+  core: {
+    maxFlows: number;
+    maxHosts: number;
+    /** No reply yet / half-open: short, so floods and scans surface within seconds. */
+    unansweredS: number;
+    /** Interim records for long flows: a slow exfiltration is scored while it runs. */
+    interimS: number;
+    /** Live mode: core.advance(now) cadence, so idle flows expire without traffic. */
+    advanceIntervalMs: number;
+  };
+  detect: {
+    model?: string;
+    /** Override of the model's class threshold (probability of a non-benign class). */
+    classThreshold?: number;
+    /** Override of the model's anomaly threshold (anomaly score ≥ this). */
+    anomalyThreshold?: number;
+    /** Rows per inference batch. */
+    batchRows: number;
+  };
+  broker: {
+    url: string;
+    mqttVersion: MqttVersionSetting;
+    username?: string;
+    password?: string;
+    ca?: string;
+    cert?: string;
+    key?: string;
+    rejectUnauthorized: boolean;
+    keepaliveS: number;
+    connectTimeoutMs: number;
+    reconnectMinMs: number;
+    reconnectMaxMs: number;
+  };
+  outbox: {
+    db: string;
+    maxRows: number;
+    maxBytes: number;
+    batchMaxEvents: number;
+    batchMaxBytes: number;
+    flushIntervalMs: number;
+    /** Unacknowledged batches allowed on the wire at once. */
+    inflight: number;
+  };
+  heartbeatS: number;
+  metrics: { port: number; host: string };
+  /** SIGTERM: bound on flushing + publishing before the database is closed. */
+  shutdownTimeoutMs: number;
+}
+
+function defaultId(): string {
+  const h = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return ID_PATTERN.test(h) ? h : 'sensor';
+}
+
+export const defaults: SensorConfig = {
+  id: defaultId(),
+  capture: { replay: 'fast', snaplen: 1024, bufferKiB: 16384, restartMinMs: 500, restartMaxMs: 30_000, statsIntervalMs: 5_000 },
+  core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 3, interimS: 30, advanceIntervalMs: 1_000 },
+  detect: { batchRows: 256 },
+  broker: {
+    url: 'mqtt://localhost:1883', mqttVersion: 'auto', rejectUnauthorized: true, keepaliveS: 15,
+    connectTimeoutMs: 10_000, reconnectMinMs: 500, reconnectMaxMs: 30_000,
+  },
+  outbox: {
+    db: 'netsensor-sensor.db', maxRows: 100_000, maxBytes: 64 * 1024 * 1024,
+    batchMaxEvents: 100, batchMaxBytes: 64 * 1024, flushIntervalMs: 200, inflight: 4,
+  },
+  heartbeatS: 30,
+  metrics: { port: 0, host: '0.0.0.0' },
+  shutdownTimeoutMs: 5_000,
+};
+
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'file' | 'enum' | 'mqtt-version';
+
+interface Setting {
+  path: string;
+  kind: Kind;
+  /** Flag name without dashes; defaults to the kebab-case of the last path parts. */
+  flag: string;
+  help: string;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  pattern?: RegExp;
+  secret?: boolean;
+}
+
+const S = (path: string, kind: Kind, flag: string, help: string, extra: Partial<Setting> = {}): Setting => ({ path, kind, flag, help, ...extra });
+
+/** Every setting, once. Order = order in --help. */
+export const SETTINGS: readonly Setting[] = [
+  S('id', 'string', 'id', 'sensor id (topic-safe: letters, digits, _ . -)', { pattern: ID_PATTERN }),
+  S('capture.iface', 'string', 'iface', 'capture this interface live (tcpdump)'),
+  S('capture.filter', 'string', 'filter', 'BPF filter for live capture'),
+  S('capture.pcap', 'file', 'pcap', 'replay this capture file (pcap or pcapng) instead'),
+  S('capture.replay', 'enum', 'replay', 'replay pace for --pcap: realtime | fast', { values: ['realtime', 'fast'] }),
+  S('capture.snaplen', 'int', 'snaplen', 'live capture snap length (bytes)', { min: 64, max: 262144 }),
+  S('capture.bufferKiB', 'int', 'capture-buffer-kib', 'kernel capture buffer (tcpdump -B), KiB', { min: 256, max: 4_194_304 }),
+  S('capture.restartMinMs', 'int', 'capture-restart-min-ms', 'first restart delay after tcpdump dies', { min: 10, max: 600_000 }),
+  S('capture.restartMaxMs', 'int', 'capture-restart-max-ms', 'longest restart delay', { min: 10, max: 3_600_000 }),
+  S('capture.statsIntervalMs', 'int', 'capture-stats-interval-ms', 'how often kernel drop counters are read', { min: 100, max: 3_600_000 }),
+  S('core.maxFlows', 'int', 'max-flows', 'flow table size', { min: 16, max: 16_777_216 }),
+  S('core.maxHosts', 'int', 'max-hosts', 'host table size', { min: 16, max: 16_777_216 }),
+  S('core.unansweredS', 'number', 'unanswered-s', 'timeout of flows with no reply yet (s)', { min: 0.1, max: 3600 }),
+  S('core.interimS', 'number', 'interim-s', 'interim record period for long flows (s, 0 = off)', { min: 0, max: 3600 }),
+  S('core.advanceIntervalMs', 'int', 'advance-interval-ms', 'live: idle-expiry tick (ms)', { min: 50, max: 60_000 }),
+  S('detect.model', 'file', 'model', 'ONNX model file (default: the shipped model)'),
+  S('detect.classThreshold', 'number', 'class-threshold', 'override the model class threshold (0..1)', { min: 0, max: 1 }),
+  S('detect.anomalyThreshold', 'number', 'anomaly-threshold', 'override the model anomaly threshold (≥ 0)', { min: 0, max: 1e9 }),
+  S('detect.batchRows', 'int', 'detect-batch-rows', 'rows per inference batch', { min: 1, max: 65_536 }),
+  S('broker.url', 'string', 'broker', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', { pattern: /^(mqtts?|wss?|tcp|tls):\/\/[^\s]+$/ }),
+  S('broker.mqttVersion', 'mqtt-version', 'mqtt-version', 'MQTT protocol: 4 (3.1.1), 5, or auto (5, falling back to 4)'),
+  S('broker.username', 'string', 'username', 'MQTT username'),
+  S('broker.password', 'string', 'password', 'MQTT password (prefer the environment or the file)', { secret: true }),
+  S('broker.ca', 'file', 'ca', 'CA certificate file (PEM) for TLS'),
+  S('broker.cert', 'file', 'cert', 'client certificate file (PEM)'),
+  S('broker.key', 'file', 'key', 'client private key file (PEM)'),
+  S('broker.rejectUnauthorized', 'bool', 'reject-unauthorized', 'verify the broker certificate (true|false)'),
+  S('broker.keepaliveS', 'int', 'keepalive-s', 'MQTT keepalive (s)', { min: 1, max: 65_535 }),
+  S('broker.connectTimeoutMs', 'int', 'connect-timeout-ms', 'MQTT connect timeout (ms)', { min: 100, max: 600_000 }),
+  S('broker.reconnectMinMs', 'int', 'reconnect-min-ms', 'first reconnect delay (ms; doubles, with jitter)', { min: 10, max: 600_000 }),
+  S('broker.reconnectMaxMs', 'int', 'reconnect-max-ms', 'longest reconnect delay (ms)', { min: 10, max: 3_600_000 }),
+  S('outbox.db', 'string', 'db', 'outbox SQLite file'),
+  S('outbox.maxRows', 'int', 'outbox-max-rows', 'outbox cap in events (then: drop oldest lowest-severity)', { min: 1, max: 1e9 }),
+  S('outbox.maxBytes', 'int', 'outbox-max-bytes', 'outbox cap in encoded bytes', { min: 1024, max: 1e12 }),
+  S('outbox.batchMaxEvents', 'int', 'batch-max-events', 'events per MQTT batch', { min: 1, max: MAX_EVENTS_PER_BATCH }),
+  S('outbox.batchMaxBytes', 'int', 'batch-max-bytes', 'bytes per MQTT batch', { min: 1024, max: MAX_BATCH_BYTES }),
+  S('outbox.flushIntervalMs', 'int', 'flush-interval-ms', 'longest wait before a partial batch is sent (ms)', { min: 1, max: 60_000 }),
+  S('outbox.inflight', 'int', 'inflight', 'unacknowledged batches allowed at once', { min: 1, max: 1000 }),
+  S('heartbeatS', 'number', 'heartbeat-s', 'retained status heartbeat period (s)', { min: 0.1, max: 86_400 }),
+  S('metrics.port', 'int', 'metrics-port', 'Prometheus endpoint port (0 = off)', { min: 0, max: 65_535 }),
+  S('metrics.host', 'string', 'metrics-host', 'Prometheus endpoint address'),
+  S('shutdownTimeoutMs', 'int', 'shutdown-timeout-ms', 'SIGTERM: longest flush + publish before exit (ms)', { min: 0, max: 600_000 }),
+];
+
+export const envName = (path: string): string =>
+  'NETSENSOR_' + path.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+
+const bad = (message: string) => new NetsensorError('ERR_CONFIG', message, { exitCode: 2 });
+
+function convert(s: Setting, raw: unknown, origin: string): unknown {
+  const where = `${s.path} (${origin})`;
+  const shown = s.secret ? '<hidden>' : JSON.stringify(raw)?.slice(0, 80);
+  switch (s.kind) {
+    case 'string':
+    case 'file': {
+      if (typeof raw !== 'string' || raw.length === 0) throw bad(`${where}: expected a non-empty string, got ${shown}`);
+      if (s.pattern && !s.pattern.test(raw)) throw bad(`${where}: ${shown} is not valid (${s.help})`);
+      return raw;
+    }
+    case 'enum': {
+      if (typeof raw !== 'string' || !s.values!.includes(raw)) throw bad(`${where}: expected one of ${s.values!.join(', ')}, got ${shown}`);
+      return raw;
+    }
+    case 'mqtt-version': {
+      const v = typeof raw === 'string' ? raw.trim() : raw;
+      if (v === 'auto') return 'auto';
+      if (v === 4 || v === '4' || v === '3.1.1') return 4;
+      if (v === 5 || v === '5') return 5;
+      throw bad(`${where}: expected 4, 5 or auto, got ${shown}`);
+    }
+    case 'bool': {
+      if (raw === true || raw === 'true' || raw === '1' || raw === 'yes') return true;
+      if (raw === false || raw === 'false' || raw === '0' || raw === 'no') return false;
+      throw bad(`${where}: expected true or false, got ${shown}`);
+    }
+    case 'int':
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) throw bad(`${where}: expected a number, got ${shown}`);
+      if (s.kind === 'int' && !Number.isInteger(n)) throw bad(`${where}: expected an integer, got ${shown}`);
+      if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
+        throw bad(`${where}: ${n} is out of range [${s.min}, ${s.max}]`);
+      }
+      return n;
+    }
+  }
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const p of path.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
+  cur[parts[parts.length - 1]] = value;
+}
+
+/** Rejects keys a file has that no setting knows: a typo must not silently fall back to a default. */
+function checkFileKeys(obj: Record<string, unknown>, file: string, prefix = ''): void {
+  for (const [k, v] of Object.entries(obj)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    const isLeaf = SETTINGS.some((s) => s.path === path);
+    const isGroup = SETTINGS.some((s) => s.path.startsWith(path + '.'));
+    if (isLeaf) continue;
+    if (isGroup && typeof v === 'object' && v !== null && !Array.isArray(v)) { checkFileKeys(v as Record<string, unknown>, file, path); continue; }
+    throw bad(`${file}: unknown setting '${path}'`);
+  }
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw bad(`config file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`);
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw bad(`config file ${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw bad(`config file ${file}: expected a JSON object`);
+  checkFileKeys(obj as Record<string, unknown>, file);
+  return obj as Record<string, unknown>;
+}
+
+export interface ParsedArgs { help: boolean; config: SensorConfig }
+
+/**
+ * Parses flags (argv without the command name) and merges every source. Throws ERR_CONFIG on any problem.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
+  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (e) {
+    throw bad((e as Error).message.split('\n')[0].replace(/\. To specify.*$/, ''));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { help: true, config: structuredClone(defaults) };
+
+  const cfg = structuredClone(defaults) as unknown as Record<string, unknown>;
+  const file = (values.config as string | undefined) ?? env.NETSENSOR_CONFIG;
+  const fromFile = file ? readConfigFile(file) : {};
+  for (const s of SETTINGS) {
+    const layers: Array<[unknown, string]> = [
+      [getPath(fromFile, s.path), `file ${file}`],
+      [env[envName(s.path)], `env ${envName(s.path)}`],
+      [values[s.flag], `--${s.flag}`],
+    ];
+    for (const [raw, origin] of layers) if (raw !== undefined) setPath(cfg, s.path, convert(s, raw, origin));
+  }
+  const config = cfg as unknown as SensorConfig;
+  validateWhole(config);
+  return { help: false, config };
+}
+
+/** Rules that involve more than one setting. */
+function validateWhole(c: SensorConfig): void {
+  if (c.capture.iface && c.capture.pcap) throw bad('capture: choose --iface or --pcap, not both');
+  if (!c.capture.iface && !c.capture.pcap) throw bad('capture: one of --iface IF or --pcap FILE is required');
+  if (c.capture.filter && !c.capture.iface) throw bad('capture.filter (--filter) applies to live capture (--iface) only');
+  if (c.capture.restartMinMs > c.capture.restartMaxMs) throw bad('capture.restartMinMs must not exceed capture.restartMaxMs');
+  if (c.broker.reconnectMinMs > c.broker.reconnectMaxMs) throw bad('broker.reconnectMinMs must not exceed broker.reconnectMaxMs');
+  if (c.outbox.batchMaxBytes > c.outbox.maxBytes) throw bad('outbox.batchMaxBytes must not exceed outbox.maxBytes');
+  if ((c.broker.cert === undefined) !== (c.broker.key === undefined)) throw bad('broker.cert and broker.key go together (client certificate)');
+  if (c.broker.password !== undefined && c.broker.username === undefined) throw bad('broker.password needs broker.username');
+  for (const [path, f] of [['broker.ca', c.broker.ca], ['broker.cert', c.broker.cert], ['broker.key', c.broker.key], ['capture.pcap', c.capture.pcap], ['detect.model', c.detect.model]] as const) {
+    if (f === undefined) continue;
+    try {
+      accessSync(f, constants.R_OK);
+    } catch (e) {
+      throw bad(`${path}: cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (!statSync(f).isFile()) throw bad(`${path}: ${f} is not a regular file`);
+  }
+}
+
+export function configHelp(): string {
+  const lines = [
+    'usage: netsensor sensor [--config FILE] (--iface IF [--filter BPF] | --pcap FILE [--replay realtime|fast])',
+    '                        [--broker URL] [--id ID] [--db FILE] [--model FILE] [--metrics-port N] [options]',
+    '',
+    'Every option can also be set in the JSON config file (path shown) or the environment (NETSENSOR_…).',
+    'Precedence: defaults < file < environment < flags.  Bad configuration: one error line, exit code 2.',
+    '',
+    '  --config FILE'.padEnd(34) + 'JSON config file (env NETSENSOR_CONFIG)',
+  ];
+  for (const s of SETTINGS) {
+    const d = getPath(defaults as unknown as Record<string, unknown>, s.path);
+    const def = d === undefined ? '' : ` [default ${s.secret ? '-' : String(d)}]`;
+    lines.push(`  --${s.flag} V`.padEnd(34) + `${s.help}${def}`);
+    lines.push(''.padEnd(34) + `file: ${s.path}   env: ${envName(s.path)}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,172 @@
+/**
+ * The detection model as the sensor sees it: an ONNX file (int8 QDQ by default) run with onnxruntime-node.
+ *
+ * Loading reads the file's metadata first (onnx-proto) and refuses, with typed errors:
+ *  - a file that is missing, not ONNX, or that onnxruntime cannot load       → ERR_MODEL_LOAD
+ *  - a model for another feature schema, or without the metadata we need     → ERR_MODEL_INCOMPATIBLE
+ * `score()` runs one batch and returns, per row, the class, its probability, the anomaly ratio and the
+ * features that contributed most (see attribution.ts).
+ */
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { NetsensorError } from '../../common/errors.js';
+import { packagePath } from '../../common/paths.js';
+import { decodeModel, type DecodedModel } from '../../models/onnx/builder.js';
+import { INPUT_NAME, OUTPUT_ANOMALY, OUTPUT_ANOMALY_FEATURES, OUTPUT_PROBABILITIES } from '../../models/onnx/export.js';
+import { BENIGN_CLASS, META } from '../../models/onnx/metadata.js';
+import { dequantizeWeight } from '../../models/onnx/quantize.js';
+import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../../models/schema.js';
+import type { DenseLayer, DenseNet } from '../../models/train/dense.js';
+import { standardise } from '../../models/train/preprocess.js';
+import { gradientTimesInput, topK, type Contribution } from './attribution.js';
+import { decide, type Thresholds } from './thresholds.js';
+
+export const DEFAULT_MODEL_FILE = 'models/netsensor-detect.onnx';
+
+export function defaultModelPath(): string {
+  return packagePath(DEFAULT_MODEL_FILE);
+}
+
+export interface RowScore {
+  class: string;
+  score: number;
+  /** Reconstruction error / anomaly threshold (≥ 1 = anomalous). */
+  anomaly: number;
+  anomalyError: number;
+  alert: boolean;
+  alertClass?: string;
+  /** Top contributing features, only for alerting rows (or all rows with `explainAll`). */
+  top: Contribution[];
+  probabilities: number[];
+}
+
+export interface ScoreOptions { topFeatures?: number; explainAll?: boolean; useAnomaly?: boolean; }
+
+export interface DetectionModel {
+  readonly source: string;
+  readonly version: string;
+  readonly schemaId: string;
+  readonly quantization: string;
+  readonly classNames: readonly string[];
+  readonly thresholds: Thresholds;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly sizeBytes: number;
+  score(features: Float32Array, rows: number, opts?: ScoreOptions): Promise<RowScore[]>;
+  close(): Promise<void>;
+}
+
+function parseJson<T>(meta: Record<string, string>, key: string, source: string): T {
+  const raw = meta[key];
+  if (raw === undefined) throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source} has no '${key}' metadata; not a netsensor detection model`);
+  try { return JSON.parse(raw) as T; } catch (e) {
+    throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source}: metadata '${key}' is not valid JSON`, { cause: e });
+  }
+}
+
+/** Rebuilds a float DenseNet (`cls`, `ae`) from the model's initializers, dequantizing int8 weights. */
+export function netFromInitializers(decoded: DecodedModel, prefix: string): DenseNet {
+  const layers: DenseLayer[] = [];
+  for (let l = 0; ; l++) {
+    const tag = `${prefix}.l${l}`;
+    const bias = decoded.initializers.get(`${tag}.bias`);
+    if (!bias) break;
+    const float = decoded.initializers.get(`${tag}.weight`);
+    const q = decoded.initializers.get(`${tag}.weight_q`);
+    const scale = decoded.initializers.get(`${tag}.weight_scale`);
+    const dims = (float ?? q)?.dims;
+    if (!dims || dims.length !== 2) throw new Error(`missing weight for ${tag}`);
+    const weight = float ? (float.data as Float32Array) : dequantizeWeight(q!.data as Int8Array, scale!.data as Float32Array, dims[1]!);
+    layers.push({ inputs: dims[0]!, outputs: dims[1]!, weight, bias: bias.data as Float32Array });
+  }
+  return { layers };
+}
+
+export async function loadModel(path: string = defaultModelPath()): Promise<DetectionModel> {
+  let bytes: Uint8Array;
+  try { bytes = await readFile(path); } catch (e) {
+    throw new NetsensorError('ERR_MODEL_LOAD', `cannot read model file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  return loadModelBytes(bytes, path);
+}
+
+export async function loadModelBytes(bytes: Uint8Array, source = '<buffer>'): Promise<DetectionModel> {
+  let decoded: DecodedModel;
+  try { decoded = decodeModel(bytes); } catch (e) {
+    throw new NetsensorError('ERR_MODEL_LOAD', `model ${source} is not a valid ONNX file (${(e as Error).message})`, { cause: e });
+  }
+  const meta = decoded.metadata;
+  const schemaId = meta[META.schemaId];
+  if (!schemaId) throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source} has no feature_schema_id; not a netsensor detection model`);
+  if (schemaId !== SCHEMA_ID) {
+    throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source} was trained for feature schema ${schemaId}, this sensor produces ${SCHEMA_ID}`, { detail: { model: schemaId, sensor: SCHEMA_ID } });
+  }
+  const featureNames = parseJson<string[]>(meta, META.featureNames, source);
+  if (featureNames.length !== NUM_FEATURES || featureNames.some((n, i) => n !== FEATURE_NAMES[i])) {
+    throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source}: feature names differ from the sensor's schema`);
+  }
+  const classNames = parseJson<string[]>(meta, META.classNames, source);
+  const perClass = parseJson<number[]>(meta, META.classThresholds, source);
+  const anomaly = Number(meta[META.anomalyThreshold]);
+  const benignIndex = classNames.indexOf(BENIGN_CLASS);
+  if (benignIndex < 0 || perClass.length !== classNames.length || !(anomaly > 0)) {
+    throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source}: class names, class thresholds or anomaly threshold missing or inconsistent`);
+  }
+  for (const out of [OUTPUT_PROBABILITIES, OUTPUT_ANOMALY, OUTPUT_ANOMALY_FEATURES]) {
+    if (!decoded.outputs.includes(out)) throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source} lacks output '${out}'`);
+  }
+  let classifier: DenseNet;
+  try { classifier = netFromInitializers(decoded, 'cls'); } catch (e) {
+    throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source}: classifier weights unreadable (${(e as Error).message})`, { cause: e });
+  }
+  const mean = decoded.initializers.get('prep.mean')?.data as Float32Array | undefined;
+  const std = decoded.initializers.get('prep.std')?.data as Float32Array | undefined;
+  if (!mean || !std || mean.length !== NUM_FEATURES) throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', `model ${source}: standardisation constants missing`);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  } catch (e) {
+    throw new NetsensorError('ERR_MODEL_LOAD', `onnxruntime cannot load model ${source}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+  }
+  const thresholds: Thresholds = { classNames, benignIndex, perClass, anomaly };
+  const k = classNames.length;
+
+  return {
+    source,
+    version: meta[META.version] ?? 'unknown',
+    schemaId,
+    quantization: meta[META.quantization] ?? 'unknown',
+    classNames,
+    thresholds,
+    metadata: meta,
+    sizeBytes: bytes.length,
+    async score(features, rows, opts = {}) {
+      if (rows === 0) return [];
+      if (features.length < rows * NUM_FEATURES) throw new RangeError(`features holds ${features.length} values, need ${rows}×${NUM_FEATURES}`);
+      const input = new ort.Tensor('float32', features.subarray(0, rows * NUM_FEATURES), [rows, NUM_FEATURES]);
+      const out = await session.run({ [INPUT_NAME]: input });
+      const probs = out[OUTPUT_PROBABILITIES]!.data as Float32Array;
+      const errs = out[OUTPUT_ANOMALY]!.data as Float32Array;
+      const featErr = out[OUTPUT_ANOMALY_FEATURES]!.data as Float32Array;
+      const topN = opts.topFeatures ?? 5;
+      const result: RowScore[] = [];
+      for (let r = 0; r < rows; r++) {
+        const d = decide(probs, r * k, errs[r]!, thresholds, opts.useAnomaly ?? true);
+        let top: Contribution[] = [];
+        if (topN > 0 && (d.alert || opts.explainAll)) {
+          if (d.alertClass === 'anomaly') {
+            top = topK(featErr.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), FEATURE_NAMES, topN);
+          } else {
+            const z = standardise(features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), 1, NUM_FEATURES, { mean, std });
+            top = topK(gradientTimesInput(classifier, z, d.classIndex), FEATURE_NAMES, topN);
+          }
+        }
+        result.push({
+          class: d.className, score: d.score, anomaly: d.anomaly, anomalyError: errs[r]!, alert: d.alert, alertClass: d.alertClass, top,
+          probabilities: Array.from(probs.subarray(r * k, (r + 1) * k)),
+        });
+      }
+      return result;
+    },
+    async close() { await session.release(); },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Moves committed events from the outbox to the broker: CBOR batches bounded in events and bytes, sent when a
+ * full batch is waiting or every `flushIntervalMs` for a partial one, at most `inflight` unacknowledged
+ * batches on the wire. Rows are deleted only on PUBACK. A lost connection releases everything in flight, and
+ * the rows go out again after reconnecting (at-least-once; event ids make the gateway's copy exactly-once).
+ */
+import type { Logger } from '../common/log.js';
+import { encodeBatch } from '../protocol/event.js';
+import { topics } from '../protocol/topics.js';
+import type { SensorConfig } from './config.js';
+import type { SensorCounters, SensorMetrics } from './metrics.js';
+import type { Outbox } from './outbox.js';
+import type { Publisher } from './publish.js';
+
+/** Room for the batch envelope (v, sensor, seq, array header) around the events' own bytes. */
+const ENVELOPE_BYTES = 512;
+
+export class Forwarder {
+  private readonly outbox: Outbox;
+  private readonly publisher: Publisher;
+  private readonly opts: SensorConfig['outbox'];
+  private readonly sensorId: string;
+  private readonly counters: SensorCounters;
+  private readonly metrics?: SensorMetrics;
+  private readonly log: Logger;
+  private timer?: NodeJS.Timeout;
+  private seq = Date.now();
+  private addedSinceSend = 0;
+  /** In-flight batches of the current connection generation. */
+  private readonly inflight = new Map<number, number>();
+  /** A publish failed on a live connection: rewind once the window has emptied. */
+  private rewindPending = false;
+  private pausedUntil = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(o: { outbox: Outbox; publisher: Publisher; sensorId: string; opts: SensorConfig['outbox']; counters: SensorCounters; metrics?: SensorMetrics; log: Logger }) {
+    this.outbox = o.outbox;
+    this.publisher = o.publisher;
+    this.opts = o.opts;
+    this.sensorId = o.sensorId;
+    this.counters = o.counters;
+    this.metrics = o.metrics;
+    this.log = o.log.child({ component: 'forwarder' });
+    this.publisher.on('connect', () => this.pump());
+    this.publisher.on('disconnect', () => {
+      this.counters.publishFailures += this.inflight.size;
+      this.inflight.clear();
+      this.outbox.releaseAll();
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.pump(), this.opts.flushIntervalMs);
+    this.pump();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Called after events were committed: a full batch goes out now, a partial one on the next tick. */
+  notify(added: number): void {
+    this.addedSinceSend += added;
+    if (this.addedSinceSend >= this.opts.batchMaxEvents) this.pump();
+  }
+
+  get inflightBatches(): number { return this.inflight.size; }
+
+  pump(): void {
+    if (!this.publisher.connected || Date.now() < this.pausedUntil) return;
+    while (this.inflight.size < this.opts.inflight) {
+      if (this.rewindPending) {
+        if (this.inflight.size > 0) return;
+        this.rewindPending = false;
+        this.outbox.releaseAll();
+      }
+      const batch = this.outbox.next(this.opts.batchMaxEvents, this.opts.batchMaxBytes - ENVELOPE_BYTES);
+      if (!batch) break;
+      this.addedSinceSend = 0;
+      const seq = ++this.seq;
+      const gen = this.publisher.generation;
+      const payload = encodeBatch({ v: 1, sensor: this.sensorId, seq, events: batch.events });
+      const t0 = performance.now();
+      this.inflight.set(seq, gen);
+      this.publisher.publish(topics.events(this.sensorId), payload, { qos: 1 }).then(
+        () => {
+          // a PUBACK is proof of delivery whatever connection it came on: delete (idempotent)
+          const now = Date.now();
+          this.outbox.ack(batch.seqs);
+          this.counters.batchesAcked++;
+          this.counters.eventsAcked += batch.seqs.length;
+          this.metrics?.publishLatency.observe((performance.now() - t0) / 1000);
+          for (const e of batch.events) this.metrics?.eventLatency.observe(Math.max(0, now - e.ts) / 1000);
+          if (this.inflight.get(seq) === gen) this.inflight.delete(seq);
+          this.pump();
+          this.checkIdle();
+        },
+        (err: Error) => {
+          if (this.inflight.get(seq) !== gen) return; // its connection is gone; already released
+          this.inflight.delete(seq);
+          this.counters.publishFailures++;
+          this.log.warn({ err: err.message, events: batch.seqs.length }, 'publish failed; will resend');
+          this.rewindPending = true;
+          this.pausedUntil = Date.now() + 1000;
+        },
+      );
+    }
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.outbox.depth === 0 && this.inflight.size === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  /** Resolves true once the outbox is empty and nothing is in flight, false after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<boolean> {
+    if (this.outbox.depth === 0 && this.inflight.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.idleWaiters = this.idleWaiters.filter((f) => f !== done); resolve(false); }, timeoutMs);
+      const done = () => { clearTimeout(t); resolve(true); };
+      this.idleWaiters.push(done);
+      this.pump();
+    });
+  }
+}

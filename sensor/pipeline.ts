@@ -1,0 +1,338 @@
+/**
+ * The sensor's data path: capture → flow core → detection → risk events → outbox → publisher.
+ *
+ * Packets enter the core synchronously from the capture reader; finished (and interim) flow rows leave it in
+ * batches and are scored by one async worker, in order, `detect.batchRows` rows per inference. Events of a
+ * batch are committed in one transaction before the worker moves on. The reader awaits the worker after each
+ * chunk it reads, so a capture replayed "fast" is paced by inference + commit and memory stays bounded.
+ *
+ * The model can be swapped at any time (`setModel`, used by OTA): the swap takes effect at the next batch
+ * boundary, and the returned promise resolves once no batch uses the old model any more.
+ *
+ * Live mode calls core.advance(now) every `core.advanceIntervalMs`, so flows expire (unanswered, idle,
+ * interim) without waiting for more traffic — that, plus the short unanswered timeout, is what bounds the
+ * time to detect a flood or a scan.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from '../common/log.js';
+import { NUM_FEATURES } from '../models/schema.js';
+import type { RiskEvent } from '../protocol/event.js';
+import type { SensorConfig } from './config.js';
+import type { Delivery } from './delivery.js';
+import { buildEvent, type FlowRecordKey, type Verdict } from './events.js';
+import type { SensorCounters, SensorMetrics } from './metrics.js';
+
+/** Packet sink signature of the capture readers (no object per packet). */
+export type PacketSinkFn = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
+
+/** Flow rows copied out of the core: `count` rows of NUM_FEATURES features + their keys. */
+export interface FlowRows {
+  count: number;
+  features: Float32Array;
+  keys: Array<FlowRecordKey & { interim: boolean }>;
+}
+
+/** What the pipeline needs from the WASM core host. */
+export interface FlowEngine {
+  packet: PacketSinkFn;
+  /** Expire flows as of `nowMs` (capture clock). */
+  advance(nowMs: number): void;
+  /** Emit every live flow with this end reason. */
+  flush(reason: 'end_of_input' | 'shutdown'): void;
+  /** Rows emitted since the last call, copied (the caller owns them); undefined when none. */
+  take(): FlowRows | undefined;
+  counters(): { packets: number; bytes: number; activeFlows: number; events: Record<string, number> };
+}
+
+/** One scored row, as the detection model returns it (sensor/detect/model.ts RowScore). */
+export interface ScoredRow {
+  class: string;
+  score: number;
+  anomaly: number;
+  alert: boolean;
+  alertClass?: string;
+  top: Array<[string, number]>;
+  probabilities?: number[];
+}
+
+/** What the pipeline needs from a detection model (sensor/detect/model.ts DetectionModel satisfies it). */
+export interface Scorer {
+  readonly version: string;
+  readonly classNames?: readonly string[];
+  score(features: Float32Array, rows: number, opts?: { topFeatures?: number; explainAll?: boolean }): Promise<ScoredRow[]>;
+}
+
+export interface CaptureSource {
+  /** Streams packets into `sink`, awaiting `afterChunk` between reads; resolves at end of input. */
+  run(sink: PacketSinkFn, afterChunk: () => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface PipelineOptions {
+  cfg: SensorConfig;
+  engine: FlowEngine;
+  model: Scorer;
+  delivery: Delivery;
+  counters: SensorCounters;
+  metrics?: SensorMetrics;
+  log: Logger;
+}
+
+const BENIGN = 'benign';
+
+export class Pipeline {
+  private readonly o: PipelineOptions;
+  private readonly log: Logger;
+  private model: Scorer;
+  private pendingModel?: { model: Scorer; applied: () => void };
+  private readonly queue: FlowRows[] = [];
+  private queuedRows = 0;
+  private worker?: Promise<void>;
+  private advanceTimer?: NodeJS.Timeout;
+  /** Maps wall-clock time to the capture clock (live: identity; realtime replay: offset). */
+  private clockOffsetMs = 0;
+  private stopped = false;
+  private source?: CaptureSource;
+
+  constructor(o: PipelineOptions) {
+    this.o = o;
+    this.log = o.log.child({ component: 'pipeline' });
+    this.model = o.model;
+  }
+
+  get modelVersion(): string { return this.model.version; }
+
+  /** Swaps the model between two batches; resolves once the old one is no longer in use. */
+  setModel(model: Scorer): Promise<void> {
+    return new Promise((resolve) => {
+      this.pendingModel?.applied(); // superseded before it was used
+      this.pendingModel = { model, applied: resolve };
+      if (!this.worker) this.applyPendingModel();
+    });
+  }
+
+  private applyPendingModel(): void {
+    const p = this.pendingModel;
+    if (!p) return;
+    this.pendingModel = undefined;
+    const from = this.model.version;
+    this.model = p.model;
+    this.log.info({ from, to: p.model.version }, 'model swapped');
+    p.applied();
+  }
+
+  /** The packet sink handed to the capture reader. */
+  readonly sink: PacketSinkFn = (buf, offset, caplen, wirelen, tsMs, linktype) => {
+    this.o.engine.packet(buf, offset, caplen, wirelen, tsMs, linktype);
+  };
+
+  /** Collects rows from the core and makes sure the worker scores them. */
+  private collect(): void {
+    for (let rows = this.o.engine.take(); rows; rows = this.o.engine.take()) {
+      if (rows.count === 0) continue;
+      this.queue.push(rows);
+      this.queuedRows += rows.count;
+    }
+    if (this.queue.length > 0 && !this.worker) {
+      this.worker = this.work().finally(() => { this.worker = undefined; this.applyPendingModel(); });
+    }
+  }
+
+  /** Awaits until every row emitted so far is scored and its events committed. */
+  async settle(): Promise<void> {
+    this.collect();
+    while (this.worker) {
+      await this.worker;
+      this.collect();
+    }
+  }
+
+  private async work(): Promise<void> {
+    while (this.queue.length > 0) {
+      this.applyPendingModel();
+      const batch = this.nextBatch(this.o.cfg.detect.batchRows);
+      try {
+        await this.scoreAndCommit(batch);
+      } catch (e) {
+        // a bad batch must not stop the sensor: count and carry on (the rows are lost, say so loudly)
+        this.log.error({ err: (e as Error).message, rows: batch.count }, 'scoring failed; batch skipped');
+      }
+    }
+  }
+
+  /** Takes up to `max` rows off the queue as one contiguous batch. */
+  private nextBatch(max: number): FlowRows {
+    const head = this.queue[0]!;
+    if (head.count <= max) {
+      this.queue.shift();
+      this.queuedRows -= head.count;
+      return head;
+    }
+    const out: FlowRows = {
+      count: max,
+      features: head.features.slice(0, max * NUM_FEATURES),
+      keys: head.keys.slice(0, max),
+    };
+    this.queue[0] = { count: head.count - max, features: head.features.subarray(max * NUM_FEATURES), keys: head.keys.slice(max) };
+    this.queuedRows -= max;
+    return out;
+  }
+
+  private async scoreAndCommit(b: FlowRows): Promise<void> {
+    const cfg = this.o.cfg.detect;
+    const override = cfg.classThreshold !== undefined || cfg.anomalyThreshold !== undefined;
+    const model = this.model;
+    const t0 = performance.now();
+    const scores = await model.score(b.features, b.count, { topFeatures: 5, explainAll: override });
+    this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
+    this.o.counters.flows += b.count;
+    const events: RiskEvent[] = [];
+    for (let r = 0; r < b.count; r++) {
+      const key = b.keys[r]!;
+      if (key.interim) this.o.counters.interimFlows++;
+      const s = scores[r]!;
+      const verdict = this.verdict(s);
+      if (!verdict) continue;
+      const { interim: _interim, ...flow } = key;
+      events.push(buildEvent({
+        sensorId: this.o.cfg.id,
+        modelVersion: model.version,
+        flow,
+        features: b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES),
+        verdict,
+      }));
+    }
+    this.o.delivery.commit(events);
+  }
+
+  /** The model's own decision, or the configured threshold overrides. */
+  private verdict(s: ScoredRow): Verdict | undefined {
+    const cfg = this.o.cfg.detect;
+    if (cfg.classThreshold === undefined && cfg.anomalyThreshold === undefined) {
+      return s.alert && s.alertClass ? { alertClass: s.alertClass, score: s.score, anomaly: s.anomaly, top: s.top } : undefined;
+    }
+    if (cfg.classThreshold !== undefined && s.class !== BENIGN && s.score >= cfg.classThreshold) {
+      return { alertClass: s.class, score: s.score, anomaly: s.anomaly, top: s.top };
+    }
+    const at = cfg.anomalyThreshold ?? 1;
+    if (s.anomaly >= at) return { alertClass: 'anomaly', score: s.score, anomaly: s.anomaly, top: s.top };
+    return undefined;
+  }
+
+  /** Runs a capture to its end (replay) or until stop() (live). */
+  async run(source: CaptureSource, mode: 'live' | 'replay'): Promise<void> {
+    this.source = source;
+    if (this.stopped) return; // a signal arrived before the capture started
+    if (mode === 'live') {
+      this.advanceTimer = setInterval(() => this.tick(Date.now()), this.o.cfg.core.advanceIntervalMs);
+    }
+    await source.run(this.sink, async () => {
+      this.collect();
+      // back-pressure: never let more than a few batches wait for inference
+      if (this.queuedRows >= this.o.cfg.detect.batchRows * 4 && this.worker) await this.worker;
+    });
+    clearInterval(this.advanceTimer);
+    if (mode === 'replay' && !this.stopped) this.o.engine.flush('end_of_input');
+    await this.settle();
+  }
+
+  /** Live clock tick: expire idle / unanswered flows and emit interim records. */
+  tick(wallNowMs: number): void {
+    this.o.engine.advance(wallNowMs + this.clockOffsetMs);
+    this.collect();
+  }
+
+  /** Realtime replay: the capture clock runs `offsetMs` behind/ahead of the wall clock. */
+  setClockOffset(offsetMs: number): void { this.clockOffsetMs = offsetMs; }
+
+  /** Stops the capture; run() then returns without an end-of-input flush (shutdown() follows). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.source?.stop();
+  }
+
+  /** SIGTERM: live flows end with reason `shutdown`, are scored and committed. */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.advanceTimer);
+    this.o.engine.flush('shutdown');
+    await this.settle();
+  }
+}
+
+/** A capture file replayed as fast as possible or at its recorded pace. */
+export function replaySource(
+  path: string,
+  mode: 'fast' | 'realtime',
+  read: (path: string, sink: PacketSinkFn, opts: { afterChunk: () => Promise<void> }) => Promise<unknown>,
+  pipeline: Pipeline,
+): CaptureSource {
+  let stopped = false;
+  return {
+    async run(sink, afterChunk) {
+      if (mode === 'fast') {
+        await read(path, (...a) => { if (!stopped) sink(...a); }, { afterChunk });
+        return;
+      }
+      // realtime: copy packets out of the reader's buffer, then feed them when their time comes
+      let pending: Array<[Uint8Array, number, number, number]> = [];
+      let wallStart = 0;
+      let captureStart = 0;
+      let lastAdvance = 0;
+      await read(path, (buf, off, caplen, wirelen, ts, lt) => {
+        pending.push([buf.slice(off, off + caplen), wirelen, ts, lt]);
+      }, {
+        afterChunk: async () => {
+          const pkts = pending;
+          pending = [];
+          for (const [data, wirelen, ts, lt] of pkts) {
+            if (stopped) return;
+            if (wallStart === 0) { wallStart = Date.now(); captureStart = ts; pipeline.setClockOffset(captureStart - wallStart); }
+            let wait = ts - captureStart - (Date.now() - wallStart);
+            while (wait > 1) {
+              await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+              if (Date.now() - lastAdvance >= 1000) { lastAdvance = Date.now(); pipeline.tick(Date.now()); }
+              await afterChunk();
+              wait = ts - captureStart - (Date.now() - wallStart);
+            }
+            sink(data, 0, data.length, wirelen, ts, lt);
+          }
+          await afterChunk();
+        },
+      });
+    },
+    async stop() { stopped = true; },
+  };
+}
+
+/** Live capture streams (one per tcpdump run) fed to the streaming reader until stopped. */
+export function liveSource(
+  capture: { start(): void; stop(): Promise<void>; on(ev: 'stream', fn: (s: Readable) => void): unknown; on(ev: 'fatal', fn: (e: Error) => void): unknown },
+  read: (path: string, sink: PacketSinkFn, opts: { afterChunk: () => Promise<void>; stdin: NodeJS.ReadableStream }) => Promise<unknown>,
+  log: Logger,
+): CaptureSource {
+  let finish!: () => void;
+  let fail!: (e: Error) => void;
+  const reading = new Set<Promise<unknown>>();
+  const done = new Promise<void>((res, rej) => { finish = res; fail = rej; });
+  return {
+    async run(sink, afterChunk) {
+      capture.on('stream', (stream) => {
+        const r = read('-', sink, { afterChunk, stdin: stream }).catch((e: Error) => {
+          // an empty stream (tcpdump failed before its header) is not a capture error worth more than a line
+          log.warn({ err: e.message }, 'live capture stream ended with an error');
+        });
+        reading.add(r);
+        void r.finally(() => reading.delete(r));
+      });
+      capture.on('fatal', (e) => fail(e));
+      capture.start();
+      await done;
+    },
+    async stop() {
+      await capture.stop();
+      await Promise.allSettled([...reading]); // packets tcpdump wrote before exiting still count
+      finish();
+    },
+  };
+}

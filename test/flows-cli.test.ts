@@ -1,0 +1,184 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FEATURES, RECORD_KEY_COLUMNS } from '../models/schema.ts';
+import { pcapFile, pcapngFile, frame, type FrameSpec, type Packet } from './helpers/pcap-writer.ts';
+import { sharedPcap } from './helpers/tools.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));
+let n = 0;
+const tmp = (bytes: Uint8Array, ext = 'bin') => { const p = join(dir, `c${n++}.${ext}`); writeFileSync(p, bytes); return p; };
+
+interface Run { code: number | null; stdout: string; stderr: string; summary: Record<string, any> }
+function flows(args: string[], input?: Uint8Array): Run {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'flows', ...args], {
+    cwd: root, input, encoding: 'utf8', maxBuffer: 1 << 28,
+  });
+  const last = r.stderr.trim().split('\n').pop() ?? '';
+  let summary = {};
+  try { summary = JSON.parse(last); } catch { /* error runs have no summary */ }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, summary };
+}
+const records = (r: Run) => r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+/** IP total length of a frame built by pcap-writer (Ethernet, optional one VLAN tag). */
+function ipLen(f: FrameSpec): number {
+  const b = frame(f);
+  const off = f.vlan !== undefined ? 18 : 14;
+  return f.src.includes(':') ? 40 + b.readUInt16BE(off + 4) : b.readUInt16BE(off + 2);
+}
+
+// A TCP connection (client 10.9.0.1:40001 → server 10.9.0.2:80) with handshake, data and FIN both ways,
+// a UDP exchange on VLAN 42, and an IPv6 UDP exchange.
+const c = { src: '10.9.0.1', dst: '10.9.0.2', proto: 'tcp' as const, sport: 40001, dport: 80 };
+const s = { src: '10.9.0.2', dst: '10.9.0.1', proto: 'tcp' as const, sport: 80, dport: 40001 };
+const tcp: FrameSpec[] = [
+  { ...c, flags: 0x02 }, { ...s, flags: 0x12 }, { ...c, flags: 0x10 }, { ...c, flags: 0x18, payload: 300 },
+  { ...s, flags: 0x18, payload: 1200 }, { ...c, flags: 0x10 }, { ...c, flags: 0x11 }, { ...s, flags: 0x11 }, { ...c, flags: 0x10 },
+];
+const udp: FrameSpec[] = [
+  { src: '10.9.0.5', dst: '10.9.0.6', proto: 'udp', sport: 5000, dport: 53, payload: 40, vlan: 42 },
+  { src: '10.9.0.6', dst: '10.9.0.5', proto: 'udp', sport: 53, dport: 5000, payload: 120, vlan: 42 },
+];
+const v6: FrameSpec[] = [
+  { src: 'fd00::1', dst: 'fd00:0:0:1::2', proto: 'udp', sport: 7000, dport: 7001, payload: 10 },
+  { src: 'fd00:0:0:1::2', dst: 'fd00::1', proto: 'udp', sport: 7001, dport: 7000, payload: 20 },
+  { src: 'fd00::1', dst: 'fd00:0:0:1::2', proto: 'udp', sport: 7000, dport: 7001, payload: 30 },
+];
+const all = [...tcp, ...udp, ...v6];
+const packets: Packet[] = all.map((f, i) => ({ ts: 1700000000 + i * 0.01, data: frame(f) }));
+const capture = tmp(pcapFile(packets));
+
+test('one record per flow: initiator, per-direction packets and IP bytes, end reasons, VLAN, IPv6 text', () => {
+  const r = flows([capture]);
+  assert.is(r.code, 0, r.stderr);
+  const recs = records(r);
+  assert.is(recs.length, 3);
+  const t = recs.find((x) => x.protocol === 6)!;
+  assert.equal([t.src_ip, t.src_port, t.dst_ip, t.dst_port], ['10.9.0.1', 40001, '10.9.0.2', 80]);
+  const sum = (fs: FrameSpec[], from: string) => fs.filter((f) => f.src === from);
+  assert.is(t.src2dst_packets, sum(tcp, '10.9.0.1').length);
+  assert.is(t.dst2src_packets, sum(tcp, '10.9.0.2').length);
+  assert.is(t.src2dst_bytes, sum(tcp, '10.9.0.1').reduce((a, f) => a + ipLen(f), 0));
+  assert.is(t.dst2src_bytes, sum(tcp, '10.9.0.2').reduce((a, f) => a + ipLen(f), 0));
+  assert.is(t.end_reason, 'fin');
+  assert.is(t.first_seen_ms, 1700000000000);
+  assert.is(t.last_seen_ms, 1700000000080);
+  const u = recs.find((x) => x.vlan_id === 42)!;
+  assert.equal([u.src_ip, u.dst_port, u.protocol, u.src2dst_bytes, u.dst2src_bytes], ['10.9.0.5', 53, 17, ipLen(udp[0]), ipLen(udp[1])]);
+  assert.is(u.end_reason, 'end_of_input');
+  const w = recs.find((x) => x.src_ip.includes(':'))!;
+  assert.equal([w.src_ip, w.dst_ip, w.src2dst_packets, w.dst2src_packets], ['fd00::1', 'fd00:0:0:1::2', 2, 1]);
+  assert.is(w.src2dst_bytes, ipLen(v6[0]) + ipLen(v6[2]));
+  assert.is(r.summary.packets, all.length);
+  assert.is(r.summary.flows, 3);
+  assert.is(r.summary.truncated, false);
+  assert.ok(r.summary.packets_per_s > 0);
+});
+
+test('record columns = key columns + every schema feature not already a key column; CSV = JSONL', () => {
+  const j = records(flows([capture]));
+  const expected = [...RECORD_KEY_COLUMNS, ...FEATURES.map((f) => f.name).filter((nm) => !(RECORD_KEY_COLUMNS as readonly string[]).includes(nm))];
+  assert.equal(Object.keys(j[0]), expected);
+  const out = join(dir, 'flows.csv');
+  const r = flows([capture, '--format', 'csv', '--out', out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, '');
+  const lines = readFileSync(out, 'utf8').trim().split('\n');
+  assert.equal(lines[0].split(','), expected);
+  assert.is(lines.length, j.length + 1);
+  lines.slice(1).forEach((line, i) => {
+    const cells = line.split(',');
+    expected.forEach((col, k) => assert.is(cells[k], String(j[i][col]), `${col} row ${i}`));
+  });
+});
+
+test('--cic-names uses CICFlowMeter names where defined', () => {
+  const r = flows([capture, '--format', 'csv', '--cic-names']);
+  const header = r.stdout.split('\n')[0].split(',');
+  for (const name of ['Source IP', 'Destination Port', 'Protocol', 'Total Fwd Packets', 'Flow Duration', 'Fwd IAT Mean', 'SYN Flag Count']) {
+    assert.ok(header.includes(name), `missing ${name}`);
+  }
+  assert.ok(header.includes('end_reason'), 'columns without a CIC name keep theirs');
+  assert.is(new Set(header).size, header.length);
+});
+
+test('stdin `-` gives the same records as the file', () => {
+  const a = flows([capture]);
+  const b = flows(['-'], readFileSync(capture));
+  assert.is(b.code, 0, b.stderr);
+  assert.is(b.stdout, a.stdout);
+  assert.is(b.summary.capture, 'stdin');
+});
+
+test('--idle-timeout splits a flow at a long gap; without it one record', () => {
+  const f: FrameSpec = { src: '10.9.1.1', dst: '10.9.1.2', proto: 'udp', sport: 1111, dport: 2222, payload: 5 };
+  const back: FrameSpec = { ...f, src: f.dst, dst: f.src, sport: f.dport, dport: f.sport };
+  const p = tmp(pcapFile([0, 1, 20, 21].map((t, i) => ({ ts: 1700000000 + t, data: frame(i % 2 ? back : f) }))));
+  const one = records(flows([p]));
+  assert.is(one.length, 1);
+  assert.is(one[0].src2dst_packets + one[0].dst2src_packets, 4);
+  const two = records(flows([p, '--idle-timeout', '5']));
+  assert.is(two.length, 2);
+  assert.is(two[0].end_reason, 'idle');
+  assert.equal(two.map((x) => x.src2dst_packets + x.dst2src_packets), [2, 2]);
+});
+
+test('--max-flows: a full table evicts and counts, no packet lost', () => {
+  const pk: Packet[] = [];
+  for (let i = 0; i < 50; i++) pk.push({ ts: 1700000000 + i * 0.001, data: frame({ src: '10.9.2.1', dst: '10.9.2.2', proto: 'udp', sport: 10000 + i, dport: 53, payload: 1 }) });
+  const r = flows([tmp(pcapFile(pk)), '--max-flows', '8']);
+  assert.is(r.code, 0, r.stderr);
+  const recs = records(r);
+  assert.is(recs.length, 50);
+  assert.ok(recs.some((x) => x.end_reason === 'eviction'));
+  assert.ok(r.summary.events['flow.evicted'] > 0, JSON.stringify(r.summary.events));
+});
+
+test('summary: unknown link types per type, truncation warning, decoder events by name', () => {
+  const ng = pcapngFile([{ interfaces: [{ linktype: 1 }, { linktype: 147 }], packets: [
+    { ts: 1700000000, data: frame(tcp[0]) }, { ts: 1700000001, data: frame(tcp[1]), iface: 1 },
+    { ts: 1700000002, data: Buffer.from([1, 2, 3]) },
+  ] }]);
+  const r = flows([tmp(ng.subarray(0, ng.length))]);
+  assert.equal(r.summary.unknown_linktypes, { 'linktype_147(147)': 1 });
+  assert.ok(r.summary.events['decoder.ethernet.too_small'] >= 1, JSON.stringify(r.summary.events));
+  const whole = pcapFile(packets);
+  const cut = flows([tmp(whole.subarray(0, whole.length - 20))]);
+  assert.is(cut.code, 0);
+  assert.is(cut.summary.truncated, true);
+  assert.match(cut.stderr, /warning: capture cut off mid-record/);
+  assert.is(cut.summary.packets, all.length - 1);
+});
+
+test('errors: one line, exit 2, no stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [[join(dir, 'missing.pcap')], /ERR_CAPTURE_NOT_FOUND/],
+    [[dir], /ERR_CAPTURE_IS_DIRECTORY/],
+    [[sharedPcap('zeek/COPYING')], /ERR_CAPTURE_FORMAT/],
+    [[capture, '--format', 'xml'], /ERR_USAGE/],
+    [[capture, '--bogus'], /ERR_USAGE/],
+    [[capture, '--idle-timeout', '-3'], /ERR_USAGE/],
+    [[], /ERR_USAGE/],
+  ];
+  for (const [args, re] of cases) {
+    const r = flows(args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.not.match(r.stderr, /\n\s+at /);
+    assert.is(r.stdout, '');
+  }
+});
+
+test('--help', () => {
+  const r = flows(['--help']);
+  assert.is(r.code, 0);
+  assert.match(r.stdout, /--idle-timeout/);
+});
+
+test.run();
