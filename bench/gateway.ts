@@ -76,7 +76,9 @@ export async function runGatewayBench(opts: { sensors: number; batches: number; 
   const probe = await mqtt.connectAsync(`mqtt://127.0.0.1:${MQTT_PORT}`, { clientId: 'bench-probe' });
   const latencies: number[] = [];
   const pending = new Map<string, number>();
+  let alertMsgs = 0;
   probe.on('message', (_t, payload) => {
+    alertMsgs++;
     const a = JSON.parse(payload.toString());
     const sent = pending.get(a.src_ip);
     if (sent !== undefined && a.netsensor.reason === 'created') { latencies.push(Date.now() - sent); pending.delete(a.src_ip); }
@@ -98,6 +100,7 @@ export async function runGatewayBench(opts: { sensors: number; batches: number; 
     clearInterval(probeTimer);
     await new Promise((r) => setTimeout(r, 300));
     const stored = gw.store.countEvents();
+    if (process.env.BENCH_DEBUG) console.error({ alertMsgs, probes, pending: pending.size, latencies: latencies.length });
     const dbBytes = gw.store.usedBytes();
     return {
       sensors: opts.sensors, events: total, stored, seconds: Math.round(elapsed * 100) / 100,

@@ -109,12 +109,14 @@ export class EmbeddedBroker implements Bus {
   subscribe(filter: string, handler: MessageHandler): Promise<void> {
     return new Promise((resolve) => {
       this.aedes.subscribe(filter, (packet, cb) => {
+        let called = false;
+        const done = () => { if (!called) { called = true; cb(); } };
         try {
-          handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload as string));
+          handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload as string), done);
         } catch (e) {
           this.log.error({ err: (e as Error).message, topic: packet.topic }, 'message handler failed');
+          done();
         }
-        cb();
       }, resolve);
     });
   }

@@ -3,7 +3,11 @@
  * publish alerts / discovery / models. Two implementations: the embedded aedes broker (in-process delivery,
  * broker.ts) and a client of an external broker (MQTT v5 with a shared subscription for events, external.ts).
  */
-export type MessageHandler = (topic: string, payload: Buffer) => void;
+/**
+ * `done` must be called once the message is handled; the embedded broker acknowledges (PUBACK) a QoS 1
+ * message only after every subscriber called it, so a handler may delay it until the data is committed.
+ */
+export type MessageHandler = (topic: string, payload: Buffer, done: () => void) => void;
 
 export interface PublishOptions {
   qos: 0 | 1;

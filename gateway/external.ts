@@ -19,7 +19,8 @@ export class ExternalBroker implements Bus {
       for (const h of this.handlers) {
         if (!topicMatches(h.filter, topic)) continue;
         try {
-          h.handler(topic, payload);
+          // mqtt.js acknowledges on its own; dedup covers a redelivery after a crash.
+          h.handler(topic, payload, () => {});
         } catch (e) {
           this.log.error({ err: (e as Error).message, topic }, 'message handler failed');
         }

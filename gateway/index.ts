@@ -21,7 +21,7 @@ import { Store } from './store.js';
 
 export class Gateway {
   private timers: NodeJS.Timeout[] = [];
-  private publishing: Promise<unknown> = Promise.resolve();
+  private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
 
   private constructor(
@@ -60,11 +60,11 @@ export class Gateway {
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
       if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
-      await bus.subscribe(topics.allStatus, (topic, payload) => {
-        const id = topic.split('/')[3];
-        registry.onStatus(id, payload);
+      await bus.subscribe(topics.allStatus, (topic, payload, done) => {
+        registry.onStatus(topic.split('/')[3], payload);
+        done();
       });
-      await bus.subscribe(topics.allEvents, (topic, payload) => { ingest.handle(topic, payload); }, { shared: true });
+      await bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true });
       await http.listen();
       gw.timers.push(setInterval(() => gw!.housekeeping(), Math.min(config.store.retentionIntervalMs, 5000)).unref());
       gw.timers.push(setInterval(() => gw!.retention(), config.store.retentionIntervalMs).unref());
@@ -93,9 +93,11 @@ export class Gateway {
       if (c.escalated) this.metrics.alertsEscalated.inc();
       if (!c.created && !c.escalated) continue;
       const msg = JSON.stringify(toEve(c.alert, c.sensor, c.created ? 'created' : 'escalated'));
-      // Chained so alerts leave in the order they were made.
-      this.publishing = this.publishing.then(() => this.bus.publish(alertTopic(c.alert, c.sensor), msg, { qos: 1 }))
-        .catch((e) => this.log.warn({ err: (e as Error).message, alert: c.alert.id }, 'alert publish failed'));
+      // Not awaited one by one: both brokers keep the order of one publisher's messages anyway.
+      const p: Promise<void> = this.bus.publish(alertTopic(c.alert, c.sensor), msg, { qos: 1 })
+        .catch((e) => this.log.warn({ err: (e as Error).message, alert: c.alert.id }, 'alert publish failed'))
+        .finally(() => this.publishing.delete(p));
+      this.publishing.add(p);
     }
     if (this.ha) void this.ha.update(this.correlator.openAlerts());
   }
@@ -129,8 +131,10 @@ export class Gateway {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     await this.http.close().catch(() => {});
-    await this.publishing;
+    this.ingest.flush();
+    await Promise.all([...this.publishing]);
     await this.bus.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing broker failed'));
+    this.ingest.flush(); // anything delivered while the broker was closing
     try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
     this.store.close();
     this.log.info('gateway stopped');

@@ -1,15 +1,15 @@
 /**
  * Ingest: one event batch from the broker → validated (protocol/event.ts) → stored exactly once → correlated,
- * all in one SQLite transaction. A bad batch is rejected and counted with its reason; nothing a sensor sends
+ * in one SQLite transaction per group of batches (group commit). A bad batch is rejected and counted with its reason; nothing a sensor sends
  * can throw out of here.
  */
 import type { Logger } from '../common/log.js';
-import { decodeBatch, EventRejected } from '../protocol/event.js';
+import { decodeBatch, EventRejected, type EventBatch } from '../protocol/event.js';
 import { parseSensorTopic } from '../protocol/topics.js';
 import type { AlertChange, Correlator } from './correlate.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
-import type { Store } from './store.js';
+import type { Store, StoredEvent } from './store.js';
 
 export type IngestRejectReason = EventRejected['reason'] | 'bad_topic' | 'store_failed';
 
@@ -46,45 +46,92 @@ export class Ingest {
     return { accepted: false, stored: 0, duplicates: 0, reason };
   }
 
-  handle(topic: string, payload: Buffer): IngestResult {
-    this.batches += 1;
-    this.metrics.batches.inc();
-    const t = parseSensorTopic(topic);
-    if (!t || t.kind !== 'events') return this.reject('bad_topic', undefined, topic);
-    let batch;
-    try {
-      batch = decodeBatch(payload, t.sensorId);
-    } catch (e) {
-      if (e instanceof EventRejected) return this.reject(e.reason, t.sensorId, e.message);
-      return this.reject('not_cbor', t.sensorId, String((e as Error)?.message ?? e));
+  private queue: Array<{ topic: string; payload: Buffer; done?: () => void }> = [];
+  private flushScheduled = false;
+
+  /**
+   * Queues a batch; everything queued within one turn of the event loop is stored in ONE transaction
+   * (group commit). `done` runs after that commit: the embedded broker sends its PUBACK only then, so a
+   * sensor's QoS 1 batch is acknowledged once it is on disk, and the broker's in-flight limit is the
+   * back-pressure.
+   */
+  enqueue(topic: string, payload: Buffer, done?: () => void): void {
+    this.queue.push({ topic, payload, done });
+    if (this.queue.length >= 256) { this.flush(); return; }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    const items = this.queue;
+    if (items.length === 0) return;
+    this.queue = [];
+    try {
+      this.process(items.map((i) => [i.topic, i.payload]));
+    } finally {
+      for (const i of items) i.done?.();
+    }
+  }
+
+  /** Validates, stores and correlates one batch now (its own transaction). */
+  handle(topic: string, payload: Buffer): IngestResult {
+    return this.process([[topic, payload]])[0];
+  }
+
+  private process(items: Array<[string, Buffer]>): IngestResult[] {
+    const results: IngestResult[] = new Array(items.length);
+    const valid: Array<{ index: number; sensor: string; batch: EventBatch }> = [];
+    items.forEach(([topic, payload], index) => {
+      this.batches += 1;
+      this.metrics.batches.inc();
+      const t = parseSensorTopic(topic);
+      if (!t || t.kind !== 'events') { results[index] = this.reject('bad_topic', undefined, topic); return; }
+      try {
+        valid.push({ index, sensor: t.sensorId, batch: decodeBatch(payload, t.sensorId) });
+      } catch (e) {
+        results[index] = e instanceof EventRejected ? this.reject(e.reason, t.sensorId, e.message) : this.reject('not_cbor', t.sensorId, String((e as Error)?.message ?? e));
+      }
+    });
+    if (valid.length === 0) return results;
     const end = this.metrics.ingestSeconds.startTimer();
-    let changes: AlertChange[];
-    let stored: number;
+    let changes: AlertChange[] = [];
+    const stored: number[] = [];
     try {
       const received = this.now();
-      ({ changes, stored } = this.store.transaction(() => {
-        const fresh = this.store.insertEvents(batch.events, received);
+      changes = this.store.transaction(() => {
+        const fresh: StoredEvent[] = [];
+        for (const v of valid) {
+          const f = this.store.insertEvents(v.batch.events, received);
+          stored.push(f.length);
+          for (const e of f) fresh.push(e);
+        }
         const result = this.correlator.ingest(fresh);
         for (const c of result.changes) this.store.upsertAlert(c.alert);
         for (const [alertId, seq] of result.links) this.store.linkEvent(alertId, seq);
-        return { changes: result.changes, stored: fresh.length };
-      }));
+        return result.changes;
+      });
     } catch (e) {
-      // Disk full, database locked too long, …: the batch is lost for this delivery; QoS 1 redelivery or the
-      // sensor's outbox brings it again, and dedup makes that safe.
-      this.log.error({ err: (e as Error).message, sensor: t.sensorId }, 'storing batch failed');
+      // Disk full, database locked too long, …: these batches are lost for this delivery; the sensor's outbox
+      // re-sends what was never acknowledged, and dedup makes that safe.
+      this.log.error({ err: (e as Error).message, batches: valid.length }, 'storing batches failed');
       end();
-      return this.reject('store_failed', t.sensorId, (e as Error).message);
+      for (const v of valid) results[v.index] = this.reject('store_failed', v.sensor, (e as Error).message);
+      return results;
     }
     end();
-    const dup = batch.events.length - stored;
-    this.stored += stored;
-    this.duplicates += dup;
-    this.metrics.stored.inc(stored);
-    if (dup) this.metrics.duplicates.inc(dup);
-    this.registry.onEvents(t.sensorId, stored);
+    valid.forEach((v, k) => {
+      const dup = v.batch.events.length - stored[k];
+      this.stored += stored[k];
+      this.duplicates += dup;
+      this.metrics.stored.inc(stored[k]);
+      if (dup) this.metrics.duplicates.inc(dup);
+      this.registry.onEvents(v.sensor, stored[k]);
+      results[v.index] = { accepted: true, stored: stored[k], duplicates: dup };
+    });
     if (changes.length) this.onAlerts(changes);
-    return { accepted: true, stored, duplicates: dup };
+    return results;
   }
 }

@@ -67,15 +67,20 @@ function parseClasses(meta: Record<string, string>): string[] | undefined {
   return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-function parseThresholds(meta: Record<string, string>): Record<string, number> {
+/** `thresholds` (JSON object), or the detection model's `class_thresholds` (per class) + `anomaly_threshold`. */
+function parseThresholds(meta: Record<string, string>, classes: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
   try {
-    const v = JSON.parse(meta.thresholds ?? '{}');
-    const out: Record<string, number> = {};
-    for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) out[k] = x;
-    return out;
-  } catch {
-    return {};
-  }
+    if (meta.thresholds) {
+      for (const [k, x] of Object.entries(JSON.parse(meta.thresholds))) if (typeof x === 'number' && Number.isFinite(x)) out[k] = x;
+      return out;
+    }
+    const perClass = meta.class_thresholds ? JSON.parse(meta.class_thresholds) : [];
+    if (Array.isArray(perClass)) perClass.forEach((x, i) => { if (typeof x === 'number' && Number.isFinite(x) && classes[i]) out[classes[i]] = x; });
+    const anomaly = Number(meta.anomaly_threshold);
+    if (meta.anomaly_threshold !== undefined && Number.isFinite(anomaly)) out.anomaly = anomaly;
+  } catch { /* unreadable thresholds metadata: the flag or an empty set */ }
+  return out;
 }
 
 /** Deterministic candidate rows spanning the magnitudes real flows have (ports, bytes, ms span decades). */
@@ -146,7 +151,8 @@ export async function buildRelease(payload: Uint8Array, o: ReleaseOptions): Prom
   if (!classes?.length) throw new NetsensorError('ERR_USAGE', 'the model has no `classes` metadata; pass --classes a,b,c');
   const tolerance = o.tolerance ?? DEFAULT_TOLERANCE;
   const now = o.now ?? Date.now();
-  const modelId = o.modelId ?? meta.model_id ?? o.defaultModelId ?? `model-${now}`;
+  const metaId = [meta.model_id, meta.model_version].find((x) => x !== undefined && ID_PATTERN.test(x));
+  const modelId = o.modelId ?? metaId ?? o.defaultModelId ?? `model-${now}`;
   if (!ID_PATTERN.test(modelId)) throw new NetsensorError('ERR_USAGE', `model id ${modelId} must match ${ID_PATTERN}`);
   if (!ID_PATTERN.test(o.channel)) throw new NetsensorError('ERR_USAGE', `channel ${o.channel} must match ${ID_PATTERN}`);
   const manifest: Manifest = {
@@ -159,7 +165,7 @@ export async function buildRelease(payload: Uint8Array, o: ReleaseOptions): Prom
     schema_id: o.schemaId ?? meta.feature_schema_id ?? SCHEMA_ID,
     min_sensor_version: o.minSensorVersion ?? packageVersion(),
     classes,
-    thresholds: o.thresholds ?? parseThresholds(meta),
+    thresholds: o.thresholds ?? parseThresholds(meta, classes),
     created_ms: now,
     expires_ms: o.expiresMs ?? now + DEFAULT_EXPIRY_DAYS * DAY_MS,
     self_test: { tolerance, vectors: await selfTestVectors(o, payload, classes, tolerance) },

@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto';
 import { NetsensorError } from '../common/errors.js';
 
 export interface LoadedModel {
-  /** Class names from the model's metadata_props `classes` (JSON array), when present. */
+  /** Class names from the model's metadata_props `classes` / `class_names` (JSON array), when present. */
   readonly classes?: readonly string[];
   /** metadata_props `feature_schema_id`, when present. */
   readonly schemaId?: string;
@@ -67,9 +67,37 @@ export const ortModelLoader: ModelLoader = {
     const output = session.outputNames.includes('probabilities') ? 'probabilities' : session.outputNames[session.outputNames.length - 1];
     let classes: string[] | undefined;
     try {
-      const c = meta.classes ? JSON.parse(meta.classes) : undefined;
+      const raw = meta.classes ?? meta.class_names;
+      const c = raw ? JSON.parse(raw) : undefined;
       if (Array.isArray(c) && c.every((x) => typeof x === 'string')) classes = c;
     } catch { /* a model without readable class metadata is checked by the manifest alone */ }
     return new OrtModel(session, session.inputNames[0], output, classes, meta.feature_schema_id);
+  },
+};
+
+/** A LoadedModel backed by the sensor's detection model (sensor/detect/model.ts), ready for Pipeline.setModel. */
+export interface DetectionLoadedModel extends LoadedModel {
+  readonly detection: import('./detect/model.js').DetectionModel;
+}
+
+/**
+ * The loader the sensor uses: the detection model's own loader (which also checks its schema, feature names,
+ * outputs and thresholds), wrapped for the OTA self-test. `onApply` then hands `active.model.detection` to
+ * `pipeline.setModel`. Loaded lazily so that OTA code does not pull the detection code in until it is needed.
+ */
+export const detectionModelLoader: ModelLoader = {
+  async load(bytes: Uint8Array): Promise<DetectionLoadedModel> {
+    const { loadModelBytes } = await import('./detect/model.js');
+    const d = await loadModelBytes(bytes, 'ota update');
+    return {
+      detection: d,
+      classes: d.classNames,
+      schemaId: d.schemaId,
+      async predict(rows: Float32Array, n: number): Promise<Float32Array> {
+        const scored = await d.score(rows, n, { topFeatures: 0 });
+        return Float32Array.from(scored.flatMap((r) => r.probabilities));
+      },
+      release: () => d.close(),
+    };
   },
 };

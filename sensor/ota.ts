@@ -325,6 +325,8 @@ class MqttAttachment {
   /** Envelopes already handled (applied or rejected), so a retained re-delivery is not reported again. */
   private seen: Uint8Array[] = [];
   private readonly onMessage = (topic: string, payload: Buffer) => this.handle(topic, new Uint8Array(payload));
+  /** After a reconnect (gateway restart, network loss) the gateway learns again what we run. */
+  private readonly onReconnect = () => { void this.publish(this.rx.report('current')); };
 
   constructor(
     private readonly rx: OtaReceiver,
@@ -339,12 +341,14 @@ class MqttAttachment {
 
   async start(): Promise<void> {
     this.client.on('message', this.onMessage);
+    this.client.on('connect', this.onReconnect);
     await this.publish(this.rx.report('current'));
     await this.client.subscribeAsync([topics.modelRollout(this.channel), topics.model(this.channel)], { qos: 1 });
   }
 
   async stop(): Promise<void> {
     this.client.off('message', this.onMessage);
+    this.client.off('connect', this.onReconnect);
     if (this.candidate?.downloading) await this.client.unsubscribeAsync(topics.modelChunks(this.channel, this.candidate.manifest.seq)).catch(() => undefined);
     this.candidate = null;
   }

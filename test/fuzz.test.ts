@@ -52,7 +52,7 @@ async function seedFrames(): Promise<Frame[]> {
 
 function mutate(rand: () => number, seed: Frame, ts: number): Frame {
   const r = () => Math.floor(rand() * 0x100000000);
-  let data = seed.data.slice();
+  let data: Uint8Array = seed.data.slice();
   let wirelen = seed.wirelen ?? data.length;
   let linktype = seed.linktype;
   const rounds = 1 + (r() % 4);

@@ -1,6 +1,7 @@
 /**
  * decodePacket(): resets the decoded-packet globals (assembly/decode/packet.ts) and dispatches on the pcap
- * link type with a plain switch (no function pointers). Returns true when the packet is IP with a usable
+ * link type (0/108 BSD loopback, 1 Ethernet, 9 PPP, 12/14/101 raw IP, 104 Cisco HDLC, 113 SLL, 228/229 raw
+ * IPv4/IPv6, 239 NFLOG, 276 SLL2) with a plain switch (no function pointers). Returns true when the packet is IP with a usable
  * network header — ports are 0 for later fragments and portless protocols — and false after counting the
  * event that explains why not.
  *

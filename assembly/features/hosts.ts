@@ -1,8 +1,6 @@
 /**
  * Per-host behaviour windows in the style of Kitsune's AfterImage: damped incremental statistics where an
- * observation's weight halves every half-life (1 s, 10 s, 100 s — generated from models/schema.ts). All
- * windows of a host share one "last updated" time; an update first decays every value to now, then adds.
- * Reading (a feature snapshot) decays on the fly without writing.
+ * observation's weight halves every half-life (1 s, 10 s, 100 s — generated from models/schema.ts).
  *
  * The host table is bounded (maxHosts from init): open addressing on the address, and when full the least
  * recently seen of HOST_EVICTION_SAMPLE slots (taken round-robin) is dropped, counted `flow.host_table_full`.
@@ -59,9 +57,7 @@ export function hostsInit(maxHosts: i32): bool {
   const n = indexSlotsFor(maxHosts);
   slots = heap.alloc(<usize>maxHosts * HOST_SLOT_BYTES);
   index = heap.alloc(<usize>n * 8);
-  if (slots == 0 || index == 0) return false;
-  memory.fill(slots, 0, <usize>maxHosts * HOST_SLOT_BYTES);
-  memory.fill(index, 0, <usize>n * 8);
+  if (slots == 0 || index == 0) return false; // freshly grown memory is zero: no fill (pages stay untouched)
   indexMask = n - 1;
   capacity = maxHosts;
   return true;
@@ -128,31 +124,38 @@ export function hostGet(addr: usize, nowMs: f64, keep: i32): i32 {
   addrCopy(changetype<usize>(h), addr);
   h.hash = hash;
   h.gen++;
-  h.lastMs = nowMs;
+  h.lastMs = nowMs; // also what eviction sampling compares
   memory.fill(hostValues(i, 0), 0, <usize>NUM_HOST_WINDOWS * WINDOW_BYTES);
   indexInsert(index, indexMask, hash, i);
   liveHosts++;
   return i;
 }
 
-/** Scratch decay factors per window (static, no allocation). */
-const factors: usize = memory.data(NUM_HOST_WINDOWS * 8);
-
 /**
- * Fills `factors` with 2^(-Δt / halfLife) per window. One exp2 for the longest window; the shorter ones are
- * integer powers of it when the half-life ratios are integers (1, 10, 100 s: two ×10 powers), which is what
- * keeps two host updates per packet cheap.
+ * Damping without touching every value on every update (the "landmark" form of exponential decay): a value
+ * is stored as Σ v_i · 2^((t_i − L)/h) for a landmark time L shared by all hosts, so an update at time t adds
+ * v · g(t) with g(t) = 2^((t − L)/h), and the damped value at time now is stored / g(now). g depends only on
+ * time, not on the host: it is computed once per packet timestamp for every host updated or read. When now
+ * has moved RENORM_AFTER_MS past L, every stored value is rescaled to a new landmark (one bounded pass over
+ * the used host slots), which keeps the gains far from overflow (2^300 at most for the 1 s window).
  */
-function computeFactors(dtMs: f64): void {
+const gains: usize = memory.data(NUM_HOST_WINDOWS * 8);
+let gainsNow: f64 = NaN;
+let landmarkMs: f64 = NaN;
+const RENORM_AFTER_MS: f64 = 300_000;
+
+/** 2^(dt/h_w) per window into `out`: one exp2 for the longest half-life; the shorter ones are integer
+ *  powers of it when the half-life ratios are integers (1, 10, 100 s: two ×10 powers). */
+function powers(out: usize, dtMs: f64): void {
   const dtS = dtMs / 1000;
-  const f2 = Math.exp2(-dtS / HOST_WINDOW_2_HALF_LIFE_S);
+  const f2 = Math.exp2(dtS / HOST_WINDOW_2_HALF_LIFE_S);
   const r21 = HOST_WINDOW_2_HALF_LIFE_S / HOST_WINDOW_1_HALF_LIFE_S;
   const r10 = HOST_WINDOW_1_HALF_LIFE_S / HOST_WINDOW_0_HALF_LIFE_S;
-  const f1 = r21 == 10 ? pow10(f2) : Math.exp2(-dtS / HOST_WINDOW_1_HALF_LIFE_S);
-  const f0 = r10 == 10 ? pow10(f1) : Math.exp2(-dtS / HOST_WINDOW_0_HALF_LIFE_S);
-  store<f64>(factors, f0);
-  store<f64>(factors, f1, 8);
-  store<f64>(factors, f2, 16);
+  const f1 = r21 == 10 ? pow10(f2) : Math.exp2(dtS / HOST_WINDOW_1_HALF_LIFE_S);
+  const f0 = r10 == 10 ? pow10(f1) : Math.exp2(dtS / HOST_WINDOW_0_HALF_LIFE_S);
+  store<f64>(out, f0);
+  store<f64>(out, f1, 8);
+  store<f64>(out, f2, 16);
 }
 
 // @ts-ignore: decorator
@@ -162,50 +165,62 @@ function computeFactors(dtMs: f64): void {
   return x4 * x4 * x2;
 }
 
-/** Decays every value of host i to nowMs (no-op when no time passed). */
-export function hostDecay(i: i32, nowMs: f64): void {
-  const h = hostAt(i);
-  const dt = nowMs - h.lastMs;
-  if (dt <= 0) return;
-  h.lastMs = nowMs;
-  computeFactors(dt);
-  for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
-    const f = load<f64>(factors + (<usize>w << 3));
-    const p = hostValues(i, w);
-    for (let k = 0; k < HW_FIELDS; k++) {
-      const q = p + (<usize>k << 3);
-      store<f64>(q, load<f64>(q) * f);
+const rescale: usize = memory.data(NUM_HOST_WINDOWS * 8);
+
+function renormalise(nowMs: f64): void {
+  powers(rescale, landmarkMs - nowMs); // 2^(−(now − L)/h) < 1
+  for (let i = 0; i < used; i++) {
+    for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
+      const r = load<f64>(rescale + (<usize>w << 3));
+      const p = hostValues(i, w);
+      for (let k = 0; k < HW_FIELDS; k++) {
+        const q = p + (<usize>k << 3);
+        store<f64>(q, load<f64>(q) * r);
+      }
     }
   }
+  landmarkMs = nowMs;
 }
 
-/** Adds v to field k of every window of host i (already decayed to now). */
+/** Sets the time of the host updates and reads that follow (the engine's clock: never decreasing). */
+// @ts-ignore: decorator
+@inline export function hostsAt(nowMs: f64): void {
+  if (nowMs != gainsNow) setTime(nowMs);
+}
+
+function setTime(nowMs: f64): void {
+  if (isNaN(landmarkMs)) landmarkMs = nowMs;
+  if (nowMs - landmarkMs > RENORM_AFTER_MS) renormalise(nowMs);
+  powers(gains, nowMs - landmarkMs);
+  gainsNow = nowMs;
+}
+
+/** Adds v to field k of every window of host i, at the time set by hostsAt(). */
 // @ts-ignore: decorator
 @inline export function hostAdd(i: i32, k: i32, v: f64): void {
+  hostAt(i).lastMs = gainsNow;
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
     const q = hostValues(i, w) + (<usize>k << 3);
-    store<f64>(q, load<f64>(q) + v);
+    store<f64>(q, load<f64>(q) + v * load<f64>(gains + (<usize>w << 3)));
   }
 }
 
-/** A packet of `size` bytes sent by host i. */
+/** A packet of `size` bytes sent by host i, at the time set by hostsAt(). */
 export function hostSent(i: i32, size: f64): void {
+  hostAt(i).lastMs = gainsNow;
   const ss = size * size;
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
+    const g = load<f64>(gains + (<usize>w << 3));
     const p = hostValues(i, w);
-    store<f64>(p, load<f64>(p) + 1);
-    store<f64>(p, load<f64>(p, 8) + size, 8);
-    store<f64>(p, load<f64>(p, 16) + ss, 16);
+    store<f64>(p, load<f64>(p) + g);
+    store<f64>(p, load<f64>(p, 8) + size * g, 8);
+    store<f64>(p, load<f64>(p, 16) + ss * g, 16);
   }
 }
 
-/** Decay factor of host i's window w as of nowMs, for snapshots that must not write. */
-export function hostReadFactors(i: i32, nowMs: f64): void {
-  const dt = nowMs - hostAt(i).lastMs;
-  if (dt <= 0) {
-    for (let w = 0; w < NUM_HOST_WINDOWS; w++) store<f64>(factors + (<usize>w << 3), 1);
-  } else computeFactors(dt);
-}
+/** Prepares readFactor() for reading damped values at nowMs. */
+export function hostReadFactors(nowMs: f64): void { hostsAt(nowMs); }
 
+/** Multiplier turning a stored value of window w into its damped value at the time set by hostsAt(). */
 // @ts-ignore: decorator
-@inline export function readFactor(w: i32): f64 { return load<f64>(factors + (<usize>w << 3)); }
+@inline export function readFactor(w: i32): f64 { return 1 / load<f64>(gains + (<usize>w << 3)); }

@@ -28,8 +28,7 @@ export function pairBytes(maxFlows: i32): usize {
 export function pairsInit(maxFlows: i32): bool {
   const sets = setsFor(maxFlows);
   table = heap.alloc(<usize>sets * WAYS * ENTRY_BYTES);
-  if (table == 0) return false;
-  memory.fill(table, 0, <usize>sets * WAYS * ENTRY_BYTES);
+  if (table == 0) return false; // freshly grown memory is zero: no fill
   setMask = sets - 1;
   return true;
 }

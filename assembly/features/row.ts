@@ -32,7 +32,7 @@ function putHostWindows(row: usize, f: Flow, nowMs: f64): void {
   const src = f.srcHost >= 0 && hostAt(f.srcHost).gen == f.srcHostGen ? f.srcHost : -1;
   const dst = f.dstHost >= 0 && hostAt(f.dstHost).gen == f.dstHostGen ? f.dstHost : -1;
   if (src >= 0) {
-    hostReadFactors(src, nowMs);
+    hostReadFactors(nowMs);
     for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
       const k = readFactor(w);
       const v = hostValues(src, w);
@@ -53,7 +53,7 @@ function putHostWindows(row: usize, f: Flow, nowMs: f64): void {
     }
   }
   if (dst >= 0) {
-    hostReadFactors(dst, nowMs);
+    hostReadFactors(nowMs);
     for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
       const k = readFactor(w);
       const v = hostValues(dst, w);

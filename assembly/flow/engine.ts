@@ -14,7 +14,7 @@ import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush,
 import { classOf, isExpired, expiryReason, finish, expire, evictOne, updateEmergency, scheduleFor, timeoutOf } from './expiry';
 import { activeMs, interimMs } from './timeouts';
 import { startRecord, accumulate } from '../features/accumulate';
-import { hostTableBytes, hostsInit, hostGet, hostAt, hostDecay, hostAdd, hostSent, liveHosts, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_RECV_FLOWS, HW_RECV_PACKETS, HW_SRC_HOSTS } from '../features/hosts';
+import { hostTableBytes, hostsInit, hostGet, hostAt, hostsAt, hostAdd, hostSent, liveHosts, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_RECV_FLOWS, HW_RECV_PACKETS, HW_SRC_HOSTS } from '../features/hosts';
 import { pairBytes, pairsInit, hostPairKey, portPairKey, pairContact } from '../features/pairs';
 import { outBytes, outInit, outFreeRows, rows } from '../features/output';
 import { writeRow } from '../features/row';
@@ -126,8 +126,7 @@ function create(h: u32): i32 {
   // Host behaviour: a flow started by the initiator towards the responder; first contacts via pair memory.
   const src = srcHostOf(f);
   const dst = dstHostOf(f);
-  hostDecay(src, nowMs);
-  hostDecay(dst, nowMs);
+  hostsAt(nowMs);
   hostAdd(src, HW_FLOWS, 1);
   hostAdd(dst, HW_RECV_FLOWS, 1);
   const pair = hostPairKey(p, p + 16);
@@ -192,9 +191,8 @@ export function flowPacket(): void {
   const size = <f64>pktIpTotalLen;
   const sender = reverse ? dstHostOf(f) : srcHostOf(f);
   const receiver = reverse ? srcHostOf(f) : dstHostOf(f);
-  hostDecay(sender, now);
+  hostsAt(now);
   hostSent(sender, size);
-  hostDecay(receiver, now);
   hostAdd(receiver, HW_RECV_PACKETS, 1);
 
   const c = classOf(f);

@@ -21,7 +21,7 @@ import {
   tcpIdleMs, udpIdleMs, icmpIdleMs, otherIdleMs, unansweredMs, closedLingerMs, emergencyFactor, timeoutsChanged,
 } from './timeouts';
 import { writeRow } from '../features/row';
-import { hostAt, hostDecay, hostAdd, HW_FAILED } from '../features/hosts';
+import { hostAt, hostsAt, hostAdd, HW_FAILED } from '../features/hosts';
 import { countEvent, setStat } from '../events';
 import { EV_FLOW_EMERGENCY_MODE, EV_FLOW_EVICTED, EV_FLOW_TABLE_FULL } from '../generated/events';
 import { END_IDLE, END_FIN, END_RST, END_EVICTION, END_UNANSWERED } from '../generated/schema';
@@ -83,7 +83,7 @@ export function finish(i: i32, reason: u8, nowMs: f64): void {
   // A flow that got no reply, or was reset by the responder, counts against its initiator.
   const failed = !(f.state & ST_ANSWERED) || load<u32>(changetype<usize>(f) + FLAG_COUNTS + D2S_RST_FLAG) > 0;
   if (failed && f.srcHost >= 0 && hostAt(f.srcHost).gen == f.srcHostGen) {
-    hostDecay(f.srcHost, nowMs);
+    hostsAt(nowMs);
     hostAdd(f.srcHost, HW_FAILED, 1);
   }
   writeRow(f, reason, 0, nowMs);

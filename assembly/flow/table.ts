@@ -28,7 +28,8 @@ export const NUM_CLASSES: i32 = 6;
 let slots: usize = 0;
 let index: usize = 0;
 let indexMask: u32 = 0;
-let freeHead: i32 = -1;
+let freeHead: i32 = -1; // slots freed by remove()
+let neverUsed: i32 = 0; // slots [neverUsed, capacity) were never handed out
 export let capacity: i32 = 0;
 export let liveFlows: i32 = 0;
 /** Set by lookup(): true when the current packet travels responder → initiator. */
@@ -54,12 +55,11 @@ export function tableInit(maxFlows: i32): bool {
   slots = heap.alloc(<usize>maxFlows * FLOW_SLOT_BYTES);
   index = heap.alloc(<usize>n * 8);
   if (slots == 0 || index == 0) return false;
-  memory.fill(slots, 0, <usize>maxFlows * FLOW_SLOT_BYTES);
-  memory.fill(index, 0, <usize>n * 8);
+  // Freshly grown memory is zero (init runs once): no fill, so untouched slots never become resident pages.
   indexMask = n - 1;
   capacity = maxFlows;
-  for (let i = 0; i < maxFlows; i++) flowAt(i).next = i + 1 < maxFlows ? i + 1 : -1;
-  freeHead = 0;
+  freeHead = -1;
+  neverUsed = 0;
   liveFlows = 0;
   for (let c = 0; c < NUM_CLASSES; c++) {
     store<i32>(heads + (<usize>c << 2), -1);
@@ -74,7 +74,7 @@ export function tableInit(maxFlows: i32): bool {
 }
 
 // @ts-ignore: decorator
-@inline export function isFull(): bool { return freeHead < 0; }
+@inline export function isFull(): bool { return freeHead < 0 && neverUsed >= capacity; }
 
 /** Finds the current packet's flow; -1 if none. Sets lookupReverse. */
 export function lookup(h: u32): i32 {
@@ -103,10 +103,11 @@ export function lookup(h: u32): i32 {
 
 /** Takes a free slot and indexes it under h; the caller fills the key. -1 when the table is full. */
 export function insert(h: u32): i32 {
-  const i = freeHead;
-  if (i < 0) return -1;
+  let i = freeHead;
+  if (i >= 0) freeHead = flowAt(i).next;
+  else if (neverUsed < capacity) i = neverUsed++;
+  else return -1;
   const f = flowAt(i);
-  freeHead = f.next;
   indexInsert(index, indexMask, h, i);
   f.hash = h;
   liveFlows++;

@@ -62,11 +62,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(top) || top < 0) throw new NetsensorError('ERR_USAGE', `--top expects a non-negative integer, got '${values.top}'`);
   const model = await loadModel(values.model);
   const t0 = performance.now();
+  // `netsensor detect x.pcap | head` closes stdout early: stop quietly instead of crashing on EPIPE.
+  let closed = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') closed = true; else throw e; });
   try {
     const det = await detectCapture(positionals[0]!, model, { topFeatures: top, useAnomaly: !values['no-anomaly'], keepAll: values.all, explainAll: values.all });
     const out = values.all ? det.all! : det.alerts;
     const lines: string[] = [];
     for (const f of out) {
+      if (closed) break;
       const r = record(f, model.version, values.all);
       lines.push(values.format === 'jsonl' ? JSON.stringify(r)
         : `${r.class}\t${r.score}\t${r.src_ip}:${r.src_port} -> ${r.dst_ip}:${r.dst_port}/${r.protocol}\tanomaly ${r.anomaly}\t${f.score.top.map(([n, c]) => `${n}=${c}`).join(' ')}`);

@@ -102,6 +102,17 @@ const kinds: Record<string, () => Promise<void>> = {
     }
     agent.destroy();
   },
+  async fetches() {
+    // Many short independent requests (API polling, several browser tabs): one connection each.
+    const host = str('host', '10.232.1.10'), https = bool('https', false), port = num('port', https ? 443 : 80);
+    const paths = ['/api/status', '/page/', '/asset/', '/bytes/'];
+    for (let i = 0; i < num('count', 50); i++) {
+      const p0 = paths[rng.int(paths.length)]!;
+      const path = p0 === '/bytes/' ? `/bytes/${200 + rng.int(80_000)}` : p0.endsWith('/') ? `${p0}${randomLabel(2 + rng.int(30))}` : p0;
+      await httpGet(host, port, https, path);
+      await sleep(jittered(num('gapMs', 60), 0.8));
+    }
+  },
   async download() {
     const host = str('host', '10.232.1.10'), https = bool('https', false), port = num('port', https ? 443 : 80);
     for (const size of (p.sizes as number[] | undefined) ?? [100_000]) {

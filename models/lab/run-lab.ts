@@ -43,9 +43,15 @@ function prepareFiles(): LabFiles {
   writeFileSync(join(out, 'sshd_config'), [
     `Port 22`, `ListenAddress ${HOSTS.srv!.ip}`, `HostKey ${join(out, 'host_key')}`, `PidFile ${join(out, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(out, 'authorized_keys')}`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication yes',
-    'PermitRootLogin yes', 'MaxAuthTries 100', 'MaxStartups 200:30:400', 'LoginGraceTime 10', 'UseDNS no', 'Subsystem sftp internal-sftp',
+    'PermitRootLogin yes', 'MaxAuthTries 6', 'MaxStartups 200:30:400', 'LoginGraceTime 10', 'UseDNS no', 'Subsystem sftp internal-sftp',
   ].join('\n') + '\n');
   return f;
+}
+
+let mac: string | undefined;
+function srvMac(): string {
+  mac ??= /link\/ether ([0-9a-f:]+)/.exec(sh('ip', ['-n', HOSTS.srv!.ns, 'link', 'show', 'vsrv']))![1]!;
+  return mac;
 }
 
 function startActor(a: Actor): ChildProcess {
@@ -53,7 +59,9 @@ function startActor(a: Actor): ChildProcess {
   if (a.cmd.startsWith('client:')) {
     return spawnInNs(ns, process.execPath, ['--import', 'tsx', clientsScript, a.cmd.slice(7), JSON.stringify({ ...(a.args as object), maxMs: a.timeoutMs - 500 })]);
   }
-  return spawnInNs(ns, a.cmd, a.args as string[]);
+  // masscan has its own stack: it needs the target's MAC (there is no router in the lab).
+  const args = (a.args as string[]).map((x) => (x === '$SRV_MAC' ? srvMac() : x));
+  return spawnInNs(ns, a.cmd, args);
 }
 
 async function play(run: RunSpec): Promise<{ actor: string; code: number | null; stderr: string }[]> {

@@ -45,7 +45,8 @@ function benignMix(rng: Rng, f: LabFiles, intensity: 'light' | 'full'): Actor[] 
   const n = intensity === 'full' ? 3 : 1;
   for (const c of BENIGN_CLIENTS.slice(0, n)) {
     const seed = rng.int(1e9);
-    a.push(client('dns', c.name, { seed, count: 10 + rng.int(30), gapMs: 80 + rng.int(200), perQuerySocket: rng.next() < 0.8 }));
+    a.push(client('dns', c.name, { seed, count: 30 + rng.int(60), gapMs: 30 + rng.int(80), perQuerySocket: rng.next() < 0.8 }));
+    a.push(client('fetches', c.name, { seed: seed + 1, https: rng.next() < 0.5, count: 20 + rng.int(40), gapMs: 40 + rng.int(80) }, 30_000, rng.int(500)));
     a.push(client('browse', c.name, { seed, https: rng.next() < 0.5, pages: 2 + rng.int(3), thinkMs: 300 + rng.int(900) }, 30_000, rng.int(1000)));
   }
   if (intensity === 'full' || rng.next() < 0.5) {
@@ -70,8 +71,9 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     ...BENIGN_CLIENTS.map((c, i) => client('browse', c.name, { seed: rng.int(1e9), https: i % 2 === 1, pages: 3 + rng.int(4), thinkMs: 300 + rng.int(700) })),
     client('download', pick(rng, BENIGN_CLIENTS).name, { https: rng.next() < 0.5, sizes: [rng.int(2_000_000), rng.int(200_000), 5_000 + rng.int(50_000)] }),
     client('upload', pick(rng, BENIGN_CLIENTS).name, { seed: rng.int(1e9), host: srv, port: 80, count: 2 + rng.int(3), sizeMin: 200, sizeMax: 4000, periodMs: 700 }),
+    ...BENIGN_CLIENTS.map((c) => client('fetches', c.name, { seed: rng.int(1e9), https: rng.next() < 0.5, count: 60 + rng.int(80), gapMs: 20 + rng.int(60) })),
   ]) },
-  dns: { runs: 4, build: benign((rng) => BENIGN_CLIENTS.map((c) => client('dns', c.name, { seed: rng.int(1e9), count: 30 + rng.int(40), gapMs: 30 + rng.int(120), perQuerySocket: rng.next() < 0.8 }))) },
+  dns: { runs: 4, build: benign((rng) => BENIGN_CLIENTS.map((c) => client('dns', c.name, { seed: rng.int(1e9), count: 120 + rng.int(120), gapMs: 10 + rng.int(40), perQuerySocket: rng.next() < 0.85 }))) },
   iot: { runs: 4, build: benign((rng) => [
     client('mqtt', 'c3', { seed: rng.int(1e9), role: 'sub', durationMs: 7000 }),
     client('mqtt', 'c1', { seed: rng.int(1e9), role: 'pub', sensor: 'temp1', count: 15 + rng.int(15), periodMs: 150 + rng.int(250) }, 30_000, 300),
@@ -102,7 +104,7 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     return { cls: 'scan', attackers: [HOSTS.atk!.ip], actors, params: { nmap: args.join(' ') } };
   } },
   masscan: { runs: 2, build: (rng) => {
-    const args = [srv, `-p${pick(rng, ['1-2000', '1-1000,3000-3500', '20-30,80,443,8000-8100'])}`, '--rate', String(pick(rng, [500, 1000, 3000])), '--wait', '1', '--seed', String(rng.int(1e6))];
+    const args = [srv, '--interface', 'vatk', '--adapter-ip', HOSTS.atk!.ip, '--router-mac', '$SRV_MAC', `-p${pick(rng, ['1-2000', '1-1000,3000-3500', '20-30,80,443,8000-8100'])}`, '--rate', String(pick(rng, [500, 1000, 3000])), '--wait', '1', '--seed', String(rng.int(1e6))];
     return { cls: 'scan', attackers: [HOSTS.atk!.ip], actors: [{ host: 'atk', cmd: 'masscan', args, timeoutMs: 20_000 }], params: { masscan: args.join(' ') } };
   } },
   dos: { runs: 8, build: (rng, f, v) => {

@@ -133,8 +133,11 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
     onEpoch: (e, l) => { if (e % 10 === 9 || e === opts.aeEpochs - 1) log(`autoencoder epoch ${e + 1}: loss ${l.toFixed(4)}`); },
   });
 
+  // Activation ranges for QDQ. The autoencoder's come from ALL training rows, not only the benign ones it was
+  // trained on: attack flows drive its activations further, and a range that clips them would blunt exactly
+  // the reconstruction errors the anomaly threshold must see.
   const ranges = new Map<string, [number, number]>();
-  for (const [prefix, net, z, n] of [['cls', classifier, zTrain, trainRows.length], ['ae', autoencoder, zBenign, benignIdx.length]] as const) {
+  for (const [prefix, net, z, n] of [['cls', classifier, zTrain, trainRows.length], ['ae', autoencoder, zTrain, trainRows.length]] as const) {
     const acts = netForward(net, z, n);
     net.layers.forEach((_, l) => ranges.set(`${prefix}.l${l}`, tensorRange(acts[l]!)));
   }
