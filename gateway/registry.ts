@@ -29,6 +29,8 @@ export function parseStatus(payload: Buffer): Record<string, unknown> | undefine
   return o;
 }
 
+const MAX_SENSORS = 10_000;
+
 export class Registry {
   private readonly sensors = new Map<string, SensorRow>();
   private readonly dirty = new Set<string>();
@@ -90,6 +92,8 @@ export class Registry {
   }
 
   onRejected(id: string): void {
+    // Rejections alone must not grow the registry without bound (a client inventing ids on loopback).
+    if (!this.sensors.has(id) && this.sensors.size >= MAX_SENSORS) return;
     const s = this.get(id);
     s.rejected += 1;
     this.dirty.add(id);

@@ -338,6 +338,13 @@ test('DNS malformed: short header, label past the end, compression pointer loop 
   const l = decode(ethernet(0x0800, ipv4({ proto: 17 }, udp(1234, 53, loop))));
   assert.ok(l.ok);
   assert.equal(l.raised, { 'decoder.dns.malformed': 1 });
+  const long = Array.from({ length: 5 }, (_, i) => String.fromCharCode(97 + i).repeat(63)).join('.'); // 319 > 255
+  const g = decode(ethernet(0x0800, ipv4({ proto: 17 }, udp(1234, 53, dnsQuery(long, 1)))));
+  assert.ok(g.ok);
+  assert.is(g.dnsQnameLen, 0);
+  assert.equal(g.raised, { 'decoder.dns.malformed': 1 });
+  const after = decode(ethernet(0x0800, ipv4({ proto: 17 }, udp(1234, 53, dnsQuery('ab.ab', 1)))));
+  assert.ok(Math.abs(after.dnsQnameEntropy - shannon('ab.ab')) < 1e-5, 'histogram cleared after a rejected name');
   // A pointer to an earlier name is followed: qtype is read after the pointer, in the question.
   const ptr = concat(hex('beef 0100 0001 0000 0000 0000'), hex('c012'), hex('0010 0001'), hex('03 616263 00'));
   const p = decode(ethernet(0x0800, ipv4({ proto: 17 }, udp(1234, 53, ptr))));

@@ -253,6 +253,11 @@ test('unanswered after 3 s: no reply, or a half-open handshake; an established f
   fc.advance(T0 + 3_001);
   const got = fc.rows.map((r) => `${r.proto}/${r.dport}/${r.reason}`).sort();
   assert.equal(got, ['17/161/unanswered', '6/22/unanswered', '6/23/unanswered']);
+  const noReply = fc.rows.find((r) => r.dport === 22)!;
+  assert.is(noReply.f('dst2src_init_win_bytes'), -1, 'responder sent no TCP packet');
+  assert.is(noReply.f('src2dst_init_win_bytes'), 64240);
+  assert.is(noReply.f('src2dst_tcp_mss'), 0, 'no MSS option');
+  assert.is(noReply.f('src2dst_tcp_wscale'), -1, 'no window-scale option');
   fc.flush();
   assert.is(fc.rows[3].dport, 80);
   assert.is(fc.rows[3].reason, 'end_of_input');

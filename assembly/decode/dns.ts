@@ -88,7 +88,7 @@ function readQuestion(p: usize, len: u32): bool {
     }
     pos += 1 + l;
   }
-  const entropy = entropyAndReset(distinct, nameLen);
+  const entropy = entropyAndReset(distinct, ok ? nameLen : 0); // always clears; n ≤ 255 keeps the table in range
   if (!ok) return false;
   pktDnsQnameLen = nameLen;
   pktDnsQnameLabels = labels;

@@ -11,12 +11,12 @@ import { ringInit } from '../ring';
 import { Flow, ST_CLOSED, ST_RST, ST_SYN_START } from './flow';
 import { packetFlowHash, addrCopy } from './key';
 import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush, listTouch, isFull, liveFlows, bytesPerFlow } from './table';
-import { classOf, isExpired, expiryReason, finish, expire, evictOne, updateEmergency, scheduleFor, timeoutOf } from './expiry';
+import { classOf, isExpired, expiryReason, finish, expire, evictOne, flushOne, updateEmergency, scheduleFor, timeoutOf } from './expiry';
 import { activeMs, interimMs } from './timeouts';
 import { startRecord, accumulate } from '../features/accumulate';
 import { hostTableBytes, hostsInit, hostGet, hostAt, hostsAt, hostAdd, hostSent, liveHosts, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_RECV_FLOWS, HW_RECV_PACKETS, HW_SRC_HOSTS } from '../features/hosts';
 import { pairBytes, pairsInit, hostPairKey, portPairKey, pairContact } from '../features/pairs';
-import { outBytes, outInit, outFreeRows, rows } from '../features/output';
+import { outBytes, outInit, outFreeRows } from '../features/output';
 import { writeRow } from '../features/row';
 import { countEvent, addStat, setStat } from '../events';
 import { EV_FLOW_OUT_OF_ORDER_TS } from '../generated/events';
@@ -25,7 +25,6 @@ import { KEY_RECORD_BYTES, STAT_FLOWS_CREATED, STAT_FLOWS_ACTIVE, STAT_HOSTS_ACT
 import {
   pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId, pktIpVersion, pktTsMs, pktTcpFlags, pktIpTotalLen,
 } from '../decode/packet';
-import { flushOne } from './expiry';
 
 export { configure } from './timeouts';
 export { outRows, outCapacity, outFeaturesPtr, outKeysPtr, clearOut } from '../features/output';
@@ -148,7 +147,7 @@ let lookupReverseOnCreate: bool = false;
 
 /** Consumes the decoded packet in assembly/decode/packet.ts. */
 export function flowPacket(): void {
-  let ts = pktTsMs;
+  const ts = pktTsMs;
   if (!started) {
     started = true;
     nowMs = isFinite(ts) ? ts : 0;
@@ -208,7 +207,10 @@ export function flowPacket(): void {
 /** Live capture with no traffic: moves the clock to nowMs (never backwards) and expires what timed out. */
 export function advance(now: f64): i32 {
   if (!initialised) return 0;
-  if (now > nowMs) nowMs = now;
+  if (now > nowMs || !started) {
+    nowMs = now;
+    started = true;
+  }
   return expire(nowMs, outFreeRows());
 }
 
