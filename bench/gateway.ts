@@ -114,6 +114,7 @@ async function phase(gw: import('../gateway/index.js').Gateway, opts: { sensors:
     clearInterval(probeTimer);
     const wait = Date.now() + 15_000;
     while (pending.size > 0 && Date.now() < wait) await new Promise((r) => setTimeout(r, 20));
+    if (process.env.BENCH_DEBUG) console.error({ probes, pending: pending.size, got: latencies.length, probeEvents: gw.registry.list().find((x) => x.id === 'bench-probe')?.events });
     return { events: total, stored: gw.ingest.stored - before - probes, seconds, events_per_s: Math.round(total / seconds), cpu_s: (cpu.user + cpu.system) / 1e6, latencies };
   } finally {
     child.kill();

@@ -37,7 +37,9 @@ export class Gateway {
     private readonly log: Logger,
   ) {}
 
-  static async start(config: GatewayConfig, log: Logger = rootLog.child({ component: 'gateway' })): Promise<Gateway> {
+  /** `root`: the root logger; each component takes its own child ({component: 'broker'|'ingest'|…}). */
+  static async start(config: GatewayConfig, root: Logger = rootLog): Promise<Gateway> {
+    const log = root.child({ component: 'gateway' });
     const metrics = createGatewayMetrics();
     const store = new Store(config.store.path);
     let bus: Bus | undefined;
@@ -45,14 +47,14 @@ export class Gateway {
     try {
       const correlator = new Correlator(config.correlation);
       correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
-      const registry = new Registry(store, config.sensorStaleMs, log.child({ component: 'registry' }));
+      const registry = new Registry(store, config.sensorStaleMs, root.child({ component: 'registry' }));
       bus = config.mqtt.broker
-        ? await ExternalBroker.connect(config.mqtt, log.child({ component: 'mqtt' }))
-        : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, log.child({ component: 'broker' }));
-      const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, config.homeAssistant.discoveryPrefix, log.child({ component: 'homeassistant' })) : undefined;
-      http = new HttpServer(config.http, log.child({ component: 'http' }));
+        ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }))
+        : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, root.child({ component: 'broker' }));
+      const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, config.homeAssistant.discoveryPrefix, root.child({ component: 'homeassistant' })) : undefined;
+      http = new HttpServer(config.http, root.child({ component: 'http' }));
       let gw: Gateway | undefined;
-      const ingest = new Ingest(store, correlator, registry, metrics, log.child({ component: 'ingest' }), (changes) => gw?.onAlertChanges(changes));
+      const ingest = new Ingest(store, correlator, registry, metrics, root.child({ component: 'ingest' }), (changes) => gw?.onAlertChanges(changes));
       gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, log);
       const broker = bus;
       registerApi(http, {

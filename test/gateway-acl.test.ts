@@ -16,6 +16,7 @@ const AEDES = 18835;
 const MOSQ = 18836;
 const HTTP = 18085;
 const HTTP2 = 18086;
+const TLS = 18834;
 
 test('ACL rules (pure)', () => {
   const s = { role: 'sensor' as const, id: 'a' };
@@ -107,6 +108,31 @@ test('embedded broker: per-sensor credentials and ACL denials', async () => {
   } finally {
     await watcher.endAsync();
     await g.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+withTools(test, ['openssl'])('embedded broker over TLS with credentials', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nsgw-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const credentials = join(dir, 'credentials');
+    const pw = await addCredential(credentials, 'tls-sensor');
+    const g = await startGateway({ mqtt: { port: TLS, credentialsFile: credentials, tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } }, http: { port: HTTP } });
+    try {
+      const ca = readFileSync(join(dir, 'cert.pem'));
+      const c = await connect(`mqtts://127.0.0.1:${TLS}`, { username: 'tls-sensor', password: pw, ca, rejectUnauthorized: true });
+      await c.publishAsync(topics.events('tls-sensor'), makeBatch('tls-sensor', [makeEvent({ sensor: 'tls-sensor' })]), { qos: 1 });
+      await waitFor(() => g.gw.store.countEvents() === 1, 5000, 'event over TLS');
+      await c.endAsync();
+      await refused(() => connect(`mqtt://127.0.0.1:${TLS}`, { username: 'tls-sensor', password: pw, connectTimeout: 1500 }));
+      await refused(() => connect(`mqtts://127.0.0.1:${TLS}`, { username: 'tls-sensor', password: pw, rejectUnauthorized: true }));
+    } finally {
+      await g.stop();
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

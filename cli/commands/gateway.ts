@@ -108,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig({ file: v.config, env: process.env, flags });
   const log = createLogger(v['log-level'] ?? process.env.NETSENSOR_LOG_LEVEL ?? 'info');
   const { Gateway } = await import('../../gateway/index.js');
-  const gw = await Gateway.start(config, log.child({ component: 'gateway' }));
+  const gw = await Gateway.start(config, log);
   process.stderr.write(`netsensor gateway: dashboard http://${config.http.host}:${gw.httpPort}/  mqtt ${config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}`}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -48,15 +48,16 @@ ensure_binfmt() {
   grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "binfmt handler qemu-aarch64 is not enabled"
 }
 
-# Runs a command inside the root, emulating $ARM64_CPU. The mounts (/proc, /dev, /sys) live in a private
-# mount namespace and disappear with it: nothing stays mounted under the root afterwards, so removing the
-# root can never reach the host's /dev.
+# Runs a command inside the root, emulating $ARM64_CPU. The mounts (/proc, /dev) live in a private mount
+# namespace and disappear with it: nothing stays mounted under the root afterwards, so removing the root can
+# never reach the host's /dev. /sys is deliberately NOT mounted: it would describe the host's x86 CPUs, and
+# onnxruntime's cpuinfo library crashes (SIGSEGV at load) parsing that as an ARM topology; without it, it warns
+# and uses baseline kernels. On a real Pi /sys is the Pi's own and cpuinfo works.
 in_root() {
   unshare --mount --propagation private -- /bin/sh -c '
     root="$1"; shift
     mount -t proc proc "$root/proc"
     mount --bind /dev "$root/dev"
-    mount -t sysfs sysfs "$root/sys" 2>/dev/null || true
     exec chroot "$root" /usr/bin/env -i \
       PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
       QEMU_CPU="$QEMU_CPU" npm_config_nodedir=/usr/local npm_config_build_from_source=true \

@@ -124,13 +124,14 @@ async function detectStep(app, pcaps, work) {
   const classes = {};
   const scores = [];
   for (const pcap of pcaps) {
-    const outFile = join(work, `${basename(pcap)}.detect.jsonl`);
-    await runCli(app, ['detect', pcap, '--format', 'jsonl', '--out', outFile]);
-    const rows = parseRows(readFileSync(outFile, 'utf8'));
-    const cls = rows.map(classOf);
+    // --all: a record for every flow, so every flow's predicted class is compared, not only the alerts.
+    const { stdout } = await runCli(app, ['detect', pcap, '--all', '--format', 'jsonl']);
+    writeFileSync(join(work, `${basename(pcap)}.detect.jsonl`), stdout);
+    const rows = parseRows(stdout);
+    const cls = rows.map((r) => [r.predicted, classOf(r), r.alert].join('|'));
     perCapture[basename(pcap)] = { rows: rows.length, classesSha256: sha256(JSON.stringify(cls)) };
-    for (const c of cls) classes[c ?? 'unknown'] = (classes[c ?? 'unknown'] ?? 0) + 1;
-    scores.push(...rows.map(scoreOf));
+    for (const r of rows) { const c = classOf(r) ?? 'unknown'; classes[c] = (classes[c] ?? 0) + 1; }
+    scores.push(...rows.flatMap((r) => [scoreOf(r), r.anomaly]));
   }
   return { captures: perCapture, classes, scores };
 }

@@ -9,7 +9,7 @@
 # Not part of `npm test`: the first run takes tens of minutes (debootstrap and a C++ build under emulation).
 #
 # Usage: deploy/arm64/verify.sh [--no-build] [CAPTURE…]
-#   CAPTURE defaults to the public nmap SYN-scan capture in ../shared/pcaps next to the repository;
+#   CAPTURE defaults to two public captures in ../shared/pcaps next to the repository (an nmap SYN scan, web browsing);
 #   NETSENSOR_SMOKE_PCAPS (space-separated) does the same. Settings: deploy/arm64/lib.sh.
 source "$(dirname "$0")/lib.sh"
 require_root_user
@@ -27,7 +27,7 @@ if [ ${#pcaps[@]} -eq 0 ]; then
   if [ -n "${NETSENSOR_SMOKE_PCAPS:-}" ]; then
     read -r -a pcaps <<< "$NETSENSOR_SMOKE_PCAPS"
   else
-    pcaps=("$REPO/../shared/pcaps/chrissanders-packets/synscan.pcapng" "$REPO/../shared/pcaps/chrissanders-packets/http_google.pcapng")
+    pcaps=("$REPO/../shared/pcaps/chrissanders-packets/synscan.pcapng" "$REPO/../shared/pcaps/chrissanders-packets/http_espn.pcapng")
   fi
 fi
 for p in "${pcaps[@]}"; do [ -f "$p" ] || die "capture not found: $p"; done

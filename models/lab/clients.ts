@@ -62,10 +62,11 @@ function randomLabel(len: number): string {
   return s;
 }
 
+/** Without an agent every request opens its own connection (Node's global agent would keep one alive). */
 function httpGet(host: string, port: number, https: boolean, path: string, agent?: HttpAgent, body?: Buffer): Promise<number> {
   return new Promise((resolve) => {
     const req = (https ? httpsRequest : httpRequest)(
-      { host, port, path, method: body ? 'POST' : 'GET', agent, rejectUnauthorized: false, headers: body ? { 'content-length': body.length } : {}, timeout: 8000 } as never,
+      { host, port, path, method: body ? 'POST' : 'GET', agent: agent ?? false, rejectUnauthorized: false, headers: body ? { 'content-length': body.length } : {}, timeout: 8000 } as never,
       (res) => { let n = 0; res.on('data', (c: Buffer) => { n += c.length; }); res.on('end', () => resolve(n)); res.on('error', () => resolve(n)); },
     );
     req.on('error', () => resolve(-1));
@@ -213,7 +214,7 @@ const kinds: Record<string, () => Promise<void>> = {
     for (let i = 0; i < num('count', 50); i++) {
       await new Promise<void>((resolve) => {
         const auth = Buffer.from(`admin:${randomLabel(5 + rng.int(8))}`).toString('base64');
-        const req = httpRequest({ host, port, path: '/admin', agent, headers: { authorization: `Basic ${auth}` }, timeout: 3000 }, (res) => { res.resume(); res.on('end', () => resolve()); });
+        const req = httpRequest({ host, port, path: '/admin', agent: agent ?? false, headers: { authorization: `Basic ${auth}` }, timeout: 3000 }, (res) => { res.resume(); res.on('end', () => resolve()); });
         req.on('error', () => resolve());
         req.end();
       });

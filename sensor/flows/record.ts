@@ -3,8 +3,8 @@
  * it ended) followed by every feature of the schema, in schema order. A feature whose name equals a key column
  * (protocol, dst_port, the packet/byte counters) is written once, as the key column — same value.
  *
- * Values are formatted once here for both exports: integers as integers, other feature values as the shortest
- * decimal that reads back to the same float32, timestamps in milliseconds with µs precision.
+ * Values are formatted once here for both exports: integers as integers, other feature values to 6 decimals,
+ * timestamps in milliseconds with µs precision.
  */
 import { FEATURES, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../../models/schema.js';
 import type { FlowKey } from '../core.js';
@@ -44,15 +44,16 @@ export function recordLayout(opts: { cicNames?: boolean } = {}): RecordLayout {
   return { names, keyColumns: RECORD_KEY_COLUMNS, featureIndexes };
 }
 
-/** A float32 feature value: integers exactly, else the shortest decimal that is the same float32. */
+/**
+ * A float32 feature value: integers exactly; other values rounded to 6 decimals (µs for the `_ms` features,
+ * finer than float32 itself above 10), tiny non-zero magnitudes with 7 significant digits. Non-integer
+ * float32 values are below 2^24, so `v * 1e6` stays exact in a double.
+ */
 export function formatFeature(v: number): string {
   if (Number.isInteger(v)) return String(v);
-  if (!Number.isFinite(v)) return '';
-  for (let p = 7; p < 9; p++) {
-    const s = v.toPrecision(p);
-    if (Math.fround(+s) === v) return String(+s);
-  }
-  return String(+v.toPrecision(9));
+  if (v !== v || v === Infinity || v === -Infinity) return '';
+  if (v > -1e-3 && v < 1e-3) return String(+v.toPrecision(7));
+  return String(Math.round(v * 1e6) / 1e6);
 }
 
 /** Milliseconds since the epoch, to the microsecond. */

@@ -3,7 +3,6 @@
  * for the stream to drain (so a slow consumer bounds memory), and tolerates a closed pipe (`| head`).
  */
 import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { NetsensorError } from '../../common/errors.js';
 import type { FlowBatch } from '../core.js';
@@ -20,6 +19,15 @@ export interface TextSink {
   /** true once the reader went away (EPIPE): stop producing */
   readonly closed: boolean;
   end(): Promise<void>;
+}
+
+/** Resolves on 'drain' or 'close', removing both listeners either way (no listener build-up). */
+function drainOrClose(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { stream.off('drain', done); stream.off('close', done); resolve(); };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 export function streamSink(stream: Writable, ownsStream: boolean): TextSink {
@@ -40,16 +48,15 @@ export function streamSink(stream: Writable, ownsStream: boolean): TextSink {
     },
     async drained() {
       check();
-      if (!closed && stream.writableNeedDrain) await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+      if (!closed && stream.writableNeedDrain) await drainOrClose(stream);
     },
     async end() {
       check();
       if (closed) return;
       if (ownsStream) {
-        stream.end();
-        await once(stream, 'finish');
+        await new Promise<void>((resolve) => stream.end(resolve));
       } else if (stream.writableNeedDrain) {
-        await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+        await drainOrClose(stream);
       }
       check();
     },
@@ -59,7 +66,7 @@ export function streamSink(stream: Writable, ownsStream: boolean): TextSink {
 export async function fileSink(path: string): Promise<TextSink> {
   const stream = createWriteStream(path);
   try {
-    await once(stream, 'open');
+    await new Promise<void>((resolve, reject) => { stream.once('open', () => resolve()); stream.once('error', reject); });
   } catch (e) {
     throw new NetsensorError('ERR_USAGE', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }

@@ -32,7 +32,7 @@ function add(m: FlowTotals, proto: number, src: string, sport: number, dst: stri
   d[1] += bytes;
 }
 
-const FILTER = '(tcp or udp) and not icmp and not icmpv6 and not gre and not vxlan and not gtp and not ip.flags.mf == 1 and not ip.frag_offset > 0 and not ipv6.fragment';
+const FILTER = '(tcp or udp) and not count(ip) > 1 and not count(ipv6) > 1 and not (ip and ipv6) and not icmp and not icmpv6 and not gre and not vxlan and not gtp and not ip.flags.mf == 1 and not ip.frag_offset > 0 and not ipv6.fragment';
 
 /** Per-5-tuple totals computed by tshark from the frames themselves (no reassembly). */
 export function tsharkTotals(file: string): { totals: FlowTotals; synSenders: Map<string, string> } {

@@ -1,0 +1,106 @@
+/**
+ * An ASCII output buffer that formats numbers digit by digit into reused bytes: exporting hundreds of
+ * thousands of flow records × ~130 columns must not create a string per value (that garbage, not the
+ * formatting, dominated the export's cost). Number formatting rules match record.ts formatFeature().
+ */
+export class TextBuffer {
+  buf = new Uint8Array(1 << 20);
+  pos = 0;
+  private readonly digits = new Uint8Array(24);
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  /** Bytes of an ASCII string encoded once (column prefixes). */
+  static encode(s: string): Uint8Array {
+    return new TextEncoder().encode(s);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < b.length; i++) buf[p++] = b[i];
+    this.pos = p;
+  }
+
+  /** An ASCII string (addresses, end reasons). */
+  ascii(s: string): void {
+    this.room(s.length);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  byte(c: number): void {
+    this.room(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** A non-negative integer below 2^53. */
+  private uint(n: number): void {
+    const d = this.digits;
+    let k = 0;
+    do {
+      const q = Math.floor(n / 10);
+      d[k++] = 48 + (n - q * 10);
+      n = q;
+    } while (n > 0);
+    this.room(k);
+    const buf = this.buf;
+    let p = this.pos;
+    while (k > 0) buf[p++] = d[--k];
+    this.pos = p;
+  }
+
+  /** An integer (exact below 2^53; larger magnitudes via String()). */
+  int(n: number): void {
+    if (n < 0) {
+      if (n > -9007199254740992) { this.byte(45); this.uint(-n); return; }
+      this.ascii(String(n));
+      return;
+    }
+    if (n < 9007199254740992) this.uint(n);
+    else this.ascii(String(n));
+  }
+
+  /** A value with at most `decimals` fraction digits (trailing zeros dropped); |v × 10^decimals| < 2^53. */
+  fixed(v: number, decimals: number, scale: number): void {
+    let r = Math.round(v * scale);
+    if (r < 0) { this.byte(45); r = -r; }
+    const ip = Math.floor(r / scale);
+    let frac = r - ip * scale;
+    this.uint(ip);
+    if (frac === 0) return;
+    let width = decimals;
+    while (frac % 10 === 0) { frac /= 10; width--; }
+    this.byte(46);
+    // leading zeros of the fraction
+    let lead = width - 1;
+    for (let t = frac; t >= 10; t = Math.floor(t / 10)) lead--;
+    for (; lead > 0; lead--) this.byte(48);
+    this.uint(frac);
+  }
+
+  /** A float32 feature: see record.ts formatFeature(). `nullText` is written for NaN/±Infinity. */
+  feature(v: number, nullText: Uint8Array): void {
+    if (Number.isInteger(v)) { this.int(v); return; }
+    if (v !== v || v === Infinity || v === -Infinity) { this.bytes(nullText); return; }
+    if (v > -1e-3 && v < 1e-3) { this.ascii(String(+v.toPrecision(7))); return; }
+    this.fixed(v, 6, 1e6);
+  }
+
+  /** A copy of the bytes written so far, then empty (the copy is what a stream keeps). */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    return out;
+  }
+}
