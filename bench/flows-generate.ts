@@ -5,7 +5,8 @@
  * `slots` flows are live at any time (the concurrency): packets visit the slots round-robin, and when a slot's
  * flow has sent all its packets a new flow takes the slot. 3 of 4 flows are TCP (SYN, SYN-ACK, ACK, data both
  * ways, FIN both ways, last ACK), 1 of 4 UDP request/response; 10–30 packets per flow. Timestamps advance
- * `stepUs` per packet, so each flow's packets are `slots × stepUs` apart — well inside every timeout.
+ * `stepUs` per packet, so each flow's packets are `slots × stepUs` apart (≤ 0.5 s by default) — inside every
+ * timeout and the FIN linger, so every generated flow is exactly one record.
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
 
@@ -21,7 +22,8 @@ const CLIENT_HOSTS = 50_000;
 const SERVERS = 64;
 
 export function generatePcap(path: string, o: GenerateOptions): Generated {
-  const stepUs = o.stepUs ?? 10;
+  // keep each flow's packets ≤ 0.5 s apart: inside every timeout and the 1 s FIN linger, so records = flows
+  const stepUs = o.stepUs ?? Math.max(1, Math.floor(500_000 / o.slots));
   const fd = openSync(path, 'w');
   const buf = new Uint8Array(8 << 20);
   const dv = new DataView(buf.buffer);

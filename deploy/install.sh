@@ -59,7 +59,10 @@ install -d -m 0750 -o root -g netsensor "$CONF"
 for f in sensor.json gateway.json; do
   if [ ! -e "$CONF/$f" ]; then
     install -m 0640 -o root -g netsensor "$PREFIX/deploy/config/$f" "$CONF/$f"
-    say "wrote $CONF/$f (edit it: interface, broker address, sensor id)"
+    case "$f" in
+      sensor.json) say "wrote $CONF/$f (edit it: sensor id, capture interface, broker address)" ;;
+      gateway.json) say "wrote $CONF/$f (edit it: listen addresses, retention; add mqtt.credentialsFile for remote sensors)" ;;
+    esac
   fi
 done
 if ! grep -q '"token"' "$CONF/gateway.json"; then
@@ -74,9 +77,15 @@ install -d -m 0750 -o netsensor -g netsensor /var/lib/netsensor
 
 install -m 0644 "$PREFIX/deploy/systemd/netsensor-sensor.service" "$PREFIX/deploy/systemd/netsensor-gateway.service" \
   /etc/systemd/system/
-systemctl daemon-reload
+if [ ! -d /run/systemd/system ]; then
+  # A container or chroot: the files are in place, there is just no service manager to tell.
+  say "systemd is not running here: units installed in /etc/systemd/system, nothing enabled or started"
+  enable=()
+else
+  systemctl daemon-reload
+fi
 
-for u in "${enable[@]}"; do
+for u in ${enable[@]+"${enable[@]}"}; do
   if [ "$u" = netsensor-sensor.service ] && ! command -v tcpdump >/dev/null; then
     say "live capture runs tcpdump: installing it"
     apt-get install -y --no-install-recommends tcpdump

@@ -93,6 +93,22 @@ tarball="$out/$name.tar.gz"
 log "packing $tarball"
 tar -C "$stage_parent" --owner=0 --group=0 -czf "$tarball" "$name"
 (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+
+# install.sh from the packed tarball, in the arm64 root as on a fresh Pi (no systemd running there): program in
+# /opt/netsensor, the netsensor user, configuration with a generated token, units in place, CLI on PATH.
+log "checking install.sh in the arm64 root"
+rm -rf "$ROOT/tmp/bundle-install" "$ROOT/opt/netsensor" "$ROOT/etc/netsensor" "$ROOT/etc/systemd/system/netsensor-"*
+mkdir -p "$ROOT/tmp/bundle-install"
+tar -xzf "$tarball" -C "$ROOT/tmp/bundle-install"
+in_root /bin/bash "/tmp/bundle-install/$name/install.sh" --sensor --gateway >&2 || die "install.sh failed in the arm64 root"
+in_root /bin/sh -c '
+  set -e
+  id netsensor
+  test -f /etc/systemd/system/netsensor-sensor.service -a -f /etc/systemd/system/netsensor-gateway.service
+  grep -q "\"token\"" /etc/netsensor/gateway.json
+  test "$(stat -c %U:%G /var/lib/netsensor)" = netsensor:netsensor
+  netsensor --version' >&2 || die "install.sh left an incomplete installation"
+rm -rf "$ROOT/tmp/bundle-install" "$ROOT/opt/netsensor" "$ROOT/etc/netsensor" "$ROOT/etc/systemd/system/netsensor-"*
 log "bundle: $(du -h "$tarball" | cut -f1) packed, $(du -sh "$stage" | cut -f1) installed"
 printf '{"bundle": "%s", "packed_bytes": %s, "installed_bytes": %s}\n' "$name.tar.gz" \
   "$(stat -c %s "$tarball")" "$(du -sb "$stage" | cut -f1)" > "$STATE/package-size.json"

@@ -48,7 +48,10 @@ CREATE TABLE IF NOT EXISTS events (
   ts INTEGER NOT NULL,
   received INTEGER NOT NULL,
   src_ip TEXT NOT NULL, src_port INTEGER NOT NULL, dst_ip TEXT NOT NULL, dst_port INTEGER NOT NULL, proto INTEGER NOT NULL,
+  vlan INTEGER NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, end_reason TEXT NOT NULL,
+  s2d_packets INTEGER NOT NULL, s2d_bytes INTEGER NOT NULL, d2s_packets INTEGER NOT NULL, d2s_bytes INTEGER NOT NULL,
   class TEXT NOT NULL, severity INTEGER NOT NULL, score REAL NOT NULL, anomaly REAL NOT NULL, model TEXT NOT NULL,
+  -- features and top contributions (JSON); the flow lives in columns so rows stay small (I/O is the limit)
   body TEXT NOT NULL
 );
 -- Only the UNIQUE id index: every extra index costs a B-tree insert per event on the hot path. Events are read
@@ -107,10 +110,14 @@ export class Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // Checkpoint every ~16 MB of WAL rather than 4 MB: pages rewritten by consecutive commits (alerts, index
+    // pages) are copied back to the database once instead of several times.
+    this.db.pragma('wal_autocheckpoint = 4000');
     this.db.exec(SCHEMA);
     this.insertEvent = this.db.prepare(
-      `INSERT OR IGNORE INTO events (id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto, class, severity, score, anomaly, model, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO events (id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto,
+         vlan, first_seen, last_seen, end_reason, s2d_packets, s2d_bytes, d2s_packets, d2s_bytes, class, severity, score, anomaly, model, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.upsertAlertStmt = this.db.prepare(
       `INSERT INTO alerts (id, kind, class, src_ip, severity, status, first_seen, last_seen, created_at, updated_at, event_count, sensors, body)
@@ -133,10 +140,17 @@ export class Store {
       const f = e.flow;
       const r = this.insertEvent.run(
         e.id, e.sensor, Math.round(e.ts), received, f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.proto,
+        f.vlan, f.first_seen_ms, f.last_seen_ms, f.end_reason, f.src2dst_packets, f.src2dst_bytes, f.dst2src_packets, f.dst2src_bytes,
         e.class, e.severity, e.score, e.anomaly, e.model,
-        JSON.stringify({ flow: f, features: e.features, top: e.top }),
+        JSON.stringify({ features: e.features, top: e.top }),
       );
-      if (r.changes === 1) fresh.push({ ...e, seq: Number(r.lastInsertRowid), received });
+      if (r.changes === 1) {
+        // Annotated in place (no copy): decoded events are owned by the ingest path.
+        const s = e as StoredEvent;
+        s.seq = Number(r.lastInsertRowid);
+        s.received = received;
+        fresh.push(s);
+      }
     }
     return fresh;
   }
@@ -268,10 +282,16 @@ export class Store {
 }
 
 function rowToEvent(r: Record<string, unknown>): StoredEvent {
-  const body = JSON.parse(String(r.body)) as Pick<RiskEvent, 'flow' | 'features' | 'top'>;
+  const body = JSON.parse(String(r.body)) as Pick<RiskEvent, 'features' | 'top'>;
+  const n = (k: string) => Number(r[k]);
   return {
-    v: 1, seq: Number(r.seq), id: String(r.id), sensor: String(r.sensor), ts: Number(r.ts), received: Number(r.received),
-    class: String(r.class), severity: Number(r.severity) as 1 | 2 | 3, score: Number(r.score), anomaly: Number(r.anomaly),
-    model: String(r.model), flow: body.flow, features: body.features, top: body.top,
+    v: 1, seq: n('seq'), id: String(r.id), sensor: String(r.sensor), ts: n('ts'), received: n('received'),
+    flow: {
+      src_ip: String(r.src_ip), src_port: n('src_port'), dst_ip: String(r.dst_ip), dst_port: n('dst_port'), proto: n('proto'), vlan: n('vlan'),
+      first_seen_ms: n('first_seen'), last_seen_ms: n('last_seen'), end_reason: String(r.end_reason),
+      src2dst_packets: n('s2d_packets'), src2dst_bytes: n('s2d_bytes'), dst2src_packets: n('d2s_packets'), dst2src_bytes: n('d2s_bytes'),
+    },
+    class: String(r.class), severity: n('severity') as 1 | 2 | 3, score: n('score'), anomaly: n('anomaly'),
+    model: String(r.model), features: body.features, top: body.top,
   };
 }

@@ -16,8 +16,9 @@ ARM64_CPU="${NETSENSOR_ARM64_CPU:-cortex-a72}"
 MIRROR="${NETSENSOR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 HOST_NODE="$(node -p 'process.versions.node')"
 NODE_VERSION="${NETSENSOR_ARM64_NODE:-$HOST_NODE}"
-# Where the application lives inside the root: the same path the systemd units use on a Pi.
-APP_IN_ROOT=/opt/netsensor
+# Where dependencies are installed and the smoke runs inside the root. Not /opt/netsensor: that is where
+# install.sh puts a bundle, and package.sh tests install.sh in this root.
+APP_IN_ROOT=/srv/netsensor-build
 APP="$ROOT$APP_IN_ROOT"
 
 log() { printf '[arm64 %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -59,7 +60,7 @@ in_root() {
     mount -t proc proc "$root/proc"
     mount --bind /dev "$root/dev"
     exec chroot "$root" /usr/bin/env -i \
-      PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
       QEMU_CPU="$QEMU_CPU" npm_config_nodedir=/usr/local npm_config_build_from_source=true \
       npm_config_cafile=/etc/ssl/certs/host-ca-certificates.crt npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false \
       ${NETSENSOR_SMOKE_PORT:+NETSENSOR_SMOKE_PORT=$NETSENSOR_SMOKE_PORT} \

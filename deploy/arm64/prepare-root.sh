@@ -14,7 +14,7 @@ if [ -x "$ROOT/usr/bin/g++" ] && [ -e "$ROOT/.netsensor-debootstrap-done" ]; the
 else
   t0=$(date +%s.%N)
   log "debootstrap bookworm arm64 (minbase) into $ROOT — several minutes under emulation"
-  nice -n 10 debootstrap --arch=arm64 --variant=minbase --include=python3,make,g++,ca-certificates \
+  nice -n 10 debootstrap --arch=arm64 --variant=minbase --include=python3,make,g++,ca-certificates,passwd \
     bookworm "$ROOT" "$MIRROR" >&2
   touch "$ROOT/.netsensor-debootstrap-done"
   log "debootstrap done in $(elapsed "$t0") s"
@@ -22,6 +22,11 @@ fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 # npm in the root trusts what this machine trusts (a TLS-inspecting proxy brings its own CA).
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/host-ca-certificates.crt"
+# useradd, which install.sh needs where systemd-sysusers is absent (package.sh tests install.sh in this root).
+if [ ! -x "$ROOT/usr/sbin/useradd" ]; then
+  log "adding the passwd package (useradd) to the root"
+  in_root /usr/bin/nice -n 10 /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends passwd' >&2
+fi
 
 # Node: bin/node → /usr/local/bin/node, include/node → /usr/local/include/node (npm_config_nodedir=/usr/local).
 if [ "$(in_root /usr/local/bin/node -p 'process.versions.node' 2>/dev/null || true)" != "$NODE_VERSION" ]; then

@@ -16,6 +16,7 @@
  * A command that does not exist yet in dist/cli/commands is reported as skipped, not failed.
  *
  * Usage: node deploy/arm64/smoke.mjs --app DIR --pcap FILE [--pcap FILE…] --out REPORT.json [--work DIR]
+ *        [--model FILE]   (a detection model other than the shipped one, for detect, sensor and ort)
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,7 +30,7 @@ import { performance } from 'node:perf_hooks';
 const STEP_TIMEOUT_MS = 15 * 60_000; // qemu runs ~10× slower than native; a slow step is not a failed one
 
 function parseArgs(argv) {
-  const out = { pcaps: [], app: process.cwd(), out: '', work: '' };
+  const out = { pcaps: [], app: process.cwd(), out: '', work: '', model: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
@@ -37,6 +38,7 @@ function parseArgs(argv) {
     else if (a === '--app') out.app = resolve(v());
     else if (a === '--out') out.out = resolve(v());
     else if (a === '--work') out.work = resolve(v());
+    else if (a === '--model') out.model = resolve(v());
     else throw new Error(`unknown option ${a}`);
   }
   if (out.pcaps.length === 0 || !out.out) throw new Error('usage: smoke.mjs --app DIR --pcap FILE --out REPORT.json');
@@ -118,14 +120,14 @@ async function flowsStep(app, pcaps, work) {
   return { captures: perCapture, rows: allRows.length, sample: allRows.slice(0, 3), _rows: allRows };
 }
 
-async function detectStep(app, pcaps, work) {
+async function detectStep(app, pcaps, work, model) {
   if (!hasCommand(app, 'detect')) throw skip('no `netsensor detect` command in dist/');
   const perCapture = {};
   const classes = {};
   const scores = [];
   for (const pcap of pcaps) {
     // --all: a record for every flow, so every flow's predicted class is compared, not only the alerts.
-    const { stdout } = await runCli(app, ['detect', pcap, '--all', '--format', 'jsonl']);
+    const { stdout } = await runCli(app, ['detect', pcap, '--all', '--format', 'jsonl', ...(model ? ['--model', model] : [])]);
     writeFileSync(join(work, `${basename(pcap)}.detect.jsonl`), stdout);
     const rows = parseRows(stdout);
     const cls = rows.map((r) => [r.predicted, classOf(r), r.alert].join('|'));
@@ -136,19 +138,64 @@ async function detectStep(app, pcaps, work) {
   return { captures: perCapture, classes, scores };
 }
 
-/** Every shipped model, run directly: proves onnxruntime-node's arm64 kernels work on the emulated CPU. */
-async function ortStep(app, flowRows) {
+/**
+ * Two small int8 probe models built here with the project's ONNX builder, so both int8 kernel families are
+ * exercised whatever the shipped model uses: static QDQ (QuantizeLinear/DequantizeLinear around MatMul, which
+ * onnxruntime fuses into QLinearMatMul) and dynamic (DynamicQuantizeLinear + MatMulInteger). Weights are
+ * fixed pseudo-random 7-bit values (8-bit ones can saturate after fusion on AVX2); input is log1p of the flow
+ * features, clipped to the quantized range.
+ */
+async function buildProbes(app, width, dir) {
+  const { GraphBuilder, encodeModel } = await import(join(app, 'dist/models/onnx/builder.js'));
+  let seed = 12345;
+  const rnd = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
+  const int8s = (n) => Int8Array.from({ length: n }, () => Math.round((rnd() * 2 - 1) * 63));
+  const floats = (n, a) => Float32Array.from({ length: n }, () => (rnd() * 2 - 1) * a);
+  const hidden = 16, classes = 4;
+  const files = {};
+  {
+    const g = new GraphBuilder();
+    const xs = g.scalar('x_scale', 8 / 255), xz = g.tensor('x_zero', [], new Uint8Array([0]));
+    const x = g.node('DequantizeLinear', [g.node('QuantizeLinear', ['input', xs, xz]), xs, xz]);
+    const w1 = g.node('DequantizeLinear', [g.tensor('w1_q', [width, hidden], int8s(width * hidden)), g.scalar('w1_scale', 0.002), g.tensor('w1_zero', [], new Int8Array([0]))]);
+    const hs = g.scalar('h_scale', 0.05), hz = g.tensor('h_zero', [], new Uint8Array([0]));
+    const h = g.node('DequantizeLinear', [g.node('QuantizeLinear', [g.node('Relu', [g.node('MatMul', [x, w1])]), hs, hz]), hs, hz]);
+    const w2 = g.node('DequantizeLinear', [g.tensor('w2_q', [hidden, classes], int8s(hidden * classes)), g.scalar('w2_scale', 0.01), g.tensor('w2_zero', [], new Int8Array([0]))]);
+    g.node('Softmax', [g.node('Add', [g.node('MatMul', [h, w2]), g.tensor('b2', [classes], floats(classes, 0.1))])], { axis: 1 }, ['probabilities']);
+    files['probe-int8-qdq.onnx'] = encodeModel(g, 'probe_qdq', [{ name: 'input', dims: ['n', width] }], [{ name: 'probabilities', dims: ['n', classes] }], {});
+  }
+  {
+    const g = new GraphBuilder();
+    const [xq, xScale, xZero] = ['xq', 'xq_scale', 'xq_zero'];
+    g.node('DynamicQuantizeLinear', ['input'], {}, [xq, xScale, xZero]);
+    const acc = g.node('MatMulInteger', [xq, g.tensor('w_q', [width, hidden], int8s(width * hidden)), xZero, g.tensor('w_zero', [], new Int8Array([0]))]);
+    const scale = g.node('Mul', [xScale, g.scalar('w_scale', 0.002)]);
+    const h = g.node('Relu', [g.node('Mul', [g.node('Cast', [acc], { to: 1 }), scale])]);
+    const w2 = g.tensor('w2', [hidden, classes], floats(hidden * classes, 0.8));
+    g.node('Softmax', [g.node('MatMul', [h, w2])], { axis: 1 }, ['probabilities']);
+    files['probe-int8-dynamic.onnx'] = encodeModel(g, 'probe_dynamic', [{ name: 'input', dims: ['n', width] }], [{ name: 'probabilities', dims: ['n', classes] }], {});
+  }
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  return Object.keys(files).map((f) => join(dir, f));
+}
+
+/** Every shipped model and the int8 probes, run directly: onnxruntime-node's arm64 kernels on the emulated CPU. */
+async function ortStep(app, flowRows, work, model) {
   const require = createRequire(join(app, 'package.json'));
   const ort = require('onnxruntime-node');
   const modelDir = join(app, 'models');
-  const models = existsSync(modelDir) ? readdirSync(modelDir).filter((f) => f.endsWith('.onnx')).sort() : [];
-  if (models.length === 0) throw skip('no models/*.onnx shipped yet');
-  let schema;
-  try { schema = await import(join(app, 'dist/models/schema.js')); } catch { schema = undefined; }
-  const names = schema?.FEATURE_NAMES ?? schema?.FEATURES?.map?.((f) => f.name);
+  const shipped = existsSync(modelDir) ? readdirSync(modelDir).filter((f) => f.endsWith('.onnx')).sort().map((f) => join(modelDir, f)) : [];
+  let schemaNames;
+  try { schemaNames = (await import(join(app, 'dist/models/schema.js'))).FEATURE_NAMES; } catch { schemaNames = undefined; }
+  const probes = schemaNames ? await buildProbes(app, schemaNames.length, work) : [];
+  const models = [...shipped, ...(model ? [model] : []), ...probes];
+  if (models.length === 0) throw skip('no models/*.onnx shipped and no schema to build probes');
+  const names = schemaNames;
   const out = {};
-  for (const file of models) {
-    const session = await ort.InferenceSession.create(join(modelDir, file), { executionMode: 'sequential', intraOpNumThreads: 1 });
+  for (const path of models) {
+    const file = basename(path);
+    const isProbe = probes.includes(path);
+    const session = await ort.InferenceSession.create(path, { executionMode: 'sequential', intraOpNumThreads: 1 });
     const meta = session.inputMetadata?.[0];
     const width = Array.isArray(meta?.shape) ? Number(meta.shape[meta.shape.length - 1]) : (names?.length ?? 0);
     if (!(width > 0)) throw new Error(`${file}: cannot tell the input width`);
@@ -157,6 +204,7 @@ async function ortStep(app, flowRows) {
       .map((r) => (Array.isArray(r.features) ? r.features : names ? names.map((n) => Number(r[n] ?? 0)) : undefined))
       .filter((f) => f && f.length === width);
     if (rows.length === 0) rows = Array.from({ length: 64 }, (_, i) => Array.from({ length: width }, (_, j) => ((i * 31 + j * 7) % 97) / 97));
+    if (isProbe) rows = rows.map((r) => r.map((v) => Math.min(8, Math.log1p(Math.max(0, Number(v) || 0)))));
     const data = new Float32Array(rows.length * width);
     rows.forEach((r, i) => data.set(r.map(Number), i * width));
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [rows.length, width]) };
@@ -176,9 +224,16 @@ async function ortStep(app, flowRows) {
         for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + best]) best = c;
         return best;
       }) : undefined;
-      outputs[name] = { dims, classes, values: values.slice(0, 4096) };
+      // Top-2 margin per row: a row whose two best classes are within rounding of each other may flip
+      // between CPUs without anything being wrong; compare.mjs allows that, and counts such rows.
+      const margins = cols > 1 ? classes.map((best, r) => {
+        let second = -Infinity;
+        for (let c = 0; c < cols; c++) if (c !== best) second = Math.max(second, values[r * cols + c]);
+        return values[r * cols + best] - second;
+      }) : undefined;
+      outputs[name] = { dims, classes, margins, values: values.slice(0, 8192) };
     }
-    out[file] = { rows: rows.length, inferMs: Math.round(inferMs * 10) / 10, outputs };
+    out[file] = { rows: rows.length, inferMs: Math.round(inferMs * 10) / 10, probe: isProbe, outputs };
     await session.release?.();
   }
   return { models: out, ortVersion: require('onnxruntime-node/package.json').version };
@@ -212,7 +267,7 @@ function freePort() {
   });
 }
 
-async function sensorStep(app, pcaps, work) {
+async function sensorStep(app, pcaps, work, model) {
   if (!hasCommand(app, 'sensor')) throw skip('no `netsensor sensor` command in dist/');
   const require = createRequire(join(app, 'package.json'));
   const aedesModule = require('aedes');
@@ -249,7 +304,7 @@ async function sensorStep(app, pcaps, work) {
       const db = join(work, `${basename(pcap)}.outbox.db`);
       for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
       const before = received.events;
-      await runCli(app, ['sensor', '--pcap', pcap, '--replay', 'fast', '--broker', url, '--id', id, '--db', db]);
+      await runCli(app, ['sensor', '--pcap', pcap, '--replay', 'fast', '--broker', url, '--id', id, '--db', db, ...(model ? ['--model', model] : [])]);
       // QoS 1: everything the sensor got acknowledged has reached the broker; give the observer a moment.
       for (let i = 0; i < 50 && received.events === before; i++) await new Promise((r) => setTimeout(r, 100));
       const Database = require('better-sqlite3');
@@ -281,6 +336,7 @@ async function main() {
     cpuModel: cpus()[0]?.model ?? 'unknown',
     node: process.versions.node,
     captures: opts.pcaps.map((p) => basename(p)),
+    model: opts.model ? basename(opts.model) : 'shipped',
     startedAt: new Date().toISOString(),
     steps: {},
   };
@@ -292,10 +348,10 @@ async function main() {
     delete r._rows;
     return r;
   });
-  await step(report, 'detect', () => detectStep(opts.app, opts.pcaps, work));
-  await step(report, 'ort', () => ortStep(opts.app, flowRows));
+  await step(report, 'detect', () => detectStep(opts.app, opts.pcaps, work, opts.model));
+  await step(report, 'ort', () => ortStep(opts.app, flowRows, work, opts.model));
   await step(report, 'sqlite', () => sqliteStep(opts.app, work));
-  await step(report, 'sensor', () => sensorStep(opts.app, opts.pcaps, work));
+  await step(report, 'sensor', () => sensorStep(opts.app, opts.pcaps, work, opts.model));
   report.totalMs = Math.round(performance.now() - t0);
   writeFileSync(opts.out, JSON.stringify(report, null, 1) + '\n');
   if (!opts.work) rmSync(work, { recursive: true, force: true });

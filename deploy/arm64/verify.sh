@@ -8,18 +8,22 @@
 #      and under qemu-aarch64 with QEMU_CPU=cortex-a72, then compare the two reports (compare.mjs)
 # Not part of `npm test`: the first run takes tens of minutes (debootstrap and a C++ build under emulation).
 #
-# Usage: deploy/arm64/verify.sh [--no-build] [CAPTURE…]
+# Usage: deploy/arm64/verify.sh [--no-build] [--model FILE] [CAPTURE…]
+#   --model FILE  check this detection model instead of the shipped models/netsensor-detect.onnx
 #   CAPTURE defaults to two public captures in ../shared/pcaps next to the repository (an nmap SYN scan, web browsing);
 #   NETSENSOR_SMOKE_PCAPS (space-separated) does the same. Settings: deploy/arm64/lib.sh.
 source "$(dirname "$0")/lib.sh"
 require_root_user
 
 build=1
+model=""
 pcaps=()
-for a in "$@"; do
+while [ $# -gt 0 ]; do
+  a="$1"; shift
   case "$a" in
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --model) model="$(realpath "$1")"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) pcaps+=("$(realpath "$a")") ;;
   esac
 done
@@ -57,6 +61,11 @@ root_pcaps=()
 for p in "${pcaps[@]}"; do cp "$p" "$ROOT/opt/smoke/pcaps/"; root_pcaps+=(--pcap "/opt/smoke/pcaps/$(basename "$p")"); done
 host_pcaps=()
 for p in "${pcaps[@]}"; do host_pcaps+=(--pcap "$p"); done
+if [ -n "$model" ]; then
+  cp "$model" "$ROOT/opt/smoke/"
+  root_pcaps+=(--model "/opt/smoke/$(basename "$model")")
+  host_pcaps+=(--model "$model")
+fi
 
 x64_report="$STATE/smoke-x64.json"
 arm_report="$STATE/smoke-arm64.json"

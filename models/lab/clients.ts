@@ -189,6 +189,42 @@ const kinds: Record<string, () => Promise<void>> = {
     }
     sock.close();
   },
+  async chatter() {
+    // Everyday background that is neither web nor DNS: SNMP/CoAP/BACnet-style request-response, one-way syslog,
+    // the odd connection to a service that is down, multicast group joins (IGMP) and announcements.
+    const host = str('host', '10.232.1.10');
+    const mcast = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((r) => mcast.bind(5353, r));
+    try { mcast.addMembership('224.0.0.251'); mcast.addMembership('239.255.255.250'); } catch { /* no multicast route */ }
+    for (let i = 0; i < num('count', 15); i++) {
+      const what = rng.int(6);
+      if (what <= 1) {
+        const port = [161, 5683, 47808][rng.int(3)]!;
+        const sock = createSocket('udp4');
+        for (let k = 0; k < 1 + rng.int(3); k++) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 300);
+            sock.once('message', () => { clearTimeout(t); resolve(); });
+            sock.send(randomBytes(20 + rng.int(80)), port, host);
+          });
+        }
+        sock.close();
+      } else if (what === 2) {
+        const sock = createSocket('udp4');
+        sock.send(Buffer.from(`<134>lab app[${rng.int(9999)}]: event ${randomLabel(12)}`), 514, host, () => sock.close());
+      } else if (what === 3) {
+        await new Promise<void>((resolve) => {
+          const s = connect({ host, port: [8443, 9000, 5432][rng.int(3)]! });
+          s.on('error', () => resolve()); s.on('connect', () => { s.destroy(); resolve(); });
+          s.setTimeout(1000, () => { s.destroy(); resolve(); });
+        });
+      } else {
+        mcast.send(dnsQuery(`${randomLabel(6)}.local`, 1, 0), 5353, '224.0.0.251');
+      }
+      await sleep(jittered(num('gapMs', 600), 0.6));
+    }
+    mcast.close();
+  },
   async ftpbrute() {
     const host = str('host', '10.232.1.10');
     for (let i = 0; i < num('count', 30); i++) {

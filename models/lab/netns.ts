@@ -35,9 +35,18 @@ export function inNs(ns: string, cmd: string, args: string[], opts: { ignoreErro
   return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 }
 
-/** Starts a long-running process inside a namespace; the caller must stop it. */
+/**
+ * Starts a process inside a namespace in its own process group, so stopping it also stops whatever it forked
+ * (hydra's workers, sshd's sessions); the caller must stop it with stopProcess.
+ */
 export function spawnInNs(ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env }, detached: true });
+}
+
+/** Signals a process's whole group (it was spawned detached, as a group leader). */
+export function signalGroup(p: ChildProcess, signal: NodeJS.Signals): void {
+  if (p.pid === undefined) return;
+  try { process.kill(-p.pid, signal); } catch { try { p.kill(signal); } catch { /* already gone */ } }
 }
 
 export function listLabNamespaces(): string[] {
@@ -55,12 +64,12 @@ export function createTopology(): void {
   inNs(BRIDGE_NS, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
   inNs(BRIDGE_NS, 'ip', ['link', 'set', 'br0', 'up']);
   inNs(BRIDGE_NS, 'ip', ['link', 'set', 'lo', 'up']);
-  // IPv6 off inside the lab so router/neighbour solicitations do not become unlabelled noise flows.
+  // IPv6 stays on: link-local neighbour discovery and MLD reports are part of a real network's benign chatter
+  // (labelled benign, or with the run's class when they come from the attacker's address).
   for (const host of Object.values(HOSTS)) {
     sh('ip', ['netns', 'add', host.ns]);
     const a = `v${host.name}`, b = `b${host.name}`;
     sh('ip', ['link', 'add', a, 'netns', host.ns, 'type', 'veth', 'peer', 'name', b, 'netns', BRIDGE_NS]);
-    inNs(host.ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     inNs(host.ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
     inNs(host.ns, 'ip', ['link', 'set', 'lo', 'up']);
     inNs(host.ns, 'ip', ['addr', 'add', `${host.ip}/24`, 'dev', a]);
@@ -71,21 +80,22 @@ export function createTopology(): void {
     inNs(BRIDGE_NS, 'ip', ['link', 'set', b, 'up']);
     inNs(BRIDGE_NS, 'ethtool', ['-K', b, 'tx', 'off'], { ignoreError: true });
   }
-  inNs(BRIDGE_NS, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+  inNs(BRIDGE_NS, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']); // the bridge itself stays silent
 }
 
 /** tcpdump on the bridge: sees every packet between lab hosts exactly once. */
 export function startCapture(file: string): ChildProcess {
-  return spawn('ip', ['netns', 'exec', BRIDGE_NS, 'tcpdump', '-i', 'br0', '-U', '-n', '-s', '600', '-w', file, 'ip'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawn('ip', ['netns', 'exec', BRIDGE_NS, 'tcpdump', '-i', 'br0', '-U', '-n', '-s', '600', '-w', file, 'ip or ip6'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
 }
 
 export async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', waitMs = 5000): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
+  if (p.exitCode !== null || p.signalCode !== null) { signalGroup(p, 'SIGKILL'); return; }
   const done = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-  p.kill(signal);
-  const timer = setTimeout(() => p.kill('SIGKILL'), waitMs);
+  signalGroup(p, signal);
+  const timer = setTimeout(() => signalGroup(p, 'SIGKILL'), waitMs);
   await done;
   clearTimeout(timer);
+  signalGroup(p, 'SIGKILL'); // forked helpers that outlived the leader
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRng } from '../train/rng.js';
-import { createTopology, destroyTopology, HOSTS, sh, sleep, spawnInNs, startCapture, stopProcess } from './netns.js';
+import { createTopology, destroyTopology, HOSTS, sh, signalGroup, sleep, spawnInNs, startCapture, stopProcess } from './netns.js';
 import { planRuns, type Actor, type LabFiles, type RunSpec } from './scenarios.js';
 
 const { values } = parseArgs({ options: {
@@ -68,17 +68,24 @@ async function play(run: RunSpec): Promise<{ actor: string; code: number | null;
   return Promise.all(run.actors.map(async (a) => {
     await sleep(a.delayMs ?? 0);
     const p = startActor(a);
+    running.add(p);
+    p.once('exit', () => running.delete(p));
     let stderr = '';
     p.stderr?.on('data', (d: Buffer) => { if (stderr.length < 2000) stderr += d.toString(); });
-    const timer = setTimeout(() => p.kill('SIGKILL'), a.timeoutMs);
+    const timer = setTimeout(() => signalGroup(p, 'SIGKILL'), a.timeoutMs);
     const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
     clearTimeout(timer);
+    signalGroup(p, 'SIGKILL'); // anything the actor forked and left behind
     return { actor: `${a.host}:${a.cmd}`, code, stderr: stderr.trim().slice(0, 300) };
   }));
 }
 
 const background: ChildProcess[] = [];
+let capture: ChildProcess | undefined;
+const running = new Set<ChildProcess>();
 async function cleanup(): Promise<void> {
+  for (const p of running) signalGroup(p, 'SIGKILL');
+  if (capture) await stopProcess(capture, 'SIGINT');
   for (const p of background) await stopProcess(p);
   destroyTopology();
 }
@@ -106,12 +113,13 @@ try {
   const t0 = Date.now();
   for (const run of runs) {
     const pcap = join(out, 'pcaps', `${run.id}.pcap`);
-    const cap = startCapture(pcap);
+    const cap = (capture = startCapture(pcap));
     await sleep(600);
     const started = Date.now();
     const results = await play(run);
     await sleep(800);
     await stopProcess(cap, 'SIGINT');
+    capture = undefined;
     const { actors: _a, ...rest } = run;
     manifest.push({ ...rest, pcap: `pcaps/${run.id}.pcap`, startedMs: started, durationMs: Date.now() - started, actors: results });
     const failed = results.filter((r) => r.code !== 0 && r.code !== null);
@@ -122,3 +130,4 @@ try {
 } finally {
   await cleanup();
 }
+process.exit(0);

@@ -64,7 +64,15 @@ type Builder = (rng: Rng, f: LabFiles, variant: number) => Omit<RunSpec, 'id' | 
 const benign = (build: (rng: Rng, f: LabFiles, v: number) => Actor[]): Builder => (rng, f, v) =>
   ({ cls: 'benign', attackers: [], actors: build(rng, f, v), params: {} });
 
-const NMAP_TYPES = ['-sS', '-sT', '-sA', '-sF', '-sN', '-sX', '-sU', '-sV', '-sS', '-sT'] as const;
+/**
+ * Variant order per scenario. Runs v = 2, 5, 8, 11 are held out (test/validation, see planRuns), so the orders
+ * put every kind into at least one training run and repeat kinds in the held-out slots.
+ */
+const NMAP_TYPES = ['-sS', '-sT', '-sU', '-sA', '-sF', '-sS', '-sN', '-sX', '-sA', '-sV', '-sU', '-sX'] as const;
+const DOS_KINDS = ['syn80', 'udp', 'udp', 'icmp', 'synspoof', 'syn80', 'synclosed', 'udpspoof', 'synspoof'] as const;
+const BRUTE_KINDS = ['hydra-ssh', 'hydra-ftp', 'hydra-http', 'hydra-http', 'script-http', 'hydra-ssh', 'script-ftp', 'script-http-ka', 'hydra-ftp'] as const;
+const DNS_QTYPES = [16, 10, 16, 5, 1, 10, 28, 16, 5] as const;
+const C2_MODES = ['tcp', 'https', 'http', 'http', 'https', 'tcp'] as const;
 
 export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
   web: { runs: 4, build: benign((rng, f) => [
@@ -90,8 +98,12 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     { host: 'c1', cmd: 'ssh', args: [...sshOpts(f), `root@${srv}`, 'uptime'], timeoutMs: 10_000, delayMs: 1500 },
   ]) },
   office: { runs: 4, build: benign((rng, f) => benignMix(rng, f, 'full')) },
+  chatter: { runs: 4, build: benign((rng, f) => [
+    ...BENIGN_CLIENTS.map((c) => client('chatter', c.name, { seed: rng.int(1e9), count: 10 + rng.int(15), gapMs: 300 + rng.int(500) })),
+    ...benignMix(rng, f, 'light'),
+  ]) },
 
-  scan: { runs: 10, build: (rng, f, v) => {
+  scan: { runs: 12, build: (rng, f, v) => {
     const type = NMAP_TYPES[v % NMAP_TYPES.length]!;
     const udp = type === '-sU', version = type === '-sV';
     const ports = udp ? pick(rng, ['--top-ports=40', '-p53,67,69,123,161,500,1900,5353']) : version ? '-p21,22,80,443,1883,8080' : pick(rng, ['--top-ports=300', '-p1-1200', '-p20-25,53,80,110,143,443,445,3389,8080', '--top-ports=1000']);
@@ -107,8 +119,8 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     const args = [srv, '--interface', 'vatk', '--adapter-ip', HOSTS.atk!.ip, '--router-mac', '$SRV_MAC', `-p${pick(rng, ['1-2000', '1-1000,3000-3500', '20-30,80,443,8000-8100'])}`, '--rate', String(pick(rng, [500, 1000, 3000])), '--wait', '1', '--seed', String(rng.int(1e6))];
     return { cls: 'scan', attackers: [HOSTS.atk!.ip], actors: [{ host: 'atk', cmd: 'masscan', args, timeoutMs: 20_000 }], params: { masscan: args.join(' ') } };
   } },
-  dos: { runs: 8, build: (rng, f, v) => {
-    const kind = ['syn80', 'synclosed', 'udp', 'icmp', 'syn80', 'udp', 'synspoof', 'udpspoof'][v % 8]!;
+  dos: { runs: 9, build: (rng, f, v) => {
+    const kind = DOS_KINDS[v % DOS_KINDS.length]!;
     const count = String(1500 + rng.int(3000));
     const interval = `u${pick(rng, [100, 200, 400])}`;
     const base = ['-q', '-c', count, '-i', interval];
@@ -123,7 +135,7 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     return { cls: 'dos', attackers: [HOSTS.atk!.ip], spoofedVictim: kind.endsWith('spoof') ? srv : undefined, actors, params: { hping3: args.join(' ') } };
   } },
   bruteforce: { runs: 9, build: (rng, f, v) => {
-    const kind = ['hydra-ssh', 'hydra-ftp', 'hydra-http', 'script-ftp', 'script-http', 'script-http-ka', 'hydra-ssh', 'hydra-ftp', 'hydra-http'][v % 9]!;
+    const kind = BRUTE_KINDS[v % BRUTE_KINDS.length]!;
     const tasks = String(pick(rng, [2, 4, 8]));
     let actor: Actor;
     if (kind === 'hydra-ssh') actor = { host: 'atk', cmd: 'hydra', args: ['-l', 'root', '-P', f.words, '-t', tasks, '-I', '-q', `ssh://${srv}`], timeoutMs: 25_000 };
@@ -135,8 +147,8 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
     return { cls: 'bruteforce', attackers: [HOSTS.atk!.ip], actors, params: { kind, tasks } };
   } },
-  dns_tunnel: { runs: 8, build: (rng, f, v) => {
-    const qtype = [16, 10, 5, 1, 16, 28, 16, 10][v % 8]!;
+  dns_tunnel: { runs: 9, build: (rng, f, v) => {
+    const qtype = DNS_QTYPES[v % DNS_QTYPES.length]!;
     const params = { seed: rng.int(1e9), qtype, count: 80 + rng.int(200), gapMs: 5 + rng.int(40), labelLen: 30 + rng.int(34), labels: 1 + rng.int(3), perQuerySocket: rng.next() < 0.4, domain: pick(rng, ['t.lab-tunnel.example', 'x.cdn-sync.example', 'a.b']) };
     const actors = [client('dnstunnel', 'atk', params)];
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
@@ -150,7 +162,7 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     return { cls: 'exfil', attackers: [HOSTS.atk!.ip], actors, params };
   } },
   c2: { runs: 6, build: (rng, f, v) => {
-    const mode = ['tcp', 'http', 'https'][v % 3]!;
+    const mode = C2_MODES[v % C2_MODES.length]!;
     const params = { seed: rng.int(1e9), host: ext, mode, count: 10 + rng.int(16), periodMs: 200 + rng.int(500), jitter: 0.05 + 0.35 * rng.next(), sizeMin: 30 + rng.int(60), sizeMax: 120 + rng.int(300) };
     const actors = [client('beacon', 'atk', params)];
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));

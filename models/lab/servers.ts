@@ -128,12 +128,20 @@ function c2Tcp(): void {
   }).listen(4444);
 }
 
+/** SNMP / CoAP / BACnet-style UDP services: a small reply per request (contents do not matter to flows). */
+function udpResponder(port: number): void {
+  const sock = createSocket('udp4');
+  sock.on('message', (msg, rinfo) => sock.send(filler.subarray(0, 30 + (msg.length * 3) % 200), rinfo.port, rinfo.address));
+  sock.bind(port);
+}
+
 const servers: { close(): unknown }[] = [];
 if (role === 'srv') {
   servers.push(createHttp(web).listen(80), createHttps(tls, web).listen(443), createHttp(basicAuth).listen(8080));
   dnsServer(53);
   ntpServer();
   ftpServer();
+  for (const port of [161, 5683, 47808]) udpResponder(port);
 } else {
   servers.push(createHttp(web).listen(8000), createHttps(tls, web).listen(443), createHttp(web).listen(8081));
   c2Tcp();

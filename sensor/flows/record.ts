@@ -8,6 +8,7 @@
  */
 import { FEATURES, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../../models/schema.js';
 import type { FlowKey } from '../core.js';
+import type { TextBuffer } from './text-buffer.js';
 
 type KeyColumn = (typeof RECORD_KEY_COLUMNS)[number];
 
@@ -18,9 +19,9 @@ const CIC_KEY_NAMES: Partial<Record<KeyColumn, string>> = {
   dst_ip: 'Destination IP',
 };
 
-/** keyValues() writes the key columns in this order; a schema change that reorders them must update it. */
+/** writeKeyColumns() writes the key columns in this order; a schema change that reorders them must update it. */
 const KEY_ORDER = 'src_ip,src_port,dst_ip,dst_port,protocol,vlan_id,first_seen_ms,last_seen_ms,src2dst_packets,src2dst_bytes,dst2src_packets,dst2src_bytes,end_reason';
-if (RECORD_KEY_COLUMNS.join(',') !== KEY_ORDER) throw new Error('models/schema.ts RECORD_KEY_COLUMNS changed: update sensor/flows/record.ts keyValues()');
+if (RECORD_KEY_COLUMNS.join(',') !== KEY_ORDER) throw new Error('models/schema.ts RECORD_KEY_COLUMNS changed: update sensor/flows/record.ts writeKeyColumns()');
 
 export interface RecordLayout {
   /** output column names, key columns first */
@@ -56,20 +57,37 @@ export function formatFeature(v: number): string {
   return String(Math.round(v * 1e6) / 1e6);
 }
 
-/** Milliseconds since the epoch, to the microsecond. */
-export function formatTimeMs(v: number): string {
-  return String(Math.round(v * 1000) / 1000);
+function textCol(tb: TextBuffer, prefix: Uint8Array, s: string, quote: boolean): void {
+  tb.bytes(prefix);
+  if (quote) tb.byte(34);
+  tb.ascii(s);
+  if (quote) tb.byte(34);
+}
+function intCol(tb: TextBuffer, prefix: Uint8Array, v: number): void {
+  tb.bytes(prefix);
+  tb.int(v);
+}
+function timeCol(tb: TextBuffer, prefix: Uint8Array, v: number): void {
+  tb.bytes(prefix);
+  tb.fixed(v, 3, 1e3);
 }
 
-/** Key column values in RECORD_KEY_COLUMNS order, as text (strings unquoted). */
-export function keyValues(k: FlowKey): string[] {
-  return [
-    k.src_ip, String(k.src_port), k.dst_ip, String(k.dst_port), String(k.protocol), String(k.vlan_id),
-    formatTimeMs(k.first_seen_ms), formatTimeMs(k.last_seen_ms),
-    String(k.src2dst_packets), String(k.src2dst_bytes), String(k.dst2src_packets), String(k.dst2src_bytes),
-    k.end_reason,
-  ];
+/**
+ * Writes the key columns, each after its prefix (`,` or `"name":`), into a TextBuffer — the fast path of both
+ * exports. `quote` wraps the text columns in double quotes (JSON).
+ */
+export function writeKeyColumns(tb: TextBuffer, k: FlowKey, p: Uint8Array[], quote: boolean): void {
+  textCol(tb, p[0], k.src_ip, quote);
+  intCol(tb, p[1], k.src_port);
+  textCol(tb, p[2], k.dst_ip, quote);
+  intCol(tb, p[3], k.dst_port);
+  intCol(tb, p[4], k.protocol);
+  intCol(tb, p[5], k.vlan_id);
+  timeCol(tb, p[6], k.first_seen_ms);
+  timeCol(tb, p[7], k.last_seen_ms);
+  intCol(tb, p[8], k.src2dst_packets);
+  intCol(tb, p[9], k.src2dst_bytes);
+  intCol(tb, p[10], k.dst2src_packets);
+  intCol(tb, p[11], k.dst2src_bytes);
+  textCol(tb, p[12], k.end_reason, quote);
 }
-
-/** Key columns that are text (quoted in JSON). */
-export const TEXT_KEY_COLUMNS: ReadonlySet<string> = new Set(['src_ip', 'dst_ip', 'end_reason']);

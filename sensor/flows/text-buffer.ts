@@ -48,11 +48,22 @@ export class TextBuffer {
   private uint(n: number): void {
     const d = this.digits;
     let k = 0;
-    do {
+    if (n < 10) {
+      this.room(1);
+      this.buf[this.pos++] = 48 + n;
+      return;
+    }
+    while (n >= 2147483648) {
       const q = Math.floor(n / 10);
       d[k++] = 48 + (n - q * 10);
       n = q;
-    } while (n > 0);
+    }
+    let m = n | 0; // small integers: int32 arithmetic
+    do {
+      const q = (m / 10) | 0;
+      d[k++] = 48 + (m - q * 10);
+      m = q;
+    } while (m > 0);
     this.room(k);
     const buf = this.buf;
     let p = this.pos;

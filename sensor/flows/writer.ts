@@ -13,7 +13,7 @@ export interface FlowWriter {
 }
 
 export interface TextSink {
-  write(text: string): void;
+  write(text: string | Uint8Array): void;
   /** resolves once buffered output is below the stream's high-water mark */
   drained(): Promise<void>;
   /** true once the reader went away (EPIPE): stop producing */
@@ -42,7 +42,7 @@ export function streamSink(stream: Writable, ownsStream: boolean): TextSink {
   };
   return {
     get closed() { return closed; },
-    write(text: string) {
+    write(text: string | Uint8Array) {
       check();
       if (!closed && text.length > 0) stream.write(text);
     },

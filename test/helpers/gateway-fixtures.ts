@@ -51,8 +51,11 @@ export async function startGateway(over: DeepPartial<GatewayConfig> = {}): Promi
 export function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => resolve(c));
-    c.once('error', (e) => { c.end(true); reject(e); });
+    const timer = setTimeout(() => { c.end(true); reject(new Error('connect timed out')); }, (opts.connectTimeout ?? 5000) + 1000);
+    c.once('connect', () => { clearTimeout(timer); resolve(c); });
+    c.once('error', (e) => { clearTimeout(timer); c.end(true); reject(e); });
+    // A server that drops the connection without a CONNACK (e.g. plain MQTT to a TLS port) only emits 'close'.
+    c.once('close', () => { clearTimeout(timer); if (!c.connected) { c.end(true); reject(new Error('connection closed before CONNACK')); } });
   });
 }
 
