@@ -36,7 +36,7 @@ const tsharkPackets = Math.min(Number(values['tshark-packets']), packets);
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
-interface Measure { seconds: number; rssMb: number; stderr: string }
+interface Measure { seconds: number; cpuSeconds: number; rssMb: number; stderr: string }
 
 /** Runs a command under /usr/bin/time -v: wall seconds and peak RSS. */
 function timed(cmd: string, args: string[]): Measure {
@@ -45,16 +45,19 @@ function timed(cmd: string, args: string[]): Measure {
   const seconds = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
-  return { seconds, rssMb: rss, stderr: r.stderr };
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
+  const sys = Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
+  return { seconds, cpuSeconds: user + sys, rssMb: rss, stderr: r.stderr };
 }
 
-interface Row { tool: string; packets: number; seconds: number; pps: number; rssMb: number; note: string }
+interface Row { tool: string; packets: number; seconds: number; pps: number; cpuPps: number; rssMb: number; note: string }
 const rows: Row[] = [];
 function record(tool: string, n: number, ms: Measure[], note = ''): Row {
   const seconds = median(ms.map((m) => m.seconds));
-  const row = { tool, packets: n, seconds, pps: n / seconds, rssMb: median(ms.map((m) => m.rssMb)), note };
+  const cpu = median(ms.map((m) => m.cpuSeconds));
+  const row = { tool, packets: n, seconds, pps: n / seconds, cpuPps: n / cpu, rssMb: median(ms.map((m) => m.rssMb)), note };
   rows.push(row);
-  console.log(`${tool.padEnd(28)} ${(row.pps / 1e6).toFixed(2)} Mpps  ${seconds.toFixed(2)} s  RSS ${row.rssMb.toFixed(0)} MB ${note}`);
+  console.log(`${tool.padEnd(28)} ${(row.pps / 1e6).toFixed(2)} Mpps wall, ${(row.cpuPps / 1e6).toFixed(2)} Mpps per CPU-second  ${seconds.toFixed(2)} s  RSS ${row.rssMb.toFixed(0)} MB ${note}`);
   return row;
 }
 
@@ -101,9 +104,11 @@ for (let i = 0; i < runs; i++) {
   slotBytes = core.flowSlotBytes();
   core.onBatch(() => {});
   const t = performance.now();
+  const c0 = process.cpuUsage();
   await readCapture(pcap, core.push, { afterChunk: () => { core.sync(); peakFlows = Math.max(peakFlows, core.stats().flowsActive); } });
   core.flush('end_of_input');
-  coreRuns.push({ seconds: (performance.now() - t) / 1000, rssMb: process.memoryUsage().rss / 1048576, stderr: '' });
+  const c = process.cpuUsage(c0);
+  coreRuns.push({ seconds: (performance.now() - t) / 1000, cpuSeconds: (c.user + c.system) / 1e6, rssMb: process.memoryUsage().rss / 1048576, stderr: '' });
 }
 const coreRow = record('reader + core (no export)', packets, coreRuns, 'in-process');
 
@@ -113,17 +118,17 @@ if (has('suricata')) {
   const logs = mkdtempSync(join(tmpdir(), 'suricata-'));
   const r = record('suricata -k none -r', packets, Array.from({ length: runs }, () => timed('suricata', ['-k', 'none', '-r', pcap, '-l', logs, '--runmode', 'single'])));
   rmSync(logs, { recursive: true, force: true });
-  ratios.push(`netsensor/suricata ${(ns.pps / r.pps).toFixed(2)}×`);
+  ratios.push(`netsensor/suricata ${(ns.pps / r.pps).toFixed(2)}× (CPU ${(ns.cpuPps / r.cpuPps).toFixed(2)}×)`);
 } else {
   console.log('suricata: not installed (Debian: bookworm-backports only) — skipped');
 }
 if (has('argus')) {
   const r = record('argus -r', packets, Array.from({ length: runs }, () => timed('argus', ['-r', pcap, '-w', '/dev/null'])));
-  ratios.push(`netsensor/argus ${(ns.pps / r.pps).toFixed(2)}×`);
+  ratios.push(`netsensor/argus ${(ns.pps / r.pps).toFixed(2)}× (CPU ${(ns.cpuPps / r.cpuPps).toFixed(2)}×)`);
 }
 if (has('tshark')) {
   const r = record('tshark -q -z conv,ip', tsharkPackets, Array.from({ length: runs }, () => timed('tshark', ['-n', '-q', '-z', 'conv,ip', '-r', tsharkInput])), `first ${tsharkPackets} packets`);
-  ratios.push(`netsensor/tshark ${(ns.pps / r.pps).toFixed(2)}×`);
+  ratios.push(`netsensor/tshark ${(ns.pps / r.pps).toFixed(2)}× (CPU ${(ns.cpuPps / r.cpuPps).toFixed(2)}×)`);
 }
 console.log(ratios.join(', '));
 console.log(`flow state: ${slotBytes} bytes per flow slot; peak live flows ${peakFlows}`);
@@ -139,11 +144,12 @@ const section = [
     `${slots.toLocaleString('en')} flows live at once (peak ${peakFlows.toLocaleString('en')} in the table, FIN linger included), ` +
     `${(statSync(pcap).size / 1e6).toFixed(0)} MB. Medians of ${runs} runs; wall clock including process start-up; one core each.`,
   '',
-  '| tool | packets | seconds | packets/s | peak RSS | note |',
-  '|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.tool} | ${r.packets.toLocaleString('en')} | ${r.seconds.toFixed(2)} | ${(r.pps / 1e6).toFixed(2)} M | ${r.rssMb.toFixed(0)} MB | ${r.note} |`),
+  '| tool | packets | wall s | packets/s (wall) | packets per CPU-second | peak RSS | note |',
+  '|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.tool} | ${r.packets.toLocaleString('en')} | ${r.seconds.toFixed(2)} | ${(r.pps / 1e6).toFixed(2)} M | ${(r.cpuPps / 1e6).toFixed(2)} M | ${r.rssMb.toFixed(0)} MB | ${r.note} |`),
   '',
-  `Ratios (end-to-end packets/s): ${ratios.join(', ') || 'no peer installed'}. Flow state: ${slotBytes} bytes per flow slot ` +
+  `Ratios (end-to-end packets/s, wall): ${ratios.join(', ') || 'no peer installed'}. Packets per CPU-second (user + system) ` +
+    `is the steadier figure on a shared machine. Flow state: ${slotBytes} bytes per flow slot ` +
     `(\`flowSlotBytes()\`). Target: ≥ 3 Mpps on one core and ≥ 3× Suricata without rules — ` +
     `reader + core reach ${(coreRow.pps / 1e6).toFixed(2)} Mpps, the CLI ${(ns.pps / 1e6).toFixed(2)} Mpps.`,
   '',

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { FEATURES, RECORD_KEY_COLUMNS } from '../models/schema.ts';
 import { pcapFile, pcapngFile, frame, type FrameSpec, type Packet } from './helpers/pcap-writer.ts';
 import { sharedPcap } from './helpers/tools.ts';
+import { TextBuffer } from '../sensor/flows/text-buffer.ts';
+import { formatFeature } from '../sensor/flows/record.ts';
+import { formatAddress } from '../sensor/core.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));
@@ -179,6 +182,29 @@ test('--help', () => {
   const r = flows(['--help']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /--idle-timeout/);
+});
+
+test('number and address formatting: byte writer = reference formatter; IPv6 compression (RFC 5952)', () => {
+  const tb = new TextBuffer();
+  const nul = TextBuffer.encode('null');
+  const cases = [0, 7, 10, 2147483647, 2147483648, 1e15, -3, 0.5, -0.25, 12.000001, 99.9999999, 0.0005, -2.5e-7, 3.4e38, Math.fround(0.1), 16777215.5];
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < 20000; i++) cases.push(Math.fround((rnd() - 0.5) * 10 ** (rnd() * 14 - 4)));
+  for (const v of cases) {
+    tb.feature(v, nul);
+    assert.is(tb.take().toString(), formatFeature(v), String(v));
+  }
+  assert.is(formatFeature(Math.fround(0.1)), '0.1');
+  assert.is(formatFeature(1234.5678), '1234.5678');
+  assert.is(formatFeature(NaN), '');
+  const addr = (hex: string) => formatAddress(Buffer.from(hex.replace(/ /g, ''), 'hex'), 0);
+  assert.is(addr('00000000 00000000 0000ffff 0a000001'), '10.0.0.1');
+  assert.is(addr('fd000000 00000000 00000000 00000001'), 'fd00::1');
+  assert.is(addr('20010db8 00000001 00000000 00000001'), '2001:db8:0:1::1');
+  assert.is(addr('20010db8 00010001 00010001 00010001'), '2001:db8:1:1:1:1:1:1');
+  assert.is(addr('00000000 00000000 00000000 00000000'), '::');
+  assert.is(addr('20010000 00000001 00000000 00000000'), '2001:0:0:1::');
 });
 
 test.run();

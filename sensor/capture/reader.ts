@@ -38,12 +38,47 @@ interface ByteSource {
   close(): Promise<void>;
 }
 
+/**
+ * Reads a file one chunk ahead: while the caller parses and runs the core over one chunk, the thread pool is
+ * already reading the next, so the CPU rarely waits for I/O. Costs one extra memory copy per chunk.
+ */
 class FileSource implements ByteSource {
-  constructor(private readonly fh: FileHandle) {}
-  async read(into: Uint8Array, at: number, max: number): Promise<number> {
-    return (await this.fh.read(into, at, max, null)).bytesRead;
+  private readonly ahead: Uint8Array;
+  private pending: Promise<number> | null = null;
+  private have = 0; // bytes of `ahead` not handed out yet, starting at `pos`
+  private pos = 0;
+  private eof = false;
+
+  constructor(private readonly fh: FileHandle, chunkBytes: number) {
+    this.ahead = new Uint8Array(chunkBytes);
   }
-  close(): Promise<void> { return this.fh.close(); }
+
+  private prefetch(): void {
+    if (!this.eof && this.pending === null) this.pending = this.fh.read(this.ahead, 0, this.ahead.length, null).then((r) => r.bytesRead);
+  }
+
+  async read(into: Uint8Array, at: number, max: number): Promise<number> {
+    if (this.have === 0) {
+      this.prefetch();
+      if (this.pending === null) return 0;
+      const n = await this.pending;
+      this.pending = null;
+      if (n === 0) { this.eof = true; return 0; }
+      this.have = n;
+      this.pos = 0;
+    }
+    const n = Math.min(max, this.have);
+    into.set(this.ahead.subarray(this.pos, this.pos + n), at);
+    this.pos += n;
+    this.have -= n;
+    if (this.have === 0) this.prefetch();
+    return n;
+  }
+
+  async close(): Promise<void> {
+    if (this.pending) await this.pending.catch(() => 0);
+    await this.fh.close();
+  }
 }
 
 class StreamSource implements ByteSource {
@@ -83,7 +118,7 @@ async function openSource(path: string, opts: ReadOptions): Promise<ByteSource> 
   }
   if (st.isDirectory()) throw new NetsensorError('ERR_CAPTURE_IS_DIRECTORY', `capture is a directory, not a file: ${path}`);
   try {
-    return new FileSource(await open(path, 'r'));
+    return new FileSource(await open(path, 'r'), Math.max(opts.bufferBytes ?? INITIAL_BUFFER_BYTES, 64 << 10));
   } catch (e) {
     throw new NetsensorError('ERR_CAPTURE_NOT_FOUND', `cannot open capture ${path}: ${(e as Error).message}`, { cause: e });
   }
