@@ -11,6 +11,7 @@
  *                    CPU (sensor + its tcpdump) over an idle period.
  *
  * Usage: node --import tsx bench/footprint.ts [--flows 0,10000,100000,1000000] [--idle-s 20] [--json FILE]
+ *        [--model FILE]   (detection model for the idle sensor; default: the shipped one)
  *        [--update-results]   (rewrites the "Footprint" section of bench/RESULTS.md, nothing else)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -189,7 +190,7 @@ function rssOfTree(pid: number): number {
 interface IdleResult { startupMs: number; idleCpuPercent: number; rssMiB: number; sensorRssMiB: number; idleSeconds: number }
 
 /** The real sensor, live on a quiet interface: start-up time, idle CPU and RSS. */
-async function measureIdle(idleS: number): Promise<IdleResult> {
+async function measureIdle(idleS: number, model: string): Promise<IdleResult> {
   const main = join(repo, 'dist/cli/main.js');
   if (!existsSync(join(repo, 'dist/cli/commands/sensor.js'))) throw new Error('no dist/cli/commands/sensor.js (npm run build)');
   const { createRequire } = await import('node:module');
@@ -226,7 +227,7 @@ async function measureIdle(idleS: number): Promise<IdleResult> {
     observer!.on('message', () => { if (!statusAt) statusAt = performance.now(); });
     const t0 = performance.now();
     child = spawn('ip', ['netns', 'exec', ns, process.execPath, main, 'sensor', '--iface', 'quiet0', '--id', id,
-      '--broker', `mqtt://${net}.1:${port}`, '--db', join(dir, 'outbox.db')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSENSOR_LOG_LEVEL: 'warn' } });
+      '--broker', `mqtt://${net}.1:${port}`, '--db', join(dir, 'outbox.db'), ...(model ? ['--model', model] : [])], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSENSOR_LOG_LEVEL: 'warn' } });
     let stderr = '';
     child.stderr!.on('data', (d) => { stderr += d; });
     for (let i = 0; i < 300 && !statusAt; i++) {
@@ -267,12 +268,84 @@ async function measureIdle(idleS: number): Promise<IdleResult> {
   }
 }
 
-function renderSection(r: { flows: FlowScenario[]; idle?: IdleResult | string; cpu: string; node: string; date: string }): string {
+interface SensorPeak { flows: number; sizing: string; maxFlows: number; maxHosts: number; peakRssMiB: number; events: number; seconds: number }
+
+/** A classic pcap of `n` concurrent bidirectional flows (all within ~n·2 µs of capture time). */
+function writeFlowsPcap(file: string, n: number): void {
+  const frame = new Uint8Array(FRAME_BYTES);
+  const out = Buffer.alloc(24 + 2 * n * (16 + FRAME_BYTES));
+  out.writeUInt32LE(0xa1b2c3d4, 0); out.writeUInt16LE(2, 4); out.writeUInt16LE(4, 6);
+  out.writeUInt32LE(65535, 16); out.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+  let at = 24;
+  let usec = 0;
+  for (let i = 0; i < n; i++) {
+    for (const reply of [false, true]) {
+      buildFlowPacket(frame, i, reply);
+      out.writeUInt32LE(1_700_000_000 + Math.floor(usec / 1e6), at); out.writeUInt32LE(usec % 1e6, at + 4);
+      out.writeUInt32LE(FRAME_BYTES, at + 8); out.writeUInt32LE(FRAME_BYTES, at + 12);
+      out.set(frame, at + 16);
+      at += 16 + FRAME_BYTES;
+      usec += 1;
+    }
+  }
+  writeFileSync(file, out);
+}
+
+/**
+ * The real sensor (detection model loaded, outbox, MQTT) replaying a capture of `n` concurrent flows: its peak
+ * RSS (VmHWM) covers the moment all n are live plus scoring them at the end of the capture — an upper bound
+ * for a live sensor holding n flows.
+ */
+async function measureSensorPeak(n: number, sizing: Sizing, model: string): Promise<SensorPeak> {
+  const main = join(repo, 'dist/cli/main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'netsensor-footprint-'));
+  const { createRequire } = await import('node:module');
+  const require = createRequire(join(repo, 'package.json'));
+  const aedes = require('aedes');
+  const broker = await (aedes.createBroker ?? aedes.Aedes.createBroker)();
+  const server = createServer(broker.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const pcap = join(dir, 'flows.pcap');
+    writeFlowsPcap(pcap, n);
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [main, 'sensor', '--pcap', pcap, '--replay', 'fast', '--id', 'footprint',
+      '--broker', `mqtt://127.0.0.1:${port}`, '--db', join(dir, 'outbox.db'), '--max-flows', String(sizing.maxFlows),
+      '--max-hosts', String(sizing.maxHosts), '--unanswered-s', '3600', ...(model ? ['--model', model] : [])],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSENSOR_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    child.stderr!.on('data', (d) => { stderr += d; if (stderr.length > 8000) stderr = stderr.slice(-4000); });
+    let peakKb = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch { /* exited */ }
+    }, 20);
+    let events = 0;
+    broker.on('publish', (packet: { topic: string }) => { if (packet.topic.endsWith('/events')) events++; });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    clearInterval(poll);
+    if (code !== 0) throw new Error(`sensor exited ${code}: ${stderr.slice(-1500)}`);
+    return { flows: n, sizing: sizing.label, maxFlows: sizing.maxFlows, maxHosts: sizing.maxHosts, peakRssMiB: mib(peakKb * 1024), events, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+  } finally {
+    await new Promise((r) => broker.close(r));
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function renderSection(r: { flows: FlowScenario[]; peaks: SensorPeak[]; idle?: IdleResult | string; cpu: string; node: string; date: string }): string {
   const rows = r.flows.map((s) => `| ${s.flows.toLocaleString('en')} | ${s.live.toLocaleString('en')} | ${s.tableSize.toLocaleString('en')} / ${s.maxHosts.toLocaleString('en')} | ${s.baselineRssMiB} | ${s.initRssMiB} | **${s.rssMiB}** | ${s.bytesPerFlowMeasured ?? '–'} | ${s.loadCpuPercent} % | ${s.insertPps.toLocaleString('en')} |`);
   const at100k = r.flows.filter((s) => s.flows === 100_000);
   const mb = (mibValue: number) => Math.round(mibValue * 1.048576 * 10) / 10;
-  const rssTarget = at100k.length === 0 ? 'not measured' : at100k
-    .map((s) => `${s.rssMiB} MiB = ${mb(s.rssMiB)} MB with ${s.sizing} (${mb(s.rssMiB) <= 120 ? 'met' : 'NOT met'})`).join('; ');
+  const peaks100k = r.peaks.filter((p) => p.flows === 100_000);
+  const rssTarget = peaks100k.length > 0
+    ? 'whole sensor: ' + peaks100k.map((p) => `${p.peakRssMiB} MiB = ${mb(p.peakRssMiB)} MB with ${p.sizing} (${mb(p.peakRssMiB) <= 120 ? 'met' : 'NOT met'})`).join('; ') +
+      (at100k.length ? '; flow core alone: ' + at100k.map((s) => `${s.rssMiB} MiB with ${s.sizing}`).join(', ') : '')
+    : at100k.length === 0 ? 'not measured' : at100k
+      .map((s) => `flow core alone ${s.rssMiB} MiB = ${mb(s.rssMiB)} MB with ${s.sizing} (${mb(s.rssMiB) <= 120 ? 'met' : 'NOT met'})`).join('; ');
   const idle = typeof r.idle === 'object' ? r.idle : undefined;
   return [
     '## Footprint (edge)',
@@ -290,6 +363,15 @@ function renderSection(r: { flows: FlowScenario[]; idle?: IdleResult | string; c
     '(RSS with flows − RSS of Node alone) / flows: everything the core and its host cost per flow at that sizing.',
     `Flow-table slot size reported by the core (flowSlotBytes): ${r.flows[0]?.flowSlotBytes ?? 'n/a'} bytes.`,
     '',
+    ...(r.peaks.length ? [
+      'The whole sensor (`netsensor sensor`: flow core + detection model + SQLite outbox + MQTT) replaying a capture of',
+      'N concurrent flows; peak RSS (VmHWM) covers all N live plus scoring them when the capture ends:',
+      '',
+      '| concurrent flows | core.maxFlows / maxHosts | peak RSS MiB | run time s |',
+      '|---:|---:|---:|---:|',
+      ...r.peaks.map((p) => `| ${p.flows.toLocaleString('en')} | ${p.maxFlows.toLocaleString('en')} / ${p.maxHosts.toLocaleString('en')} (${p.sizing}) | **${p.peakRssMiB}** | ${p.seconds} |`),
+      '',
+    ] : []),
     idle
       ? `Real sensor, live capture on a quiet interface (sensor + tcpdump): start-up to first status message ${idle.startupMs} ms; idle CPU ${idle.idleCpuPercent} % over ${idle.idleSeconds} s; RSS ${idle.rssMiB} MiB (sensor process ${idle.sensorRssMiB} MiB).`
       : `Idle sensor: not measured (${r.idle ?? 'skipped'}).`,
@@ -332,15 +414,25 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`flows ${n}: ${JSON.stringify(s)}\n`);
     flows.push(s);
   }
+  const peaks: SensorPeak[] = [];
+  for (const [n, sizing] of scenarios.filter(([n]) => n > 0 && n <= 100_000)) {
+    try {
+      const p = await measureSensorPeak(n, sizing, opt('--model', ''));
+      process.stderr.write(`sensor peak ${n}: ${JSON.stringify(p)}\n`);
+      peaks.push(p);
+    } catch (e) {
+      process.stderr.write(`sensor peak ${n}: not measured — ${(e as Error).message.split('\n')[0]}\n`);
+    }
+  }
   let idle: IdleResult | string;
   try {
-    idle = await measureIdle(idleS);
+    idle = await measureIdle(idleS, opt('--model', ''));
     process.stderr.write(`idle: ${JSON.stringify(idle)}\n`);
   } catch (e) {
     idle = (e as Error).message.split('\n')[0];
     process.stderr.write(`idle: not measured — ${idle}\n`);
   }
-  const result = { flows, idle, cpu: `${cpus().length}× ${cpus()[0]?.model ?? 'unknown CPU'}`, node: process.versions.node, date: new Date().toISOString().slice(0, 10) };
+  const result = { flows, peaks, idle, cpu: `${cpus().length}× ${cpus()[0]?.model ?? 'unknown CPU'}`, node: process.versions.node, date: new Date().toISOString().slice(0, 10) };
   const json = opt('--json', '');
   if (json) writeFileSync(json, JSON.stringify(result, null, 1) + '\n');
   const section = renderSection(result);

@@ -110,3 +110,31 @@ export function loadPublicKey(path: string): KeyObject {
   if (text.includes('PRIVATE KEY')) return createPublicKey(loadPrivateKey(path));
   return parsePublicKey(text);
 }
+
+/**
+ * Several public keys from one text: PEM blocks, or one base64 key per line ('#' comments and blank lines
+ * ignored). Used for the gateway's trusted upload keys and the sensor's pinned keys.
+ */
+export function parsePublicKeys(text: string): KeyObject[] {
+  const pem = text.match(/-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g);
+  if (pem) return pem.map((block) => parsePublicKey(block));
+  return text.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean).map((line) => parsePublicKey(line));
+}
+
+/** A pinned-key entry: a file (PEM, or base64 lines) or, when no such file exists, an inline base64 key. */
+export function loadPublicKeysFrom(entry: string): KeyObject[] {
+  let text: string;
+  try {
+    text = readFileSync(entry, 'utf8');
+  } catch (e) {
+    // 32 bytes are 43 base64 characters (+ '='): anything else that cannot be read is a missing file.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !/^[A-Za-z0-9+/_-]{43}=?$/.test(entry.trim())) {
+      throw new NetsensorError('ERR_KEY', `cannot read key file ${entry}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    }
+    return [parsePublicKey(entry)];
+  }
+  if (text.includes('PRIVATE KEY')) throw new NetsensorError('ERR_KEY', `${entry} holds a private key: pin the public key (signing.pub) instead`);
+  const keys = parsePublicKeys(text);
+  if (keys.length === 0) throw new NetsensorError('ERR_KEY', `${entry} holds no public key`);
+  return keys;
+}

@@ -49,6 +49,15 @@ export interface GatewayConfig {
     multiSensor: number;
   };
   homeAssistant: { enabled: boolean; discoveryPrefix: string };
+  /** Model distribution (OTA, docs/ota.md). */
+  models: {
+    /** Public keys (PEM or base64 lines) an upload must be signed by; without it uploads are checked for shape only. */
+    trustedKeysFile?: string;
+    /** Halt a rollout when failed / tried sensors passes this (0..1). */
+    maxFailureRate: number;
+    /** Cap on the first stage, percent of a channel's sensors (the signed --rollout applies when lower). */
+    maxFirstStagePercent: number;
+  };
   /** A sensor is shown offline when nothing was heard from it for this long (the last will usually says it sooner). */
   sensorStaleMs: number;
 }
@@ -59,6 +68,7 @@ export const defaults: GatewayConfig = {
   store: { path: 'netsensor-gateway.db', retentionDays: 30, maxBytes: 1024 * 1024 * 1024, retentionIntervalMs: 60_000 },
   correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2 },
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
+  models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
   sensorStaleMs: 5 * 60_000,
 };
 
@@ -125,6 +135,9 @@ export function validateConfig(c: GatewayConfig): GatewayConfig {
   int('correlation.multiSensor', c.correlation.multiSensor, 2, 1000);
   bool('homeAssistant.enabled', c.homeAssistant.enabled);
   str('homeAssistant.discoveryPrefix', c.homeAssistant.discoveryPrefix);
+  str('models.trustedKeysFile', c.models.trustedKeysFile, true);
+  if (typeof c.models.maxFailureRate !== 'number' || !(c.models.maxFailureRate >= 0 && c.models.maxFailureRate <= 1)) bad('models.maxFailureRate', 'a number in [0, 1]', c.models.maxFailureRate);
+  int('models.maxFirstStagePercent', c.models.maxFirstStagePercent, 1, 100);
   int('sensorStaleMs', c.sensorStaleMs, 1000, 86_400_000 * 30);
   return c;
 }
@@ -141,6 +154,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): DeepPartial<GatewayConfig
     },
     http: { token: env.NETSENSOR_GW_API_TOKEN || undefined, port: num(env.NETSENSOR_GW_HTTP_PORT) },
     store: { path: env.NETSENSOR_GW_DB || undefined },
+    models: { trustedKeysFile: env.NETSENSOR_GW_MODEL_KEYS || undefined },
   };
 }
 

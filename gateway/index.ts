@@ -3,6 +3,8 @@
  * `Gateway.start(config)` wires everything and returns once the broker and the HTTP server listen;
  * `stop()` closes them in reverse order and flushes the registry.
  */
+import { NetsensorError } from '../common/errors.js';
+import { loadPublicKeysFrom } from '../common/keys.js';
 import { log as rootLog, type Logger } from '../common/log.js';
 import { topics } from '../protocol/topics.js';
 import { alertTopic, toEve } from './alerts.js';
@@ -15,7 +17,10 @@ import { HomeAssistant } from './homeassistant.js';
 import { registerApi } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
+import { registerModelsApi } from './http/models-api.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { SqliteRolloutStore } from './model-store.js';
+import { ModelDistributor } from './models.js';
 import { Registry } from './registry.js';
 import { Store } from './store.js';
 
@@ -34,6 +39,7 @@ export class Gateway {
     readonly registry: Registry,
     readonly metrics: GatewayMetrics,
     private readonly ha: HomeAssistant | undefined,
+    readonly models: ModelDistributor,
     private readonly log: Logger,
   ) {}
 
@@ -55,18 +61,26 @@ export class Gateway {
       http = new HttpServer(config.http, root.child({ component: 'http' }));
       let gw: Gateway | undefined;
       const ingest = new Ingest(store, correlator, registry, metrics, root.child({ component: 'ingest' }), (changes) => gw?.onAlertChanges(changes));
-      gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, log);
+      const rollouts = new SqliteRolloutStore(store.db);
+      const models = new ModelDistributor({
+        bus, persist: rollouts, trustedKeys: trustedUploadKeys(config, log),
+        maxFailureRate: config.models.maxFailureRate, maxFirstStagePercent: config.models.maxFirstStagePercent,
+        log: root,
+      });
+      gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, models, log);
       const broker = bus;
       registerApi(http, {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
+      registerModelsApi(http, models, rollouts);
       if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
         registry.onStatus(topic.split('/')[3], payload);
         done();
       });
       await bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true });
+      await models.start();
       await http.listen();
       gw.timers.push(setInterval(() => gw!.housekeeping(), Math.min(config.store.retentionIntervalMs, 5000)).unref());
       gw.timers.push(setInterval(() => gw!.retention(), config.store.retentionIntervalMs).unref());
@@ -135,11 +149,26 @@ export class Gateway {
     await this.http.close().catch(() => {});
     this.ingest.flush();
     await Promise.all([...this.publishing]);
+    await this.models.idle().catch(() => {});
     await this.bus.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing broker failed'));
     this.ingest.flush(); // anything delivered while the broker was closing
     try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
     this.store.close();
     this.log.info('gateway stopped');
+  }
+}
+
+/** Keys an upload must be signed by (models.trustedKeysFile); none → uploads are checked for shape only. */
+function trustedUploadKeys(config: GatewayConfig, log: Logger): import('node:crypto').KeyObject[] | undefined {
+  const file = config.models.trustedKeysFile;
+  if (!file) {
+    log.warn('models.trustedKeysFile not set: model uploads are not verified by the gateway (sensors still verify them)');
+    return undefined;
+  }
+  try {
+    return loadPublicKeysFrom(file);
+  } catch (e) {
+    throw new NetsensorError('ERR_CONFIG', `config models.trustedKeysFile: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -34,6 +34,8 @@ export type RolloutState = RolloutRecord['state'];
 interface Release {
   manifest: Manifest;
   envelope: Uint8Array;
+  /** Kept so the release can be persisted with its payload (see RolloutPersistence). */
+  payload: Uint8Array;
   chunkCount: number;
   state: RolloutState;
   admitted: string[];
@@ -54,8 +56,52 @@ interface SensorModel {
   updatedMs: number;
 }
 
+/** A channel's release as persisted (gateway/model-store.ts). */
+export interface PersistedRelease {
+  channel: string;
+  seq: number;
+  envelope: Uint8Array;
+  payload: Uint8Array;
+  state: RolloutState;
+  admitted: string[];
+  applied: string[];
+  failed: Record<string, string>;
+  haltReason?: string;
+  publishedMs: number;
+}
+
+export type PersistedSensor = SensorModel;
+
+/** One line of release history (the `models` table). */
+export interface ModelHistoryRow {
+  model_id: string;
+  sha256: string;
+  size: number;
+  schema_id: string;
+  created_ms: number;
+  expires_ms: number;
+  classes: string[];
+  rollout_percent: number;
+}
+
+/** Where rollout state survives a gateway restart (the gateway's SQLite database: SqliteRolloutStore). */
+export interface RolloutPersistence {
+  loadReleases(): PersistedRelease[];
+  saveRelease(r: PersistedRelease, history: ModelHistoryRow): void;
+  saveRollout(r: Omit<PersistedRelease, 'envelope' | 'payload' | 'publishedMs'>): void;
+  loadSensors(): PersistedSensor[];
+  saveSensor(s: PersistedSensor): void;
+}
+
 export interface DistributorOptions {
   bus: Bus;
+  /** Rollout state store; without it state lives in memory and a restart forgets releases and sensors. */
+  persist?: RolloutPersistence;
+  /**
+   * Gateway policy cap on the first stage (1..100): the stage admits min(signed rollout percent, this) of the
+   * channel's sensors. 100 (default) follows the publisher's --rollout.
+   */
+  maxFirstStagePercent?: number;
   /** When set, uploads must be signed by one of these keys (sensors verify regardless). */
   trustedKeys?: KeyObject[];
   /** Halt when failures / sensors that tried exceeds this (0..1). */
@@ -75,7 +121,7 @@ export interface ModelsApiData {
     expires_ms: number;
     published_ms: number;
     classes: string[];
-    rollout: { percent: number; state: RolloutState; admitted: string[]; applied: string[]; failed: Record<string, string>; halt_reason?: string };
+    rollout: { percent: number; first_stage_percent: number; state: RolloutState; admitted: string[]; applied: string[]; failed: Record<string, string>; halt_reason?: string };
   }>;
   sensors: Array<{ id: string; channel?: string; model_id?: string; seq?: number; state?: string; reason?: string; message?: string; updated_ms: number }>;
 }
@@ -94,18 +140,75 @@ export class ModelDistributor {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly maxFailureRate: number;
+  private readonly maxFirstStagePercent: number;
   private work: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: DistributorOptions) {
     this.log = (opts.log ?? rootLog).child({ component: 'models' });
     this.now = opts.now ?? Date.now;
     this.maxFailureRate = opts.maxFailureRate ?? DEFAULT_MAX_FAILURE_RATE;
+    this.maxFirstStagePercent = opts.maxFirstStagePercent ?? 100;
   }
 
   /** Subscribes to sensor OTA reports and to operator uploads on the broker. */
   async start(): Promise<void> {
+    await this.restore();
     await this.opts.bus.subscribe(topics.allOta, (topic, payload) => this.serial(() => this.onReport(topic, payload)));
     await this.opts.bus.subscribe(topics.allModelUploads, (topic, payload) => this.serial(() => this.onUploadMessage(topic, payload)));
+  }
+
+  /**
+   * Reloads persisted releases and sensors and publishes each release again (envelope, chunks, rollout record):
+   * an embedded broker forgets retained messages when the gateway stops. Expired releases are kept for the API
+   * but not offered again (sensors would refuse them anyway).
+   */
+  private async restore(): Promise<void> {
+    const p = this.opts.persist;
+    if (!p) return;
+    for (const s of p.loadSensors()) this.sensors.set(s.id, s);
+    for (const row of p.loadReleases()) {
+      let manifest: Manifest;
+      try {
+        manifest = validateManifest(cborDecode(decodeEnvelope(row.envelope).signed));
+        checkPayload(manifest, row.payload);
+      } catch (e) {
+        this.log.error({ channel: row.channel, seq: row.seq, err: (e as Error).message }, 'persisted release unreadable; dropped');
+        continue;
+      }
+      const release: Release = {
+        manifest, envelope: row.envelope, payload: row.payload, chunkCount: manifest.payload.chunks.length, state: row.state,
+        admitted: row.admitted, applied: new Set(row.applied), failed: new Map(Object.entries(row.failed)), publishedMs: row.publishedMs,
+        haltReason: row.haltReason,
+      };
+      this.releases.set(row.channel, release);
+      if (this.now() >= manifest.expires_ms) {
+        this.log.warn({ channel: row.channel, seq: manifest.seq }, 'persisted release expired; not offered again');
+        continue;
+      }
+      await this.publishRelease(release);
+      this.log.info({ channel: row.channel, seq: manifest.seq, state: release.state, applied: release.applied.size }, 'release restored');
+    }
+  }
+
+  /** Retained chunks, rollout record, then the envelope (sensors must find the chunks once admitted). */
+  private async publishRelease(r: Release): Promise<void> {
+    const chunks = splitPayload(r.payload, r.manifest.payload.chunk_size);
+    for (let i = 0; i < chunks.length; i++) {
+      await this.opts.bus.publish(topics.modelChunk(r.manifest.channel, r.manifest.seq, i), Buffer.from(chunks[i]), { qos: 1, retain: true });
+    }
+    await this.publishRollout(r);
+    await this.opts.bus.publish(topics.model(r.manifest.channel), Buffer.from(r.envelope), { qos: 1, retain: true });
+  }
+
+  private persistRollout(r: Release): void {
+    try {
+      this.opts.persist?.saveRollout({
+        channel: r.manifest.channel, seq: r.manifest.seq, state: r.state, admitted: [...r.admitted], applied: [...r.applied],
+        failed: Object.fromEntries(r.failed), haltReason: r.haltReason,
+      });
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'could not persist rollout state');
+    }
   }
 
   /** Runs handlers one after another: reports and uploads mutate the same rollout state. */
@@ -157,19 +260,22 @@ export class ModelDistributor {
     if (previous && manifest.seq <= previous.manifest.seq) {
       throw new OtaRejected('stale_sequence', `channel ${channel} already has seq ${previous.manifest.seq}`);
     }
-    const bus = this.opts.bus;
-    const chunks = splitPayload(bundle.payload, manifest.payload.chunk_size);
-    for (let i = 0; i < chunks.length; i++) {
-      await bus.publish(topics.modelChunk(channel, manifest.seq, i), Buffer.from(chunks[i]), { qos: 1, retain: true });
-    }
     const release: Release = {
-      manifest, envelope: bundle.envelope, chunkCount: chunks.length, state: 'staged', admitted: [],
-      applied: new Set(), failed: new Map(), publishedMs: this.now(),
+      manifest, envelope: bundle.envelope, payload: bundle.payload, chunkCount: manifest.payload.chunks.length, state: 'staged',
+      admitted: [], applied: new Set(), failed: new Map(), publishedMs: this.now(),
     };
     this.releases.set(channel, release);
     this.fillStage(release);
-    await this.publishRollout(release);
-    await bus.publish(topics.model(channel), Buffer.from(bundle.envelope), { qos: 1, retain: true });
+    this.opts.persist?.saveRelease({
+      channel, seq: manifest.seq, envelope: bundle.envelope, payload: bundle.payload, state: release.state, admitted: [...release.admitted],
+      applied: [], failed: {}, publishedMs: release.publishedMs,
+    }, {
+      model_id: manifest.model_id, sha256: Buffer.from(manifest.payload.sha256).toString('hex'), size: manifest.payload.size,
+      schema_id: manifest.schema_id, created_ms: manifest.created_ms, expires_ms: manifest.expires_ms, classes: [...manifest.classes],
+      rollout_percent: manifest.rollout.percent,
+    });
+    await this.publishRelease(release);
+    const bus = this.opts.bus;
     if (previous) {
       // Retained chunks of the superseded release would sit on the broker forever.
       for (let i = 0; i < previous.chunkCount; i++) {
@@ -190,14 +296,15 @@ export class ModelDistributor {
   /** Admits sensors into stage 1 up to its size (grows as sensors are discovered while the stage runs). */
   private fillStage(r: Release): boolean {
     if (r.state !== 'staged') return false;
-    if (r.manifest.rollout.percent >= 100) {
+    const percent = this.firstStagePercent(r);
+    if (percent >= 100) {
       r.state = 'complete';
       return true;
     }
     const seed = `${r.manifest.model_id}:${r.manifest.seq}:`;
     const rank = (id: string) => createHash('sha256').update(seed + id).digest('hex');
     const eligible = this.eligible(r);
-    const size = Math.max(1, Math.ceil((eligible.length * r.manifest.rollout.percent) / 100));
+    const size = Math.max(1, Math.ceil((eligible.length * percent) / 100));
     const candidates = eligible.filter((id) => !r.admitted.includes(id)).sort((a, b) => (rank(a) < rank(b) ? -1 : 1));
     let changed = false;
     while (r.admitted.length < size && candidates.length) {
@@ -205,6 +312,10 @@ export class ModelDistributor {
       changed = true;
     }
     return changed;
+  }
+
+  private firstStagePercent(r: Release): number {
+    return Math.min(r.manifest.rollout.percent, this.maxFirstStagePercent);
   }
 
   private async publishRollout(r: Release): Promise<void> {
@@ -233,6 +344,11 @@ export class ModelDistributor {
     s.lastMessage = rep.message?.slice(0, 300);
     s.updatedMs = this.now();
     this.sensors.set(s.id, s);
+    try {
+      this.opts.persist?.saveSensor(s);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'could not persist sensor model state');
+    }
     const r = rep.channel ? this.releases.get(rep.channel) : undefined;
     if (!r) return;
     let changed = isNew && this.fillStage(r);
@@ -243,6 +359,7 @@ export class ModelDistributor {
       r.failed.set(s.id, rep.reason ?? 'unknown');
     }
     changed = this.evaluate(r) || changed;
+    this.persistRollout(r);
     if (changed) await this.publishRollout(r);
   }
 
@@ -273,6 +390,7 @@ export class ModelDistributor {
       if (!r) throw new NetsensorError('ERR_USAGE', `no release on channel ${channel}`);
       r.state = 'halted';
       r.haltReason = reason;
+      this.persistRollout(r);
       await this.publishRollout(r);
     });
   }
@@ -296,6 +414,7 @@ export class ModelDistributor {
         classes: [...r.manifest.classes],
         rollout: {
           percent: r.manifest.rollout.percent,
+          first_stage_percent: this.firstStagePercent(r),
           state: r.state,
           admitted: [...r.admitted],
           applied: [...r.applied],

@@ -194,7 +194,7 @@ Signs a model update and hands it to the gateway, which rolls it out (docs/ota.m
   --tolerance X         self-test probability tolerance                                 [${DEFAULT_TOLERANCE}]
   --vectors FILE        JSON lines of feature rows (objects by feature name, or arrays) to use as self-test inputs
   --chunk-size BYTES    payload chunk size on MQTT                                      [${DEFAULT_CHUNK_BYTES}]
-  --gateway URL         POST the bundle to the gateway's /api/models
+  --gateway URL         POST the bundle to the gateway's /api/models (token: NETSENSOR_GW_API_TOKEN)
   --broker URL          publish the bundle to netsensor/v1/models/<channel>/upload (retained; the gateway takes it)
   --out FILE            write the bundle (CBOR) to FILE instead
 `;
@@ -278,9 +278,25 @@ export async function runPublish(argv: string[]): Promise<number> {
     writeFileSync(out, bundle);
     process.stdout.write(`wrote ${out}: ${summary}\n`);
   } else if (gateway) {
-    const res = await fetch(new URL('/api/models', gateway), { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: Buffer.from(bundle) });
+    // The API token (needed from anywhere but the gateway's own host) comes from the environment, never a flag.
+    const token = process.env.NETSENSOR_GW_API_TOKEN;
+    const headers: Record<string, string> = { 'content-type': 'application/cbor', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    let res: Response;
+    try {
+      res = await fetch(new URL('/api/models', gateway), { method: 'POST', headers, body: Buffer.from(bundle) });
+    } catch (e) {
+      throw new NetsensorError('ERR_USAGE', `cannot reach the gateway at ${gateway}: ${(e as Error).cause ? String((e as Error).cause) : (e as Error).message}`, { exitCode: 1 });
+    }
     const text = await res.text();
-    if (!res.ok) throw new NetsensorError('ERR_USAGE', `gateway refused the update (${res.status}): ${text.slice(0, 300)}`, { exitCode: 1 });
+    if (!res.ok) {
+      let why = text.slice(0, 300);
+      try {
+        const err = (JSON.parse(text) as { error?: { reason?: string; message?: string } }).error;
+        if (err?.message) why = err.message;
+      } catch { /* not JSON */ }
+      const hint = res.status === 401 || res.status === 403 ? ' (set NETSENSOR_GW_API_TOKEN)' : '';
+      throw new NetsensorError('ERR_USAGE', `gateway refused the update (${res.status}): ${why}${hint}`, { exitCode: 1 });
+    }
     process.stdout.write(`published ${summary}\n${text}\n`);
   } else if (broker) {
     const { connectAsync } = await import('mqtt');

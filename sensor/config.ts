@@ -11,6 +11,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../common/errors.js';
+import { loadPublicKeysFrom } from '../common/keys.js';
 import { ID_PATTERN } from '../protocol/topics.js';
 import { MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from '../protocol/event.js';
 
@@ -81,6 +82,14 @@ export interface SensorConfig {
     /** Unacknowledged batches allowed on the wire at once. */
     inflight: number;
   };
+  /** Signed model updates (docs/ota.md). Disabled while no key is pinned. */
+  ota: {
+    channel: string;
+    /** Public keys the sensor trusts: key files (PEM or base64 lines) or inline base64 keys. */
+    pinnedKeys: string[];
+    /** Applied models and the anti-rollback state (created 0700). */
+    stateDir: string;
+  };
   heartbeatS: number;
   metrics: { port: number; host: string };
   /** SIGTERM: bound on flushing + publishing before the database is closed. */
@@ -105,12 +114,13 @@ export const defaults: SensorConfig = {
     db: 'netsensor-sensor.db', maxRows: 100_000, maxBytes: 64 * 1024 * 1024,
     batchMaxEvents: 100, batchMaxBytes: 64 * 1024, flushIntervalMs: 200, inflight: 4,
   },
+  ota: { channel: 'stable', pinnedKeys: [], stateDir: 'netsensor-ota' },
   heartbeatS: 30,
   metrics: { port: 0, host: '0.0.0.0' },
   shutdownTimeoutMs: 5_000,
 };
 
-type Kind = 'string' | 'int' | 'number' | 'bool' | 'file' | 'enum' | 'mqtt-version';
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'file' | 'enum' | 'mqtt-version' | 'list';
 
 interface Setting {
   path: string;
@@ -167,6 +177,9 @@ export const SETTINGS: readonly Setting[] = [
   S('outbox.batchMaxBytes', 'int', 'batch-max-bytes', 'bytes per MQTT batch', { min: 1024, max: MAX_BATCH_BYTES }),
   S('outbox.flushIntervalMs', 'int', 'flush-interval-ms', 'longest wait before a partial batch is sent (ms)', { min: 1, max: 60_000 }),
   S('outbox.inflight', 'int', 'inflight', 'unacknowledged batches allowed at once', { min: 1, max: 1000 }),
+  S('ota.channel', 'string', 'ota-channel', 'model update channel to follow', { pattern: ID_PATTERN }),
+  S('ota.pinnedKeys', 'list', 'ota-key', 'pinned model-signing public key: file (PEM / base64 lines) or base64; repeat or comma-separate (none = OTA off)'),
+  S('ota.stateDir', 'string', 'ota-state-dir', 'directory of applied models and anti-rollback state'),
   S('heartbeatS', 'number', 'heartbeat-s', 'retained status heartbeat period (s)', { min: 0.1, max: 86_400 }),
   S('metrics.port', 'int', 'metrics-port', 'Prometheus endpoint port (0 = off)', { min: 0, max: 65_535 }),
   S('metrics.host', 'string', 'metrics-host', 'Prometheus endpoint address'),
@@ -187,6 +200,11 @@ function convert(s: Setting, raw: unknown, origin: string): unknown {
       if (typeof raw !== 'string' || raw.length === 0) throw bad(`${where}: expected a non-empty string, got ${shown}`);
       if (s.pattern && !s.pattern.test(raw)) throw bad(`${where}: ${shown} is not valid (${s.help})`);
       return raw;
+    }
+    case 'list': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+      if (!items || !items.every((x) => typeof x === 'string')) throw bad(`${where}: expected a list of strings (JSON array, or comma-separated), got ${shown}`);
+      return items.map((x: string) => x.trim()).filter(Boolean);
     }
     case 'enum': {
       if (typeof raw !== 'string' || !s.values!.includes(raw)) throw bad(`${where}: expected one of ${s.values!.join(', ')}, got ${shown}`);
@@ -269,15 +287,15 @@ export interface ParsedArgs { help: boolean; config: SensorConfig }
  * Parses flags (argv without the command name) and merges every source. Throws ERR_CONFIG on any problem.
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
-  for (const s of SETTINGS) options[s.flag] = { type: 'string' };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { config: { type: 'string' }, help: { type: 'boolean' } };
+  for (const s of SETTINGS) options[s.flag] = { type: 'string', ...(s.kind === 'list' ? { multiple: true } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
   } catch (e) {
     throw bad((e as Error).message.split('\n')[0].replace(/\. To specify.*$/, ''));
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   if (values.help) return { help: true, config: structuredClone(defaults) };
 
   const cfg = structuredClone(defaults) as unknown as Record<string, unknown>;
@@ -314,6 +332,13 @@ function validateWhole(c: SensorConfig): void {
       throw bad(`${path}: cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     if (!statSync(f).isFile()) throw bad(`${path}: ${f} is not a regular file`);
+  }
+  for (const entry of c.ota.pinnedKeys) {
+    try {
+      loadPublicKeysFrom(entry);
+    } catch (e) {
+      throw bad(`ota.pinnedKeys: ${entry.length > 60 ? entry.slice(0, 60) + '…' : entry}: ${(e as Error).message}`);
+    }
   }
 }
 

@@ -60,6 +60,11 @@ export class Publisher extends EventEmitter<PublisherEvents> {
 
   get connected(): boolean { return this.isConnected; }
   get protocolVersion(): 4 | 5 { return this.version; }
+  /**
+   * The current connection's mqtt.js client while connected (the OTA receiver subscribes on it), else undefined.
+   * A new client is made per connection: users re-attach on every 'connect'.
+   */
+  get mqttClient(): MqttClient | undefined { return this.isConnected ? this.client : undefined; }
 
   start(): void {
     this.stopped = false;

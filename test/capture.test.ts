@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { readCapture, type CaptureStats } from '../sensor/capture/reader.ts';
+import { SUPPORTED_LINKTYPES } from '../sensor/capture/linktypes.ts';
 import { pcapFile, pcapngFile, frame, rawIp, type Packet } from './helpers/pcap-writer.ts';
 import { sharedPcap, withTools } from './helpers/tools.ts';
 
@@ -234,10 +235,21 @@ test('public captures with odd link types: SLL, SLL2, raw 101/228/229, BSD null;
   assert.ok(nul, 'a BSD-loopback capture');
   const { pkts: nulPkts } = await collect(nul!);
   assert.ok(nulPkts.length > 0 && nulPkts.every((g) => g.linktype === 0));
-  const { pkts: none, stats } = await collect(sharedPcap('zeek/Traces/nflog-http.pcap'));
+  const { pkts: none, stats } = await collect(sharedPcap('zeek/Traces/arp-who-has-radiotap.pcap'));
   assert.is(none.length, 0);
-  assert.ok(stats.unknownLinktypes['nflog(239)'] > 0);
+  assert.ok(stats.unknownLinktypes['ieee802_11_radiotap(127)'] > 0, JSON.stringify(stats.unknownLinktypes));
   assert.is(stats.truncated, false);
+  const { pkts: nflog } = await collect(sharedPcap('zeek/Traces/nflog-http.pcap'));
+  assert.ok(nflog.length > 0 && nflog.every((g) => g.linktype === 239));
+});
+
+test('the link types handed to the core are exactly those its decoder switch handles', () => {
+  const src = readFileSync(new URL('../assembly/decode/link.ts', import.meta.url), 'utf8');
+  const consts = new Map([...src.matchAll(/export const (\w+): u32 = (\d+);/g)].map((m) => [m[1], Number(m[2])]));
+  const sw = src.slice(src.indexOf('switch (linktype)'));
+  const cases = [...sw.slice(0, sw.indexOf('default:')).matchAll(/case (\w+):/g)].map((m) => consts.get(m[1]));
+  assert.ok(cases.length >= 8 && cases.every((c) => c !== undefined), String(cases));
+  assert.equal([...cases].sort((a, b) => a! - b!), [...SUPPORTED_LINKTYPES].sort((a, b) => a - b));
 });
 
 test('public capture cut off mid-record, and a gzip-compressed one', async () => {

@@ -9,7 +9,8 @@ import { pcapFile, pcapngFile, frame, type FrameSpec, type Packet } from './help
 import { sharedPcap } from './helpers/tools.ts';
 import { TextBuffer } from '../sensor/flows/text-buffer.ts';
 import { formatFeature } from '../sensor/flows/record.ts';
-import { formatAddress } from '../sensor/core.ts';
+import { formatAddress, FlowCore, type FlowKey } from '../sensor/core.ts';
+import { CORE_EVENTS } from '../sensor/core-events.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));
@@ -182,6 +183,42 @@ test('--help', () => {
   const r = flows(['--help']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /--idle-timeout/);
+});
+
+test('core host: advance() expires idle flows without packets; counters by name; load errors are typed', async () => {
+  const core = await FlowCore.load({ maxFlows: 64, maxHosts: 64, ringBytes: 1 << 16, maxOut: 16, settings: { udpIdleS: 5 } });
+  const batches: { keys: FlowKey[]; rows: number; width: number }[] = [];
+  core.onBatch((b) => batches.push({ keys: b.keys, rows: b.rows, width: b.features.length / b.rows }));
+  // request, reply, request: answered, so only the (5 s) idle timeout can end it
+  for (let i = 0; i < 3; i++) { const f = frame(udp[i % 2]); core.push(f, 0, f.length, f.length, 1_700_000_000_000 + i, 1); }
+  core.sync();
+  assert.is(batches.length, 0);
+  core.advance(1_700_000_004_000);
+  assert.is(batches.length, 0, 'not idle yet');
+  core.advance(1_700_000_010_000);
+  assert.is(batches.length, 1);
+  assert.is(batches[0].rows, 1);
+  assert.is(batches[0].width, FEATURES.length);
+  assert.equal([batches[0].keys[0].end_reason, batches[0].keys[0].src2dst_packets, batches[0].keys[0].vlan_id], ['idle', 2, 42]);
+  core.flush('end_of_input');
+  assert.is(batches.length, 1, 'nothing left to flush');
+  assert.is(core.stats().packets, 3);
+  const events = core.events();
+  assert.is(Object.keys(events).length, CORE_EVENTS.length);
+  assert.is(events['decoder.non_ip'], 0);
+  assert.ok(core.flowSlotBytes() > 0);
+  try {
+    await FlowCore.load({ wasmPath: join(dir, 'missing.wasm') });
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as { code: string }).code, 'ERR_CORE_LOAD');
+  }
+  try {
+    await FlowCore.load({ maxFlows: 0 });
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as { code: string }).code, 'ERR_CORE_LOAD');
+  }
 });
 
 test('number and address formatting: byte writer = reference formatter; IPv6 compression (RFC 5952)', () => {

@@ -38,11 +38,14 @@ options:
   --max-db-mb N           delete oldest events above this database size (default 1024)
   --window-s N            correlation window in seconds (default 300)
   --homeassistant         publish Home Assistant MQTT discovery
+  --model-keys FILE       public keys (PEM or base64 lines) model uploads must be signed by (models.trustedKeysFile)
+  --max-failure-rate X    halt a model rollout when this share of sensors fails it (default 0.25)
   --log-level LEVEL       trace|debug|info|warn|error (default info)
   -h, --help              this help
 
 environment: NETSENSOR_GW_API_TOKEN, NETSENSOR_GW_BROKER, NETSENSOR_GW_MQTT_USERNAME,
-  NETSENSOR_GW_MQTT_PASSWORD, NETSENSOR_GW_CREDENTIALS, NETSENSOR_GW_DB, NETSENSOR_GW_HTTP_PORT
+  NETSENSOR_GW_MQTT_PASSWORD, NETSENSOR_GW_CREDENTIALS, NETSENSOR_GW_DB, NETSENSOR_GW_HTTP_PORT,
+  NETSENSOR_GW_MODEL_KEYS
 `;
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -82,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
         'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
         'http-host': { type: 'string' }, 'http-port': { type: 'string' }, 'token-required-on-loopback': { type: 'boolean' },
         db: { type: 'string' }, 'retention-days': { type: 'string' }, 'max-db-mb': { type: 'string' }, 'window-s': { type: 'string' },
-        homeassistant: { type: 'boolean' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        homeassistant: { type: 'boolean' }, 'model-keys': { type: 'string' }, 'max-failure-rate': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -103,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
     store: { path: v.db, retentionDays: num('retention-days', v['retention-days']), maxBytes: maxMb === undefined ? undefined : Math.round(maxMb * 1024 * 1024) },
     correlation: { windowMs: windowS === undefined ? undefined : Math.round(windowS * 1000) },
     homeAssistant: { enabled: v.homeassistant ? true : undefined },
+    models: { trustedKeysFile: v['model-keys'], maxFailureRate: num('max-failure-rate', v['max-failure-rate']) },
   };
   const { loadConfig } = await import('../../gateway/config.js');
   const config = loadConfig({ file: v.config, env: process.env, flags });

@@ -5,6 +5,9 @@
  * Signals: SIGTERM / SIGINT flush live flows (end reason `shutdown`), score and commit them, publish what
  * can be published within `shutdownTimeoutMs`, set the retained status offline and close the database. A
  * second signal exits at once — nothing committed is lost, it waits in the outbox for the next start.
+ *
+ * With a pinned key (ota.pinnedKeys) the sensor follows its model channel (sensor/ota-link.ts): it starts on
+ * the last applied update if there is one, and swaps verified updates in between batches.
  */
 import { createLogger } from '../../common/log.js';
 import { configHelp, loadConfig } from '../../sensor/config.js';
@@ -29,7 +32,12 @@ export async function run(argv: string[]): Promise<number> {
     import('../../sensor/core-engine.js'),
     import('../../sensor/capture/reader.js'),
   ]);
-  const model = await loadModel(cfg.detect.model ?? defaultModelPath());
+  // A model applied by a signed update (and re-verified from the state directory) wins over the model file.
+  const { SensorOta } = await import('../../sensor/ota-link.js');
+  const ota = await SensorOta.open(cfg, log);
+  const restored = ota?.restoredModel;
+  const bootstrap = restored ? undefined : await loadModel(cfg.detect.model ?? defaultModelPath());
+  const model = restored ?? bootstrap!;
   const engine = await createFlowEngine(cfg.core, counters);
 
   let pipeline: Pipeline | undefined;
@@ -57,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   pipeline = new Pipeline({ cfg, engine, model, delivery, counters, metrics, log });
+  ota?.bindPipeline(pipeline, bootstrap);
 
   let source: CaptureSource;
   let mode: 'live' | 'replay';
@@ -97,7 +106,8 @@ export async function run(argv: string[]): Promise<number> {
     log.info({ port }, 'metrics endpoint listening');
   }
   delivery.start();
-  log.info({ mode, iface: cfg.capture.iface, pcap: cfg.capture.pcap, model: model.version, broker: cfg.broker.url }, 'sensor started');
+  ota?.attachTo(delivery.publisher);
+  log.info({ mode, iface: cfg.capture.iface, pcap: cfg.capture.pcap, model: model.version, model_source: restored ? 'ota' : 'file', broker: cfg.broker.url }, 'sensor started');
 
   let code = 0;
   let fatal: unknown;
@@ -119,12 +129,13 @@ export async function run(argv: string[]): Promise<number> {
     packets: c.packets, flows: counters.flows, events: counters.events, seconds: elapsed,
     packets_per_s: Math.round(c.packets / Math.max(elapsed, 1e-3)),
   }, 'capture finished');
+  await ota?.close(); // before the connection goes: an update being applied finishes or is abandoned
   const drained = await delivery.close(Math.max(500, cfg.shutdownTimeoutMs - (Date.now() - t0)));
   if (!drained) log.warn({ left: delivery.outbox.depth }, 'events left in the outbox for the next start');
   await metrics?.close();
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
-  await model.close();
+  if (!ota) await model.close(); // with OTA the link owns (and has closed) every model
   if (fatal) throw fatal;
   return code;
 }

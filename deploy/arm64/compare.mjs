@@ -73,7 +73,7 @@ compareStep('ort', (a, b) => {
         else flips++;
       });
       if (flips > 0 || maxDiff > SCORE_TOLERANCE) ok = false;
-      const cls = flips ? `${flips} classes DIFFER` : `classes identical${tieFlips ? ` (${tieFlips} near-tie rows flipped)` : ''}`;
+      const cls = !oa.classes ? 'values' : flips ? `${flips} classes DIFFER` : `classes identical${tieFlips ? ` (${tieFlips} near-tie rows flipped)` : ''}`;
       notes.push(`${model}:${out} ${oa.dims.join('×')} ${cls}, max |Δ| ${maxDiff.toExponential(2)}`);
     }
   }

@@ -5,7 +5,7 @@
  *   GET /api/alerts/:id             one alert
  *   GET /api/alerts/:id/events      its events (limit + cursor)
  *   GET /api/sensors                registry
- *   GET /api/models                 published models (filled by model distribution)
+ *   /api/models…                    model distribution: models-api.ts
  *   GET /api/stats                  dashboard aggregates (timeline, top sources)
  *   GET /metrics                    Prometheus text
  */
@@ -103,7 +103,6 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   });
 
   http.route('GET', '/api/sensors', () => ({ sensors: ctx.registry.list() }));
-  http.route('GET', '/api/models', () => ({ models: ctx.store.models() }));
 
   http.route('GET', '/api/stats', (_req, url) => {
     const since = timeParam(url, 'since') ?? Date.now() - 24 * 3600_000;

@@ -20,6 +20,11 @@ export class HttpError extends Error {
 
 export type Handler = (req: IncomingMessage, url: URL, params: Record<string, string>) => Promise<unknown> | unknown;
 
+/** A JSON reply with a status other than 200 (e.g. a refused model upload: 400 with its reason). */
+export class JsonReply {
+  constructor(readonly status: number, readonly body: unknown) {}
+}
+
 /** A reply that is not JSON (e.g. Prometheus text). */
 export class RawReply {
   constructor(readonly contentType: string, readonly body: string | Buffer) {}
@@ -96,9 +101,10 @@ export class HttpServer {
         res.end(out.body);
         return;
       }
+      if (out instanceof JsonReply) return this.send(res, out.status, out.body);
       this.send(res, 200, out);
     } catch (e) {
-      if (e instanceof HttpError) return this.send(res, e.status, { error: { code: e.status === 404 ? 'ERR_NOT_FOUND' : 'ERR_BAD_REQUEST', message: e.message } });
+      if (e instanceof HttpError) return this.send(res, e.status, { error: { code: e.status === 404 ? 'ERR_NOT_FOUND' : e.status === 413 ? 'ERR_TOO_LARGE' : 'ERR_BAD_REQUEST', message: e.message } });
       this.log.error({ err: (e as Error).stack, path: url.pathname }, 'API handler failed');
       this.send(res, 500, { error: { code: 'ERR_INTERNAL', message: 'internal error' } });
     }

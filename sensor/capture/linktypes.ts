@@ -5,12 +5,15 @@
  */
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_PPP = 9;
+export const LINKTYPE_C_HDLC = 104;
 export const LINKTYPE_RAW = 101;
 export const LINKTYPE_LOOP = 108;
 export const LINKTYPE_LINUX_SLL = 113;
 export const LINKTYPE_IPV4 = 228;
 export const LINKTYPE_IPV6 = 229;
 export const LINKTYPE_LINUX_SLL2 = 276;
+export const LINKTYPE_NFLOG = 239;
 /** DLT_RAW as some systems wrote it into files before LINKTYPE_RAW existed (12 most, 14 OpenBSD). */
 export const DLT_RAW_12 = 12;
 export const DLT_RAW_14 = 14;
@@ -21,10 +24,12 @@ const NAMES: Record<number, string> = {
   239: 'nflog', 276: 'linux_sll2',
 };
 
-const SUPPORTED = new Set([
-  LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4,
-  LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2, DLT_RAW_12, DLT_RAW_14,
-]);
+/** Must equal the cases of decodePacket() in assembly/decode/link.ts (test/capture.test.ts checks). */
+export const SUPPORTED_LINKTYPES: readonly number[] = [
+  LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_PPP, LINKTYPE_C_HDLC, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL,
+  LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_NFLOG, LINKTYPE_LINUX_SLL2, DLT_RAW_12, DLT_RAW_14,
+];
+const SUPPORTED = new Set(SUPPORTED_LINKTYPES);
 
 export function isSupportedLinktype(linktype: number): boolean {
   return SUPPORTED.has(linktype);
