@@ -9,6 +9,7 @@
  * record, so a host can never loop on it.
  */
 import { flowPacket, outFree } from './flow/engine';
+import { prefetchGroup } from './flow/prefetch';
 import { decodePacket } from './decode/link';
 import { pktWirelen } from './decode/packet';
 import { countEvent, addStat } from './events';
@@ -39,7 +40,9 @@ export function process(byteOffset: i32, count: i32): i32 {
   let packets: u64 = 0;
   let bytes: u64 = 0;
   let ipPackets: u64 = 0;
+  let hinted = 0; // records [n, hinted) have had their flow state prefetched
   while (n < count && outFree() >= MIN_OUT_FREE) {
+    if (n >= hinted) hinted = n + max(1, prefetchGroup(ring, ringCap, off, count - n));
     // Header inside the ring, 8-aligned (u32 arithmetic: a negative offset is huge and fails too).
     if ((off & 7) != 0 || off > ringCap || ringCap - off < <u32>RECORD_HEADER_BYTES) {
       countEvent(EV_DECODER_RING_RECORD_INVALID);

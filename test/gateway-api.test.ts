@@ -101,7 +101,7 @@ test('API: filters, pagination, alert events, models', async () => {
     const s = await getJson(`${base}/api/sensors`);
     assert.equal(s.body.sensors.map((x: { id: string }) => x.id), ['edge-even', 'edge-odd']);
     assert.is(s.body.sensors[0].events, 30);
-    assert.equal((await getJson(`${base}/api/models`)).body, { models: [] });
+    assert.equal((await getJson(`${base}/api/models`)).body, { models: [], channels: [], sensors: [] });
     g.gw.store.db.prepare(`INSERT INTO models (id, channel, sequence, sha256, size, schema_id, created_at) VALUES ('m-7', 'stable', 7, 'ab', 10, 'schema-1', 1)`).run();
     assert.is((await getJson(`${base}/api/models`)).body.models[0].id, 'm-7');
     const stats = await getJson(`${base}/api/stats?since=0&bucket=60000`);

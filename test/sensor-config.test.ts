@@ -67,4 +67,34 @@ test('the command: bad configuration → one clear error line, exit code 2', () 
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+test('ota: pinned keys from files, inline base64, env list or file array; a bad key is ERR_CONFIG', async () => {
+  const { generateSigningKey, rawPublicKey } = await import('../common/keys.ts');
+  const a = generateSigningKey();
+  const b = generateSigningKey();
+  const pem = join(dir, 'a.pub');
+  writeFileSync(pem, a.publicKey.export({ format: 'pem', type: 'spki' }) as string);
+  const inline = Buffer.from(rawPublicKey(b.publicKey)).toString('base64');
+  assert.equal(loadConfig(['--pcap', pcap]).config.ota, { channel: 'stable', pinnedKeys: [], stateDir: 'netsensor-ota' }, 'OTA off by default');
+  const flags = loadConfig(['--pcap', pcap, '--ota-key', pem, '--ota-key', inline, '--ota-channel', 'beta']).config.ota;
+  assert.equal(flags.pinnedKeys, [pem, inline]);
+  assert.is(flags.channel, 'beta');
+  assert.equal(loadConfig(['--pcap', pcap], { NETSENSOR_OTA_PINNED_KEYS: `${pem}, ${inline}` }).config.ota.pinnedKeys, [pem, inline]);
+  const file = join(dir, 'ota.json');
+  writeFileSync(file, JSON.stringify({ ota: { pinnedKeys: [inline], stateDir: '/var/lib/netsensor/ota' } }));
+  assert.equal(loadConfig(['--config', file, '--pcap', pcap]).config.ota.pinnedKeys, [inline]);
+  for (const [args, re] of [
+    [['--ota-key', join(dir, 'none.pub')], /ota\.pinnedKeys: .*none\.pub.*ENOENT/],
+    [['--ota-key', 'not-a-key'], /ota\.pinnedKeys: not-a-key/],
+    [['--ota-channel', 'a/b'], /ota\.channel \(--ota-channel\)/],
+  ] as Array<[string[], RegExp]>) {
+    try {
+      loadConfig(['--pcap', pcap, ...args]);
+      assert.unreachable(`accepted ${args.join(' ')}`);
+    } catch (e) {
+      assert.instance(e, NetsensorError);
+      assert.match((e as Error).message, re);
+    }
+  }
+});
+
 test.run();

@@ -16,20 +16,23 @@ import {
   NUM_HOST_WINDOWS, HOST_WINDOW_0_HALF_LIFE_S, HOST_WINDOW_1_HALF_LIFE_S, HOST_WINDOW_2_HALF_LIFE_S,
 } from '../generated/schema';
 
-// Damped quantities per window, in this order (f64 each).
+// Damped quantities (f64 each, one per window). The first HW_HOT_FIELDS change with every packet; the others only
+// when a flow starts or ends.
 export const HW_SENT_PACKETS: i32 = 0; // weight of sent packets (damped count)
 export const HW_SENT_LS: i32 = 1; // linear sum of sent packet sizes
 export const HW_SENT_SS: i32 = 2; // squared sum of sent packet sizes
-export const HW_FLOWS: i32 = 3; // flows started
-export const HW_DST_HOSTS: i32 = 4; // first contacts to a destination host
-export const HW_DST_PORTS: i32 = 5; // first contacts to a (destination host, port, protocol)
-export const HW_FAILED: i32 = 6; // started flows that ended unanswered or reset by the responder
-export const HW_RECV_PACKETS: i32 = 7; // packets received
+export const HW_RECV_PACKETS: i32 = 3; // packets received
+export const HW_FLOWS: i32 = 4; // flows started
+export const HW_DST_HOSTS: i32 = 5; // first contacts to a destination host
+export const HW_DST_PORTS: i32 = 6; // first contacts to a (destination host, port, protocol)
+export const HW_FAILED: i32 = 7; // started flows that ended unanswered or reset by the responder
 export const HW_RECV_FLOWS: i32 = 8; // flows towards this host
 export const HW_SRC_HOSTS: i32 = 9; // first contacts from a source host
 export const HW_FIELDS: i32 = 10;
+const HW_HOT_FIELDS: i32 = 4;
 
-const WINDOW_BYTES: usize = <usize>HW_FIELDS * 8;
+/** A field's values, one f64 per window, side by side. */
+const FIELD_BYTES: usize = <usize>NUM_HOST_WINDOWS * 8;
 
 @unmanaged
 export class Host {
@@ -37,10 +40,20 @@ export class Host {
   hash: u32; gen: u32;
   lastMs: f64;
 }
+/*
+ * Memory layout, chosen for cache lines (with 50k+ hosts nearly every per-packet host access is a miss): a
+ * host is split in two records. The hot record — the Host header, then the per-packet fields — is 128 bytes,
+ * 64-byte aligned: a packet touches exactly two cache lines per host. The cold record holds the fields that only
+ * change when flows start or end, and is read when a row is written.
+ */
 const HOST_VALUES_OFFSET: usize = (offsetof<Host>() + 7) & ~7;
-export const HOST_SLOT_BYTES: usize = HOST_VALUES_OFFSET + <usize>NUM_HOST_WINDOWS * WINDOW_BYTES;
+const HOT_BYTES: usize = (HOST_VALUES_OFFSET + <usize>HW_HOT_FIELDS * FIELD_BYTES + 63) & ~63;
+const COLD_BYTES: usize = <usize>(HW_FIELDS - HW_HOT_FIELDS) * FIELD_BYTES;
+/** Bytes of state per host slot (both records). */
+export const HOST_SLOT_BYTES: usize = HOT_BYTES + COLD_BYTES;
 
-let slots: usize = 0;
+let slots: usize = 0; // hot records
+let cold: usize = 0; // cold records
 let index: usize = 0;
 let indexMask: u32 = 0;
 let capacity: i32 = 0;
@@ -50,14 +63,16 @@ const HOST_EVICTION_SAMPLE: i32 = 8;
 export let liveHosts: i32 = 0;
 
 export function hostTableBytes(maxHosts: i32): usize {
-  return <usize>maxHosts * HOST_SLOT_BYTES + <usize>indexSlotsFor(maxHosts) * 8;
+  return <usize>maxHosts * HOST_SLOT_BYTES + 64 + <usize>indexSlotsFor(maxHosts) * 8;
 }
 
 export function hostsInit(maxHosts: i32): bool {
   const n = indexSlotsFor(maxHosts);
-  slots = heap.alloc(<usize>maxHosts * HOST_SLOT_BYTES);
+  const hot = heap.alloc(<usize>maxHosts * HOT_BYTES + 64);
+  slots = (hot + 63) & ~(<usize>63);
+  cold = heap.alloc(<usize>maxHosts * COLD_BYTES);
   index = heap.alloc(<usize>n * 8);
-  if (slots == 0 || index == 0) return false; // freshly grown memory is zero: no fill (pages stay untouched)
+  if (hot == 0 || cold == 0 || index == 0) return false; // freshly grown memory is zero: no fill (pages stay untouched)
   indexMask = n - 1;
   capacity = maxHosts;
   return true;
@@ -65,13 +80,24 @@ export function hostsInit(maxHosts: i32): bool {
 
 // @ts-ignore: decorator
 @inline export function hostAt(i: i32): Host {
-  return changetype<Host>(slots + <usize>i * HOST_SLOT_BYTES);
+  return changetype<Host>(slots + <usize>i * HOT_BYTES);
 }
 
-/** Address of window w's value block for host i. */
+/** Address of field k's values of host i: NUM_HOST_WINDOWS f64, window w at + w * 8. */
 // @ts-ignore: decorator
-@inline export function hostValues(i: i32, w: i32): usize {
-  return slots + <usize>i * HOST_SLOT_BYTES + HOST_VALUES_OFFSET + <usize>w * WINDOW_BYTES;
+@inline export function hostField(i: i32, k: i32): usize {
+  return k < HW_HOT_FIELDS
+    ? slots + <usize>i * HOT_BYTES + HOST_VALUES_OFFSET + <usize>k * FIELD_BYTES
+    : cold + <usize>i * COLD_BYTES + <usize>(k - HW_HOT_FIELDS) * FIELD_BYTES;
+}
+
+/** Prefetch hint (assembly/flow/prefetch.ts): loads one word of every cache line of host slot i, if valid. */
+export function touchHost(i: i32): u64 {
+  if (<u32>i >= <u32>used) return 0;
+  const p = slots + <usize>i * HOT_BYTES;
+  let acc: u64 = 0;
+  for (let o: usize = 0; o < HOT_BYTES; o += 64) acc += load<u64>(p + o);
+  return acc;
 }
 
 /** Host slot for an address, or -1 if it is not in the table. */
@@ -125,7 +151,8 @@ export function hostGet(addr: usize, nowMs: f64, keep: i32): i32 {
   h.hash = hash;
   h.gen++;
   h.lastMs = nowMs; // also what eviction sampling compares
-  memory.fill(hostValues(i, 0), 0, <usize>NUM_HOST_WINDOWS * WINDOW_BYTES);
+  memory.fill(hostField(i, 0), 0, HOT_BYTES - HOST_VALUES_OFFSET);
+  memory.fill(hostField(i, HW_HOT_FIELDS), 0, COLD_BYTES);
   indexInsert(index, indexMask, hash, i);
   liveHosts++;
   return i;
@@ -170,12 +197,11 @@ const rescale: usize = memory.data(NUM_HOST_WINDOWS * 8);
 function renormalise(nowMs: f64): void {
   powers(rescale, landmarkMs - nowMs); // 2^(−(now − L)/h) < 1
   for (let i = 0; i < used; i++) {
-    for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
-      const r = load<f64>(rescale + (<usize>w << 3));
-      const p = hostValues(i, w);
-      for (let k = 0; k < HW_FIELDS; k++) {
-        const q = p + (<usize>k << 3);
-        store<f64>(q, load<f64>(q) * r);
+    for (let k = 0; k < HW_FIELDS; k++) {
+      const p = hostField(i, k);
+      for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
+        const q = p + (<usize>w << 3);
+        store<f64>(q, load<f64>(q) * load<f64>(rescale + (<usize>w << 3)));
       }
     }
   }
@@ -199,8 +225,9 @@ function setTime(nowMs: f64): void {
 // @ts-ignore: decorator
 @inline export function hostAdd(i: i32, k: i32, v: f64): void {
   hostAt(i).lastMs = gainsNow;
+  const p = hostField(i, k);
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
-    const q = hostValues(i, w) + (<usize>k << 3);
+    const q = p + (<usize>w << 3);
     store<f64>(q, load<f64>(q) + v * load<f64>(gains + (<usize>w << 3)));
   }
 }
@@ -209,12 +236,15 @@ function setTime(nowMs: f64): void {
 export function hostSent(i: i32, size: f64): void {
   hostAt(i).lastMs = gainsNow;
   const ss = size * size;
+  const n = hostField(i, HW_SENT_PACKETS);
+  const ls = hostField(i, HW_SENT_LS);
+  const sq = hostField(i, HW_SENT_SS);
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
-    const g = load<f64>(gains + (<usize>w << 3));
-    const p = hostValues(i, w);
-    store<f64>(p, load<f64>(p) + g);
-    store<f64>(p, load<f64>(p, 8) + size * g, 8);
-    store<f64>(p, load<f64>(p, 16) + ss * g, 16);
+    const o = <usize>w << 3;
+    const g = load<f64>(gains + o);
+    store<f64>(n + o, load<f64>(n + o) + g);
+    store<f64>(ls + o, load<f64>(ls + o) + size * g);
+    store<f64>(sq + o, load<f64>(sq + o) + ss * g);
   }
 }
 

@@ -7,7 +7,7 @@ import * as S from '../generated/schema';
 import { Flow, FLAG_COUNTS_OFFSET, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
 import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
 import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
-import { hostAt, hostValues, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
+import { hostAt, hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
 import { addStat } from '../events';
 import { STAT_ROWS_EMITTED } from '../index';
 
@@ -35,32 +35,32 @@ function putHostWindows(row: usize, f: Flow, nowMs: f64): void {
     hostReadFactors(nowMs);
     for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
       const k = readFactor(w);
-      const v = hostValues(src, w);
+      const o = <usize>w << 3;
       const base = S.F_SRC_HOST_W1S_PACKETS + w * WINDOW_STRIDE;
-      const weight = load<f64>(v, HW_SENT_PACKETS << 3);
+      const weight = load<f64>(hostField(src, HW_SENT_PACKETS) + o);
       put(row, base + (S.F_SRC_HOST_W1S_PACKETS - S.F_SRC_HOST_W1S_PACKETS), weight * k);
       if (weight > 1e-12) {
         // the decay factor cancels in the ratios: mean = LS/W, variance = SS/W - mean²
-        const mean = load<f64>(v, HW_SENT_LS << 3) / weight;
-        const variance = load<f64>(v, HW_SENT_SS << 3) / weight - mean * mean;
+        const mean = load<f64>(hostField(src, HW_SENT_LS) + o) / weight;
+        const variance = load<f64>(hostField(src, HW_SENT_SS) + o) / weight - mean * mean;
         put(row, base + (S.F_SRC_HOST_W1S_MEAN_PS - S.F_SRC_HOST_W1S_PACKETS), mean);
         put(row, base + (S.F_SRC_HOST_W1S_STDDEV_PS - S.F_SRC_HOST_W1S_PACKETS), variance > 0 ? Math.sqrt(variance) : 0);
       }
-      put(row, base + (S.F_SRC_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_FLOWS << 3) * k);
-      put(row, base + (S.F_SRC_HOST_W1S_DST_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_DST_HOSTS << 3) * k);
-      put(row, base + (S.F_SRC_HOST_W1S_DST_PORTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_DST_PORTS << 3) * k);
-      put(row, base + (S.F_SRC_HOST_W1S_FAILED_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_FAILED << 3) * k);
+      put(row, base + (S.F_SRC_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_FLOWS) + o) * k);
+      put(row, base + (S.F_SRC_HOST_W1S_DST_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_DST_HOSTS) + o) * k);
+      put(row, base + (S.F_SRC_HOST_W1S_DST_PORTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_DST_PORTS) + o) * k);
+      put(row, base + (S.F_SRC_HOST_W1S_FAILED_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_FAILED) + o) * k);
     }
   }
   if (dst >= 0) {
     hostReadFactors(nowMs);
     for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
       const k = readFactor(w);
-      const v = hostValues(dst, w);
+      const o = <usize>w << 3;
       const base = S.F_SRC_HOST_W1S_PACKETS + w * WINDOW_STRIDE;
-      put(row, base + (S.F_DST_HOST_W1S_PACKETS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_RECV_PACKETS << 3) * k);
-      put(row, base + (S.F_DST_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_RECV_FLOWS << 3) * k);
-      put(row, base + (S.F_DST_HOST_W1S_SRC_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(v, HW_SRC_HOSTS << 3) * k);
+      put(row, base + (S.F_DST_HOST_W1S_PACKETS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(dst, HW_RECV_PACKETS) + o) * k);
+      put(row, base + (S.F_DST_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(dst, HW_RECV_FLOWS) + o) * k);
+      put(row, base + (S.F_DST_HOST_W1S_SRC_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(dst, HW_SRC_HOSTS) + o) * k);
     }
   }
 }

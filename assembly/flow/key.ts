@@ -19,23 +19,39 @@ import { pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId } from '
 /** Hash of a 16-byte address (IPv4 is ::ffff:a.b.c.d, so one shape for both versions). */
 // @ts-ignore: decorator
 @inline export function addrHash(addr: usize): u64 {
-  return mix64(load<u64>(addr) * 0x9e3779b97f4a7c15 ^ rotl<u64>(load<u64>(addr, 8), 29) * 0xbf58476d1ce4e5b9);
+  return addrWordsHash(load<u64>(addr), load<u64>(addr, 8));
+}
+
+/** Hash of a 16-byte address given as its two little-endian u64 halves (what addrHash loads). */
+// @ts-ignore: decorator
+@inline export function addrWordsHash(a: u64, b: u64): u64 {
+  return mix64(a * 0x9e3779b97f4a7c15 ^ rotl<u64>(b, 29) * 0xbf58476d1ce4e5b9);
 }
 
 // @ts-ignore: decorator
-@inline function endpointHash(addr: usize, port: u32): u64 {
-  return addrHash(addr) ^ mix64(<u64>port + 0x632be59bd9b4e019);
+@inline function endpointHash(a: u64, b: u64, port: u32): u64 {
+  return addrWordsHash(a, b) ^ mix64(<u64>port + 0x632be59bd9b4e019);
+}
+
+/**
+ * Direction-independent 32-bit hash of a flow key given as address halves, ports, protocol and VLAN id. The one
+ * definition both the flow table (packetFlowHash) and the prefetcher (assembly/flow/prefetch.ts) use.
+ */
+// @ts-ignore: decorator
+@inline export function flowHashOf(srcA: u64, srcB: u64, srcPort: u32, dstA: u64, dstB: u64, dstPort: u32, proto: u32, vlan: u32): u32 {
+  const a = endpointHash(srcA, srcB, srcPort);
+  const b = endpointHash(dstA, dstB, dstPort);
+  const lo = a < b ? a : b;
+  const hi = a < b ? b : a;
+  const h = mix64(lo ^ rotl<u64>(hi, 23) * 0x94d049bb133111eb ^ ((<u64>proto << 16) | <u64>vlan));
+  return <u32>(h ^ (h >> 32));
 }
 
 /** Direction-independent 32-bit hash of the current packet's flow key. */
 // @ts-ignore: decorator
 @inline export function packetFlowHash(): u32 {
-  const a = endpointHash(pktSrc, <u32>pktSrcPort);
-  const b = endpointHash(pktDst, <u32>pktDstPort);
-  const lo = a < b ? a : b;
-  const hi = a < b ? b : a;
-  const h = mix64(lo ^ rotl<u64>(hi, 23) * 0x94d049bb133111eb ^ ((<u64>pktProtocol << 16) | <u64>pktVlanId));
-  return <u32>(h ^ (h >> 32));
+  return flowHashOf(load<u64>(pktSrc), load<u64>(pktSrc, 8), <u32>pktSrcPort, load<u64>(pktDst), load<u64>(pktDst, 8),
+    <u32>pktDstPort, <u32>pktProtocol, <u32>pktVlanId);
 }
 
 /** 16-byte address equality. */

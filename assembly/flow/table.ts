@@ -101,6 +101,41 @@ export function lookup(h: u32): i32 {
   }
 }
 
+// ---- prefetch hints (assembly/flow/prefetch.ts): loads only, no state changes ----
+
+/** The index bucket where a lookup of hash h starts. */
+// @ts-ignore: decorator
+@inline export function indexBucket(h: u32): u64 {
+  return load<u64>(index + (<usize>(h & indexMask) << 3));
+}
+
+/** The slot a lookup of h will most likely land on, given its first bucket `e` (a short probe run); -1 none. */
+export function slotForHint(h: u32, e: u64): i32 {
+  let pos = h & indexMask;
+  for (let k = 0; k < 4; k++) {
+    if (e == 0) return -1;
+    if (<u32>(e >> 32) == h) return <i32>(<u32>e) - 1;
+    pos = (pos + 1) & indexMask;
+    e = load<u64>(index + (<usize>pos << 3));
+  }
+  return -1;
+}
+
+/** Loads one word of every cache line of slot i (the packet's accumulate() will write most of them). */
+export function touchSlot(i: i32): u64 {
+  const p = slots + <usize>i * FLOW_SLOT_BYTES;
+  let acc: u64 = 0;
+  for (let o: usize = 0; o < FLOW_SLOT_BYTES; o += 64) acc += load<u64>(p + o);
+  return acc + <u64>load<u8>(p + FLOW_SLOT_BYTES - 1);
+}
+
+/** Host slots cached in flow i: initiator in the low half, responder in the high half (-1 = none). */
+// @ts-ignore: decorator
+@inline export function slotHosts(i: i32): u64 {
+  const f = flowAt(i);
+  return (<u64><u32>f.dstHost << 32) | <u64><u32>f.srcHost;
+}
+
 /** Takes a free slot and indexes it under h; the caller fills the key. -1 when the table is full. */
 export function insert(h: u32): i32 {
   let i = freeHead;

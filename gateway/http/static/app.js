@@ -57,6 +57,24 @@ async function loadSensors() {
     el('td', {}, fmtTime(s.last_seen)), el('td', {}, s.model || ''), el('td', {}, s.events), el('td', {}, s.rejected))), 'no sensors yet', 6);
 }
 
+const ROLLOUT = { staged: 'first stage', complete: 'complete', halted: 'halted' };
+
+async function loadModels() {
+  const m = await api('/api/models');
+  fill($('#channels tbody'), m.channels.map((c) => el('tr', { 'data-channel': c.channel },
+    el('td', {}, c.channel), el('td', {}, c.model_id), el('td', {}, c.seq),
+    el('td', { class: `rollout-${c.rollout.state}`, title: c.rollout.halt_reason || `first stage ${c.rollout.first_stage_percent}%` },
+      `${ROLLOUT[c.rollout.state] || c.rollout.state}${c.rollout.state === 'staged' ? ` (${c.rollout.admitted.length} admitted)` : ''}`),
+    el('td', {}, c.rollout.applied.length),
+    el('td', { title: Object.entries(c.rollout.failed).map(([s, r]) => `${s}: ${r}`).join('\n') }, Object.keys(c.rollout.failed).length))),
+  'no model published', 6);
+  fill($('#sensor-models tbody'), m.sensors.map((s) => el('tr', { 'data-sensor': s.id },
+    el('td', {}, s.id), el('td', {}, s.channel || ''), el('td', {}, s.model_id || 'shipped model'), el('td', {}, s.seq ?? ''),
+    el('td', { class: s.state === 'rejected' ? 'error' : '', title: s.message || '' },
+      s.state === 'rejected' ? `rejected: ${s.reason}` : s.state || ''))),
+  'no sensor follows a channel', 5);
+}
+
 async function loadStats() {
   const st = await api('/api/stats');
   const svg = $('#timeline');
@@ -177,7 +195,7 @@ function report(e) {
 
 async function refresh() {
   try {
-    await Promise.all([loadHealth(), loadSensors(), loadStats(), loadAlerts()]);
+    await Promise.all([loadHealth(), loadSensors(), loadModels(), loadStats(), loadAlerts()]);
     if (state.selected) await showAlert(state.selected);
   } catch (e) { report(e); }
 }
