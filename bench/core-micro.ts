@@ -8,7 +8,7 @@
  * optimisation can be checked to compute exactly the same thing: run before and after, compare the digests.
  *
  * usage: node --import tsx bench/core-micro.ts [--capture FILE] [--packets N] [--runs 3] [--wasm FILE[,FILE…]]
- *          [--random-flows N] [--verify]
+ *          [--random-flows N] [--ring-bytes B] [--verify]
  *   --random-flows N: synthetic capture instead (N concurrent flows, each packet from a random flow, 3/4 TCP)
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     wasm: { type: 'string' },
     'random-flows': { type: 'string', default: '0' },
     verify: { type: 'boolean', default: false },
+    'ring-bytes': { type: 'string' },
   },
 });
 const limit = Number(values.packets) || Infinity;
@@ -157,10 +158,11 @@ interface Run { cpuS: number; wallS: number; syncS: number; rows: number }
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 async function once(wasm: string | undefined, digest?: Digest): Promise<Run> {
-  const core = await FlowCore.load(wasm ? { wasmPath: wasm } : {});
+  const ringBytes = Number(values['ring-bytes'] ?? CORE_DEFAULTS.ringBytes);
+  const core = await FlowCore.load({ ringBytes, ...(wasm ? { wasmPath: wasm } : {}) });
   let rows = 0;
   core.onBatch(digest ? (b) => { rows += b.rows; digest.add(b); } : (b) => { rows += b.rows; });
-  const ringCap = CORE_DEFAULTS.ringBytes;
+  const ringCap = ringBytes;
   const { data, off, len, wire, ts, link } = packets;
   let ringUsed = 0;
   let syncCpu = 0;

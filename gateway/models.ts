@@ -153,8 +153,10 @@ export class ModelDistributor {
   /** Subscribes to sensor OTA reports and to operator uploads on the broker. */
   async start(): Promise<void> {
     await this.restore();
-    await this.opts.bus.subscribe(topics.allOta, (topic, payload) => this.serial(() => this.onReport(topic, payload)));
-    await this.opts.bus.subscribe(topics.allModelUploads, (topic, payload) => this.serial(() => this.onUploadMessage(topic, payload)));
+    // Acknowledged on receipt (`done`): the embedded broker holds a QoS 1 PUBACK until every in-process
+    // subscriber calls it, and reports/uploads need no durable commit first (a lost report is re-sent on reconnect).
+    await this.opts.bus.subscribe(topics.allOta, (topic, payload, done) => { done?.(); this.serial(() => this.onReport(topic, payload)); });
+    await this.opts.bus.subscribe(topics.allModelUploads, (topic, payload, done) => { done?.(); this.serial(() => this.onUploadMessage(topic, payload)); });
   }
 
   /**

@@ -4,8 +4,8 @@
  * globals (assembly/decode/packet.ts); `reverse` = the packet travels responder → initiator.
  */
 import {
-  Flow, FLAG_COUNTS_OFFSET, FLOW_SLOT_BYTES, OFF_RECORD_START, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D,
-  OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE, ST_FIN_S2D, ST_FIN_D2S, ST_RST, ST_CLOSED, ST_SYNACK_SEEN, ST_ESTABLISHED,
+  Flow, OFF_RECORD_START, OFF_RECORD_END, OFF_S2D, OFF_D2S, DIR_LAST_MS, DIR_BYTES, DIR_HEADER_BYTES, DIR_PAYLOAD_BYTES,
+  DIR_PS, DIR_DATA_PACKETS, DIR_IAT, DIR_FLAGS, OFF_IAT_BI, OFF_ACTIVE, OFF_IDLE, ST_FIN_S2D, ST_FIN_D2S, ST_RST, ST_CLOSED, ST_SYNACK_SEEN, ST_ESTABLISHED,
   ST_ANSWERED, ST_DNS_NAME_SET, ST_ICMP_SET, ST_S2D_WIN_SET, ST_D2S_WIN_SET,
 } from '../flow/flow';
 import { statAdd } from './stats';
@@ -27,7 +27,7 @@ const FLAG_SLOT: usize = memory.data<u8>([7, 0, 6, 5, 4, 3, 2, 1]);
 /** Starts a new record in slot f at nowMs: zeroes every per-record field and sets the "absent" markers. */
 export function startRecord(f: Flow, nowMs: f64, seq: u32): void {
   const p = changetype<usize>(f);
-  memory.fill(p + OFF_RECORD_START, 0, FLOW_SLOT_BYTES - OFF_RECORD_START);
+  memory.fill(p + OFF_RECORD_START, 0, OFF_RECORD_END - OFF_RECORD_START);
   f.state &= ~(ST_DNS_NAME_SET | ST_ICMP_SET | ST_S2D_WIN_SET | ST_D2S_WIN_SET);
   f.seq = seq;
   f.firstMs = nowMs;
@@ -64,16 +64,21 @@ export function accumulate(f: Flow, reverse: bool, nowMs: f64): void {
   }
   f.lastMs = nowMs;
 
-  let flagBase = p + FLAG_COUNTS_OFFSET;
+  // The packet's own direction block (flow.ts): the same code for both directions, on 2 cache lines.
+  const d = p + (reverse ? OFF_D2S : OFF_S2D);
+  const dirPackets = reverse ? f.d2sPackets : f.s2dPackets;
+  if (dirPackets > 0) statAdd(d + DIR_IAT, nowMs - load<f64>(d, DIR_LAST_MS));
+  store<f64>(d, nowMs, DIR_LAST_MS);
+  if (reverse) f.d2sPackets = dirPackets + 1;
+  else f.s2dPackets = dirPackets + 1;
+  store<f64>(d, load<f64>(d, DIR_BYTES) + size, DIR_BYTES);
+  store<f64>(d, load<f64>(d, DIR_HEADER_BYTES) + header, DIR_HEADER_BYTES);
+  store<f64>(d, load<f64>(d, DIR_PAYLOAD_BYTES) + <f64>payload, DIR_PAYLOAD_BYTES);
+  if (payload > 0) store<u32>(d, load<u32>(d, DIR_DATA_PACKETS) + 1, DIR_DATA_PACKETS);
+  statAdd(d + DIR_PS, size);
+  const flagBase = d + DIR_FLAGS;
+
   if (!reverse) {
-    if (f.s2dPackets > 0) statAdd(p + OFF_IAT_S2D, nowMs - f.lastS2dMs);
-    f.lastS2dMs = nowMs;
-    f.s2dPackets++;
-    f.s2dBytes += size;
-    f.s2dHeaderBytes += header;
-    f.s2dPayloadBytes += <f64>payload;
-    if (payload > 0) f.s2dDataPackets++;
-    statAdd(p + OFF_PS_S2D, size);
     if (isTcp) {
       if (!(f.state & ST_S2D_WIN_SET)) {
         f.state |= ST_S2D_WIN_SET;
@@ -88,15 +93,6 @@ export function accumulate(f: Flow, reverse: bool, nowMs: f64): void {
       if ((flags & (TCP_ACK | TCP_SYN | TCP_RST)) == TCP_ACK && (f.state & ST_SYNACK_SEEN)) f.state |= ST_ESTABLISHED;
     }
   } else {
-    flagBase += 32;
-    if (f.d2sPackets > 0) statAdd(p + OFF_IAT_D2S, nowMs - f.lastD2sMs);
-    f.lastD2sMs = nowMs;
-    f.d2sPackets++;
-    f.d2sBytes += size;
-    f.d2sHeaderBytes += header;
-    f.d2sPayloadBytes += <f64>payload;
-    if (payload > 0) f.d2sDataPackets++;
-    statAdd(p + OFF_PS_D2S, size);
     f.state |= ST_ANSWERED;
     if (isTcp) {
       if (!(f.state & ST_D2S_WIN_SET)) {

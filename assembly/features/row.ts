@@ -4,7 +4,7 @@
  * and the two hosts' damped windows; never modifies the flow (interim rows are written mid-flow).
  */
 import * as S from '../generated/schema';
-import { Flow, FLAG_COUNTS_OFFSET, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
+import { Flow, OFF_FLAGS_S2D, OFF_FLAGS_D2S, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
 import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
 import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
 import { hostAt, hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
@@ -115,10 +115,9 @@ export function writeRow(f: Flow, reason: u8, flags: u8, nowMs: f64): bool {
   putStats(row, S.F_SRC2DST_MIN_PIAT_MS, fp + OFF_IAT_S2D);
   putStats(row, S.F_DST2SRC_MIN_PIAT_MS, fp + OFF_IAT_D2S);
 
-  const flagCounts = fp + FLAG_COUNTS_OFFSET;
   for (let k = 0; k < 8; k++) {
-    const a = load<u32>(flagCounts + (<usize>k << 2));
-    const b = load<u32>(flagCounts + (<usize>(k + 8) << 2));
+    const a = load<u32>(fp + OFF_FLAGS_S2D + (<usize>k << 2));
+    const b = load<u32>(fp + OFF_FLAGS_D2S + (<usize>k << 2));
     put(row, S.F_SRC2DST_SYN_PACKETS + k, a);
     put(row, S.F_DST2SRC_SYN_PACKETS + k, b);
     put(row, S.F_BIDIRECTIONAL_SYN_PACKETS + k, <f64>a + <f64>b);

@@ -12,7 +12,7 @@
  * `flow.emergency_mode`. If a new flow still finds the table full, the least recently seen flow is evicted
  * (`flow.table_full`, `flow.evicted`; a closed flow lingering for trailing packets keeps its fin/rst reason).
  */
-import { Flow, FLAG_COUNTS_OFFSET as FLAG_COUNTS, ST_CLOSED, ST_RST, ST_ANSWERED, ST_SYN_START, ST_ESTABLISHED } from './flow';
+import { Flow, ST_CLOSED, ST_RST, ST_ANSWERED, ST_SYN_START, ST_ESTABLISHED } from './flow';
 import {
   flowAt, remove, listTail, capacity, liveFlows, NUM_CLASSES, CLS_CLOSED, CLS_UNANSWERED, CLS_TCP, CLS_UDP,
   CLS_ICMP, CLS_OTHER,
@@ -30,8 +30,6 @@ import { STAT_FLOWS_ACTIVE } from '../index';
 export let emergency: bool = false;
 /** No flow can expire before this packet time (see the header comment). */
 export let nextScanMs: f64 = -Infinity;
-/** dst2src RST counter position in the flag block (schema order syn cwr ece urg ack psh rst fin). */
-const D2S_RST_FLAG: usize = (8 + 6) << 2;
 
 /** The timeout class a flow belongs to after its latest packet. */
 // @ts-ignore: decorator
@@ -81,7 +79,7 @@ const D2S_RST_FLAG: usize = (8 + 6) << 2;
 export function finish(i: i32, reason: u8, nowMs: f64): void {
   const f = flowAt(i);
   // A flow that got no reply, or was reset by the responder, counts against its initiator.
-  const failed = !(f.state & ST_ANSWERED) || load<u32>(changetype<usize>(f) + FLAG_COUNTS + D2S_RST_FLAG) > 0;
+  const failed = !(f.state & ST_ANSWERED) || f.d2sRst > 0;
   if (failed && f.srcHost >= 0 && hostAt(f.srcHost).gen == f.srcHostGen) {
     hostsAt(nowMs);
     hostAdd(f.srcHost, HW_FAILED, 1);

@@ -13,7 +13,7 @@
  * (`sink`) so no optimiser may drop them.
  */
 import { flowHashOf } from './key';
-import { indexBucket, slotForHint, touchSlot, slotHosts } from './table';
+import { indexBucket, slotForHint, touchHead, touchDirection, slotHosts } from './table';
 import { touchHost } from '../features/hosts';
 import { RECORD_HEADER_BYTES } from '../index';
 
@@ -21,11 +21,14 @@ import { RECORD_HEADER_BYTES } from '../index';
 export const GROUP: i32 = 16;
 
 const hashes: usize = memory.data(GROUP * 4);
+const tags: usize = memory.data(GROUP * 8);
 const buckets: usize = memory.data(GROUP * 8);
 const found: usize = memory.data(GROUP * 4);
 const sink: usize = memory.data(8);
 
 let peekOk: bool = false;
+/** Source port << 32 | last 4 bytes of the source address, of the packet peekFlowHash() just read. */
+let peekTag: u64 = 0;
 
 /** IPv4 address at p as the high half of its ::ffff:a.b.c.d form (low half 0, see bytes.ts storeV4Mapped). */
 // @ts-ignore: decorator
@@ -65,6 +68,7 @@ function peekFlowHash(p: usize, caplen: u32, linktype: u32): u32 {
     if ((<u32>bswap<u16>(load<u16>(p, 6)) & 0x3fff) != 0) return 0; // fragment
     const t = p + hlen;
     peekOk = true;
+    peekTag = <u64>bswap<u16>(load<u16>(t)) << 32 | <u64>load<u32>(p, 12);
     return flowHashOf(0, v4High(p + 12), <u32>bswap<u16>(load<u16>(t)), 0, v4High(p + 16), <u32>bswap<u16>(load<u16>(t, 2)), proto, vlan);
   }
   if (type == 0x86dd) {
@@ -72,6 +76,7 @@ function peekFlowHash(p: usize, caplen: u32, linktype: u32): u32 {
     const proto = <u32>load<u8>(p, 6);
     if (proto != 6 && proto != 17) return 0;
     peekOk = true;
+    peekTag = <u64>bswap<u16>(load<u16>(p, 40)) << 32 | <u64>load<u32>(p, 20);
     return flowHashOf(load<u64>(p, 8), load<u64>(p, 16), <u32>bswap<u16>(load<u16>(p, 40)),
       load<u64>(p, 24), load<u64>(p, 32), <u32>bswap<u16>(load<u16>(p, 42)), proto, vlan);
   }
@@ -95,6 +100,7 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
     const h = peekFlowHash(rec + <usize>RECORD_HEADER_BYTES, caplen, <u32>load<u16>(rec, 16));
     if (peekOk) {
       store<u32>(hashes + (<usize>hinted << 2), h);
+      store<u64>(tags + (<usize>hinted << 3), peekTag);
       hinted++;
     }
     const padded = (caplen + 7) & ~(<u32>7);
@@ -103,17 +109,18 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
   }
   // 2. every index bucket: independent loads, their misses overlap
   for (let k = 0; k < hinted; k++) store<u64>(buckets + (<usize>k << 3), indexBucket(load<u32>(hashes + (<usize>k << 2))));
-  // 3. every slot the buckets point at (a short probe run when the first bucket holds another hash)
+  // 3. the head of every slot the buckets point at (a short probe run when the first bucket holds another hash)
   let acc: u64 = 0;
   for (let k = 0; k < hinted; k++) {
     const i = slotForHint(load<u32>(hashes + (<usize>k << 2)), load<u64>(buckets + (<usize>k << 3)));
     store<i32>(found + (<usize>k << 2), i);
-    if (i >= 0) acc += touchSlot(i);
+    if (i >= 0) acc += touchHead(i);
   }
-  // 4. the hosts of those flows
+  // 4. from the heads: the direction block each packet will update, and the two hosts' hot lines
   for (let k = 0; k < hinted; k++) {
     const i = load<i32>(found + (<usize>k << 2));
     if (i < 0) continue;
+    acc += touchDirection(i, load<u64>(tags + (<usize>k << 3)));
     const hosts = slotHosts(i);
     acc += touchHost(<i32>hosts) + touchHost(<i32>(hosts >> 32));
   }

@@ -12,7 +12,7 @@
  * memory, and skipping it for most packets of busy flows is what keeps the per-packet cost flat. The price is
  * bounded: a flow can end at most that slack after its exact timeout (its row still says when it was last seen).
  */
-import { Flow, FLOW_SLOT_BYTES } from './flow';
+import { Flow, FLOW_SLOT_BYTES, HEAD_BYTES, OFF_S2D, OFF_D2S, DIR_BLOCK_BYTES } from './flow';
 import { addrEq } from './key';
 import { indexDelete, indexFind, indexInsert, indexSlotsFor } from './probe';
 import { pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId } from '../decode/packet';
@@ -42,7 +42,7 @@ function indexSlots(maxFlows: i32): u32 { return indexSlotsFor(maxFlows); }
 
 /** Bytes init must reserve for a table of maxFlows. */
 export function tableBytes(maxFlows: i32): usize {
-  return <usize>maxFlows * FLOW_SLOT_BYTES + <usize>indexSlots(maxFlows) * 8;
+  return <usize>maxFlows * FLOW_SLOT_BYTES + 64 + <usize>indexSlots(maxFlows) * 8; // + 64: slots are line-aligned
 }
 
 /** Bytes of table state per flow (slot + its share of the index), for flowSlotBytes(). */
@@ -52,9 +52,10 @@ export function bytesPerFlow(): i32 {
 
 export function tableInit(maxFlows: i32): bool {
   const n = indexSlots(maxFlows);
-  slots = heap.alloc(<usize>maxFlows * FLOW_SLOT_BYTES);
+  const block = heap.alloc(<usize>maxFlows * FLOW_SLOT_BYTES + 64);
+  slots = (block + 63) & ~(<usize>63); // every slot starts a cache line (flow.ts layout)
   index = heap.alloc(<usize>n * 8);
-  if (slots == 0 || index == 0) return false;
+  if (block == 0 || index == 0) return false;
   // Freshly grown memory is zero (init runs once): no fill, so untouched slots never become resident pages.
   indexMask = n - 1;
   capacity = maxFlows;
@@ -121,12 +122,24 @@ export function slotForHint(h: u32, e: u64): i32 {
   return -1;
 }
 
-/** Loads one word of every cache line of slot i (the packet's accumulate() will write most of them). */
-export function touchSlot(i: i32): u64 {
+/** Loads one word of each cache line of slot i's head (flow.ts: what every packet reads first). */
+// @ts-ignore: decorator
+@inline export function touchHead(i: i32): u64 {
   const p = slots + <usize>i * FLOW_SLOT_BYTES;
-  let acc: u64 = 0;
-  for (let o: usize = 0; o < FLOW_SLOT_BYTES; o += 64) acc += load<u64>(p + o);
-  return acc + <u64>load<u8>(p + FLOW_SLOT_BYTES - 1);
+  return load<u64>(p) + load<u64>(p + HEAD_BYTES - 8);
+}
+
+/**
+ * Loads each cache line of the direction block a packet from (srcTag) will update in slot i, whose head is
+ * already cached: srcTag = the packet's source port << 32 | the last 4 bytes of its source address.
+ */
+// @ts-ignore: decorator
+@inline export function touchDirection(i: i32, srcTag: u64): u64 {
+  const p = slots + <usize>i * FLOW_SLOT_BYTES;
+  const f = changetype<Flow>(p);
+  const forward = (<u64>f.srcPort << 32 | <u64>load<u32>(p, 12)) == srcTag;
+  const d = p + (forward ? OFF_S2D : OFF_D2S);
+  return load<u64>(d) + load<u64>(d + DIR_BLOCK_BYTES - 8);
 }
 
 /** Host slots cached in flow i: initiator in the low half, responder in the high half (-1 = none). */

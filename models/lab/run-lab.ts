@@ -42,7 +42,8 @@ function prepareFiles(): LabFiles {
   writeFileSync(f.blob, Buffer.alloc(1_500_000, 'lab-bulk-copy '));
   writeFileSync(join(out, 'sshd_config'), [
     `Port 22`, `ListenAddress ${HOSTS.srv!.ip}`, `HostKey ${join(out, 'host_key')}`, `PidFile ${join(out, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${join(out, 'authorized_keys')}`, 'StrictModes no', 'UsePAM no', 'PasswordAuthentication yes',
+    `AuthorizedKeysFile ${join(out, 'authorized_keys')}`, 'StrictModes no', 'UsePAM yes', // PAM's failure delay, as on a real server
+    'PasswordAuthentication yes',
     'PermitRootLogin yes', 'MaxAuthTries 6', 'MaxStartups 200:30:400', 'LoginGraceTime 10', 'UseDNS no', 'Subsystem sftp internal-sftp',
   ].join('\n') + '\n');
   return f;

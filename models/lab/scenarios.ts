@@ -98,8 +98,9 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     { host: 'c1', cmd: 'ssh', args: [...sshOpts(f), `root@${srv}`, 'uptime'], timeoutMs: 10_000, delayMs: 1500 },
   ]) },
   office: { runs: 4, build: benign((rng, f) => benignMix(rng, f, 'full')) },
-  chatter: { runs: 4, build: benign((rng, f) => [
+  chatter: { runs: 6, build: benign((rng, f) => [
     ...BENIGN_CLIENTS.map((c) => client('chatter', c.name, { seed: rng.int(1e9), count: 10 + rng.int(15), gapMs: 300 + rng.int(500) })),
+    ...BENIGN_CLIENTS.map((c, i): Actor => ({ host: c.name, cmd: 'ping', args: ['-c', String(2 + rng.int(14)), '-i', String(pick(rng, [0.2, 0.5, 1])), '-s', String(pick(rng, [56, 64, 120, 1000, 1400])), i === 2 ? HOSTS.ext!.ip : srv], timeoutMs: 20_000, delayMs: rng.int(3000) })),
     ...benignMix(rng, f, 'light'),
   ]) },
 

@@ -16,6 +16,9 @@ export interface ClassifierOptions {
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
+/** Inverse-frequency class weights are capped: a rare class weighted 20× learns its port numbers, not its behaviour. */
+export const CLASS_WEIGHT_CAP = 4;
+
 export const DEFAULT_CLASSIFIER: ClassifierOptions = { hidden: [64, 32], epochs: 40, batch: 128, lr: 2e-3, weightDecay: 1e-4, seed: 1 };
 
 export function softmaxRows(logits: Float32Array, rows: number, classes: number): Float32Array {
@@ -38,7 +41,7 @@ export function trainClassifier(z: Float32Array, labels: Int32Array, width: numb
   const counts = new Float64Array(classes);
   for (const y of labels) counts[y]!++;
   const present = counts.filter((c) => c > 0).length;
-  const classWeight = Array.from(counts, (c) => (c > 0 ? Math.min(20, rows / (present * c)) : 0));
+  const classWeight = Array.from(counts, (c) => (c > 0 ? Math.min(CLASS_WEIGHT_CAP, rows / (present * c)) : 0));
   const order = Array.from({ length: rows }, (_, i) => i);
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     rng.shuffle(order);

@@ -24,6 +24,7 @@ import { gatherFeatures, selectRows, type Dataset } from './dataset.js';
 import { netForward } from './dense.js';
 import { evaluate, type Evaluation } from './metrics.js';
 import { fitStandardiser, standardise } from './preprocess.js';
+import { createRng } from './rng.js';
 
 export const DEFAULT_CLASSES = ['benign', 'scan', 'dos', 'bruteforce', 'dns_tunnel', 'exfil', 'c2'] as const;
 
@@ -77,6 +78,34 @@ export function thresholdedRows(probs: Float32Array, rows: number, thresholds: n
   return am.map((c, r) => (c !== benign && probs[r * k + c]! >= thresholds[c]! ? c : benign));
 }
 
+const DST_HOST_FEATURES = FEATURE_NAMES.map((n, i) => (n.startsWith('dst_host_') ? i : -1)).filter((i) => i >= 0);
+
+/**
+ * A benign flow to a server that is being flooded or scanned is still benign, but in the lab such flows are
+ * rare, so the classifier can learn "busy responder ⇒ attack" from the responder's host-window features. Each
+ * benign training row gets one copy whose dst_host_* features come from a random attack row (labels stay
+ * benign), which teaches the classifier to judge a flow by its own behaviour and its initiator.
+ */
+export function augmentBenignUnderAttack(x: Float32Array, y: Int32Array, benign: number, seed: number): { x: Float32Array; y: Int32Array; augmented: number } {
+  const rows = y.length;
+  const attacks: number[] = [], benigns: number[] = [];
+  for (let r = 0; r < rows; r++) (y[r] === benign ? benigns : attacks).push(r);
+  if (attacks.length === 0 || benigns.length === 0) return { x, y, augmented: 0 };
+  const rng = createRng(seed ^ 0xa11ce);
+  const out = new Float32Array((rows + benigns.length) * NUM_FEATURES);
+  out.set(x);
+  const yOut = new Int32Array(rows + benigns.length);
+  yOut.set(y);
+  benigns.forEach((r, k) => {
+    const dst = (rows + k) * NUM_FEATURES;
+    out.set(x.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), dst);
+    const a = attacks[rng.int(attacks.length)]!;
+    for (const i of DST_HOST_FEATURES) out[dst + i] = x[a * NUM_FEATURES + i]!;
+    yOut[rows + k] = benign;
+  });
+  return { x: out, y: yOut, augmented: benigns.length };
+}
+
 export interface TrainResult {
   int8: Uint8Array;
   float: Uint8Array;
@@ -116,16 +145,19 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
   const valRows = selectRows(ds, ['val']);
   const testRows = selectRows(ds, ['test']);
   log(`rows: train ${trainRows.length} (capped), val ${valRows.length}, test ${testRows.length}`);
-  const xTrain = gatherFeatures(ds, trainRows);
-  const yTrain = Int32Array.from(trainRows, (r) => labelIndex(ds.meta[r]!.label));
-  const st = fitStandardiser(xTrain, trainRows.length, NUM_FEATURES);
-  const zTrain = standardise(xTrain, trainRows.length, NUM_FEATURES, st);
+  const { x: xTrain, y: yTrain, augmented } = augmentBenignUnderAttack(
+    gatherFeatures(ds, trainRows), Int32Array.from(trainRows, (r) => labelIndex(ds.meta[r]!.label)), benign, opts.seed,
+  );
+  log(`augmentation: ${augmented} benign rows with an attacked responder's host-window features`);
+  const nTrain = yTrain.length;
+  const st = fitStandardiser(xTrain, nTrain, NUM_FEATURES);
+  const zTrain = standardise(xTrain, nTrain, NUM_FEATURES, st);
 
   const classifier = trainClassifier(zTrain, yTrain, NUM_FEATURES, classNames.length, {
     ...DEFAULT_CLASSIFIER, epochs: opts.epochs, seed: opts.seed,
     onEpoch: (e, l) => { if (e % 10 === 9 || e === opts.epochs - 1) log(`classifier epoch ${e + 1}: loss ${l.toFixed(4)}`); },
   });
-  const benignIdx = trainRows.map((_, k) => k).filter((k) => yTrain[k] === benign);
+  const benignIdx = Array.from({ length: nTrain - augmented }, (_, k) => k).filter((k) => yTrain[k] === benign);
   const zBenign = new Float32Array(benignIdx.length * NUM_FEATURES);
   benignIdx.forEach((k, j) => zBenign.set(zTrain.subarray(k * NUM_FEATURES, (k + 1) * NUM_FEATURES), j * NUM_FEATURES));
   const autoencoder = trainAutoencoder(zBenign, benignIdx.length, NUM_FEATURES, {
@@ -137,7 +169,7 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
   // trained on: attack flows drive its activations further, and a range that clips them would blunt exactly
   // the reconstruction errors the anomaly threshold must see.
   const ranges = new Map<string, [number, number]>();
-  for (const [prefix, net, z, n] of [['cls', classifier, zTrain, trainRows.length], ['ae', autoencoder, zTrain, trainRows.length]] as const) {
+  for (const [prefix, net, z, n] of [['cls', classifier, zTrain, nTrain], ['ae', autoencoder, zTrain, nTrain]] as const) {
     const acts = netForward(net, z, n);
     net.layers.forEach((_, l) => ranges.set(`${prefix}.l${l}`, tensorRange(acts[l]!)));
   }
