@@ -91,13 +91,40 @@ export function hostsInit(maxHosts: i32): bool {
     : cold + <usize>i * COLD_BYTES + <usize>(k - HW_HOT_FIELDS) * FIELD_BYTES;
 }
 
-/** Prefetch hint (assembly/flow/prefetch.ts): loads one word of every cache line of host slot i, if valid. */
+/** Prefetch hint (assembly/flow/prefetch.ts): loads both lines of host i's hot record, if i is a used slot. */
 export function touchHost(i: i32): u64 {
   if (<u32>i >= <u32>used) return 0;
   const p = slots + <usize>i * HOT_BYTES;
   let acc: u64 = 0;
   for (let o: usize = 0; o < HOT_BYTES; o += 64) acc += load<u64>(p + o);
   return acc;
+}
+
+/** Prefetch hint: also the cold record (read when a row is written, updated when flows start or end). */
+export function touchHostCold(i: i32): u64 {
+  if (<u32>i >= <u32>used) return 0;
+  const p = cold + <usize>i * COLD_BYTES;
+  let acc: u64 = 0;
+  for (let o: usize = 0; o < COLD_BYTES; o += 64) acc += load<u64>(p + o);
+  return acc + load<u64>(p + COLD_BYTES - 8);
+}
+
+/** Prefetch hint: the index bucket where hostFind() of an address whose addrHash is `hash` starts. */
+// @ts-ignore: decorator
+@inline export function hostBucket(hash: u32): u64 {
+  return load<u64>(index + (<usize>(hash & indexMask) << 3));
+}
+
+/** Prefetch hint: the host slot hostFind() will most likely return, from its first bucket `e`; -1 none. */
+export function hostForHint(hash: u32, e: u64): i32 {
+  let pos = hash & indexMask;
+  for (let k = 0; k < 4; k++) {
+    if (e == 0) return -1;
+    if (<u32>(e >> 32) == hash) return <i32>(<u32>e) - 1;
+    pos = (pos + 1) & indexMask;
+    e = load<u64>(index + (<usize>pos << 3));
+  }
+  return -1;
 }
 
 /** Host slot for an address, or -1 if it is not in the table. */

@@ -36,13 +36,26 @@ export function pairsInit(maxFlows: i32): bool {
 /** Fingerprint of the ordered pair (src host → dst host). */
 // @ts-ignore: decorator
 @inline export function hostPairKey(src: usize, dst: usize): u64 {
-  return mix64(addrHash(src) ^ rotl<u64>(addrHash(dst), 31) * 0x9e3779b97f4a7c15) | 1;
+  return hostPairKeyOf(addrHash(src), addrHash(dst));
+}
+
+/** The same from the two addresses' hashes (addrHash). */
+// @ts-ignore: decorator
+@inline export function hostPairKeyOf(srcHash: u64, dstHash: u64): u64 {
+  return mix64(srcHash ^ rotl<u64>(dstHash, 31) * 0x9e3779b97f4a7c15) | 1;
 }
 
 /** Fingerprint of (src host → dst host, port, protocol) from the host-pair fingerprint. */
 // @ts-ignore: decorator
 @inline export function portPairKey(pair: u64, port: u32, proto: u32): u64 {
   return mix64(pair ^ ((<u64>port << 8 | <u64>proto) + 1) * 0xbf58476d1ce4e5b9) | 1;
+}
+
+/** Prefetch hint (assembly/flow/prefetch.ts): loads the set a contact with this key would use. */
+// @ts-ignore: decorator
+@inline export function touchPair(key: u64): u64 {
+  const set = table + <usize>(<u32>(key >> 40) & setMask) * WAYS * ENTRY_BYTES;
+  return load<u64>(set) + load<u64>(set + <usize>WAYS * ENTRY_BYTES - 8);
 }
 
 /** Records a contact at nowMs; true when it is new (not seen within the horizon). */

@@ -157,6 +157,9 @@ export function flowPacket(): void {
     countEvent(EV_FLOW_OUT_OF_ORDER_TS);
   }
   const now = nowMs;
+  // The host windows' decay factors for this time (an exp2 per new timestamp): computed first, so that their
+  // latency overlaps the lookup and the flow update instead of stalling the host update that needs them.
+  hostsAt(now);
 
   expire(now, min(EXPIRY_PER_PACKET, outFreeRows() - ROWS_PER_PACKET));
 

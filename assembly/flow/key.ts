@@ -29,18 +29,19 @@ import { pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId } from '
 }
 
 // @ts-ignore: decorator
-@inline function endpointHash(a: u64, b: u64, port: u32): u64 {
-  return addrWordsHash(a, b) ^ mix64(<u64>port + 0x632be59bd9b4e019);
+@inline function endpointHash(addrHash: u64, port: u32): u64 {
+  return addrHash ^ mix64(<u64>port + 0x632be59bd9b4e019);
 }
 
 /**
- * Direction-independent 32-bit hash of a flow key given as address halves, ports, protocol and VLAN id. The one
- * definition both the flow table (packetFlowHash) and the prefetcher (assembly/flow/prefetch.ts) use.
+ * Direction-independent 32-bit hash of a flow key given as its addresses' hashes (addrHash), ports, protocol and
+ * VLAN id. The one definition both the flow table (packetFlowHash) and the prefetcher (assembly/flow/prefetch.ts)
+ * use.
  */
 // @ts-ignore: decorator
-@inline export function flowHashOf(srcA: u64, srcB: u64, srcPort: u32, dstA: u64, dstB: u64, dstPort: u32, proto: u32, vlan: u32): u32 {
-  const a = endpointHash(srcA, srcB, srcPort);
-  const b = endpointHash(dstA, dstB, dstPort);
+@inline export function flowHashOf(srcHash: u64, srcPort: u32, dstHash: u64, dstPort: u32, proto: u32, vlan: u32): u32 {
+  const a = endpointHash(srcHash, srcPort);
+  const b = endpointHash(dstHash, dstPort);
   const lo = a < b ? a : b;
   const hi = a < b ? b : a;
   const h = mix64(lo ^ rotl<u64>(hi, 23) * 0x94d049bb133111eb ^ ((<u64>proto << 16) | <u64>vlan));
@@ -50,8 +51,7 @@ import { pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId } from '
 /** Direction-independent 32-bit hash of the current packet's flow key. */
 // @ts-ignore: decorator
 @inline export function packetFlowHash(): u32 {
-  return flowHashOf(load<u64>(pktSrc), load<u64>(pktSrc, 8), <u32>pktSrcPort, load<u64>(pktDst), load<u64>(pktDst, 8),
-    <u32>pktDstPort, <u32>pktProtocol, <u32>pktVlanId);
+  return flowHashOf(addrHash(pktSrc), <u32>pktSrcPort, addrHash(pktDst), <u32>pktDstPort, <u32>pktProtocol, <u32>pktVlanId);
 }
 
 /** 16-byte address equality. */

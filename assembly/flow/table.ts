@@ -142,6 +142,29 @@ export function slotForHint(h: u32, e: u64): i32 {
   return load<u64>(d) + load<u64>(d + DIR_BLOCK_BYTES - 8);
 }
 
+/** Loads every cache line of slot i (a flow about to end: writeRow() reads all of it). */
+export function touchSlotAll(i: i32): u64 {
+  const p = slots + <usize>i * FLOW_SLOT_BYTES;
+  let acc: u64 = 0;
+  for (let o: usize = 0; o < FLOW_SLOT_BYTES; o += 64) acc += load<u64>(p + o);
+  return acc;
+}
+
+/** Loads what removing flow i will write besides its slot: its class-list neighbours and its index bucket. */
+export function touchRemoval(i: i32): u64 {
+  const f = flowAt(i);
+  return touchLinks(i) + load<u64>(index + (<usize>(f.hash & indexMask) << 3));
+}
+
+/** Loads the list links of flow i's class-list neighbours (relinking writes them). */
+export function touchLinks(i: i32): u64 {
+  const f = flowAt(i);
+  let acc: u64 = 0;
+  if (<u32>f.prev < <u32>capacity) acc += load<u64>(slots + <usize>f.prev * FLOW_SLOT_BYTES + offsetof<Flow>('prev'));
+  if (<u32>f.next < <u32>capacity) acc += load<u64>(slots + <usize>f.next * FLOW_SLOT_BYTES + offsetof<Flow>('prev'));
+  return acc;
+}
+
 /** Host slots cached in flow i: initiator in the low half, responder in the high half (-1 = none). */
 // @ts-ignore: decorator
 @inline export function slotHosts(i: i32): u64 {

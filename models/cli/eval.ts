@@ -32,8 +32,11 @@ export const CATEGORY_FAMILY: Record<string, string> = {
   'bruteforce': 'bruteforce', 'dns-tunnel': 'dns_tunnel', 'malware-c2': 'c2',
 };
 
+/** `*` matches within one path segment; a trailing `/*` means everything below that folder. */
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  const deep = glob.endsWith('/*');
+  const body = (deep ? glob.slice(0, -1) : glob).split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*');
+  return new RegExp(`^${body}${deep ? '.+' : ''}$`);
 }
 
 function walk(dir: string, out: string[] = []): string[] {

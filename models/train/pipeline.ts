@@ -106,6 +106,48 @@ export function augmentBenignUnderAttack(x: Float32Array, y: Int32Array, benign:
   return { x: out, y: yOut, augmented: benigns.length };
 }
 
+const fi = (name: string): number => FEATURE_NAMES.indexOf(name);
+
+/**
+ * The lab's benign hosts are always busy, so every benign training flow carries warm host windows, while a
+ * lone flow from a quiet host (a small capture, a device that talks once a minute) has windows holding little
+ * more than the flow itself. Without such examples the classifier extrapolates "cold host" towards the attack
+ * classes whose first probes look like that. This adds, for each benign row, a copy whose host-window features
+ * are what they would be if the flow were the hosts' only recent traffic (label stays benign). Attack rows are
+ * left alone — a lone probe is indistinguishable from a benign failed connection, and the model should say so —
+ * except DNS tunnel rows, whose evidence (one long high-entropy query name) stands on its own.
+ */
+export function augmentColdHosts(x: Float32Array, y: Int32Array, classes: number[]): { x: Float32Array; y: Int32Array; augmented: number } {
+  const rows = y.length;
+  const benigns: number[] = [];
+  for (let r = 0; r < rows; r++) if (classes.includes(y[r]!)) benigns.push(r);
+  const out = new Float32Array((rows + benigns.length) * NUM_FEATURES);
+  out.set(x);
+  const yOut = new Int32Array(rows + benigns.length);
+  yOut.set(y);
+  benigns.forEach((r, k) => {
+    const src = r * NUM_FEATURES, dst = (rows + k) * NUM_FEATURES;
+    out.set(x.subarray(src, src + NUM_FEATURES), dst);
+    const v = (name: string): number => x[src + fi(name)]!;
+    const failed = v('dst2src_packets') === 0 || v('dst2src_rst_packets') > 0 ? 1 : 0;
+    for (const w of [1, 10, 100]) {
+      const set = (name: string, value: number): void => { out[dst + fi(name)] = value; };
+      set(`src_host_w${w}s_packets`, v('src2dst_packets'));
+      set(`src_host_w${w}s_mean_ps`, v('src2dst_mean_ps'));
+      set(`src_host_w${w}s_stddev_ps`, v('src2dst_stddev_ps'));
+      set(`src_host_w${w}s_flows`, 1);
+      set(`src_host_w${w}s_dst_hosts`, 1);
+      set(`src_host_w${w}s_dst_ports`, 1);
+      set(`src_host_w${w}s_failed_flows`, failed);
+      set(`dst_host_w${w}s_packets`, v('src2dst_packets'));
+      set(`dst_host_w${w}s_flows`, 1);
+      set(`dst_host_w${w}s_src_hosts`, 1);
+    }
+    yOut[rows + k] = y[r]!;
+  });
+  return { x: out, y: yOut, augmented: benigns.length };
+}
+
 export interface TrainResult {
   int8: Uint8Array;
   float: Uint8Array;
@@ -145,10 +187,19 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
   const valRows = selectRows(ds, ['val']);
   const testRows = selectRows(ds, ['test']);
   log(`rows: train ${trainRows.length} (capped), val ${valRows.length}, test ${testRows.length}`);
-  const { x: xTrain, y: yTrain, augmented } = augmentBenignUnderAttack(
-    gatherFeatures(ds, trainRows), Int32Array.from(trainRows, (r) => labelIndex(ds.meta[r]!.label)), benign, opts.seed,
-  );
-  log(`augmentation: ${augmented} benign rows with an attacked responder's host-window features`);
+  const xRaw = gatherFeatures(ds, trainRows);
+  const yRaw = Int32Array.from(trainRows, (r) => labelIndex(ds.meta[r]!.label));
+  const underAttack = augmentBenignUnderAttack(xRaw, yRaw, benign, opts.seed);
+  const cold = augmentColdHosts(xRaw, yRaw, [benign, classNames.indexOf('dns_tunnel')].filter((c) => c >= 0));
+  // Original rows first (the autoencoder and the activation ranges use them), then both augmented sets.
+  const extra = (a: { x: Float32Array; y: Int32Array }): { x: Float32Array; y: Int32Array } => ({ x: a.x.subarray(xRaw.length), y: a.y.subarray(yRaw.length) });
+  const parts = [{ x: xRaw, y: yRaw }, extra(underAttack), extra(cold)];
+  const xTrain = new Float32Array(parts.reduce((s, p) => s + p.x.length, 0));
+  const yTrain = new Int32Array(parts.reduce((s, p) => s + p.y.length, 0));
+  let xo = 0, yo = 0;
+  for (const p of parts) { xTrain.set(p.x, xo); yTrain.set(p.y, yo); xo += p.x.length; yo += p.y.length; }
+  const augmented = underAttack.augmented + cold.augmented;
+  log(`augmentation: ${underAttack.augmented} benign rows with an attacked responder's host windows, ${cold.augmented} benign/dns_tunnel rows with cold host windows`);
   const nTrain = yTrain.length;
   const st = fitStandardiser(xTrain, nTrain, NUM_FEATURES);
   const zTrain = standardise(xTrain, nTrain, NUM_FEATURES, st);
