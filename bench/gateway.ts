@@ -19,8 +19,8 @@ import mqtt from 'mqtt';
 import { encodeBatch, type RiskEvent } from '../protocol/event.js';
 import { topics } from '../protocol/topics.js';
 
-const MQTT_PORT = 18839;
-const HTTP_PORT = 18089;
+const MQTT_PORT = Number(process.env.BENCH_GW_MQTT_PORT ?? 18899);
+const HTTP_PORT = Number(process.env.BENCH_GW_HTTP_PORT ?? 18099);
 const CLASSES = ['scan', 'dos', 'bruteforce', 'anomaly'];
 
 function event(sensor: string, i: number, src: string, t: number, cls: string): RiskEvent {
@@ -114,7 +114,7 @@ async function phase(gw: import('../gateway/index.js').Gateway, opts: { sensors:
     clearInterval(probeTimer);
     const wait = Date.now() + 15_000;
     while (pending.size > 0 && Date.now() < wait) await new Promise((r) => setTimeout(r, 20));
-    if (process.env.BENCH_DEBUG) console.error({ probes, pending: pending.size, got: latencies.length, probeEvents: gw.registry.list().find((x) => x.id === 'bench-probe')?.events });
+    if (process.env.BENCH_DEBUG) console.error({ groups: gw.ingest.groups, batches: gw.ingest.batches, alertWrites: gw.ingest.alertWrites, probes, pending: pending.size, got: latencies.length, probeEvents: gw.registry.list().find((x) => x.id === 'bench-probe')?.events });
     return { events: total, stored: gw.ingest.stored - before - probes, seconds, events_per_s: Math.round(total / seconds), cpu_s: (cpu.user + cpu.system) / 1e6, latencies };
   } finally {
     child.kill();

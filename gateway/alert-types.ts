@@ -1,13 +1,17 @@
 /** The gateway's alert record: what correlation produces, the store keeps and the API returns. */
-export type AlertKind = 'class' | 'port_scan' | 'host_sweep';
+export type AlertKind = 'class' | 'port_scan' | 'host_sweep' | 'fan_in';
 
 export interface Alert {
   /** UUIDv7: creation-ordered, so the API pages by id. */
   id: string;
-  /** 'class': same source + class; 'port_scan': many ports of one host; 'host_sweep': many hosts (scan or lateral movement). */
+  /**
+   * 'class': same source + class; 'port_scan': many ports of one host; 'host_sweep': many hosts (scan or lateral
+   * movement); 'fan_in': many one-shot sources against one destination host (distributed attack, spoofed flood).
+   */
   kind: AlertKind;
-  /** The events' class for kind 'class'; 'port_scan' / 'host_sweep' otherwise. */
+  /** The events' class for kind 'class'; the majority class of its events for 'fan_in'; 'port_scan' / 'host_sweep' otherwise. */
   class: string;
+  /** The source; for kind 'fan_in' the first source folded into it (see `sources` / `source_count`). */
   src_ip: string;
   /** 1 high, 2 medium, 3 low (Suricata's order). */
   severity: 1 | 2 | 3;
@@ -37,4 +41,11 @@ export interface Alert {
   model: string;
   /** Features that contributed most, summed over the alert's events (largest first). */
   top: Array<[string, number]>;
+  /** fan_in only: distinct sources folded into the alert (exact up to the tracking cap) and the first of them. */
+  source_count?: number;
+  sources?: string[];
+  /** fan_in only: events per class (the majority gives `class`). */
+  class_counts?: Record<string, number>;
+  /** A one-event per-source alert absorbed by a fan_in alert: closed, and this is the fan_in alert's id. */
+  merged_into?: string;
 }

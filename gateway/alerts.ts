@@ -6,6 +6,7 @@
  */
 import { SEVERITY_NAMES } from '../protocol/event.js';
 import { topics } from '../protocol/topics.js';
+import type { AlertReason } from './alert-publisher.js';
 import type { Alert } from './alert-types.js';
 
 export interface EveAlert {
@@ -21,7 +22,7 @@ export interface EveAlert {
   alert: { action: 'allowed'; signature_id: number; signature: string; category: string; severity: 1 | 2 | 3 };
   netsensor: {
     alert_id: string;
-    reason: 'created' | 'escalated';
+    reason: AlertReason;
     kind: Alert['kind'];
     class: string;
     status: Alert['status'];
@@ -37,6 +38,12 @@ export interface EveAlert {
     anomaly_max: number;
     model: string;
     top: Array<[string, number]>;
+    /** fan_in: distinct sources, the first 64 of them, and events per class. */
+    source_count?: number;
+    sources?: string[];
+    class_counts?: Record<string, number>;
+    /** Set when this per-source alert was merged into a fan_in alert (it is closed then). */
+    merged_into?: string;
   };
 }
 
@@ -70,13 +77,14 @@ function signatureId(a: Alert): number {
 function signature(a: Alert): string {
   if (a.kind === 'port_scan') return `NETSENSOR port scan from ${a.src_ip} (${a.port_count} ports)`;
   if (a.kind === 'host_sweep') return `NETSENSOR host sweep / lateral movement from ${a.src_ip} (${a.host_count} hosts)`;
+  if (a.kind === 'fan_in') return `NETSENSOR distributed ${a.class} against ${a.dest_ip} from ${a.source_count ?? 0} sources`;
   return `NETSENSOR ${a.class} from ${a.src_ip}`;
 }
 
 export const categoryOf = (cls: string): string => CATEGORIES[cls] ?? 'Potentially Bad Traffic';
 
-export function toEve(a: Alert, sensor: string, reason: 'created' | 'escalated'): EveAlert {
-  return {
+export function toEve(a: Alert, sensor: string, reason: AlertReason): EveAlert {
+  const eve: EveAlert = {
     timestamp: new Date(a.last_seen).toISOString(),
     event_type: 'alert',
     src_ip: a.src_ip,
@@ -93,6 +101,13 @@ export function toEve(a: Alert, sensor: string, reason: 'created' | 'escalated')
       score_max: a.score_max, anomaly_max: a.anomaly_max, model: a.model, top: a.top,
     },
   };
+  if (a.kind === 'fan_in') {
+    eve.netsensor.source_count = a.source_count;
+    eve.netsensor.sources = a.sources?.slice(0, 64);
+    eve.netsensor.class_counts = a.class_counts;
+  }
+  if (a.merged_into) eve.netsensor.merged_into = a.merged_into;
+  return eve;
 }
 
 export function alertTopic(a: Alert, sensor: string): string {

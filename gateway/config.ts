@@ -47,6 +47,10 @@ export interface GatewayConfig {
     scanPorts: number;
     /** Sensors that must report the same source+class before the alert's severity is raised one step. */
     multiSensor: number;
+    /** Distinct one-shot sources (no other event in the window) against one host that make a fan_in alert. */
+    fanInSources: number;
+    /** Least time between two update messages of one alert on MQTT (creation and escalation are sent at once). */
+    updateIntervalMs: number;
   };
   homeAssistant: { enabled: boolean; discoveryPrefix: string };
   /** Model distribution (OTA, docs/ota.md). */
@@ -66,7 +70,7 @@ export const defaults: GatewayConfig = {
   mqtt: { host: '127.0.0.1', port: 1883, shareGroup: 'netsensor', clientId: `netsensor-gateway-${process.pid}` },
   http: { host: '127.0.0.1', port: 8080, loopbackExempt: true },
   store: { path: 'netsensor-gateway.db', retentionDays: 30, maxBytes: 1024 * 1024 * 1024, retentionIntervalMs: 60_000 },
-  correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2 },
+  correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2, fanInSources: 10, updateIntervalMs: 10_000 },
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
   models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
   sensorStaleMs: 5 * 60_000,
@@ -133,6 +137,8 @@ export function validateConfig(c: GatewayConfig): GatewayConfig {
   int('correlation.sweepHosts', c.correlation.sweepHosts, 2, 1_000_000);
   int('correlation.scanPorts', c.correlation.scanPorts, 2, 65536);
   int('correlation.multiSensor', c.correlation.multiSensor, 2, 1000);
+  int('correlation.fanInSources', c.correlation.fanInSources, 2, 1_000_000);
+  int('correlation.updateIntervalMs', c.correlation.updateIntervalMs, 0, 86_400_000);
   bool('homeAssistant.enabled', c.homeAssistant.enabled);
   str('homeAssistant.discoveryPrefix', c.homeAssistant.discoveryPrefix);
   str('models.trustedKeysFile', c.models.trustedKeysFile, true);

@@ -7,7 +7,14 @@
  *  2. The same source + class reported by ≥ `multiSensor` sensors → severity raised one step (3→2→1).
  *  3. One source touching ≥ `scanPorts` ports of one host → a 'port_scan' alert; ≥ `sweepHosts` hosts →
  *     a 'host_sweep' alert (scanning or lateral movement), whatever the events' classes.
- * Memory is bounded: per-source tracking sets and the number of tracked sources are capped.
+ *  4. Fan-in (Suricata's `detection_filter … track by_dst` + `threshold type limit`): an event is "one-shot" when
+ *     its source has no other event inside the window so far, nor in the same batch. ≥ `fanInSources` distinct one-shot sources against one
+ *     destination host inside the window → ONE 'fan_in' alert for that host; from then on one-shot events fold
+ *     into it instead of opening one alert per (spoofed) source, and the one-event alerts opened before the
+ *     threshold are merged into it (closed, `merged_into`). A source with a second event of its own inside the
+ *     window is no longer one-shot: it gets (or keeps) its own alert, which takes its earlier folded events of
+ *     the same class along.
+ * Memory is bounded: per-source / per-destination tracking sets and the number of tracked keys are capped.
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { Alert, AlertKind } from './alert-types.js';
@@ -21,6 +28,8 @@ export interface AlertChange {
   escalated: boolean;
   /** The sensor whose event caused the change (topic of the published alert). */
   sensor: string;
+  /** Nothing to announce: opened and merged into a fan_in alert within the same batch. */
+  silent?: boolean;
 }
 
 export interface CorrelationResult {
@@ -33,13 +42,27 @@ const LIST_CAP = 100;
 const TRACK_CAP = 4096;
 const MAX_SOURCES = 100_000;
 const RECENT_CAP = 512;
+const MAX_DESTS = 100_000;
+/** Distinct one-shot sources remembered per destination (and per fan_in alert); counts saturate there. */
+const SOURCE_CAP = 65_536;
+const DOS_CLASSES = new Set(['dos', 'ddos']);
+
+interface RecentEvent { seq: number; t: number; cls: string; port: number }
 
 interface SourceTrack {
   /** dst host → (port → flow time last seen) */
   hosts: Map<string, { last: number; ports: Map<number, number> }>;
   /** Recent event seqs, linked to a scan alert when one is created. */
-  recent: Array<{ seq: number; t: number }>;
+  recent: RecentEvent[];
   /** Flow time of the last expiry pass: expiry runs every 1/8 window, not per event (bounded work). */
+  prunedAt: number;
+  /** Some of its events were folded into a fan_in alert (its own alert, once it has one, takes them along). */
+  folded: boolean;
+}
+
+/** Per destination host: the one-shot sources that hit it inside the window (rule 4). */
+interface DestTrack {
+  singles: Map<string, RecentEvent>;
   prunedAt: number;
 }
 
@@ -48,6 +71,9 @@ type Rules = GatewayConfig['correlation'];
 export class Correlator {
   private readonly open = new Map<string, Alert>();
   private readonly sources = new Map<string, SourceTrack>();
+  private readonly dests = new Map<string, DestTrack>();
+  /** fan_in alert id → its distinct sources. */
+  private readonly sourceSets = new Map<string, Set<string>>();
   private readonly hostSets = new Map<string, Set<string>>();
   private readonly portSets = new Map<string, Set<number>>();
   /** Per alert: summed feature contributions; `alert.top` is derived once per batch, not per event. */
@@ -58,9 +84,10 @@ export class Correlator {
   /** Resumes after a restart from the open alerts the store kept. */
   resume(alerts: Alert[]): void {
     for (const a of alerts) {
-      this.open.set(keyOf(a.kind, a.src_ip, a.class), a);
+      this.open.set(a.kind === 'fan_in' ? fanInKey(a.dest_ip) : keyOf(a.kind, a.src_ip, a.class), a);
       this.hostSets.set(a.id, new Set(a.hosts));
       this.portSets.set(a.id, new Set(a.ports));
+      if (a.kind === 'fan_in') this.sourceSets.set(a.id, new Set(a.sources ?? []));
     }
   }
 
@@ -77,11 +104,20 @@ export class Correlator {
     const before = new Map<string, number>();
     const links: Array<[string, number]> = [];
     const wall = this.now();
+    // Look-ahead inside the batch: a source with several events in it is not one-shot, even at its first event.
+    const inBatch = new Map<string, number>();
+    for (const e of events) inBatch.set(e.flow.src_ip, (inBatch.get(e.flow.src_ip) ?? 0) + 1);
     for (const e of events) {
       const t = e.flow.last_seen_ms > 0 ? e.flow.last_seen_ms : e.ts;
-      const classAlert = this.join('class', e.class, e, t, wall, touched, before);
-      links.push([classAlert.id, e.seq]);
-      for (const scan of this.trackSource(e, t, wall, touched, before, links)) links.push([scan.id, e.seq]);
+      const s = this.touchSource(e, t);
+      const oneShot = inBatch.get(e.flow.src_ip) === 1 && isOneShot(s, t, this.rules.windowMs);
+      const folded = oneShot && this.foldFanIn(e, s, t, wall, touched, before, links);
+      if (!folded) {
+        const classAlert = this.join('class', e.class, e, t, wall, touched, before);
+        links.push([classAlert.id, e.seq]);
+        if (s.folded && classAlert.event_count === 1) this.takeFolded(classAlert, s, e, t, links);
+      }
+      for (const scan of this.scanAlerts(e, s, t, wall, touched, before, links)) links.push([scan.id, e.seq]);
     }
     for (const c of touched.values()) {
       this.refreshTop(c.alert);
@@ -98,34 +134,45 @@ export class Correlator {
     for (const [k, a] of this.open) {
       if (a.updated_at < cutoff) {
         a.status = 'closed';
-        this.open.delete(k);
-        this.hostSets.delete(a.id);
-        this.portSets.delete(a.id);
-        this.topSums.delete(a.id);
+        this.forget(k, a);
         closed.push(a);
       }
     }
     return closed;
   }
 
+  private forget(key: string, a: Alert): void {
+    this.open.delete(key);
+    this.hostSets.delete(a.id);
+    this.portSets.delete(a.id);
+    this.sourceSets.delete(a.id);
+    this.topSums.delete(a.id);
+  }
+
+  private inWindow(a: Alert | undefined, t: number): boolean {
+    return a !== undefined && t <= a.last_seen + this.rules.windowMs && t >= a.first_seen - this.rules.windowMs;
+  }
+
   private join(kind: AlertKind, cls: string, e: StoredEvent, t: number, wall: number,
-    touched: Map<string, AlertChange>, before: Map<string, number>): Alert {
-    const key = keyOf(kind, e.flow.src_ip, cls);
+    touched: Map<string, AlertChange>, before: Map<string, number>, key = keyOf(kind, e.flow.src_ip, cls)): Alert {
     let a = this.open.get(key);
-    if (a && (t > a.last_seen + this.rules.windowMs || t < a.first_seen - this.rules.windowMs)) {
+    if (a && !this.inWindow(a, t)) {
       // Outside the window: the old alert is finished; a new one starts.
       a.status = 'closed';
       a.updated_at = wall;
       touched.set(a.id, touched.get(a.id) ?? { alert: a, created: false, escalated: false, sensor: e.sensor });
-      this.open.delete(key);
-      this.hostSets.delete(a.id);
-      this.portSets.delete(a.id);
-      this.topSums.delete(a.id);
+      this.forget(key, a);
       a = undefined;
     }
     let created = false;
     if (!a) {
-      a = newAlert(kind, cls, e, t, wall, kind === 'class' ? e.severity : 2);
+      a = newAlert(kind, cls, e, t, wall, kind === 'class' || kind === 'fan_in' ? e.severity : 2);
+      if (kind === 'fan_in') {
+        a.source_count = 0;
+        a.sources = [];
+        a.class_counts = {};
+        this.sourceSets.set(a.id, new Set());
+      }
       this.open.set(key, a);
       this.hostSets.set(a.id, new Set());
       this.portSets.set(a.id, new Set());
@@ -160,6 +207,7 @@ export class Correlator {
     }
     a.port_count = Math.max(a.port_count, ports.size);
     if (a.kind === 'class') a.base_severity = Math.min(a.base_severity, e.severity) as 1 | 2 | 3;
+    else if (a.kind === 'fan_in') this.addFanInEvent(a, e.flow.src_ip, e.class, e.severity);
     const raise = a.sensors.length >= this.rules.multiSensor ? 1 : 0;
     a.severity = Math.max(1, a.base_severity - raise) as 1 | 2 | 3;
     let sums = this.topSums.get(a.id);
@@ -173,14 +221,13 @@ export class Correlator {
     a.top = [...sums.entries()].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4]);
   }
 
-  /** Rule 3: per-source destination tracking inside the window; returns the scan alerts this event joins. */
-  private trackSource(e: StoredEvent, t: number, wall: number, touched: Map<string, AlertChange>,
-    before: Map<string, number>, links: Array<[string, number]>): Alert[] {
+  /** Per-source destination tracking inside the window (rules 3 and 4). */
+  private touchSource(e: StoredEvent, t: number): SourceTrack {
     const src = e.flow.src_ip;
     let s = this.sources.get(src);
     if (!s) {
       if (this.sources.size >= MAX_SOURCES) this.sources.delete(this.sources.keys().next().value as string);
-      s = { hosts: new Map(), recent: [], prunedAt: t };
+      s = { hosts: new Map(), recent: [], prunedAt: t, folded: false };
     } else {
       this.sources.delete(src); // re-insert: Map order doubles as least-recently-used order
     }
@@ -193,6 +240,7 @@ export class Correlator {
         for (const [p, pt] of hv.ports) if (pt < horizon) hv.ports.delete(p);
       }
       s.recent = s.recent.filter((r) => r.t >= horizon);
+      if (s.recent.length === 0) s.folded = false;
     }
     let hv = s.hosts.get(e.flow.dst_ip);
     if (!hv && s.hosts.size < TRACK_CAP) { hv = { last: t, ports: new Map() }; s.hosts.set(e.flow.dst_ip, hv); }
@@ -201,16 +249,22 @@ export class Correlator {
       if (hv.ports.size < TRACK_CAP || hv.ports.has(e.flow.dst_port)) hv.ports.set(e.flow.dst_port, t);
     }
     if (s.recent.length >= RECENT_CAP) s.recent.shift();
-    s.recent.push({ seq: e.seq, t });
+    s.recent.push({ seq: e.seq, t, cls: e.class, port: e.flow.dst_port });
+    return s;
+  }
 
+  /** Rule 3: returns the scan alerts this event joins. */
+  private scanAlerts(e: StoredEvent, s: SourceTrack, t: number, wall: number, touched: Map<string, AlertChange>,
+    before: Map<string, number>, links: Array<[string, number]>): Alert[] {
+    const src = e.flow.src_ip;
+    const hv = s.hosts.get(e.flow.dst_ip);
     const joined: Alert[] = [];
     const want: Array<[AlertKind, boolean]> = [
       ['port_scan', (hv?.ports.size ?? 0) >= this.rules.scanPorts],
       ['host_sweep', s.hosts.size >= this.rules.sweepHosts],
     ];
     for (const [kind, triggered] of want) {
-      const existing = this.open.get(keyOf(kind, src, kind));
-      const inWindow = existing && t <= existing.last_seen + this.rules.windowMs && t >= existing.first_seen - this.rules.windowMs;
+      const inWindow = this.inWindow(this.open.get(keyOf(kind, src, kind)), t);
       if (!triggered && !inWindow) continue;
       const isNew = !inWindow;
       const a = this.join(kind, kind, e, t, wall, touched, before);
@@ -234,10 +288,124 @@ export class Correlator {
     }
     return joined;
   }
+
+  /**
+   * Rule 4 for a one-shot event: remembers its source against the destination host and folds the event into
+   * the host's fan_in alert when there is one or this source reaches the threshold. Returns whether it folded.
+   */
+  private foldFanIn(e: StoredEvent, s: SourceTrack, t: number, wall: number, touched: Map<string, AlertChange>,
+    before: Map<string, number>, links: Array<[string, number]>): boolean {
+    const dst = e.flow.dst_ip;
+    const d = this.destTrack(dst, t);
+    if (d.singles.size < SOURCE_CAP) d.singles.set(e.flow.src_ip, { seq: e.seq, t, cls: e.class, port: e.flow.dst_port });
+    const key = fanInKey(dst);
+    const existing = this.open.get(key);
+    const open = this.inWindow(existing, t);
+    if (!open && d.singles.size < this.rules.fanInSources) return false;
+    const a = this.join('fan_in', e.class, e, t, wall, touched, before, key);
+    links.push([a.id, e.seq]);
+    s.folded = true;
+    if (!open) this.absorbSingles(a, d, e, t, wall, touched, links);
+    return true;
+  }
+
+  private destTrack(dst: string, t: number): DestTrack {
+    let d = this.dests.get(dst);
+    if (!d) {
+      if (this.dests.size >= MAX_DESTS) this.dests.delete(this.dests.keys().next().value as string);
+      d = { singles: new Map(), prunedAt: t };
+    } else {
+      this.dests.delete(dst);
+    }
+    this.dests.set(dst, d);
+    if (t - d.prunedAt > this.rules.windowMs / 8) {
+      d.prunedAt = t;
+      const horizon = t - this.rules.windowMs;
+      for (const [src, r] of d.singles) if (r.t < horizon) d.singles.delete(src);
+    }
+    return d;
+  }
+
+  /**
+   * A new fan_in alert takes the one-shot events that reached the threshold; the one-event alerts they opened
+   * before it existed are merged into it (closed, `merged_into`) so one alert stands for the whole fan-in.
+   */
+  private absorbSingles(a: Alert, d: DestTrack, e: StoredEvent, t: number, wall: number,
+    touched: Map<string, AlertChange>, links: Array<[string, number]>): void {
+    for (const [src, r] of d.singles) {
+      if (src === e.flow.src_ip || r.t < t - this.rules.windowMs) continue;
+      links.push([a.id, r.seq]);
+      a.event_count += 1;
+      a.first_seen = Math.min(a.first_seen, r.t);
+      this.addFanInEvent(a, src, r.cls, undefined);
+      const ports = this.portSets.get(a.id)!;
+      if (!ports.has(r.port) && ports.size < TRACK_CAP) {
+        ports.add(r.port);
+        if (a.ports.length < LIST_CAP) a.ports.push(r.port);
+        a.port_count = ports.size;
+      }
+      const st = this.sources.get(src);
+      if (st) st.folded = true;
+      const key = keyOf('class', src, r.cls);
+      const own = this.open.get(key);
+      if (own && own.event_count === 1 && own.dest_ip === a.dest_ip) {
+        own.status = 'closed';
+        own.merged_into = a.id;
+        own.updated_at = wall;
+        // Stored as merged; announced as an update only if its creation was (opened and merged in one batch: not).
+        const silent = touched.get(own.id)?.created === true;
+        touched.set(own.id, { alert: own, created: false, escalated: false, sensor: own.sensors[0] ?? e.sensor, silent });
+        this.forget(key, own);
+      }
+    }
+    this.refreshFanIn(a);
+  }
+
+  /** Counts one folded event into a fan_in alert: its source, its class (majority → `class`), its severity. */
+  private addFanInEvent(a: Alert, src: string, cls: string, severity: 1 | 2 | 3 | undefined): void {
+    const set = this.sourceSets.get(a.id)!;
+    if (!set.has(src) && set.size < SOURCE_CAP) {
+      set.add(src);
+      if (a.sources!.length < LIST_CAP) a.sources!.push(src);
+    }
+    a.source_count = Math.max(a.source_count ?? 0, set.size);
+    const counts = a.class_counts!;
+    counts[cls] = (counts[cls] ?? 0) + 1;
+    if (counts[cls] > (counts[a.class] ?? 0)) a.class = cls;
+    // A flood from many one-shot sources is a denial of service: high as soon as any of it is classed so.
+    const sev = DOS_CLASSES.has(cls) ? 1 : severity ?? a.base_severity;
+    a.base_severity = Math.min(a.base_severity, sev) as 1 | 2 | 3;
+    this.refreshFanIn(a);
+  }
+
+  private refreshFanIn(a: Alert): void {
+    const raise = a.sensors.length >= this.rules.multiSensor ? 1 : 0;
+    a.severity = Math.max(1, a.base_severity - raise) as 1 | 2 | 3;
+  }
+
+  /** A source's own new alert takes its earlier (folded) events of the same class inside the window along. */
+  private takeFolded(a: Alert, s: SourceTrack, e: StoredEvent, t: number, links: Array<[string, number]>): void {
+    for (const r of s.recent) {
+      if (r.seq === e.seq || r.cls !== a.class || r.t < t - this.rules.windowMs) continue;
+      links.push([a.id, r.seq]);
+      a.event_count += 1;
+      a.first_seen = Math.min(a.first_seen, r.t);
+    }
+  }
 }
 
 function keyOf(kind: AlertKind, src: string, cls: string): string {
   return `${kind}\u0000${src}\u0000${cls}`;
+}
+
+/** One fan_in alert per destination host, whatever its (majority) class. */
+function fanInKey(dst: string): string {
+  return keyOf('fan_in', dst, '');
+}
+
+/** No other event of this source inside the window (the current one is the last of `recent`). */
+function isOneShot(s: SourceTrack, t: number, windowMs: number): boolean {
+  return s.recent.length < 2 || s.recent[s.recent.length - 2].t < t - windowMs;
 }
 
 function newAlert(kind: AlertKind, cls: string, e: StoredEvent, t: number, wall: number, severity: 1 | 2 | 3): Alert {

@@ -7,8 +7,11 @@ import { NetsensorError } from '../common/errors.js';
 import { loadPublicKeysFrom } from '../common/keys.js';
 import { log as rootLog, type Logger } from '../common/log.js';
 import { topics } from '../protocol/topics.js';
+import { AlertPublisher } from './alert-publisher.js';
 import { alertTopic, toEve } from './alerts.js';
 import { EmbeddedBroker } from './broker.js';
+import type { AlertReason } from './alert-publisher.js';
+import type { Alert } from './alert-types.js';
 import type { Bus } from './bus.js';
 import type { GatewayConfig } from './config.js';
 import { Correlator, type AlertChange } from './correlate.js';
@@ -28,6 +31,7 @@ export class Gateway {
   private timers: NodeJS.Timeout[] = [];
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
+  readonly alertPublisher: AlertPublisher;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -41,7 +45,9 @@ export class Gateway {
     private readonly ha: HomeAssistant | undefined,
     readonly models: ModelDistributor,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.alertPublisher = new AlertPublisher((a, sensor, reason) => this.sendAlert(a, sensor, reason), config.correlation.updateIntervalMs);
+  }
 
   /** `root`: the root logger; each component takes its own child ({component: 'broker'|'ingest'|…}). */
   static async start(config: GatewayConfig, root: Logger = rootLog): Promise<Gateway> {
@@ -107,20 +113,24 @@ export class Gateway {
     for (const c of changes) {
       if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
       if (c.escalated) this.metrics.alertsEscalated.inc();
-      if (!c.created && !c.escalated) continue;
-      const msg = JSON.stringify(toEve(c.alert, c.sensor, c.created ? 'created' : 'escalated'));
-      // Not awaited one by one: both brokers keep the order of one publisher's messages anyway.
-      const p: Promise<void> = this.bus.publish(alertTopic(c.alert, c.sensor), msg, { qos: 1 })
-        .catch((e) => this.log.warn({ err: (e as Error).message, alert: c.alert.id }, 'alert publish failed'))
-        .finally(() => this.publishing.delete(p));
-      this.publishing.add(p);
     }
+    this.alertPublisher.onChanges(changes);
     if (this.ha) void this.ha.update(this.correlator.openAlerts());
+  }
+
+  private sendAlert(a: Alert, sensor: string, reason: AlertReason): void {
+    const msg = JSON.stringify(toEve(a, sensor, reason));
+    // Not awaited one by one: both brokers keep the order of one publisher's messages anyway.
+    const p: Promise<void> = this.bus.publish(alertTopic(a, sensor), msg, { qos: 1 })
+      .catch((e) => this.log.warn({ err: (e as Error).message, alert: a.id }, 'alert publish failed'))
+      .finally(() => this.publishing.delete(p));
+    this.publishing.add(p);
   }
 
   private housekeeping(): void {
     try {
       this.registry.flush();
+      this.ingest.persistAlerts();
       const closed = this.correlator.closeIdle();
       if (closed.length) {
         this.store.transaction(() => { for (const a of closed) this.store.upsertAlert(a); });
@@ -148,10 +158,12 @@ export class Gateway {
     for (const t of this.timers) clearInterval(t);
     await this.http.close().catch(() => {});
     this.ingest.flush();
+    this.alertPublisher.flush();
     await Promise.all([...this.publishing]);
     await this.models.idle().catch(() => {});
     await this.bus.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing broker failed'));
     this.ingest.flush(); // anything delivered while the broker was closing
+    try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: (e as Error).message }, 'writing alerts failed'); }
     try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
     this.store.close();
     this.log.info('gateway stopped');

@@ -6,6 +6,7 @@
 import type { Logger } from '../common/log.js';
 import { decodeBatch, EventRejected, type EventBatch } from '../protocol/event.js';
 import { parseSensorTopic } from '../protocol/topics.js';
+import type { Alert } from './alert-types.js';
 import type { AlertChange, Correlator } from './correlate.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Registry } from './registry.js';
@@ -24,6 +25,9 @@ export class Ingest {
   /** Rejected batches by reason since start (also exported as a Prometheus counter). */
   readonly rejected: Record<string, number> = {};
   batches = 0;
+  /** Transactions (group commits) so far: batches / groups is the mean group size. */
+  groups = 0;
+  alertWrites = 0;
   stored = 0;
   duplicates = 0;
 
@@ -35,7 +39,32 @@ export class Ingest {
     private readonly log: Logger,
     private readonly onAlerts: (changes: AlertChange[]) => void,
     private readonly now: () => number = Date.now,
+    /** Least time between two writes of an alert that only grew (see `persistAlerts`). */
+    private readonly alertWriteMs = 1000,
   ) {}
+
+  /**
+   * Alerts that only grew (more events, hosts, …) since they were last written. Under load one alert is touched
+   * by almost every group commit, and rewriting its row each time was the largest cost of ingest; so such
+   * updates are written at most every `alertWriteMs` (created, escalated and closed alerts at once). Readers
+   * that need the latest counts (the API) call `persistAlerts()` first; the events and their links to alerts
+   * are always written in the batch's own transaction.
+   */
+  private readonly dirtyAlerts = new Map<string, Alert>();
+  private alertsWrittenAt = 0;
+
+  /** Writes the alerts that changed since their last write (the API calls this before reading alerts). */
+  persistAlerts(): void {
+    if (this.dirtyAlerts.size === 0) return;
+    this.store.transaction(() => this.writeDirtyAlerts());
+  }
+
+  private writeDirtyAlerts(): void {
+    for (const a of this.dirtyAlerts.values()) this.store.upsertAlert(a);
+    this.alertWrites += this.dirtyAlerts.size;
+    this.dirtyAlerts.clear();
+    this.alertsWrittenAt = this.now();
+  }
 
   private reject(reason: IngestRejectReason, sensor: string | undefined, detail: string): IngestResult {
     this.rejected[reason] = (this.rejected[reason] ?? 0) + 1;
@@ -109,8 +138,18 @@ export class Ingest {
           for (const e of f) fresh.push(e);
         }
         const result = this.correlator.ingest(fresh);
-        for (const c of result.changes) this.store.upsertAlert(c.alert);
-        for (const [alertId, seq] of result.links) this.store.linkEvent(alertId, seq);
+        this.groups += 1;
+        for (const c of result.changes) {
+          if (c.created || c.escalated || c.alert.status === 'closed') {
+            this.store.upsertAlert(c.alert);
+            this.alertWrites += 1;
+            this.dirtyAlerts.delete(c.alert.id);
+          } else {
+            this.dirtyAlerts.set(c.alert.id, c.alert);
+          }
+        }
+        if (this.now() - this.alertsWrittenAt >= this.alertWriteMs) this.writeDirtyAlerts();
+        this.store.linkEvents(result.links);
         return result.changes;
       });
     } catch (e) {

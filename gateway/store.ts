@@ -97,11 +97,15 @@ CREATE TABLE IF NOT EXISTS models (
 CREATE INDEX IF NOT EXISTS models_channel ON models(channel, sequence);
 `;
 
+const LINK_ROWS = 64;
+
 export class Store {
   readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
   private readonly upsertAlertStmt: Database.Statement;
   private readonly linkStmt: Database.Statement;
+  /** LINK_ROWS pairs per statement: one call into SQLite per 64 links instead of one per link. */
+  private readonly linkManyStmt: Database.Statement;
 
   constructor(readonly path: string) {
     this.db = new Database(path);
@@ -126,6 +130,7 @@ export class Store {
          first_seen=excluded.first_seen, updated_at=excluded.updated_at, event_count=excluded.event_count, sensors=excluded.sensors, body=excluded.body`,
     );
     this.linkStmt = this.db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, event_seq) VALUES (?, ?)');
+    this.linkManyStmt = this.db.prepare(`INSERT OR IGNORE INTO alert_events (alert_id, event_seq) VALUES ${Array(LINK_ROWS).fill('(?, ?)').join(', ')}`);
   }
 
   /** Runs `fn` in one transaction (one fsync for a whole batch and its alerts). */
@@ -165,6 +170,17 @@ export class Store {
 
   linkEvent(alertId: string, eventSeq: number): void {
     this.linkStmt.run(alertId, eventSeq);
+  }
+
+  /** Links many [alertId, eventSeq] pairs (call inside a transaction). */
+  linkEvents(links: Array<[string, number]>): void {
+    const args: Array<string | number> = new Array(LINK_ROWS * 2);
+    let i = 0;
+    for (; i + LINK_ROWS <= links.length; i += LINK_ROWS) {
+      for (let k = 0; k < LINK_ROWS; k++) { args[2 * k] = links[i + k][0]; args[2 * k + 1] = links[i + k][1]; }
+      this.linkManyStmt.run(args);
+    }
+    for (; i < links.length; i++) this.linkStmt.run(links[i][0], links[i][1]);
   }
 
   countEvents(): number {
@@ -213,9 +229,11 @@ export class Store {
     const timeline = this.db.prepare(
       `SELECT CAST(created_at / ? AS INTEGER) * ? AS t, severity, count(*) AS n FROM alerts WHERE created_at >= ? GROUP BY t, severity ORDER BY t`,
     ).all(bucketMs, bucketMs, since) as Array<{ t: number; severity: number; n: number }>;
+    // A fan_in alert's src_ip is only the first of many sources, and merged alerts live on inside one: not top sources.
     const topSources = this.db.prepare(
       `SELECT src_ip, count(*) AS alerts, sum(event_count) AS events, min(severity) AS severity FROM alerts
-       WHERE last_seen >= ? GROUP BY src_ip ORDER BY events DESC LIMIT 10`,
+       WHERE last_seen >= ? AND kind != 'fan_in' AND json_extract(body, '$.merged_into') IS NULL
+       GROUP BY src_ip ORDER BY events DESC LIMIT 10`,
     ).all(since) as Array<{ src_ip: string; alerts: number; events: number; severity: number }>;
     const bySeverity = this.db.prepare(`SELECT severity, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY severity`).all() as Array<{ severity: number; n: number }>;
     return { timeline, top_sources: topSources, open_by_severity: bySeverity };

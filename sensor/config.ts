@@ -105,7 +105,7 @@ export const defaults: SensorConfig = {
   id: defaultId(),
   capture: { replay: 'fast', snaplen: 1024, bufferKiB: 16384, restartMinMs: 500, restartMaxMs: 30_000, statsIntervalMs: 5_000 },
   core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 3, interimS: 30, advanceIntervalMs: 1_000 },
-  detect: { batchRows: 256 },
+  detect: { batchRows: 1024 },
   broker: {
     url: 'mqtt://localhost:1883', mqttVersion: 'auto', rejectUnauthorized: true, keepaliveS: 15,
     connectTimeoutMs: 10_000, reconnectMinMs: 500, reconnectMaxMs: 30_000,

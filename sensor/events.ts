@@ -7,9 +7,9 @@
  * lower when the model is not confident (score < 0.8); anomaly-only events are low (3) unless the anomaly
  * score is at least 3× the threshold (medium).
  */
-import { v7 as uuidv7 } from 'uuid';
 import { checkEvent, type FlowKey, type RiskEvent } from '../protocol/event.js';
 import { FEATURE_NAMES } from '../models/schema.js';
+import { eventId } from './event-id.js';
 
 /** What the core hands back for one flow record (the key part), as protocol/event.ts names it. */
 export type FlowRecordKey = FlowKey;
@@ -72,7 +72,7 @@ export function buildEvent(i: BuildInput): RiskEvent {
   const cls = CLASS_PATTERN.test(i.verdict.alertClass) ? i.verdict.alertClass : 'unknown';
   const ev: RiskEvent = {
     v: 1,
-    id: uuidv7(),
+    id: eventId(),
     sensor: i.sensorId,
     ts: i.now ?? Date.now(),
     flow: {

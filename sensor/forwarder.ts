@@ -15,6 +15,25 @@ import type { Publisher } from './publish.js';
 /** Room for the batch envelope (v, sensor, seq, array header) around the events' own bytes. */
 const ENVELOPE_BYTES = 512;
 
+/**
+ * encodeBatch({ v: 1, sensor, seq, events }) byte for byte, from the events' stored encodings: the envelope
+ * with an empty array (its last byte, 0x80), that byte replaced by the array's header, then the bodies as they
+ * are. Decoding every row only to encode it again was a third of the publisher's CPU.
+ */
+export function encodeStoredBatch(sensor: string, seq: number, bodies: readonly Uint8Array[]): Buffer {
+  const head = encodeBatch({ v: 1, sensor, seq, events: [] });
+  const n = bodies.length;
+  const arr = n < 24 ? [0x80 | n] : n < 256 ? [0x98, n] : n < 65536 ? [0x99, n >>> 8, n & 255] : [0x9a, n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+  let bytes = head.length - 1 + arr.length;
+  for (const b of bodies) bytes += b.length;
+  const out = Buffer.allocUnsafe(bytes);
+  head.copy(out, 0, 0, head.length - 1);
+  let at = head.length - 1;
+  for (const x of arr) out[at++] = x;
+  for (const b of bodies) { out.set(b, at); at += b.length; }
+  return out;
+}
+
 export class Forwarder {
   private readonly outbox: Outbox;
   private readonly publisher: Publisher;
@@ -79,7 +98,7 @@ export class Forwarder {
       this.addedSinceSend = 0;
       const seq = ++this.seq;
       const gen = this.publisher.generation;
-      const payload = encodeBatch({ v: 1, sensor: this.sensorId, seq, events: batch.events });
+      const payload = encodeStoredBatch(this.sensorId, seq, batch.bodies);
       const t0 = performance.now();
       this.inflight.set(seq, gen);
       this.publisher.publish(topics.events(this.sensorId), payload, { qos: 1 }).then(
@@ -90,7 +109,8 @@ export class Forwarder {
           this.counters.batchesAcked++;
           this.counters.eventsAcked += batch.seqs.length;
           this.metrics?.publishLatency.observe((performance.now() - t0) / 1000);
-          for (const e of batch.events) this.metrics?.eventLatency.observe(Math.max(0, now - e.ts) / 1000);
+          // from commit to PUBACK (an event is committed within a millisecond of its creation)
+          if (this.metrics) for (const t of batch.createdMs) this.metrics.eventLatency.observe(Math.max(0, now - t) / 1000);
           if (this.inflight.get(seq) === gen) this.inflight.delete(seq);
           this.pump();
           this.checkIdle();

@@ -28,8 +28,21 @@ export interface OutboxOptions {
 
 export interface OutboxBatch {
   seqs: number[];
-  events: RiskEvent[];
+  /** The events' stored CBOR encodings, as they go on the wire (see forwarder.ts). */
+  bodies: Uint8Array[];
+  /** When each row was committed (ms). */
+  createdMs: number[];
+  /** Decoded on first use: the publisher path needs only the bodies. */
+  readonly events: RiskEvent[];
   bytes: number;
+}
+
+function batchOf(): OutboxBatch {
+  let decoded: RiskEvent[] | undefined;
+  return {
+    seqs: [], bodies: [], createdMs: [], bytes: 0,
+    get events() { return (decoded ??= this.bodies.map((b) => cborDecode(b) as RiskEvent)); },
+  };
 }
 
 export interface AddResult { added: number; dropped: number }
@@ -64,13 +77,17 @@ export class Outbox {
     page: Database.Statement;
     dropOrder: Database.Statement;
     setMeta: Database.Statement;
+    syncNormal: Database.Statement;
+    syncFull: Database.Statement;
   };
+  private readonly synchronous: 'FULL' | 'NORMAL';
   private readonly addTx: (events: RiskEvent[]) => AddResult;
   private readonly ackTx: (seqs: number[]) => number;
 
   constructor(path: string, opts: OutboxOptions) {
     this.path = path;
     this.opts = opts;
+    this.synchronous = opts.synchronous ?? 'FULL';
     try {
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
@@ -87,9 +104,11 @@ export class Outbox {
     this.stmt = {
       insert: this.db.prepare('INSERT OR IGNORE INTO events (id, severity, bytes, created_ms, body) VALUES (?, ?, ?, ?, ?)'),
       del: this.db.prepare('DELETE FROM events WHERE seq = ? RETURNING bytes'),
-      page: this.db.prepare('SELECT seq, bytes, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+      page: this.db.prepare('SELECT seq, bytes, created_ms, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
       dropOrder: this.db.prepare('SELECT seq FROM events ORDER BY severity DESC, seq ASC LIMIT ?'),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      syncNormal: this.db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: this.db.prepare('PRAGMA synchronous = FULL'),
     };
     this.addTx = this.db.transaction((events: RiskEvent[]) => this.addInTx(events));
     this.ackTx = this.db.transaction((seqs: number[]) => {
@@ -162,13 +181,14 @@ export class Outbox {
    * any), marked in flight. Undefined when nothing is pending.
    */
   next(maxEvents: number, maxBytes: number): OutboxBatch | undefined {
-    const rows = this.stmt.page.all(this.cursor, maxEvents) as Array<{ seq: number; bytes: number; body: Buffer }>;
+    const rows = this.stmt.page.all(this.cursor, maxEvents) as Array<{ seq: number; bytes: number; created_ms: number; body: Buffer }>;
     if (rows.length === 0) return undefined;
-    const batch: OutboxBatch = { seqs: [], events: [], bytes: 0 };
+    const batch = batchOf();
     for (const r of rows) {
       if (batch.seqs.length > 0 && batch.bytes + r.bytes > maxBytes) break;
       batch.seqs.push(r.seq);
-      batch.events.push(cborDecode(r.body) as RiskEvent);
+      batch.bodies.push(r.body);
+      batch.createdMs.push(r.created_ms);
       batch.bytes += r.bytes;
       this.inFlight.add(r.seq);
     }
@@ -178,10 +198,17 @@ export class Outbox {
 
   /** The broker acknowledged these rows: delete them (one transaction). Idempotent. */
   ack(seqs: number[]): number {
+    // A delete needs no fsync of its own: lost on a power cut, it only means the event is sent again (the
+    // gateway de-duplicates by id). WAL + NORMAL still survives kill -9, and the next FULL commit (an add)
+    // syncs these frames with it. Without this, every PUBACK cost an fsync.
+    const relaxed = this.synchronous === 'FULL';
+    if (relaxed) this.stmt.syncNormal.run();
     try {
       return this.ackTx(seqs);
     } catch (e) {
       throw new NetsensorError('ERR_OUTBOX', `outbox delete failed: ${(e as Error).message}`, { cause: e });
+    } finally {
+      if (relaxed) this.stmt.syncFull.run();
     }
   }
 

@@ -25,11 +25,48 @@ import type { SensorCounters, SensorMetrics } from './metrics.js';
 /** Packet sink signature of the capture readers (no object per packet). */
 export type PacketSinkFn = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
 
+/** A flow key as the core host reports it (sensor/core.ts FlowKey); wire names only for rows that become events. */
+export interface EngineFlowKey {
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  protocol: number;
+  vlan_id: number;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  src2dst_packets: number;
+  src2dst_bytes: number;
+  dst2src_packets: number;
+  dst2src_bytes: number;
+  end_reason: FlowRecordKey['end_reason'];
+  interim: boolean;
+}
+
+/** The wire form (protocol/event.ts) of a core flow key. */
+export function wireFlowKey(k: EngineFlowKey): FlowRecordKey {
+  return {
+    src_ip: k.src_ip,
+    dst_ip: k.dst_ip,
+    src_port: k.src_port,
+    dst_port: k.dst_port,
+    proto: k.protocol,
+    end_reason: k.end_reason,
+    vlan: k.vlan_id & 0x0fff,
+    first_seen_ms: k.first_seen_ms,
+    last_seen_ms: k.last_seen_ms,
+    src2dst_packets: k.src2dst_packets,
+    src2dst_bytes: k.src2dst_bytes,
+    dst2src_packets: k.dst2src_packets,
+    dst2src_bytes: k.dst2src_bytes,
+  };
+}
+
 /** Flow rows copied out of the core: `count` rows of NUM_FEATURES features + their keys. */
 export interface FlowRows {
   count: number;
   features: Float32Array;
-  keys: Array<FlowRecordKey & { interim: boolean }>;
+  keys: EngineFlowKey[];
 }
 
 /** What the pipeline needs from the WASM core host. */
@@ -59,7 +96,11 @@ export interface ScoredRow {
 export interface Scorer {
   readonly version: string;
   readonly classNames?: readonly string[];
-  score(features: Float32Array, rows: number, opts?: { topFeatures?: number; explainAll?: boolean }): Promise<ScoredRow[]>;
+  score(features: Float32Array, rows: number, opts?: {
+    topFeatures?: number;
+    explainAll?: boolean;
+    explainIf?: (className: string, score: number, anomaly: number) => boolean;
+  }): Promise<ScoredRow[]>;
 }
 
 export interface CaptureSource {
@@ -170,7 +211,7 @@ export class Pipeline {
     }
     const out: FlowRows = {
       count: max,
-      features: head.features.slice(0, max * NUM_FEATURES),
+      features: head.features.subarray(0, max * NUM_FEATURES),
       keys: head.keys.slice(0, max),
     };
     this.queue[0] = { count: head.count - max, features: head.features.subarray(max * NUM_FEATURES), keys: head.keys.slice(max) };
@@ -183,7 +224,8 @@ export class Pipeline {
     const override = cfg.classThreshold !== undefined || cfg.anomalyThreshold !== undefined;
     const model = this.model;
     const t0 = performance.now();
-    const scores = await model.score(b.features, b.count, { topFeatures: 5, explainAll: override });
+    // explanations cost more than inference: only for the rows that become events
+    const scores = await model.score(b.features, b.count, { topFeatures: 5, explainIf: override ? this.overrideAlerts : undefined });
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
@@ -193,17 +235,23 @@ export class Pipeline {
       const s = scores[r]!;
       const verdict = this.verdict(s);
       if (!verdict) continue;
-      const { interim: _interim, ...flow } = key;
       events.push(buildEvent({
         sensorId: this.o.cfg.id,
         modelVersion: model.version,
-        flow,
+        flow: wireFlowKey(key),
         features: b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES),
         verdict,
       }));
     }
     this.o.delivery.commit(events);
   }
+
+  /** Whether the configured threshold overrides make a row an event (the same test as verdict()). */
+  private readonly overrideAlerts = (className: string, score: number, anomaly: number): boolean => {
+    const cfg = this.o.cfg.detect;
+    if (cfg.classThreshold !== undefined && className !== BENIGN && score >= cfg.classThreshold) return true;
+    return anomaly >= (cfg.anomalyThreshold ?? 1);
+  };
 
   /** The model's own decision, or the configured threshold overrides. */
   private verdict(s: ScoredRow): Verdict | undefined {

@@ -72,10 +72,10 @@ live('live capture: SYN flood, UDP flood and port scan each raise an event withi
     assert.ok(online(), `sensor online: ${stderr}`);
     await sleep(1500); // tcpdump is up
 
-    const attacks: Array<{ name: string; cmd: string[]; match: (e: { flow: { src_ip: string; dst_ip: string; proto: number; dst_port: number } }) => boolean }> = [
-      { name: 'syn flood', cmd: ['hping3', '-q', '-S', '-p', '80', '-i', 'u2000', '-c', '2000', VICTIM], match: (e) => e.flow.proto === 6 && e.flow.dst_port === 80 },
-      { name: 'udp flood', cmd: ['hping3', '-q', '--udp', '-p', '5353', '-i', 'u2000', '-c', '2000', VICTIM], match: (e) => e.flow.proto === 17 },
-      { name: 'port scan', cmd: ['nmap', '-n', '-Pn', '-sS', '-T4', '--max-retries', '0', '-p', '1000-1999', VICTIM], match: (e) => e.flow.proto === 6 && e.flow.dst_port >= 1000 && e.flow.dst_port <= 1999 && e.flow.dst_port !== 80 },
+    const attacks: Array<{ name: string; cls: string; cmd: string[]; match: (e: { flow: { src_ip: string; dst_ip: string; proto: number; dst_port: number } }) => boolean }> = [
+      { name: 'syn flood', cls: 'dos', cmd: ['hping3', '-q', '-S', '-p', '80', '-i', 'u2000', '-c', '2000', VICTIM], match: (e) => e.flow.proto === 6 && e.flow.dst_port === 80 },
+      { name: 'udp flood', cls: 'dos', cmd: ['hping3', '-q', '--udp', '-p', '5353', '-i', 'u2000', '-c', '2000', VICTIM], match: (e) => e.flow.proto === 17 },
+      { name: 'port scan', cls: 'scan', cmd: ['nmap', '-n', '-Pn', '-sS', '-T4', '--max-retries', '0', '-p', '1000-1999', VICTIM], match: (e) => e.flow.proto === 6 && e.flow.dst_port >= 1000 && e.flow.dst_port <= 1999 && e.flow.dst_port !== 80 },
     ];
     const results: string[] = [];
     for (const a of attacks) {
@@ -84,15 +84,18 @@ live('live capture: SYN flood, UDP flood and port scan each raise an event withi
       const proc = spawn('ip', ['netns', 'exec', ATK, ...a.cmd], { stdio: 'ignore' });
       const exited = new Promise((r) => proc.once('exit', r));
       let first: number | undefined;
+      let firstClass = '';
       while (Date.now() - t0 < 10_000 && first === undefined) {
         const hit = sub.events.slice(seen).find((e) => (e.flow.src_ip === ATTACKER || e.flow.dst_ip === ATTACKER) && a.match(e));
-        if (hit) first = sub.firstSeenAt.get(hit.id)! - t0;
+        if (hit) { first = sub.firstSeenAt.get(hit.id)! - t0; firstClass = (hit as unknown as { class: string }).class; }
         else await sleep(25);
       }
       proc.kill('SIGINT');
       await Promise.race([exited, sleep(3000)]);
-      results.push(`${a.name}: ${first === undefined ? 'none' : `${first} ms`}`);
+      results.push(`${a.name}: ${first === undefined ? 'none' : `${first} ms (${firstClass})`}`);
       assert.ok(first !== undefined && first <= 5000, `${a.name}: first event after ${first} ms (> 5000) ${results.join(', ')}`);
+      // With the shipped model the first event must also name the right family.
+      if (!flagAll) assert.is(firstClass, a.cls, `${a.name}: class ${firstClass}`);
     }
     console.log(`  time to first event at the subscriber — ${results.join(', ')}`);
     await sleep(1200);

@@ -34,8 +34,6 @@ export function startRecord(f: Flow, nowMs: f64, seq: u32): void {
   f.lastMs = nowMs;
   f.activeStartMs = nowMs;
   f.lastInterimMs = nowMs;
-  f.s2dInitWin = -1;
-  f.d2sInitWin = -1;
   f.tcpWscale = -1;
   f.icmpType = -1;
   f.icmpCode = -1;
@@ -86,8 +84,8 @@ export function accumulate(f: Flow, reverse: bool, nowMs: f64): void {
       }
       // The options of the initiator's SYN (a later SYN retransmission does not overwrite them).
       if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && f.tcpMss == 0 && f.tcpWscale < 0) {
-        f.tcpMss = pktTcpMss;
-        f.tcpWscale = pktTcpWscale;
+        f.tcpMss = <u16>pktTcpMss; // a 16-bit option value (0 = absent)
+        f.tcpWscale = <i16>pktTcpWscale; // an 8-bit option value, or -1
       }
       if (flags & TCP_FIN) f.state |= ST_FIN_S2D;
       if ((flags & (TCP_ACK | TCP_SYN | TCP_RST)) == TCP_ACK && (f.state & ST_SYNACK_SEEN)) f.state |= ST_ESTABLISHED;

@@ -18,10 +18,10 @@ import {
 
 // Damped quantities (f64 each, one per window). The first HW_HOT_FIELDS change with every packet; the others only
 // when a flow starts or ends.
-export const HW_SENT_PACKETS: i32 = 0; // weight of sent packets (damped count)
-export const HW_SENT_LS: i32 = 1; // linear sum of sent packet sizes
-export const HW_SENT_SS: i32 = 2; // squared sum of sent packet sizes
-export const HW_RECV_PACKETS: i32 = 3; // packets received
+export const HW_RECV_PACKETS: i32 = 0; // packets received (first: on the header's line, see below)
+export const HW_SENT_PACKETS: i32 = 1; // weight of sent packets (damped count)
+export const HW_SENT_LS: i32 = 2; // linear sum of sent packet sizes
+export const HW_SENT_SS: i32 = 3; // squared sum of sent packet sizes
 export const HW_FLOWS: i32 = 4; // flows started
 export const HW_DST_HOSTS: i32 = 5; // first contacts to a destination host
 export const HW_DST_PORTS: i32 = 6; // first contacts to a (destination host, port, protocol)
@@ -43,12 +43,15 @@ export class Host {
 /*
  * Memory layout, chosen for cache lines (with 50k+ hosts nearly every per-packet host access is a miss): a
  * host is split in two records. The hot record — the Host header, then the per-packet fields — is 128 bytes,
- * 64-byte aligned: a packet touches exactly two cache lines per host. The cold record holds the fields that only
+ * 64-byte aligned: a packet touches both lines of its sender's record and only the first (header and received
+ * packets) of its receiver's. The cold record holds the fields that only
  * change when flows start or end, and is read when a row is written.
  */
 const HOST_VALUES_OFFSET: usize = (offsetof<Host>() + 7) & ~7;
 const HOT_BYTES: usize = (HOST_VALUES_OFFSET + <usize>HW_HOT_FIELDS * FIELD_BYTES + 63) & ~63;
 const COLD_BYTES: usize = <usize>(HW_FIELDS - HW_HOT_FIELDS) * FIELD_BYTES;
+// @ts-ignore: compile-time
+if (HOT_BYTES != 128 || HOST_VALUES_OFFSET + FIELD_BYTES > 64) ERROR('host hot record off its two cache lines');
 /** Bytes of state per host slot (both records). */
 export const HOST_SLOT_BYTES: usize = HOT_BYTES + COLD_BYTES;
 
@@ -89,6 +92,12 @@ export function hostsInit(maxHosts: i32): bool {
   return k < HW_HOT_FIELDS
     ? slots + <usize>i * HOT_BYTES + HOST_VALUES_OFFSET + <usize>k * FIELD_BYTES
     : cold + <usize>i * COLD_BYTES + <usize>(k - HW_HOT_FIELDS) * FIELD_BYTES;
+}
+
+/** Prefetch hint: loads the first line of host i's hot record (what a packet's receiver updates), if used. */
+export function touchReceiver(i: i32): u64 {
+  if (<u32>i >= <u32>used) return 0;
+  return load<u64>(slots + <usize>i * HOT_BYTES);
 }
 
 /** Prefetch hint (assembly/flow/prefetch.ts): loads both lines of host i's hot record, if i is a used slot. */
@@ -244,8 +253,47 @@ function renormalise(nowMs: f64): void {
 function setTime(nowMs: f64): void {
   if (isNaN(landmarkMs)) landmarkMs = nowMs;
   if (nowMs - landmarkMs > RENORM_AFTER_MS) renormalise(nowMs);
-  powers(gains, nowMs - landmarkMs);
+  if (!takeAhead(nowMs)) powers(gains, nowMs - landmarkMs);
   gainsNow = nowMs;
+}
+
+/*
+ * Gains computed ahead (assembly/flow/prefetch.ts): each new packet time costs an exp2 and two ×10 powers, a
+ * chain of dependent operations that the packet's host update would wait for. The prefetcher computes the
+ * gains of a whole group's timestamps back to back (independent chains, so they overlap), with the same
+ * function on the same inputs, hence the same bits; setTime() takes them when the time and landmark match.
+ */
+const AHEAD_MAX: i32 = 64;
+const aheadTimes: usize = memory.data(AHEAD_MAX * 8);
+const aheadGains: usize = memory.data(AHEAD_MAX * NUM_HOST_WINDOWS * 8);
+let aheadCount: i32 = 0;
+let aheadNext: i32 = 0;
+let aheadLandmark: f64 = NaN;
+
+/** Prefetch hint: computes the gains for these packet times (ascending, at most AHEAD_MAX), replacing the last set. */
+export function gainsAhead(times: usize, n: i32): void {
+  aheadCount = 0;
+  aheadNext = 0;
+  aheadLandmark = landmarkMs;
+  if (isNaN(landmarkMs)) return;
+  let last: f64 = NaN;
+  for (let k = 0; k < n && k < AHEAD_MAX; k++) {
+    const t = load<f64>(times + (<usize>k << 3));
+    if (t == last || !(t - landmarkMs <= RENORM_AFTER_MS)) continue; // repeated, or beyond a renormalisation
+    store<f64>(aheadTimes + (<usize>aheadCount << 3), t);
+    powers(aheadGains + <usize>aheadCount * NUM_HOST_WINDOWS * 8, t - landmarkMs);
+    aheadCount++;
+    last = t;
+  }
+}
+
+/** Copies the gains computed ahead for nowMs into `gains`; false when there are none for it. */
+function takeAhead(nowMs: f64): bool {
+  if (aheadLandmark != landmarkMs) return false;
+  while (aheadNext < aheadCount && load<f64>(aheadTimes + (<usize>aheadNext << 3)) < nowMs) aheadNext++;
+  if (aheadNext >= aheadCount || load<f64>(aheadTimes + (<usize>aheadNext << 3)) != nowMs) return false;
+  memory.copy(gains, aheadGains + <usize>aheadNext * NUM_HOST_WINDOWS * 8, <usize>NUM_HOST_WINDOWS * 8);
+  return true;
 }
 
 /** Adds v to field k of every window of host i, at the time set by hostsAt(). */

@@ -4,7 +4,7 @@
  * and the two hosts' damped windows; never modifies the flow (interim rows are written mid-flow).
  */
 import * as S from '../generated/schema';
-import { Flow, OFF_FLAGS_S2D, OFF_FLAGS_D2S, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
+import { Flow, ST_S2D_WIN_SET, ST_D2S_WIN_SET, OFF_FLAGS_S2D, OFF_FLAGS_D2S, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
 import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
 import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
 import { hostAt, hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
@@ -123,8 +123,8 @@ export function writeRow(f: Flow, reason: u8, flags: u8, nowMs: f64): bool {
     put(row, S.F_BIDIRECTIONAL_SYN_PACKETS + k, <f64>a + <f64>b);
   }
 
-  put(row, S.F_SRC2DST_INIT_WIN_BYTES, f.s2dInitWin);
-  put(row, S.F_DST2SRC_INIT_WIN_BYTES, f.d2sInitWin);
+  put(row, S.F_SRC2DST_INIT_WIN_BYTES, f.state & ST_S2D_WIN_SET ? <i32>f.s2dInitWin : -1);
+  put(row, S.F_DST2SRC_INIT_WIN_BYTES, f.state & ST_D2S_WIN_SET ? <i32>f.d2sInitWin : -1);
   put(row, S.F_SRC2DST_HEADER_BYTES, f.s2dHeaderBytes);
   put(row, S.F_DST2SRC_HEADER_BYTES, f.d2sHeaderBytes);
   put(row, S.F_SRC2DST_TCP_MSS, f.tcpMss);

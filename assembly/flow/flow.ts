@@ -11,7 +11,7 @@
  *     inter-arrival and flag counters; a packet touches only its own direction's block;
  *   - the tail: fields written once per record or rarely (windows, MSS, ICMP, DNS, active/idle periods) and
  *     the class-list links.
- * So a packet touches 4 of the slot's 9 lines. The compile-time checks below keep the blocks where they belong.
+ * So a packet touches 4 of the slot's 8 lines. The compile-time checks below keep the blocks where they belong.
  */
 
 /** TCP state bits (Flow.state). */
@@ -46,8 +46,9 @@ export class Flow {
   // per record from here on (see OFF_RECORD_START)
   s2dPackets: u32; d2sPackets: u32;
   firstMs: f64; lastMs: f64;
-  // running statistics, 32 bytes each: mean f64, m2 f64, min f32, max f32, n u32, then 4 spare bytes
-  iatBiMean: f64; iatBiM2: f64; iatBiMin: f32; iatBiMax: f32; iatBiN: u32; iatBiPad: u32;
+  // running statistics, 32 bytes each: mean f64, m2 f64, min f32, max f32, n u32, then 4 spare bytes that hold
+  // another u32 field of the record (stats.ts never touches them): here the record's sequence number
+  iatBiMean: f64; iatBiM2: f64; iatBiMin: f32; iatBiMax: f32; iatBiN: u32; seq: u32;
 
   // ---- src2dst block, bytes 128–255 (same shape as the dst2src block) ------------------------------------
   lastS2dMs: f64; s2dBytes: f64; s2dHeaderBytes: f64; s2dPayloadBytes: f64;
@@ -65,15 +66,15 @@ export class Flow {
 
   // ---- tail, from byte 384: once per record or rare --------------------------------------------------------
   activeStartMs: f64; lastInterimMs: f64;
-  activeMean: f64; activeM2: f64; activeMin: f32; activeMax: f32; activeN: u32; activePad: u32;
+  activeMean: f64; activeM2: f64; activeMin: f32; activeMax: f32; activeN: u32; fragments: u32;
   idleMean: f64; idleM2: f64; idleMin: f32; idleMax: f32; idleN: u32; idlePad: u32;
 
-  s2dInitWin: i32; d2sInitWin: i32; tcpMss: i32; tcpWscale: i32;
-  icmpType: i16; icmpCode: i16; fragments: u32;
+  // initial windows: valid once ST_S2D_WIN_SET / ST_D2S_WIN_SET is set (the feature is -1 before)
+  s2dInitWin: u16; d2sInitWin: u16; tcpMss: u16; tcpWscale: i16;
+  icmpType: i16; icmpCode: i16;
   dnsQueries: u32; dnsResponses: u32; dnsAnswers: u32;
   dnsQtype: u16; dnsRcode: i16; dnsQnameLen: u16; dnsQnameLabels: u16;
   dnsQnameMaxLabel: u16; pad1: u16; dnsQnameEntropy: f32;
-  seq: u32;
   // doubly linked list of the flow's timeout class (slot indices, -1 = none); `next` also links free slots
   prev: i32; next: i32;
 }
@@ -119,3 +120,5 @@ if (offsetof<Flow>('d2sBytes') - OFF_D2S != DIR_BYTES || offsetof<Flow>('d2sHead
   offsetof<Flow>('d2sSyn') - OFF_D2S != DIR_FLAGS) ERROR('the two direction blocks differ');
 // @ts-ignore: compile-time
 if (DIR_DATA_PACKETS != DIR_PS + 28 || (OFF_IAT_BI & 31) != 0) ERROR('statistic blocks misplaced');
+// @ts-ignore: compile-time
+if (FLOW_SLOT_BYTES != 512) ERROR('the flow slot is no longer 8 cache lines');

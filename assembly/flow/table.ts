@@ -130,14 +130,19 @@ export function slotForHint(h: u32, e: u64): i32 {
 }
 
 /**
- * Loads each cache line of the direction block a packet from (srcTag) will update in slot i, whose head is
- * already cached: srcTag = the packet's source port << 32 | the last 4 bytes of its source address.
+ * Whether a packet from srcTag (its source port << 32 | the last 4 bytes of its source address) most likely
+ * travels initiator → responder in flow i, whose head is already cached.
  */
 // @ts-ignore: decorator
-@inline export function touchDirection(i: i32, srcTag: u64): u64 {
+@inline export function forwardHint(i: i32, srcTag: u64): bool {
   const p = slots + <usize>i * FLOW_SLOT_BYTES;
-  const f = changetype<Flow>(p);
-  const forward = (<u64>f.srcPort << 32 | <u64>load<u32>(p, 12)) == srcTag;
+  return (<u64>changetype<Flow>(p).srcPort << 32 | <u64>load<u32>(p, 12)) == srcTag;
+}
+
+/** Loads each cache line of the direction block (forward: src2dst) a packet will update in slot i. */
+// @ts-ignore: decorator
+@inline export function touchDirection(i: i32, forward: bool): u64 {
+  const p = slots + <usize>i * FLOW_SLOT_BYTES;
   const d = p + (forward ? OFF_S2D : OFF_D2S);
   return load<u64>(d) + load<u64>(d + DIR_BLOCK_BYTES - 8);
 }

@@ -72,6 +72,7 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/alerts', (_req, url) => {
     const limit = intParam(url, 'limit', 1, MAX_LIMIT) ?? 50;
     const status = strParam(url, 'status', /^(open|closed)$/);
+    ctx.ingest.persistAlerts();
     return ctx.store.queryAlerts({
       severity: intParam(url, 'severity', 1, 3),
       class: strParam(url, 'class', /^[a-z][a-z0-9_]{0,31}$/),
@@ -87,6 +88,7 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
 
   http.route('GET', '/api/alerts/:id', (_req, _url, p) => {
     if (!UUID.test(p.id)) throw new HttpError(400, 'alert id is not a UUID');
+    ctx.ingest.persistAlerts();
     const a = ctx.store.getAlert(p.id);
     if (!a) throw new HttpError(404, `alert ${p.id} not found`);
     return a;
@@ -107,6 +109,7 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/stats', (_req, url) => {
     const since = timeParam(url, 'since') ?? Date.now() - 24 * 3600_000;
     const bucket = intParam(url, 'bucket', 1000, 86_400_000) ?? 3600_000;
+    ctx.ingest.persistAlerts();
     return { since, bucket, ...ctx.store.stats(since, bucket) };
   });
 

@@ -39,7 +39,7 @@ export interface TrainOptions {
   log?: (msg: string) => void;
 }
 
-export const DEFAULT_TRAIN: TrainOptions = { seed: 1, version: '1.0.0', epochs: 40, aeEpochs: 30, capPerRunClass: 600, anomalyFpr: 2e-4, classFalseAlertRate: 2e-4 };
+export const DEFAULT_TRAIN: TrainOptions = { seed: 1, version: '1.1.0', epochs: 40, aeEpochs: 30, capPerRunClass: 600, anomalyFpr: 1e-4, classFalseAlertRate: 1e-4 };
 
 export interface ScoredSet { probs: Float32Array; anomaly: Float32Array; rows: number; }
 
