@@ -3,8 +3,7 @@
  * nssen-atk. Risk events must reach a real Mosquitto and a subscriber, and a SYN flood, a UDP flood and a fast
  * port scan must each raise their first event within 5 s of their start.
  *
- * Model: the shipped model when it exists; otherwise an untrained model with thresholds that flag every flow
- * (this measures the data path and the core's timeouts, not detection quality).
+ * Model: the shipped int8 model; the first event of each attack must name the right class (dos, dos, scan).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,7 +14,6 @@ import { join } from 'node:path';
 import { withTools } from './helpers/tools.ts';
 import { Mosquitto, sleep } from './helpers/mosquitto.ts';
 import { EventSubscriber } from './helpers/event-subscriber.ts';
-import { writeUntrainedModel } from './helpers/untrained-model.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const SHIPPED = join(root, 'models/netsensor-detect.onnx');
@@ -59,13 +57,11 @@ live('live capture: SYN flood, UDP flood and port scan each raise an event withi
     setup();
     await broker.start();
     await sub.connect(broker.url, 'nssen-live-sub', 5);
-    const flagAll = !existsSync(SHIPPED);
-    const modelArgs = flagAll ? ['--model', writeUntrainedModel(join(dir, 'untrained.onnx')), '--anomaly-threshold', '0'] : [];
-    if (flagAll) console.log('  (no shipped model yet: untrained model + --anomaly-threshold 0 flags every flow)');
+    assert.ok(existsSync(SHIPPED), 'the shipped model exists');
     let stderr = '';
     sensor = spawn('ip', ['netns', 'exec', SEN, process.execPath, '--import', 'tsx', 'cli/main.ts', 'sensor',
       '--iface', 'nssen-v0', '--filter', 'not port 18846', '--broker', broker.url, '--id', 'live-1', '--db', join(dir, 'outbox.db'),
-      '--heartbeat-s', '1', '--capture-stats-interval-ms', '500', ...modelArgs], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      '--heartbeat-s', '1', '--capture-stats-interval-ms', '500'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     sensor.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-20000); });
     const online = () => sub.statuses.some((s) => s.topic.includes('/live-1/') && JSON.parse(s.payload).state === 'online');
     for (let i = 0; i < 150 && !online(); i++) await sleep(100);
@@ -95,7 +91,7 @@ live('live capture: SYN flood, UDP flood and port scan each raise an event withi
       results.push(`${a.name}: ${first === undefined ? 'none' : `${first} ms (${firstClass})`}`);
       assert.ok(first !== undefined && first <= 5000, `${a.name}: first event after ${first} ms (> 5000) ${results.join(', ')}`);
       // With the shipped model the first event must also name the right family.
-      if (!flagAll) assert.is(firstClass, a.cls, `${a.name}: class ${firstClass}`);
+      assert.is(firstClass, a.cls, `${a.name}: class ${firstClass}`);
     }
     console.log(`  time to first event at the subscriber — ${results.join(', ')}`);
     await sleep(1200);
