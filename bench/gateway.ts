@@ -6,7 +6,9 @@
  * while saturated and at a steady fleet rate (--rate events/s).
  * Writes the "Gateway" section of bench/RESULTS.md between its markers.
  *
- * usage: node --import tsx bench/gateway.ts [--sensors 100] [--batches 20] [--batch-size 100] [--rate 2000] [--no-write]
+ * With --runs N (default 3) the whole measurement is repeated N times and the medians are recorded.
+ *
+ * usage: node --import tsx bench/gateway.ts [--sensors 100] [--batches 20] [--batch-size 100] [--rate 2000] [--runs 3] [--no-write]
  */
 import { fork } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -147,7 +149,30 @@ export async function runGatewayBench(opts: { sensors: number; batches: number; 
   }
 }
 
-function writeResults(r: any): void {
+const median = (xs: number[]): number => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2] : Math.round((v[v.length / 2 - 1] + v[v.length / 2]) / 2);
+};
+
+/** Medians over several runs of `runGatewayBench` (every number that varies), plus each run's ingest rate. */
+export function medianOfRuns(runs: any[]): any {
+  const m = (f: (r: any) => number) => median(runs.map(f));
+  const lat = (k: 'saturated' | 'steady') => ({
+    p50: m((r) => r[k].latency_ms.p50), p95: m((r) => r[k].latency_ms.p95), max: m((r) => r[k].latency_ms.max), n: m((r) => r[k].latency_ms.n),
+  });
+  const r0 = runs[0];
+  return {
+    ...r0,
+    runs: runs.map((r) => r.saturated.events_per_s),
+    saturated: { ...r0.saturated, stored: m((r) => r.saturated.stored), seconds: m((r) => r.saturated.seconds), events_per_s: m((r) => r.saturated.events_per_s),
+      events_per_cpu_s: m((r) => r.saturated.events_per_cpu_s), latency_ms: lat('saturated') },
+    steady: { ...r0.steady, stored: m((r) => r.steady.stored), latency_ms: lat('steady') },
+    alerts: m((r) => r.alerts), db_bytes_per_event: m((r) => r.db_bytes_per_event),
+    load_average: runs.map((r) => r.load_average).join(' / '),
+  };
+}
+
+export function writeResults(r: any): void {
   const path = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
   const begin = '<!-- gateway:begin -->';
   const end = '<!-- gateway:end -->';
@@ -162,7 +187,9 @@ the gateway validates each batch, stores it (SQLite WAL, group commit, dedup by 
 publishes alerts. A probe publishes a never-seen source every 200 ms; alert latency is the time from its publish
 to its alert arriving on \`netsensor/v1/alerts/…\` (through the same broker, behind the fleet's traffic).
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}) shared with other jobs
-(1-min load average ${r.load_average} at the end), Node ${process.version}.
+(1-min load average ${r.load_average} at the end${r.runs ? ' of each run' : ''}), Node ${process.version}.${r.runs ? `
+Medians of ${r.runs.length} runs (ingest rate of each run: ${r.runs.join(', ')} events/s). The wall-clock rate depends on how
+much CPU the other jobs leave; events per CPU-second of the gateway process is the steadier figure.` : ''}
 
 | phase | metric | value |
 |---|---|---|
@@ -184,9 +211,14 @@ ${end}`;
 if (process.argv[2] === '--publisher') {
   await publisher(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { sensors: { type: 'string', default: '100' }, batches: { type: 'string', default: '20' }, 'batch-size': { type: 'string', default: '100' }, rate: { type: 'string', default: '2000' }, 'no-write': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { sensors: { type: 'string', default: '100' }, batches: { type: 'string', default: '20' }, 'batch-size': { type: 'string', default: '100' }, rate: { type: 'string', default: '2000' }, runs: { type: 'string', default: '3' }, 'no-write': { type: 'boolean' } } });
   const opts = { sensors: Number(values.sensors), batches: Number(values.batches), size: Number(values['batch-size']), rate: Number(values.rate) };
-  const r = await runGatewayBench(opts);
-  console.log(JSON.stringify(r, null, 1));
+  const runs: any[] = [];
+  for (let i = 0; i < Math.max(1, Number(values.runs)); i++) {
+    runs.push(await runGatewayBench(opts));
+    console.log(JSON.stringify(runs[i], null, 1));
+  }
+  const r = runs.length > 1 ? medianOfRuns(runs) : runs[0];
+  if (runs.length > 1) console.log(JSON.stringify({ median: r }, null, 1));
   if (!values['no-write']) writeResults(r);
 }

@@ -70,7 +70,7 @@ async function runOnce(pcap: string, broker: Mosquitto, modelArgs: string[], id:
   const lat = sub.events.map((e) => sub.firstSeenAt.get(e.id)! - e.ts).sort((a, b) => a - b);
   const q = (x: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(x * lat.length))] : NaN);
   await sub.close();
-  return { packets: fin.packets, flows: fin.flows, events: fin.events, seconds: fin.seconds, pps: fin.packets_per_s, fps: Math.round(fin.flows / fin.seconds), delivered: sub.ids.size, p50: q(0.5), p99: q(0.99) };
+  return { packets: fin.packets, flows: fin.flows, events: fin.events, seconds: fin.seconds, pps: fin.packets_per_s, fps: Math.round(fin.flows / fin.seconds), cpuSeconds: fin.cpu_seconds, ppsPerCpu: fin.packets_per_cpu_s, delivered: sub.ids.size, p50: q(0.5), p99: q(0.99) };
 }
 
 async function median(label: string, args: string[], id: string) {
@@ -78,7 +78,7 @@ async function median(label: string, args: string[], id: string) {
   for (let i = 0; i < repeats; i++) runs.push(await runOnce(pcapPath, broker, args, `${id}-${i}`));
   runs.sort((x, y) => x.pps - y.pps);
   const m = runs[Math.floor(runs.length / 2)]!;
-  console.log(`${label}:`, JSON.stringify({ ...m, ppsRuns: runs.map((r) => r.pps) }));
+  console.log(`${label}:`, JSON.stringify({ ...m, ppsRuns: runs.map((r) => r.pps), ppsPerCpuRuns: runs.map((r) => r.ppsPerCpu) }));
 }
 
 const broker = new Mosquitto(18900);

@@ -58,6 +58,17 @@ interface SourceTrack {
   prunedAt: number;
   /** Some of its events were folded into a fan_in alert (its own alert, once it has one, takes them along). */
   folded: boolean;
+  /** Its alert keys by kind/class, built once: a fresh key string per event was a measurable share of ingest. */
+  keys: Map<string, string>;
+}
+
+interface AlertAux {
+  hosts: Set<string>;
+  ports: Set<number>;
+  /** fan_in: distinct folded sources. */
+  sources: Set<string>;
+  /** Summed feature contributions; `alert.top` is derived once per batch, not per event. */
+  top: Map<string, number> | undefined;
 }
 
 /** Per destination host: the one-shot sources that hit it inside the window (rule 4). */
@@ -73,11 +84,8 @@ export class Correlator {
   private readonly sources = new Map<string, SourceTrack>();
   private readonly dests = new Map<string, DestTrack>();
   /** fan_in alert id → its distinct sources. */
-  private readonly sourceSets = new Map<string, Set<string>>();
-  private readonly hostSets = new Map<string, Set<string>>();
-  private readonly portSets = new Map<string, Set<number>>();
-  /** Per alert: summed feature contributions; `alert.top` is derived once per batch, not per event. */
-  private readonly topSums = new Map<string, Map<string, number>>();
+  /** Per open alert: its tracking sets, in one object so an event costs one lookup. */
+  private readonly aux = new Map<string, AlertAux>();
 
   constructor(private readonly rules: Rules, private readonly now: () => number = Date.now) {}
 
@@ -85,9 +93,7 @@ export class Correlator {
   resume(alerts: Alert[]): void {
     for (const a of alerts) {
       this.open.set(a.kind === 'fan_in' ? fanInKey(a.dest_ip) : keyOf(a.kind, a.src_ip, a.class), a);
-      this.hostSets.set(a.id, new Set(a.hosts));
-      this.portSets.set(a.id, new Set(a.ports));
-      if (a.kind === 'fan_in') this.sourceSets.set(a.id, new Set(a.sources ?? []));
+      this.aux.set(a.id, { hosts: new Set(a.hosts), ports: new Set(a.ports), sources: new Set(a.sources ?? []), top: undefined });
     }
   }
 
@@ -113,7 +119,7 @@ export class Correlator {
       const oneShot = inBatch.get(e.flow.src_ip) === 1 && isOneShot(s, t, this.rules.windowMs);
       const folded = oneShot && this.foldFanIn(e, s, t, wall, touched, before, links);
       if (!folded) {
-        const classAlert = this.join('class', e.class, e, t, wall, touched, before);
+        const classAlert = this.join('class', e.class, e, t, wall, touched, before, sourceKey(s, 'class', e.flow.src_ip, e.class));
         links.push([classAlert.id, e.seq]);
         if (s.folded && classAlert.event_count === 1) this.takeFolded(classAlert, s, e, t, links);
       }
@@ -143,10 +149,7 @@ export class Correlator {
 
   private forget(key: string, a: Alert): void {
     this.open.delete(key);
-    this.hostSets.delete(a.id);
-    this.portSets.delete(a.id);
-    this.sourceSets.delete(a.id);
-    this.topSums.delete(a.id);
+    this.aux.delete(a.id);
   }
 
   private inWindow(a: Alert | undefined, t: number): boolean {
@@ -171,18 +174,16 @@ export class Correlator {
         a.source_count = 0;
         a.sources = [];
         a.class_counts = {};
-        this.sourceSets.set(a.id, new Set());
       }
       this.open.set(key, a);
-      this.hostSets.set(a.id, new Set());
-      this.portSets.set(a.id, new Set());
+      this.aux.set(a.id, { hosts: new Set(), ports: new Set(), sources: new Set(), top: undefined });
       created = true;
     } else if (!before.has(a.id)) {
       before.set(a.id, a.severity);
     }
     this.addEvent(a, e, t, wall);
     const prior = touched.get(a.id);
-    touched.set(a.id, { alert: a, created: created || (prior?.created ?? false), escalated: false, sensor: e.sensor });
+    if (prior) { prior.sensor = e.sensor; prior.created ||= created; } else touched.set(a.id, { alert: a, created, escalated: false, sensor: e.sensor });
     return a;
   }
 
@@ -194,13 +195,14 @@ export class Correlator {
     a.score_max = Math.max(a.score_max, e.score);
     a.anomaly_max = Math.max(a.anomaly_max, e.anomaly);
     if (!a.sensors.includes(e.sensor)) a.sensors.push(e.sensor);
-    const hosts = this.hostSets.get(a.id)!;
+    const aux = this.aux.get(a.id)!;
+    const hosts = aux.hosts;
     if (!hosts.has(e.flow.dst_ip) && hosts.size < TRACK_CAP) {
       hosts.add(e.flow.dst_ip);
       if (a.hosts.length < LIST_CAP) a.hosts.push(e.flow.dst_ip);
     }
     a.host_count = Math.max(a.host_count, hosts.size);
-    const ports = this.portSets.get(a.id)!;
+    const ports = aux.ports;
     if (!ports.has(e.flow.dst_port) && ports.size < TRACK_CAP) {
       ports.add(e.flow.dst_port);
       if (a.ports.length < LIST_CAP) a.ports.push(e.flow.dst_port);
@@ -210,13 +212,13 @@ export class Correlator {
     else if (a.kind === 'fan_in') this.addFanInEvent(a, e.flow.src_ip, e.class, e.severity);
     const raise = a.sensors.length >= this.rules.multiSensor ? 1 : 0;
     a.severity = Math.max(1, a.base_severity - raise) as 1 | 2 | 3;
-    let sums = this.topSums.get(a.id);
-    if (!sums) { sums = new Map(a.top); this.topSums.set(a.id, sums); }
+    let sums = aux.top;
+    if (!sums) { sums = new Map(a.top); aux.top = sums; }
     for (const [k, v] of e.top) sums.set(k, (sums.get(k) ?? 0) + Math.abs(v));
   }
 
   private refreshTop(a: Alert): void {
-    const sums = this.topSums.get(a.id);
+    const sums = this.aux.get(a.id)?.top;
     if (!sums || sums.size === 0) return;
     a.top = [...sums.entries()].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4]);
   }
@@ -227,7 +229,7 @@ export class Correlator {
     let s = this.sources.get(src);
     if (!s) {
       if (this.sources.size >= MAX_SOURCES) this.sources.delete(this.sources.keys().next().value as string);
-      s = { hosts: new Map(), recent: [], prunedAt: t, folded: false };
+      s = { hosts: new Map(), recent: [], prunedAt: t, folded: false, keys: new Map() };
     } else {
       this.sources.delete(src); // re-insert: Map order doubles as least-recently-used order
     }
@@ -264,25 +266,26 @@ export class Correlator {
       ['host_sweep', s.hosts.size >= this.rules.sweepHosts],
     ];
     for (const [kind, triggered] of want) {
-      const inWindow = this.inWindow(this.open.get(keyOf(kind, src, kind)), t);
+      const key = sourceKey(s, kind, src, kind);
+      const inWindow = this.inWindow(this.open.get(key), t);
       if (!triggered && !inWindow) continue;
       const isNew = !inWindow;
-      const a = this.join(kind, kind, e, t, wall, touched, before);
+      const a = this.join(kind, kind, e, t, wall, touched, before, key);
       if (isNew) {
         // The events that built up to the threshold belong to the new alert too.
         for (const r of s.recent) if (r.seq !== e.seq) links.push([a.id, r.seq]);
         a.event_count += s.recent.length - 1;
         a.first_seen = Math.min(a.first_seen, s.recent[0].t);
         for (const [h, v] of s.hosts) {
-          const hs = this.hostSets.get(a.id)!;
+          const hs = this.aux.get(a.id)!.hosts;
           if (!hs.has(h)) { hs.add(h); if (a.hosts.length < LIST_CAP) a.hosts.push(h); }
           if (kind === 'port_scan' && h !== e.flow.dst_ip) continue;
-          const ps = this.portSets.get(a.id)!;
+          const ps = this.aux.get(a.id)!.ports;
           for (const p of v.ports.keys()) if (!ps.has(p)) { ps.add(p); if (a.ports.length < LIST_CAP) a.ports.push(p); }
         }
         a.ports.sort((x, y) => x - y);
-        a.host_count = this.hostSets.get(a.id)!.size;
-        a.port_count = this.portSets.get(a.id)!.size;
+        a.host_count = this.aux.get(a.id)!.hosts.size;
+        a.port_count = this.aux.get(a.id)!.ports.size;
       }
       joined.push(a);
     }
@@ -338,7 +341,7 @@ export class Correlator {
       a.event_count += 1;
       a.first_seen = Math.min(a.first_seen, r.t);
       this.addFanInEvent(a, src, r.cls, undefined);
-      const ports = this.portSets.get(a.id)!;
+      const ports = this.aux.get(a.id)!.ports;
       if (!ports.has(r.port) && ports.size < TRACK_CAP) {
         ports.add(r.port);
         if (a.ports.length < LIST_CAP) a.ports.push(r.port);
@@ -363,7 +366,7 @@ export class Correlator {
 
   /** Counts one folded event into a fan_in alert: its source, its class (majority → `class`), its severity. */
   private addFanInEvent(a: Alert, src: string, cls: string, severity: 1 | 2 | 3 | undefined): void {
-    const set = this.sourceSets.get(a.id)!;
+    const set = this.aux.get(a.id)!.sources;
     if (!set.has(src) && set.size < SOURCE_CAP) {
       set.add(src);
       if (a.sources!.length < LIST_CAP) a.sources!.push(src);
@@ -396,6 +399,15 @@ export class Correlator {
 
 function keyOf(kind: AlertKind, src: string, cls: string): string {
   return `${kind}\u0000${src}\u0000${cls}`;
+}
+
+const KIND_SLOTS: Record<AlertKind, string> = { class: '\u0000class', port_scan: '\u0000port_scan', host_sweep: '\u0000host_sweep', fan_in: '\u0000fan_in' };
+
+function sourceKey(s: SourceTrack, kind: AlertKind, src: string, cls: string): string {
+  const k = kind === 'class' ? cls : KIND_SLOTS[kind]; // never equal to a class name
+  let key = s.keys.get(k);
+  if (key === undefined) { key = keyOf(kind, src, cls); s.keys.set(k, key); }
+  return key;
 }
 
 /** One fan_in alert per destination host, whatever its (majority) class. */

@@ -98,6 +98,26 @@ CREATE INDEX IF NOT EXISTS models_channel ON models(channel, sequence);
 `;
 
 const LINK_ROWS = 64;
+const EVENT_COLUMNS = 23;
+
+/** The insert parameters of one event, written into `args` from `at`. */
+function eventArgs(e: RiskEvent, received: number, args: unknown[], at: number): void {
+  const f = e.flow;
+  args[at] = e.id; args[at + 1] = e.sensor; args[at + 2] = Math.round(e.ts); args[at + 3] = received;
+  args[at + 4] = f.src_ip; args[at + 5] = f.src_port; args[at + 6] = f.dst_ip; args[at + 7] = f.dst_port; args[at + 8] = f.proto;
+  args[at + 9] = f.vlan; args[at + 10] = f.first_seen_ms; args[at + 11] = f.last_seen_ms; args[at + 12] = f.end_reason;
+  args[at + 13] = f.src2dst_packets; args[at + 14] = f.src2dst_bytes; args[at + 15] = f.dst2src_packets; args[at + 16] = f.dst2src_bytes;
+  args[at + 17] = e.class; args[at + 18] = e.severity; args[at + 19] = e.score; args[at + 20] = e.anomaly; args[at + 21] = e.model;
+  args[at + 22] = JSON.stringify({ features: e.features, top: e.top });
+}
+
+/** Annotated in place (no copy): decoded events are owned by the ingest path. */
+function annotate(e: RiskEvent, seq: number, received: number): StoredEvent {
+  const s = e as StoredEvent;
+  s.seq = seq;
+  s.received = received;
+  return s;
+}
 
 export class Store {
   readonly db: Database.Database;
@@ -121,11 +141,10 @@ export class Store {
     // then spills pages mid-transaction and reads index pages back. 64 MB keeps a group and the hot pages in memory.
     this.db.pragma('cache_size = -65536');
     this.db.exec(SCHEMA);
-    this.insertEvent = this.db.prepare(
-      `INSERT OR IGNORE INTO events (id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto,
-         vlan, first_seen, last_seen, end_reason, s2d_packets, s2d_bytes, d2s_packets, d2s_bytes, class, severity, score, anomaly, model, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const cols = `id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto, vlan, first_seen, last_seen, end_reason,
+      s2d_packets, s2d_bytes, d2s_packets, d2s_bytes, class, severity, score, anomaly, model, body`;
+    const row = `(${Array(EVENT_COLUMNS).fill('?').join(', ')})`;
+    this.insertEvent = this.db.prepare(`INSERT OR IGNORE INTO events (${cols}) VALUES ${row}`);
     this.upsertAlertStmt = this.db.prepare(
       `INSERT INTO alerts (id, kind, class, src_ip, severity, status, first_seen, last_seen, created_at, updated_at, event_count, sensors, body)
        VALUES (@id, @kind, @class, @src_ip, @severity, @status, @first_seen, @last_seen, @created_at, @updated_at, @event_count, @sensors, @body)
@@ -143,22 +162,13 @@ export class Store {
 
   /** Inserts the events that are not stored yet and returns only those (with their row sequence). */
   insertEvents(events: RiskEvent[], received: number): StoredEvent[] {
+    // One statement per event: a multi-row INSERT … RETURNING measured no faster (SQLite's own work dominates).
     const fresh: StoredEvent[] = [];
+    const args: unknown[] = new Array(EVENT_COLUMNS);
     for (const e of events) {
-      const f = e.flow;
-      const r = this.insertEvent.run(
-        e.id, e.sensor, Math.round(e.ts), received, f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.proto,
-        f.vlan, f.first_seen_ms, f.last_seen_ms, f.end_reason, f.src2dst_packets, f.src2dst_bytes, f.dst2src_packets, f.dst2src_bytes,
-        e.class, e.severity, e.score, e.anomaly, e.model,
-        JSON.stringify({ features: e.features, top: e.top }),
-      );
-      if (r.changes === 1) {
-        // Annotated in place (no copy): decoded events are owned by the ingest path.
-        const s = e as StoredEvent;
-        s.seq = Number(r.lastInsertRowid);
-        s.received = received;
-        fresh.push(s);
-      }
+      eventArgs(e, received, args, 0);
+      const r = this.insertEvent.run(args);
+      if (r.changes === 1) fresh.push(annotate(e, Number(r.lastInsertRowid), received));
     }
     return fresh;
   }

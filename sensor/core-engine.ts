@@ -12,6 +12,17 @@ import type { FlowEngine, FlowRows } from './pipeline.js';
 const MAX_OUT_ROWS = 1024;
 
 /**
+ * Rows a flush hands over before it pauses (flush() returns true; call it again once they are scored). The
+ * host's FlowCore.flush() ends every live flow in one call; stopping it from the batch callback after this
+ * many rows keeps a replay's end or a shutdown with 100k live flows from holding them all in JS at once
+ * (≈ 0.7 kB per row). The core's flush is resumable: the next call emits the flows still live.
+ */
+const FLUSH_CHUNK_ROWS = 8192;
+
+/** Thrown from the batch callback to pause a flush (never escapes this file). */
+const PAUSE_FLUSH = Symbol('pause flush');
+
+/**
  * The features are copied (the core reuses its output area); the key objects the host built for this batch
  * are kept as they are — renamed to wire names only for the few rows that become events (pipeline.ts).
  */
@@ -28,14 +39,33 @@ export async function createFlowEngine(core: SensorConfig['core'], _counters?: S
     wasmPath,
   });
   const out: FlowRows[] = [];
-  fc.onBatch((b) => { if (b.rows > 0) out.push(copyRows(b)); });
+  let outRows = 0;
+  let flushing = false;
+  fc.onBatch((b) => {
+    if (b.rows > 0) { out.push(copyRows(b)); outRows += b.rows; }
+    if (flushing && outRows >= FLUSH_CHUNK_ROWS) throw PAUSE_FLUSH;
+  });
   return {
     packet: fc.push,
     advance(nowMs) { fc.advance(nowMs); },
-    flush(reason) { fc.flush(reason); },
+    flush(reason) {
+      fc.sync(); // packets still in the ring are processed first, never interrupted by a pause
+      flushing = true;
+      try {
+        fc.flush(reason);
+        return false;
+      } catch (e) {
+        if (e === PAUSE_FLUSH) return true;
+        throw e;
+      } finally {
+        flushing = false;
+      }
+    },
     take() {
       if (out.length === 0) fc.sync();
-      return out.shift();
+      const rows = out.shift();
+      if (rows) outRows -= rows.count;
+      return rows;
     },
     counters() {
       const s = fc.stats();

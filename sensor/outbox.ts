@@ -7,7 +7,7 @@
  * transactions on power loss; FULL fsyncs the WAL at every commit, so a committed event also survives a
  * power cut — what an edge box on a flaky supply needs. The cost is one fsync per commit, which is why events
  * are added in batches (one transaction per scored batch of flows) and acknowledgements are deleted per MQTT
- * batch.
+ * batch, with synchronous=NORMAL (a delete lost on a power cut only re-sends events the gateway de-duplicates).
  *
  * Bound: at most `maxRows` events and `maxBytes` encoded bytes. On overflow, inside the same transaction,
  * the oldest lowest-severity events are dropped first (severity 3 = low before 2 before 1, oldest first within

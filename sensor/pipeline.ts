@@ -74,8 +74,8 @@ export interface FlowEngine {
   packet: PacketSinkFn;
   /** Expire flows as of `nowMs` (capture clock). */
   advance(nowMs: number): void;
-  /** Emit every live flow with this end reason. */
-  flush(reason: 'end_of_input' | 'shutdown'): void;
+  /** Emit every live flow with this end reason; true when it paused with flows left (take the rows, call again). */
+  flush(reason: 'end_of_input' | 'shutdown'): boolean | void;
   /** Rows emitted since the last call, copied (the caller owns them); undefined when none. */
   take(): FlowRows | undefined;
   counters(): { packets: number; bytes: number; activeFlows: number; events: Record<string, number> };
@@ -280,8 +280,13 @@ export class Pipeline {
       if (this.queuedRows >= this.o.cfg.detect.batchRows * 4 && this.worker) await this.worker;
     });
     clearInterval(this.advanceTimer);
-    if (mode === 'replay' && !this.stopped) this.o.engine.flush('end_of_input');
+    if (mode === 'replay' && !this.stopped) await this.flushLive('end_of_input');
     await this.settle();
+  }
+
+  /** Ends every live flow, scoring them chunk by chunk as the engine hands them over (bounded memory). */
+  private async flushLive(reason: 'end_of_input' | 'shutdown'): Promise<void> {
+    while (this.o.engine.flush(reason) === true) await this.settle();
   }
 
   /** Live clock tick: expire idle / unanswered flows and emit interim records. */
@@ -303,7 +308,7 @@ export class Pipeline {
   async shutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.advanceTimer);
-    this.o.engine.flush('shutdown');
+    await this.flushLive('shutdown');
     await this.settle();
   }
 }

@@ -18,6 +18,8 @@ import { defaultModelPath, loadModel, netFromInitializers } from '../sensor/dete
 import { eventId } from '../sensor/event-id.ts';
 import { encodeStoredBatch } from '../sensor/forwarder.ts';
 import { Outbox } from '../sensor/outbox.ts';
+import { createFlowEngine } from '../sensor/core-engine.ts';
+import { buildFlowPacket, FRAME_BYTES, LINKTYPE_ETHERNET } from '../bench/traffic.ts';
 import { syntheticEvent } from './helpers/synthetic-events.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nsperf-fastpath-'));
@@ -117,6 +119,43 @@ test('outbox: acks are deleted without an fsync of their own, adds stay synchron
   const again = new Outbox(path, { maxRows: 1000, maxBytes: 10_000_000, maxEventBytes: 60_000 });
   assert.is(again.depth, 10);
   again.close();
+});
+
+test('a flush of many live flows pauses in chunks, loses none and repeats none', async () => {
+  const engine = await createFlowEngine({ maxFlows: 65_536, maxHosts: 16_384, unansweredS: 3600, interimS: 0, advanceIntervalMs: 1000 });
+  const flows = 30_000;
+  const frame = new Uint8Array(FRAME_BYTES);
+  let ts = 1_700_000_000_000;
+  for (let i = 0; i < flows; i++) {
+    for (const reply of [false, true]) {
+      buildFlowPacket(frame, i, reply);
+      engine.packet(frame, 0, FRAME_BYTES, FRAME_BYTES, (ts += 0.01), LINKTYPE_ETHERNET);
+    }
+  }
+  const seen = new Set<string>();
+  let pauses = 0, maxHeld = 0, total = 0;
+  for (;;) {
+    const more = engine.flush('end_of_input');
+    let held = 0;
+    for (let r = engine.take(); r; r = engine.take()) {
+      held += r.count;
+      total += r.count;
+      for (const k of r.keys) {
+        assert.is(k.end_reason, 'end_of_input');
+        seen.add(`${k.src_ip}:${k.src_port}>${k.dst_ip}:${k.dst_port}`);
+      }
+    }
+    maxHeld = Math.max(maxHeld, held);
+    if (!more) break;
+    pauses++;
+  }
+  assert.is(seen.size, flows, 'every live flow reported');
+  assert.is(total, flows, 'each once');
+  assert.is(engine.counters().activeFlows, 0);
+  assert.is(engine.counters().packets, 2 * flows, 'no packet processed twice');
+  assert.ok(pauses >= 2, `${pauses} pauses`);
+  assert.ok(maxHeld <= 8192 + 1024, `at most one chunk held at once (${maxHeld} rows)`);
+  assert.is(engine.flush('end_of_input'), false, 'nothing left');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

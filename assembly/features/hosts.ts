@@ -253,48 +253,10 @@ function renormalise(nowMs: f64): void {
 function setTime(nowMs: f64): void {
   if (isNaN(landmarkMs)) landmarkMs = nowMs;
   if (nowMs - landmarkMs > RENORM_AFTER_MS) renormalise(nowMs);
-  if (!takeAhead(nowMs)) powers(gains, nowMs - landmarkMs);
+  powers(gains, nowMs - landmarkMs);
   gainsNow = nowMs;
 }
 
-/*
- * Gains computed ahead (assembly/flow/prefetch.ts): each new packet time costs an exp2 and two ×10 powers, a
- * chain of dependent operations that the packet's host update would wait for. The prefetcher computes the
- * gains of a whole group's timestamps back to back (independent chains, so they overlap), with the same
- * function on the same inputs, hence the same bits; setTime() takes them when the time and landmark match.
- */
-const AHEAD_MAX: i32 = 64;
-const aheadTimes: usize = memory.data(AHEAD_MAX * 8);
-const aheadGains: usize = memory.data(AHEAD_MAX * NUM_HOST_WINDOWS * 8);
-let aheadCount: i32 = 0;
-let aheadNext: i32 = 0;
-let aheadLandmark: f64 = NaN;
-
-/** Prefetch hint: computes the gains for these packet times (ascending, at most AHEAD_MAX), replacing the last set. */
-export function gainsAhead(times: usize, n: i32): void {
-  aheadCount = 0;
-  aheadNext = 0;
-  aheadLandmark = landmarkMs;
-  if (isNaN(landmarkMs)) return;
-  let last: f64 = NaN;
-  for (let k = 0; k < n && k < AHEAD_MAX; k++) {
-    const t = load<f64>(times + (<usize>k << 3));
-    if (t == last || !(t - landmarkMs <= RENORM_AFTER_MS)) continue; // repeated, or beyond a renormalisation
-    store<f64>(aheadTimes + (<usize>aheadCount << 3), t);
-    powers(aheadGains + <usize>aheadCount * NUM_HOST_WINDOWS * 8, t - landmarkMs);
-    aheadCount++;
-    last = t;
-  }
-}
-
-/** Copies the gains computed ahead for nowMs into `gains`; false when there are none for it. */
-function takeAhead(nowMs: f64): bool {
-  if (aheadLandmark != landmarkMs) return false;
-  while (aheadNext < aheadCount && load<f64>(aheadTimes + (<usize>aheadNext << 3)) < nowMs) aheadNext++;
-  if (aheadNext >= aheadCount || load<f64>(aheadTimes + (<usize>aheadNext << 3)) != nowMs) return false;
-  memory.copy(gains, aheadGains + <usize>aheadNext * NUM_HOST_WINDOWS * 8, <usize>NUM_HOST_WINDOWS * 8);
-  return true;
-}
 
 /** Adds v to field k of every window of host i, at the time set by hostsAt(). */
 // @ts-ignore: decorator

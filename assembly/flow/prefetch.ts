@@ -20,7 +20,7 @@ import {
   indexBucket, slotForHint, touchHead, forwardHint, touchDirection, touchSlotAll, touchRemoval, touchLinks, slotHosts, flowAt,
   listTail, NUM_CLASSES, CLS_UNANSWERED,
 } from './table';
-import { touchHost, touchReceiver, touchHostCold, hostBucket, hostForHint, gainsAhead } from '../features/hosts';
+import { touchHost, touchReceiver, touchHostCold, hostBucket, hostForHint } from '../features/hosts';
 import { hostPairKeyOf, portPairKey, touchPair } from '../features/pairs';
 import { RECORD_HEADER_BYTES } from '../index';
 
@@ -38,7 +38,6 @@ const tcpFlags: usize = memory.data(GROUP);
 const buckets: usize = memory.data(GROUP * 8); // first flow-index bucket of the packet's hash
 const found: usize = memory.data(GROUP * 4); // flow slot, or -1: a new flow
 const tailSlots: usize = memory.data(NUM_CLASSES * 4);
-const times: usize = memory.data(GROUP * 8); // every walked record's timestamp, for gainsAhead()
 const sink: usize = memory.data(8);
 
 let peekOk: bool = false;
@@ -125,7 +124,6 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
     const caplen = load<u32>(rec, 8);
     const room = ringCap - off - <u32>RECORD_HEADER_BYTES;
     if (caplen > room) break;
-    store<f64>(times + (<usize>n << 3), load<f64>(rec));
     const h = peekFlowHash(rec + <usize>RECORD_HEADER_BYTES, caplen, <u32>load<u16>(rec, 16));
     if (peekOk) {
       store<u32>(hashes + (<usize>hinted << 2), h);
@@ -140,8 +138,6 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
     off += <u32>RECORD_HEADER_BYTES + (padded < room ? padded : room);
     n++;
   }
-  // the host windows' gains of these packet times, while the loads below are in flight
-  gainsAhead(times, n);
   // 2. every index bucket, and the oldest flow of each timeout class: independent loads, their misses overlap
   let acc: u64 = 0;
   for (let k = 0; k < hinted; k++) store<u64>(buckets + (<usize>k << 3), indexBucket(load<u32>(hashes + (<usize>k << 2))));

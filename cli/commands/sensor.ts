@@ -112,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
   let code = 0;
   let fatal: unknown;
   const started = Date.now();
+  const cpu0 = process.cpuUsage();
   try {
     await pipeline.run(source, mode);
   } catch (e) {
@@ -125,9 +126,14 @@ export async function run(argv: string[]): Promise<number> {
   await live?.stop();
   const c = engine.counters();
   const elapsed = (Date.now() - started) / 1000;
+  // CPU time of this process (all its threads): on a shared or throttled machine the steadier figure
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   log.info({
     packets: c.packets, flows: counters.flows, events: counters.events, seconds: elapsed,
     packets_per_s: Math.round(c.packets / Math.max(elapsed, 1e-3)),
+    cpu_seconds: Math.round(cpuSeconds * 1000) / 1000,
+    packets_per_cpu_s: Math.round(c.packets / Math.max(cpuSeconds, 1e-3)),
   }, 'capture finished');
   await ota?.close(); // before the connection goes: an update being applied finishes or is abandoned
   const drained = await delivery.close(Math.max(500, cfg.shutdownTimeoutMs - (Date.now() - t0)));
