@@ -305,6 +305,14 @@ export class Correlator {
     const existing = this.open.get(key);
     const open = this.inWindow(existing, t);
     if (!open && d.singles.size < this.rules.fanInSources) return false;
+    if (!open) {
+      // Only sources that are still one-shot count: one that sent more since is alerted on its own.
+      for (const [src, r] of d.singles) {
+        const st = this.sources.get(src);
+        if (st && st.recent.length > 0 && st.recent[st.recent.length - 1].seq !== r.seq) d.singles.delete(src);
+      }
+      if (d.singles.size < this.rules.fanInSources) return false;
+    }
     const a = this.join('fan_in', e.class, e, t, wall, touched, before, key);
     links.push([a.id, e.seq]);
     s.folded = true;

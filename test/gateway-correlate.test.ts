@@ -204,6 +204,11 @@ test('fan-in: sources outside the window do not count; one batch that opens and 
   c.ingest(spoofed(9, 0, T0));
   const late = c.ingest(spoofed(9, 100, T0 + 120_000));
   assert.not.ok(late.changes.some((x) => x.alert.kind === 'fan_in'));
+  // 9 one-shot sources that each send more later are alerted on their own: a 10th one-shot source makes no fan-in.
+  c.ingest(spoofed(9, 300, T0 + 200_000, 'scan', '10.1.1.50'));
+  c.ingest(spoofed(9, 300, T0 + 201_000, 'scan', '10.1.1.50'));
+  const tenth = c.ingest(spoofed(1, 309, T0 + 202_000, 'scan', '10.1.1.50'));
+  assert.not.ok(tenth.changes.some((x) => x.alert.kind === 'fan_in'), 'sources with activity of their own do not count');
   // 50 one-shot sources in one batch: the first 9 open alerts that the 10th merges within the same batch.
   const r = c.ingest(spoofed(50, 200, T0 + 300_000, 'scan', '10.1.1.40'));
   const announced = r.changes.filter((x) => (x.created || x.escalated) || !x.silent && x.alert.status === 'open');
