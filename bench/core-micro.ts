@@ -11,6 +11,8 @@
  *          [--random-flows N] [--ring-bytes B] [--stream] [--verify]
  *   --stream: read the capture file in every run instead (reader + core, as `netsensor flows` without export)
  *   --random-flows N: synthetic capture instead (N concurrent flows, each packet from a random flow, 3/4 TCP)
+ *   --wasm a.wasm,b.wasm: compare builds (e.g. one saved before a change); their runs are interleaved so a load
+ *     change on a shared machine hits all of them alike. The best run is printed too: load only ever slows a run.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -407,7 +407,7 @@ function renderSection(r: { flows: FlowScenario[]; peaks: SensorPeak[]; idle?: I
     ...(r.peaks.length ? [
       'The whole sensor (`netsensor sensor`: flow core + detection model + SQLite outbox + MQTT) replaying in real time a',
       `capture of N concurrent flows followed by ${LIVE_GAP_S} s of silence. "Live" = RSS and CPU sampled in the silence (N flows held,`,
-      `idle-expiry ticks running); "peak" (VmHWM) also covers scoring all N at once when the capture ends. Model: ${r.model}.`,
+      `idle-expiry ticks running); "peak" (VmHWM) also covers flushing and scoring all N when the capture ends. Model: ${r.model}.`,
       '',
       ...(r.peaks.some((p) => p.runs) ? [
         '| concurrent flows | core.maxFlows / maxHosts | RSS live MiB | CPU live | peak RSS MiB | every run: live / peak MiB |',
@@ -428,7 +428,11 @@ function renderSection(r: { flows: FlowScenario[]; peaks: SensorPeak[]; idle?: I
       `table and host windows ${Math.round((at100k[0]!.rssMiB - at100k[0]!.baselineRssMiB) * 10) / 10} MiB (${at100k[0]!.bytesPerFlowMeasured} B per live flow); ` +
       `everything else of the sensor (onnxruntime + model, SQLite, MQTT, logging, JS heap) ${Math.round((peaks100k[0]!.liveRssMiB - at100k[0]!.rssMiB) * 10) / 10} MiB. ` +
       'Node plus the core alone are already at the 120 MB (114.4 MiB) target, so the whole sensor can only meet it with fewer bytes per flow in the core. ' +
-      'The peak when a replay ends holds every flushed flow at once (the core host flushes all live flows in one synchronous call; ≈ 0.7 kB of JS per row until it is scored).',
+      'Measured separately (dist build, plain Node): loading the sensor modules (pino, mqtt, better-sqlite3, cbor-x) +20 MiB, onnxruntime + the model +35 MiB, ' +
+      'the first inference runs +10–25 MiB more (glibc malloc arenas of the threads running inference; MALLOC_ARENA_MAX=2 in the environment saves ≈ 12 MiB). ' +
+      'The onnxruntime session now runs with one thread and without its CPU arena and memory-pattern cache (which keep the largest batch\'s buffers for good); ' +
+      'the previous measurement, 284 MiB live, had the default session options and a pre-release model, so the 75 MiB drop is not all theirs. ' +
+      'At the end of a replay (or a shutdown) live flows are flushed and scored 8,192 at a time (≈ 0.7 kB of JS per row until scored), not all at once (was 330–386 MiB peak).',
       '',
     ] : []),
     `Targets: ≤ 120 MB RSS at 100k live flows — ${rssTarget}; ≤ 2 % idle CPU — ${idle ? `${idle.idleCpuPercent} %, ${idle.idleCpuPercent <= 2 ? 'met' : 'NOT met'}` : 'not measured'}.`,
