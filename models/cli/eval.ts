@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
+import { packageRoot } from '../../common/paths.js';
 import { detectCapture } from '../../sensor/detect/detect-capture.js';
 import { loadModel } from '../../sensor/detect/model.js';
 import { decide } from '../../sensor/detect/thresholds.js';
@@ -58,7 +59,8 @@ export async function runEval(argv: string[]): Promise<number> {
   if (!values.data && !values.captures) throw new NetsensorError('ERR_USAGE', `model eval needs --data or --captures\n${HELP}`);
   const model = await loadModel(values.model);
   try {
-    const result: Record<string, unknown> = { model: model.source, version: model.version };
+    // Paths in reports are relative to the package so committed reports carry no machine's layout.
+    const result: Record<string, unknown> = { model: relative(packageRoot(), model.source), version: model.version };
     if (values.data) {
       const ds = readDataset(values.data);
       const rows = selectRows(ds, [values.split as Split]);
