@@ -53,7 +53,7 @@ export const STAT_FLOWS_ACTIVE: i32 = 3;
 export const STAT_ROWS_EMITTED: i32 = 4;
 export const STAT_HOSTS_ACTIVE: i32 = 5;
 export const STAT_IP_PACKETS: i32 = 6; // packets that reached the flow table
-export const NUM_STATS: i32 = 8;
+export { NUM_STATS } from './events'; // the stats array is sized there
 
 /*
  * Exported functions (the whole ABI):
