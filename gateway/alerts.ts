@@ -20,30 +20,13 @@ export interface EveAlert {
   /** The sensor that reported the event that caused this message (EVE's sensor-name field). */
   host: string;
   alert: { action: 'allowed'; signature_id: number; signature: string; category: string; severity: 1 | 2 | 3 };
-  netsensor: {
+  /** What EVE has no name for: the alert record's own fields (gateway/alert-types.ts), times as ISO strings. */
+  netsensor: Pick<Alert, 'kind' | 'class' | 'status' | 'event_count' | 'sensors' | 'hosts' | 'host_count' | 'ports' | 'port_count'
+    | 'score_max' | 'anomaly_max' | 'model' | 'top' | 'source_count' | 'sources' | 'class_counts' | 'merged_into'> & {
     alert_id: string;
     reason: AlertReason;
-    kind: Alert['kind'];
-    class: string;
-    status: Alert['status'];
-    event_count: number;
     first_seen: string;
     last_seen: string;
-    sensors: string[];
-    hosts: string[];
-    host_count: number;
-    ports: number[];
-    port_count: number;
-    score_max: number;
-    anomaly_max: number;
-    model: string;
-    top: Array<[string, number]>;
-    /** fan_in: distinct sources, the first 64 of them, and events per class. */
-    source_count?: number;
-    sources?: string[];
-    class_counts?: Record<string, number>;
-    /** Set when this per-source alert was merged into a fan_in alert (it is closed then). */
-    merged_into?: string;
   };
 }
 

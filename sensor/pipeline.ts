@@ -18,6 +18,7 @@ import type { Logger } from '../common/log.js';
 import { NUM_FEATURES } from '../models/schema.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { SensorConfig } from './config.js';
+import type { FlowKey as CoreFlowKey } from './core.js';
 import type { Delivery } from './delivery.js';
 import { buildEvent, type FlowRecordKey, type Verdict } from './events.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
@@ -25,23 +26,8 @@ import type { SensorCounters, SensorMetrics } from './metrics.js';
 /** Packet sink signature of the capture readers (no object per packet). */
 export type PacketSinkFn = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
 
-/** A flow key as the core host reports it (sensor/core.ts FlowKey); wire names only for rows that become events. */
-export interface EngineFlowKey {
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
-  protocol: number;
-  vlan_id: number;
-  first_seen_ms: number;
-  last_seen_ms: number;
-  src2dst_packets: number;
-  src2dst_bytes: number;
-  dst2src_packets: number;
-  dst2src_bytes: number;
-  end_reason: FlowRecordKey['end_reason'];
-  interim: boolean;
-}
+/** A flow key as the core host reports it (sensor/core.ts); wire names only for rows that become events. */
+export type EngineFlowKey = Omit<CoreFlowKey, 'ip_version' | 'flow_seq'>;
 
 /** The wire form (protocol/event.ts) of a core flow key. */
 export function wireFlowKey(k: EngineFlowKey): FlowRecordKey {

@@ -9,7 +9,7 @@
  * Flows cache their hosts' slot indices with the slot generation, so a dropped and reused slot is noticed.
  */
 import { addrHash, addrEq, addrCopy } from '../flow/key';
-import { indexDelete, indexFind, indexInsert, indexSlotsFor } from '../flow/probe';
+import { indexDelete, indexFind, indexInsert, indexSlotsFor, probeHint } from '../flow/probe';
 import { countEvent } from '../events';
 import { EV_FLOW_HOST_TABLE_FULL } from '../generated/events';
 import {
@@ -126,14 +126,7 @@ export function touchHostCold(i: i32): u64 {
 
 /** Prefetch hint: the host slot hostFind() will most likely return, from its first bucket `e`; -1 none. */
 export function hostForHint(hash: u32, e: u64): i32 {
-  let pos = hash & indexMask;
-  for (let k = 0; k < 4; k++) {
-    if (e == 0) return -1;
-    if (<u32>(e >> 32) == hash) return <i32>(<u32>e) - 1;
-    pos = (pos + 1) & indexMask;
-    e = load<u64>(index + (<usize>pos << 3));
-  }
-  return -1;
+  return probeHint(index, indexMask, hash, e);
 }
 
 /** Host slot for an address, or -1 if it is not in the table. */

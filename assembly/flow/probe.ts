@@ -44,3 +44,16 @@ export function indexSlotsFor(n: i32): u32 {
   while (s < <u32>n * 2) s <<= 1;
   return s;
 }
+
+/** Prefetch hint (loads only): the slot a lookup of h will most likely land on, given its first bucket `e`,
+ *  looking a short probe run ahead; -1 if none. */
+export function probeHint(index: usize, mask: u32, h: u32, e: u64): i32 {
+  let pos = h & mask;
+  for (let k = 0; k < 4; k++) {
+    if (e == 0) return -1;
+    if (<u32>(e >> 32) == h) return <i32>(<u32>e) - 1;
+    pos = (pos + 1) & mask;
+    e = load<u64>(index + (<usize>pos << 3));
+  }
+  return -1;
+}

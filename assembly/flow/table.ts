@@ -14,7 +14,7 @@
  */
 import { Flow, FLOW_SLOT_BYTES, HEAD_BYTES, OFF_S2D, OFF_D2S, DIR_BLOCK_BYTES } from './flow';
 import { addrEq } from './key';
-import { indexDelete, indexFind, indexInsert, indexSlotsFor } from './probe';
+import { indexDelete, indexFind, indexInsert, indexSlotsFor, probeHint } from './probe';
 import { pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId } from '../decode/packet';
 
 export const CLS_CLOSED: u8 = 0;
@@ -112,14 +112,7 @@ export function lookup(h: u32): i32 {
 
 /** The slot a lookup of h will most likely land on, given its first bucket `e` (a short probe run); -1 none. */
 export function slotForHint(h: u32, e: u64): i32 {
-  let pos = h & indexMask;
-  for (let k = 0; k < 4; k++) {
-    if (e == 0) return -1;
-    if (<u32>(e >> 32) == h) return <i32>(<u32>e) - 1;
-    pos = (pos + 1) & indexMask;
-    e = load<u64>(index + (<usize>pos << 3));
-  }
-  return -1;
+  return probeHint(index, indexMask, h, e);
 }
 
 /** Loads one word of each cache line of slot i's head (flow.ts: what every packet reads first). */
