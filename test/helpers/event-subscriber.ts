@@ -16,7 +16,10 @@ export class EventSubscriber {
   private client?: MqttClient;
 
   async connect(url: string, clientId: string, protocolVersion: 4 | 5 = 5): Promise<void> {
-    const client = mqtt.connect(url, { clientId, clean: false, protocolVersion, reconnectPeriod: 200, connectTimeout: 3000 });
+    // MQTT 5 ends a session at disconnect unless it has an expiry interval; without one, events the broker accepts
+    // after a restart but before this client re-subscribes would be lost to it (not to the sensor).
+    const properties = protocolVersion === 5 ? { sessionExpiryInterval: 3600 } : undefined;
+    const client = mqtt.connect(url, { clientId, clean: false, protocolVersion, properties, reconnectPeriod: 200, connectTimeout: 3000 });
     this.client = client;
     client.on('message', (topic, payload, packet) => {
       const t = parseSensorTopic(topic);
