@@ -68,7 +68,9 @@ mosq('outage: broker stopped while events are produced, restarted later → ever
     assert.ok(d.outbox.depth >= 300, `outbox holds the outage: ${d.outbox.depth}`);
     await broker.start();
     await produce(20);
-    assert.ok(await until(() => d!.outbox.depth === 0 && sub.ids.size === produced.length, 20_000), `depth ${d.outbox.depth}, got ${sub.ids.size}/${produced.length}`);
+    const delivered = await until(() => d!.outbox.depth === 0 && sub.ids.size === produced.length, 20_000);
+    const missingByPhase = [produced.slice(0, 200), produced.slice(200, 600), produced.slice(600)].map((ids) => ids.filter((id) => !sub.ids.has(id)).length);
+    assert.ok(delivered, `depth ${d.outbox.depth}, got ${sub.ids.size}/${produced.length}; missing before/during/after the outage: ${missingByPhase.join('/')}`);
     assert.equal([...sub.ids].sort(), [...produced].sort());
     assert.is(d.outbox.depth, 0);
     assert.ok(counters.eventsAcked >= produced.length);
