@@ -1,5 +1,5 @@
 /**
- * Event counters (decoder and flow events, names in sensor/core-events.ts) and core statistics.
+ * Event counters (decoder and flow events, names in core/decoder-events.ts) and core statistics.
  * Static memory; JS reads them through u64 views at eventsPtr()/statsPtr().
  */
 import { NUM_EVENTS } from './generated/events';

@@ -1,5 +1,5 @@
 /**
- * netsensor WASM core — the exported ABI, and only that. The JS side of this boundary is sensor/core.ts.
+ * netsensor WASM core — the exported ABI, and only that. The JS side of this boundary is core/host.ts.
  *
  * Memory model: JS owns nothing inside linear memory except what these functions hand out. `init` allocates
  * every buffer once (stub runtime, bump allocator, no frees); nothing allocates afterwards, so JS views created
@@ -14,7 +14,7 @@
  *   +24 u8[caplen]       packet data, then zero padding to a multiple of 8 bytes
  *
  * Finished-flow output (core writes, JS reads then calls clearOut()): outRows() rows of
- *   - features: f32 matrix at outFeaturesPtr(), row-major, NUM_FEATURES columns (order = models/schema.ts)
+ *   - features: f32 matrix at outFeaturesPtr(), row-major, NUM_FEATURES columns (order = core/schema.ts)
  *   - keys: KEY_RECORD_BYTES-byte records at outKeysPtr():
  *       +0  u8[16] src address (initiator; IPv4 as ::ffff:a.b.c.d)   +16 u8[16] dst address
  *       +32 u16 src_port  +34 u16 dst_port  +36 u8 protocol  +37 u8 ip_version (4|6)
@@ -24,7 +24,7 @@
  *       +48 f64 first_seen_ms  +56 f64 last_seen_ms
  *       +64 f64 src2dst_packets  +72 f64 src2dst_bytes  +80 f64 dst2src_packets  +88 f64 dst2src_bytes
  *
- * Counters: eventsPtr() → u64[NUM_EVENTS] (names: sensor/core-events.ts); statsPtr() → u64[NUM_STATS].
+ * Counters: eventsPtr() → u64[NUM_EVENTS] (names: core/decoder-events.ts); statsPtr() → u64[NUM_STATS].
  * Time never comes from a clock: it is the packets' timestamps, or the `nowMs` JS passes to advance().
  */
 import { NUM_FEATURES, SCHEMA_HASH32 } from './generated/schema';

@@ -1,7 +1,7 @@
 /**
  * Micro-benchmark of the WASM flow core alone (no file reading, no export): packets are loaded into memory
  * first — from a capture (default: the flow benchmark's generated file in bench/work/) or synthesised with flows
- * in random order — then pushed through sensor/core.ts. Reports, medians of `--runs` runs:
+ * in random order — then pushed through core/host.ts. Reports, medians of `--runs` runs:
  *   - packets per CPU-second of the whole loop (push into the ring + core + draining rows into key objects),
  *   - packets per CPU-second inside sync() alone (the core's process() + drain), which is what the core costs.
  * `--verify` adds a digest of every output row (keys and features, order-independent and in order), so an
@@ -17,8 +17,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readCapture } from '../sensor/capture/reader.ts';
-import { FlowCore, CORE_DEFAULTS, type FlowBatch } from '../sensor/core.ts';
+import { readCapture } from '../core/capture/reader.ts';
+import { FlowCore, CORE_DEFAULTS, type FlowBatch } from '../core/host.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({

@@ -15,8 +15,8 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generatePcap } from './flows-generate.ts';
-import { readCapture } from '../sensor/capture/reader.ts';
-import { FlowCore } from '../sensor/core.ts';
+import { readCapture } from '../core/capture/reader.ts';
+import { FlowCore } from '../core/host.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({

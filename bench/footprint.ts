@@ -3,7 +3,7 @@
  * of flow state per flow, and start-up time.
  *
  *   flows scenarios  each in a fresh process (so RSS is not inherited): the WASM core through its host
- *                    (sensor/core.ts) with N concurrent bidirectional UDP flows made of generated packets;
+ *                    (core/host.ts) with N concurrent bidirectional UDP flows made of generated packets;
  *                    RSS once they are all live, then CPU while 10,000 packets/s keep hitting those flows for
  *                    a few seconds with the live-mode advance() tick — what a sensor does on a busy LAN.
  *   idle / start-up  the real `netsensor sensor` on an interface without traffic (a namespace made here),
@@ -50,7 +50,7 @@ interface FlowScenario {
 // ------------------------------------------------------------------------------------------------ child side
 /** The WASM core through its host, sized and configured as a live sensor would be (flows never go unanswered). */
 async function openEngine(maxFlows: number, maxHosts: number) {
-  const { FlowCore } = await import('../sensor/core.ts');
+  const { FlowCore } = await import('../core/host.ts');
   const core = await FlowCore.load({ maxFlows, maxHosts, settings: { unansweredS: 3600, interimS: 0 } });
   let rows = 0;
   core.onBatch((b) => { rows += b.rows; });
@@ -392,7 +392,7 @@ function renderSection(r: { flows: FlowScenario[]; peaks: SensorPeak[]; idle?: I
     '## Footprint (edge)',
     '',
     `Measured by \`node --import tsx bench/footprint.ts\` on ${r.cpu}, Node ${r.node}, ${r.date}. Each flow count`,
-    'runs in a fresh process: generated bidirectional UDP flows go through the WASM core host (sensor/core.ts);',
+    'runs in a fresh process: generated bidirectional UDP flows go through the WASM core host (core/host.ts);',
     `RSS once all are live; CPU while ${LOAD_PPS.toLocaleString('en')} packets/s hit those flows for ${LOAD_SECONDS} s with the 1 s expiry tick.`,
     '',
     '| live flows | live in core | core.maxFlows / maxHosts | RSS Node alone | RSS after core init | RSS with flows live | bytes per live flow | CPU at 10 kpps | insert packets/s |',

@@ -22,8 +22,8 @@ import { HttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { registerModelsApi } from './http/models-api.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { SqliteRolloutStore } from './model-store.js';
-import { ModelDistributor } from './models.js';
+import { SqliteRolloutStore } from './ota/model-store.js';
+import { ModelDistributor } from './ota/distributor.js';
 import { Registry } from './registry.js';
 import { Store } from './store.js';
 

@@ -13,9 +13,9 @@
 import type { Logger } from '../common/log.js';
 import { loadPublicKeysFrom } from '../common/keys.js';
 import type { SensorConfig } from './config.js';
-import type { DetectionModel } from './detect/model.js';
+import type { DetectionModel } from '../inference/model.js';
 import { OtaReceiver, type ActiveModel } from './ota.js';
-import { detectionModelLoader, type DetectionLoadedModel } from './ota-model.js';
+import { detectionModelLoader, type DetectionLoadedModel } from '../inference/load.js';
 import type { Pipeline } from './pipeline.js';
 import type { Publisher } from './publish.js';
 

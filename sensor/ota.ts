@@ -20,16 +20,18 @@ import { NetsensorError } from '../common/errors.js';
 import { keyId, parsePublicKey, publicKeyFromRaw, rawPublicKey } from '../common/keys.js';
 import { log as rootLog, type Logger } from '../common/log.js';
 import { packagePath } from '../common/paths.js';
-import { NUM_FEATURES, SCHEMA_ID } from '../models/schema.js';
+import { NUM_FEATURES, SCHEMA_ID } from '../core/schema.js';
 import {
   OtaRejected, bytesToRow, cborDecode, checkChunk, checkPayload, compareVersions, decodeEnvelope, equalBytes, verifyEnvelope,
   type Manifest, type OtaRejectReason, type TrustedKeys, type VerifiedManifest,
 } from '../protocol/manifest.js';
+import type { OtaReport, OtaReportState, RolloutRecord } from '../protocol/ota-report.js';
 import { topics } from '../protocol/topics.js';
-import type { LoadedModel, ModelLoader } from './ota-model.js';
+import type { LoadedModel, ModelLoader } from '../inference/load.js';
 import { OtaStore, type OtaState } from './ota-store.js';
 
-export type { LoadedModel, ModelLoader } from './ota-model.js';
+export type { LoadedModel, ModelLoader } from '../inference/load.js';
+export type { OtaReport, OtaReportState, RolloutRecord } from '../protocol/ota-report.js';
 
 /** A model that passed every check and is (or is about to be) scoring traffic. */
 export interface ActiveModel {
@@ -39,34 +41,6 @@ export interface ActiveModel {
   modelId: string;
   classes: readonly string[];
   thresholds: Readonly<Record<string, number>>;
-}
-
-export type OtaReportState = 'current' | 'applied' | 'rejected';
-
-/** Sensor → gateway, JSON on netsensor/v1/sensors/<id>/ota. */
-export interface OtaReport {
-  v: 1;
-  sensor: string;
-  channel: string;
-  ts: number;
-  state: OtaReportState;
-  /** The update this report is about (absent for `current`). */
-  seq?: number;
-  model_id?: string;
-  reason?: OtaRejectReason;
-  message?: string;
-  /** What the sensor runs after this report. */
-  current: { model_id: string; seq: number } | null;
-}
-
-/** Gateway → sensors, JSON retained on netsensor/v1/models/<channel>/rollout. */
-export interface RolloutRecord {
-  v: 1;
-  seq: number;
-  model_id: string;
-  state: 'staged' | 'complete' | 'halted';
-  /** Sensors admitted to apply `seq` while `staged`; everyone may once `complete`. */
-  admitted: string[];
 }
 
 export interface OtaReceiverOptions {

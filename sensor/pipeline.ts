@@ -15,18 +15,18 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from '../common/log.js';
-import { NUM_FEATURES } from '../models/schema.js';
+import { NUM_FEATURES } from '../core/schema.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { SensorConfig } from './config.js';
-import type { FlowKey as CoreFlowKey } from './core.js';
+import type { FlowKey as CoreFlowKey } from '../core/host.js';
 import type { Delivery } from './delivery.js';
-import { buildEvent, type FlowRecordKey, type Verdict } from './events.js';
+import { buildEvent, type FlowRecordKey, type Verdict } from './risk-events.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 
 /** Packet sink signature of the capture readers (no object per packet). */
 export type PacketSinkFn = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
 
-/** A flow key as the core host reports it (sensor/core.ts); wire names only for rows that become events. */
+/** A flow key as the core host reports it (core/host.ts); wire names only for rows that become events. */
 export type EngineFlowKey = Omit<CoreFlowKey, 'ip_version' | 'flow_seq'>;
 
 /** The wire form (protocol/event.ts) of a core flow key. */
@@ -67,7 +67,7 @@ export interface FlowEngine {
   counters(): { packets: number; bytes: number; activeFlows: number; events: Record<string, number> };
 }
 
-/** One scored row, as the detection model returns it (sensor/detect/model.ts RowScore). */
+/** One scored row, as the detection model returns it (inference/model.ts RowScore). */
 export interface ScoredRow {
   class: string;
   score: number;
@@ -78,7 +78,7 @@ export interface ScoredRow {
   probabilities?: number[];
 }
 
-/** What the pipeline needs from a detection model (sensor/detect/model.ts DetectionModel satisfies it). */
+/** What the pipeline needs from a detection model (inference/model.ts DetectionModel satisfies it). */
 export interface Scorer {
   readonly version: string;
   readonly classNames?: readonly string[];

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { readCapture, type CaptureStats } from '../sensor/capture/reader.ts';
-import { SUPPORTED_LINKTYPES } from '../sensor/capture/linktypes.ts';
+import { readCapture, type CaptureStats } from '../core/capture/reader.ts';
+import { SUPPORTED_LINKTYPES } from '../core/capture/linktypes.ts';
 import { pcapFile, pcapngFile, frame, rawIp, type Packet } from './helpers/pcap-writer.ts';
 import { sharedPcap, withTools } from './helpers/tools.ts';
 

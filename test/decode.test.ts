@@ -14,8 +14,8 @@ import { execFileSync } from 'node:child_process';
 import {
   concat, hex, ethernet, vlanTag, ipv4, ipv6, ipv6Ext, ipv6Frag, tcp, udp, icmp, dnsQuery, shannon,
 } from './helpers/frames.ts';
-import type { CoreEventName } from '../sensor/core-events.ts';
-import { END_REASONS } from '../models/schema.ts';
+import type { CoreEventName } from '../core/decoder-events.ts';
+import { END_REASONS } from '../core/schema.ts';
 
 let probe: DecodeProbe;
 const ETH = 1;

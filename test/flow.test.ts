@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawCore, type Frame } from './helpers/raw-core.ts';
 import { ethernet, ipv4, ipv6, tcp, udp, icmp, dnsQuery, shannon, concat, hex } from './helpers/frames.ts';
-import { FEATURE_NAMES, END_REASONS, featureIndex } from '../models/schema.ts';
+import { FEATURE_NAMES, END_REASONS, featureIndex } from '../core/schema.ts';
 
 const T0 = 1_700_000_000_000;
 const ETH_IPV4 = 0x0800;

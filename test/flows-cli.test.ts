@@ -4,13 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FEATURES, RECORD_KEY_COLUMNS } from '../models/schema.ts';
+import { FEATURES, RECORD_KEY_COLUMNS } from '../core/schema.ts';
 import { pcapFile, pcapngFile, frame, type FrameSpec, type Packet } from './helpers/pcap-writer.ts';
 import { sharedPcap } from './helpers/tools.ts';
-import { TextBuffer } from '../sensor/flows/text-buffer.ts';
-import { formatFeature } from '../sensor/flows/record.ts';
-import { formatAddress, FlowCore, type FlowKey } from '../sensor/core.ts';
-import { CORE_EVENTS } from '../sensor/core-events.ts';
+import { TextBuffer } from '../core/export/text-buffer.ts';
+import { formatFeature } from '../core/export/record.ts';
+import { formatAddress, FlowCore, type FlowKey } from '../core/host.ts';
+import { CORE_EVENTS } from '../core/decoder-events.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));

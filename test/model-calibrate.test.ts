@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { calibrateAnomalyThreshold, calibrateClassThresholds, normalQuantile } from '../models/train/calibrate.ts';
 import { createRng } from '../models/train/rng.ts';
-import { decide } from '../sensor/detect/thresholds.ts';
+import { decide } from '../inference/decide.ts';
 
 test('normal quantile matches known values', () => {
   assert.ok(Math.abs(normalQuantile(0.5)) < 1e-9);

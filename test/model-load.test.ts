@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeModel, onnx } from '../models/onnx/builder.ts';
-import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../models/schema.ts';
-import { defaultModelPath, loadModel, loadModelBytes } from '../sensor/detect/model.ts';
+import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../core/schema.ts';
+import { defaultModelPath, loadModel, loadModelBytes } from '../inference/model.ts';
 import { NetsensorError } from '../common/errors.ts';
 import { packagePath } from '../common/paths.ts';
 

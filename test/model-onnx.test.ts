@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ort from 'onnxruntime-node';
-import { NUM_FEATURES } from '../models/schema.ts';
+import { NUM_FEATURES } from '../core/schema.ts';
 import { createRng } from '../models/train/rng.ts';
 import { fitStandardiser, standardise, Z_CLIP } from '../models/train/preprocess.ts';
 import { predictProba, trainClassifier } from '../models/train/classifier.ts';

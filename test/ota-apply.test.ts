@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { NUM_FEATURES } from '../models/schema.ts';
+import { NUM_FEATURES } from '../core/schema.ts';
 import { cborDecode, decodeEnvelope, encodeEnvelope, OtaRejected, signManifest, type Envelope } from '../protocol/manifest.ts';
 import { buildTestModel, keys, openReceiver, release, resign, tempDir, type ReceiverHandle } from './helpers/ota-fixtures.ts';
 

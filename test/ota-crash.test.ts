@@ -10,7 +10,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rawPublicKey } from '../common/keys.ts';
-import { NUM_FEATURES } from '../models/schema.ts';
+import { NUM_FEATURES } from '../core/schema.ts';
 import { encodeBundle } from '../protocol/manifest.ts';
 import { buildTestModel, keys, openReceiver, release, tempDir } from './helpers/ota-fixtures.ts';
 

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { keyId, loadPrivateKey, loadPublicKey, parsePublicKey, rawPublicKey, saveKeyPair, generateSigningKey } from '../common/keys.ts';
 import { encodeCanonical } from '../protocol/canonical-cbor.ts';
 import { cborDecode, decodeBundle, OtaRejected, signRotation } from '../protocol/manifest.ts';
-import { ModelDistributor } from '../gateway/models.ts';
+import { ModelDistributor } from '../gateway/ota/distributor.ts';
 import { startTestBroker, waitFor } from './helpers/ota-broker.ts';
 import { buildTestModel, keys, openReceiver, quietLog, release, tempDir } from './helpers/ota-fixtures.ts';
 

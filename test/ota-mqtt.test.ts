@@ -5,8 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ModelDistributor } from '../gateway/models.ts';
-import { NUM_FEATURES } from '../models/schema.ts';
+import { ModelDistributor } from '../gateway/ota/distributor.ts';
+import { NUM_FEATURES } from '../core/schema.ts';
 import { encodeBundle, splitPayload } from '../protocol/manifest.ts';
 import { topics } from '../protocol/topics.ts';
 import type { ActiveModel, OtaReport, RolloutRecord } from '../sensor/ota.ts';

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ModelDistributor } from '../gateway/models.ts';
+import { ModelDistributor } from '../gateway/ota/distributor.ts';
 import { encodeBundle } from '../protocol/manifest.ts';
 import { topics } from '../protocol/topics.ts';
 import type { OtaReport } from '../sensor/ota.ts';

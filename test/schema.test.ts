@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { FEATURES, FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID, SCHEMA_HASH32 } from '../models/schema.ts';
+import { FEATURES, FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID, SCHEMA_HASH32 } from '../core/schema.ts';
 import { renderSchema, renderEvents } from '../scripts/gen-assembly.ts';
 import { renderFeatureDoc } from '../scripts/gen-docs.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Per-host behaviour windows in the style of Kitsune's AfterImage: damped incremental statistics where an
- * observation's weight halves every half-life (1 s, 10 s, 100 s — generated from models/schema.ts).
+ * observation's weight halves every half-life (1 s, 10 s, 100 s — generated from core/schema.ts).
  *
  * The host table is bounded (maxHosts from init): open addressing on the address, and when full the least
  * recently seen of HOST_EVICTION_SAMPLE slots (taken round-robin) is dropped, counted `flow.host_table_full`.

@@ -7,7 +7,7 @@
 import { mix64, addrHash } from '../flow/key';
 import { PAIR_HORIZON_S } from '../generated/schema';
 
-/** Contacts older than this count as new again (models/schema.ts PAIR_HORIZON_S, in the feature descriptions). */
+/** Contacts older than this count as new again (core/schema.ts PAIR_HORIZON_S, in the feature descriptions). */
 export const PAIR_HORIZON_MS: f64 = PAIR_HORIZON_S * 1000;
 const WAYS: u32 = 4;
 const ENTRY_BYTES: usize = 16;

@@ -1,6 +1,6 @@
 /**
  * Writes one finished-flow row: the key record (layout in assembly/index.ts) and every feature of
- * models/schema.ts, in schema order, computed exactly as the schema's descriptions say. Reads the flow slot
+ * core/schema.ts, in schema order, computed exactly as the schema's descriptions say. Reads the flow slot
  * and the two hosts' damped windows; never modifies the flow (interim rows are written mid-flow).
  */
 import * as S from '../generated/schema';

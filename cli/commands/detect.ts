@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
-import { detectCapture, type ScoredFlow } from '../../sensor/detect/detect-capture.js';
-import { loadModel } from '../../sensor/detect/model.js';
+import { detectCapture, type ScoredFlow } from '../../inference/detect-capture.js';
+import { loadModel } from '../../inference/model.js';
 
 export const summary = 'score the flows of a capture with the detection model';
 

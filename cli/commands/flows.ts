@@ -4,11 +4,11 @@
  */
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
-import { readCapture } from '../../sensor/capture/reader.js';
-import { FlowCore, type CoreSettings } from '../../sensor/core.js';
-import { csvWriter } from '../../sensor/flows/export-csv.js';
-import { jsonlWriter } from '../../sensor/flows/export-jsonl.js';
-import { fileSink, streamSink } from '../../sensor/flows/writer.js';
+import { readCapture } from '../../core/capture/reader.js';
+import { FlowCore, type CoreSettings } from '../../core/host.js';
+import { csvWriter } from '../../core/export/csv.js';
+import { jsonlWriter } from '../../core/export/jsonl.js';
+import { fileSink, streamSink } from '../../core/export/writer.js';
 
 export const summary = 'write one record per finished flow of a capture (jsonl or csv)';
 

@@ -9,19 +9,19 @@ export const summary = 'train, evaluate, inspect or publish detection models';
 const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> }> = {
   train: {
     summary: 'train, calibrate and quantize the detection model from a labelled flow dataset',
-    load: async () => (await import('../../models/cli/train.js')).runTrain,
+    load: async () => (await import('./model/train.js')).runTrain,
   },
   eval: {
     summary: 'evaluate a model on a dataset\'s test runs or on labelled captures',
-    load: async () => (await import('../../models/cli/eval.js')).runEval,
+    load: async () => (await import('./model/eval.js')).runEval,
   },
   info: {
     summary: 'print a model file\'s metadata after checking it against this sensor',
-    load: async () => (await import('../../models/cli/info.js')).runInfo,
+    load: async () => (await import('./model/info.js')).runInfo,
   },
   publish: {
     summary: 'sign a model and hand it to the gateway for a staged over-the-air rollout',
-    load: async () => (await import('../../models/publish.js')).runPublish,
+    load: async () => (await import('./model/publish.js')).runPublish,
   },
 };
 

@@ -28,9 +28,9 @@ export async function run(argv: string[]): Promise<number> {
 
   // Heavy modules only now: `--help` and config errors stay instant.
   const [{ loadModel, defaultModelPath }, { createFlowEngine }, { readCapture }] = await Promise.all([
-    import('../../sensor/detect/model.js'),
-    import('../../sensor/core-engine.js'),
-    import('../../sensor/capture/reader.js'),
+    import('../../inference/model.js'),
+    import('../../sensor/flow-engine.js'),
+    import('../../core/capture/reader.js'),
   ]);
   // A model applied by a signed update (and re-verified from the state directory) wins over the model file.
   const { SensorOta } = await import('../../sensor/ota-link.js');
@@ -69,9 +69,9 @@ export async function run(argv: string[]): Promise<number> {
 
   let source: CaptureSource;
   let mode: 'live' | 'replay';
-  let live: import('../../sensor/capture/live.js').LiveCapture | undefined;
+  let live: import('../../sensor/sources/tcpdump.js').LiveCapture | undefined;
   if (cfg.capture.iface) {
-    const { LiveCapture } = await import('../../sensor/capture/live.js');
+    const { LiveCapture } = await import('../../sensor/sources/tcpdump.js');
     live = new LiveCapture({ ...cfg.capture, iface: cfg.capture.iface, log });
     live.on('exit', () => { counters.captureRestarts = live!.restarts; });
     const capture = live;

@@ -186,7 +186,7 @@ async function ortStep(app, flowRows, work, model) {
   const modelDir = join(app, 'models');
   const shipped = existsSync(modelDir) ? readdirSync(modelDir).filter((f) => f.endsWith('.onnx')).sort().map((f) => join(modelDir, f)) : [];
   let schemaNames;
-  try { schemaNames = (await import(join(app, 'dist/models/schema.js'))).FEATURE_NAMES; } catch { schemaNames = undefined; }
+  try { schemaNames = (await import(join(app, 'dist/core/schema.js'))).FEATURE_NAMES; } catch { schemaNames = undefined; }
   const probes = schemaNames ? await buildProbes(app, schemaNames.length, work) : [];
   const models = [...shipped, ...(model ? [model] : []), ...probes];
   if (models.length === 0) throw skip('no models/*.onnx shipped and no schema to build probes');

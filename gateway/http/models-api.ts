@@ -14,8 +14,8 @@ import type { IncomingMessage } from 'node:http';
 import { OtaRejected, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES } from '../../protocol/manifest.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
 import { NetsensorError } from '../../common/errors.js';
-import type { ModelDistributor } from '../models.js';
-import type { SqliteRolloutStore } from '../model-store.js';
+import type { ModelDistributor } from '../ota/distributor.js';
+import type { SqliteRolloutStore } from '../ota/model-store.js';
 import { HttpError, JsonReply, type HttpServer } from './server.js';
 
 const MAX_UPLOAD_BYTES = MAX_PAYLOAD_BYTES + MAX_ENVELOPE_BYTES + 1024;

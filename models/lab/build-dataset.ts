@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { captureFlows } from '../../sensor/detect/capture-flows.js';
-import { NUM_FEATURES } from '../schema.js';
+import { captureFlows } from '../../core/flows.js';
+import { NUM_FEATURES } from '../../core/schema.js';
 import { writeDataset, type FlowRowMeta, type Split } from '../train/dataset.js';
 
 interface ManifestRun { id: string; scenario: string; cls: string; split: Split; attackers: string[]; spoofedVictim?: string; pcap: string; }

@@ -17,8 +17,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { captureFlows } from '../../sensor/detect/capture-flows.js';
-import { NUM_FEATURES } from '../schema.js';
+import { captureFlows } from '../../core/flows.js';
+import { NUM_FEATURES } from '../../core/schema.js';
 import { readDataset, writeDataset, type FlowRowMeta, type Split } from '../train/dataset.js';
 import { createRng } from '../train/rng.js';
 

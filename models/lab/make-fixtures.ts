@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../../sensor/detect/model.js';
-import { NUM_FEATURES } from '../schema.js';
+import { loadModel } from '../../inference/model.js';
+import { NUM_FEATURES } from '../../core/schema.js';
 import { readDataset } from '../train/dataset.js';
 
 const { values } = parseArgs({ options: {

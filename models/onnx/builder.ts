@@ -2,11 +2,9 @@
  * A minimal ONNX graph builder over `onnx-proto` (protobuf definitions only; no Python, no converter).
  * Tensors are written as little-endian raw_data; the machines this runs on are little-endian (x64, arm64).
  */
-import onnxProto from 'onnx-proto';
+import { ElemType, onnx } from '../../inference/onnx.js';
 
-export const { onnx } = onnxProto;
-
-export const ElemType = { FLOAT: 1, UINT8: 2, INT8: 3, INT64: 7 } as const;
+export { decodeModel, ElemType, onnx, type DecodedModel } from '../../inference/onnx.js';
 
 export const OPSET = 13;
 
@@ -82,32 +80,4 @@ export function encodeModel(g: GraphBuilder, name: string, inputs: IoSpec[], out
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });
   return onnx.ModelProto.encode(model).finish();
-}
-
-export interface DecodedModel {
-  metadata: Record<string, string>;
-  /** Float32/int8 initializers by name, for attribution and inspection. */
-  initializers: Map<string, { dims: number[]; data: Float32Array | Int8Array | Uint8Array }>;
-  inputs: string[];
-  outputs: string[];
-}
-
-/** Decodes an ONNX file's metadata and initializers (throws on anything that is not an ONNX model). */
-export function decodeModel(bytes: Uint8Array): DecodedModel {
-  const m = onnx.ModelProto.decode(bytes);
-  if (!m.graph) throw new Error('ONNX model has no graph');
-  const metadata: Record<string, string> = {};
-  for (const p of m.metadataProps ?? []) if (p.key) metadata[p.key] = p.value ?? '';
-  const initializers = new Map<string, { dims: number[]; data: Float32Array | Int8Array | Uint8Array }>();
-  for (const t of m.graph.initializer ?? []) {
-    const name = t.name ?? '';
-    const raw = t.rawData;
-    if (!raw || raw.length === 0) continue;
-    const copy = Uint8Array.from(raw);
-    const dims = (t.dims ?? []).map((d) => Number(d));
-    if (t.dataType === ElemType.FLOAT) initializers.set(name, { dims, data: new Float32Array(copy.buffer, 0, copy.length / 4) });
-    else if (t.dataType === ElemType.INT8) initializers.set(name, { dims, data: new Int8Array(copy.buffer) });
-    else if (t.dataType === ElemType.UINT8) initializers.set(name, { dims, data: copy });
-  }
-  return { metadata, initializers, inputs: (m.graph.input ?? []).map((i) => i.name ?? ''), outputs: (m.graph.output ?? []).map((o) => o.name ?? '') };
 }

@@ -15,10 +15,9 @@ import { Z_CLIP, type Standardiser } from '../train/preprocess.js';
 import { encodeModel, GraphBuilder } from './builder.js';
 import { activationQuant, quantizeWeight } from './quantize.js';
 
-export const INPUT_NAME = 'features';
-export const OUTPUT_PROBABILITIES = 'probabilities';
-export const OUTPUT_ANOMALY = 'anomaly_error';
-export const OUTPUT_ANOMALY_FEATURES = 'anomaly_feature_error';
+import { INPUT_NAME, OUTPUT_ANOMALY, OUTPUT_ANOMALY_FEATURES, OUTPUT_PROBABILITIES } from '../../inference/onnx.js';
+
+export { INPUT_NAME, OUTPUT_ANOMALY, OUTPUT_ANOMALY_FEATURES, OUTPUT_PROBABILITIES };
 
 export interface ExportInput {
   standardiser: Standardiser;

@@ -25,11 +25,7 @@ export function quantizeWeight(weight: Float32Array, inputs: number, outputs: nu
   return { q, scale };
 }
 
-export function dequantizeWeight(q: Int8Array, scale: Float32Array, outputs: number): Float32Array {
-  const w = new Float32Array(q.length);
-  for (let k = 0; k < q.length; k++) w[k] = q[k]! * scale[k % outputs]!;
-  return w;
-}
+export { dequantizeWeight } from '../../inference/onnx.js';
 
 export interface ActivationQuant { scale: number; zeroPoint: number; }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { FEATURE_NAMES, NUM_FEATURES } from '../schema.js';
+import { FEATURE_NAMES, NUM_FEATURES } from '../../core/schema.js';
 
 export const META_COLUMNS = ['run', 'scenario', 'split', 'label', 'src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'first_seen_ms'] as const;
 export type Split = 'train' | 'val' | 'test';

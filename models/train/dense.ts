@@ -3,19 +3,10 @@
  * and backward passes over row-major Float32Arrays, and an Adam optimiser. Enough for the sensor's MLP
  * classifier and autoencoder; no dependencies, deterministic given the seed.
  */
+import { type DenseLayer, type DenseNet, netForward } from '../../inference/dense.js';
 import { createRng } from './rng.js';
 
-export interface DenseLayer {
-  inputs: number;
-  outputs: number;
-  /** Row-major [inputs, outputs]: y = x·W + b. */
-  weight: Float32Array;
-  bias: Float32Array;
-}
-
-export interface DenseNet {
-  layers: DenseLayer[];
-}
+export { denseForward, netForward, type DenseLayer, type DenseNet } from '../../inference/dense.js';
 
 /** He-initialised network with the given layer widths, e.g. [121, 64, 32, 7]. */
 export function createNet(widths: number[], seed: number): DenseNet {
@@ -29,34 +20,6 @@ export function createNet(widths: number[], seed: number): DenseNet {
     layers.push({ inputs, outputs, weight, bias: new Float32Array(outputs) });
   }
   return { layers };
-}
-
-/** y[rows, out] = x[rows, in]·W + b, optionally ReLU. */
-export function denseForward(layer: DenseLayer, x: Float32Array, rows: number, relu: boolean): Float32Array {
-  const { inputs, outputs, weight, bias } = layer;
-  const y = new Float32Array(rows * outputs);
-  for (let r = 0; r < rows; r++) {
-    const yo = r * outputs;
-    y.set(bias, yo);
-    const xo = r * inputs;
-    for (let i = 0; i < inputs; i++) {
-      const xi = x[xo + i]!;
-      if (xi === 0) continue;
-      const wo = i * outputs;
-      for (let o = 0; o < outputs; o++) y[yo + o]! += xi * weight[wo + o]!;
-    }
-    if (relu) for (let o = 0; o < outputs; o++) if (y[yo + o]! < 0) y[yo + o] = 0;
-  }
-  return y;
-}
-
-/** Activations of every layer: acts[0] = input, acts[L] = linear output of the last layer. */
-export function netForward(net: DenseNet, x: Float32Array, rows: number): Float32Array[] {
-  const acts = [x];
-  net.layers.forEach((layer, l) => {
-    acts.push(denseForward(layer, acts[l]!, rows, l + 1 < net.layers.length));
-  });
-  return acts;
 }
 
 export interface Gradients {

@@ -14,9 +14,9 @@
 import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../onnx/builder.js';
 import { buildDetectionModel, INPUT_NAME, OUTPUT_ANOMALY, OUTPUT_PROBABILITIES } from '../onnx/export.js';
-import { BENIGN_CLASS, META } from '../onnx/metadata.js';
+import { BENIGN_CLASS, META } from '../../inference/metadata.js';
 import { tensorRange } from '../onnx/quantize.js';
-import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../schema.js';
+import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../../core/schema.js';
 import { DEFAULT_AUTOENCODER, trainAutoencoder } from './autoencoder.js';
 import { calibrateAnomalyThreshold, calibrateClassThresholds } from './calibrate.js';
 import { DEFAULT_CLASSIFIER, trainClassifier } from './classifier.js';

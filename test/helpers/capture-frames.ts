@@ -1,10 +1,10 @@
 /**
- * Public captures as Frame arrays for decoder tests, read with the product's own reader (sensor/capture/),
+ * Public captures as Frame arrays for decoder tests, read with the product's own reader (core/capture/),
  * which picks the format by magic number. Captures are found by sniffing every file under the shared folder.
  */
 import { readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCapture, type CaptureStats } from '../../sensor/capture/reader.ts';
+import { readCapture, type CaptureStats } from '../../core/capture/reader.ts';
 import { sharedPcap } from './tools.ts';
 import type { Frame } from './raw-core.ts';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
-import { CORE_EVENTS, type CoreEventName } from '../../sensor/core-events.ts';
+import { CORE_EVENTS, type CoreEventName } from '../../core/decoder-events.ts';
 
 export const PROBE_FIELDS = [
   'vlanId', 'vlanCount', 'ipVersion', 'ipTotalLen', 'ipHeaderLen', 'isFragment', 'isLaterFragment', 'protocol',

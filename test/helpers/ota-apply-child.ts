@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeBundle } from '../../protocol/manifest.ts';
 import { OtaReceiver } from '../../sensor/ota.ts';
-import { ortModelLoader } from '../../sensor/ota-model.ts';
+import { ortModelLoader } from '../../inference/load.ts';
 import { quietLog } from './ota-fixtures.ts';
 
 const [stateDir, bundlePath, pinned, killStage, killDelay] = process.argv.slice(2);

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { generateSigningKey } from '../../common/keys.ts';
 import { createLogger } from '../../common/log.ts';
-import { buildRelease, type Release, type ReleaseOptions } from '../../models/publish.ts';
+import { buildRelease, type Release, type ReleaseOptions } from '../../cli/commands/model/publish.ts';
 import { describePayload, encodeEnvelope, signManifest, type Manifest } from '../../protocol/manifest.ts';
 import { OtaReceiver, type ActiveModel, type OtaReceiverOptions } from '../../sensor/ota.ts';
-import { ortModelLoader } from '../../sensor/ota-model.ts';
+import { ortModelLoader } from '../../inference/load.ts';
 import { buildTestModel } from './ota-model.ts';
 
 export const quietLog = createLogger(process.env.NETSENSOR_LOG_LEVEL ?? 'silent');

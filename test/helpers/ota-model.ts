@@ -5,7 +5,7 @@
  * weights make the file as large as needed (the kill -9 test wants a payload that takes a while to write).
  */
 import onnxProto from 'onnx-proto';
-import { NUM_FEATURES, SCHEMA_ID } from '../../models/schema.ts';
+import { NUM_FEATURES, SCHEMA_ID } from '../../core/schema.ts';
 
 const { onnx } = onnxProto;
 

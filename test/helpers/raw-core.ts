@@ -4,7 +4,7 @@
  * process() in batches, counters read by name through CORE_EVENTS.
  */
 import { readFileSync } from 'node:fs';
-import { CORE_EVENTS, type CoreEventName } from '../../sensor/core-events.ts';
+import { CORE_EVENTS, type CoreEventName } from '../../core/decoder-events.ts';
 
 export interface Frame {
   ts: number; // ms since the epoch

@@ -2,8 +2,8 @@
  * Synthetic risk events for delivery tests (outbox, publisher, outage, crash): what those tests check is
  * delivery, not detection, so the events come from the real event builder fed with made-up flows.
  */
-import { buildEvent } from '../../sensor/events.ts';
-import { NUM_FEATURES } from '../../models/schema.ts';
+import { buildEvent } from '../../sensor/risk-events.ts';
+import { NUM_FEATURES } from '../../core/schema.ts';
 import type { RiskEvent } from '../../protocol/event.ts';
 
 let n = 0;

@@ -5,9 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { buildDetectionModel } from '../../models/onnx/export.ts';
-import { META } from '../../models/onnx/metadata.ts';
+import { META } from '../../inference/metadata.ts';
 import { createNet } from '../../models/train/dense.ts';
-import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../../models/schema.ts';
+import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../../core/schema.ts';
 
 export const UNTRAINED_CLASSES = ['benign', 'scan', 'dos'];
 

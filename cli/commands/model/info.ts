@@ -1,6 +1,6 @@
 /** `netsensor model info [--model FILE] [--json]`: what a detection model file is, from its metadata. */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../../sensor/detect/model.js';
+import { loadModel } from '../../../inference/model.js';
 
 const HELP = `usage: netsensor model info [--model FILE] [--json]
 

@@ -2,9 +2,9 @@
  * Scores every finished flow of a capture file with a detection model: the engine behind `netsensor detect`
  * and the public-capture evaluation. Flows are scored in batches (one ONNX run per batch).
  */
-import { NUM_FEATURES } from '../../models/schema.js';
-import type { FlowKey } from '../core.js';
-import { captureFlows } from './capture-flows.js';
+import { NUM_FEATURES } from '../core/schema.js';
+import type { FlowKey } from '../core/host.js';
+import { captureFlows } from '../core/flows.js';
 import type { DetectionModel, RowScore, ScoreOptions } from './model.js';
 
 export interface ScoredFlow { key: FlowKey; score: RowScore; }

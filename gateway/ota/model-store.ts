@@ -1,5 +1,5 @@
 /**
- * Rollout state of model distribution (gateway/models.ts) in the gateway's SQLite database, so that a restart
+ * Rollout state of model distribution (gateway/ota/distributor.ts) in the gateway's SQLite database, so that a restart
  * loses neither the releases (the embedded broker keeps retained messages in memory only: the gateway publishes
  * them again from here) nor what each sensor runs, nor a halted rollout (which must stay halted).
  *
@@ -8,7 +8,7 @@
  *   models          history: one row per release ever accepted (the table GET /api/models always listed)
  */
 import type Database from 'better-sqlite3';
-import type { ModelHistoryRow, PersistedRelease, PersistedSensor, RolloutPersistence } from './models.js';
+import type { ModelHistoryRow, PersistedRelease, PersistedSensor, RolloutPersistence } from './distributor.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS model_releases (

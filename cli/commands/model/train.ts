@@ -4,10 +4,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NetsensorError } from '../../common/errors.js';
-import { readDataset } from '../train/dataset.js';
-import { formatEvaluation } from '../train/metrics.js';
-import { DEFAULT_TRAIN, trainModel } from '../train/pipeline.js';
+import { NetsensorError } from '../../../common/errors.js';
+import { readDataset } from '../../../models/train/dataset.js';
+import { formatEvaluation } from '../../../models/train/metrics.js';
+import { DEFAULT_TRAIN, trainModel } from '../../../models/train/pipeline.js';
 
 const HELP = `usage: netsensor model train [options]
 

@@ -9,17 +9,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { NetsensorError } from '../../common/errors.js';
-import { packagePath } from '../../common/paths.js';
-import { decodeModel, type DecodedModel } from '../../models/onnx/builder.js';
-import { INPUT_NAME, OUTPUT_ANOMALY, OUTPUT_ANOMALY_FEATURES, OUTPUT_PROBABILITIES } from '../../models/onnx/export.js';
-import { BENIGN_CLASS, META } from '../../models/onnx/metadata.js';
-import { dequantizeWeight } from '../../models/onnx/quantize.js';
-import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../../models/schema.js';
-import type { DenseLayer, DenseNet } from '../../models/train/dense.js';
-import { signedLog1p, Z_CLIP } from '../../models/train/preprocess.js';
+import { NetsensorError } from '../common/errors.js';
+import { packagePath } from '../common/paths.js';
+import { decodeModel, dequantizeWeight, INPUT_NAME, OUTPUT_ANOMALY, OUTPUT_ANOMALY_FEATURES, OUTPUT_PROBABILITIES, type DecodedModel } from './onnx.js';
+import { BENIGN_CLASS, META } from './metadata.js';
+import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../core/schema.js';
+import type { DenseLayer, DenseNet } from './dense.js';
+import { signedLog1p, Z_CLIP } from './preprocess.js';
 import { GradientAttributor, TopK, type Contribution } from './attribution.js';
-import { decide, type Thresholds } from './thresholds.js';
+import { decide, type Thresholds } from './decide.js';
 
 /** Shared by every row that is not explained (never mutated). */
 const NO_TOP: Contribution[] = [];

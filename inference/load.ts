@@ -75,9 +75,9 @@ export const ortModelLoader: ModelLoader = {
   },
 };
 
-/** A LoadedModel backed by the sensor's detection model (sensor/detect/model.ts), ready for Pipeline.setModel. */
+/** A LoadedModel backed by the sensor's detection model (inference/model.ts), ready for Pipeline.setModel. */
 export interface DetectionLoadedModel extends LoadedModel {
-  readonly detection: import('./detect/model.js').DetectionModel;
+  readonly detection: import('./model.js').DetectionModel;
 }
 
 /**
@@ -87,7 +87,7 @@ export interface DetectionLoadedModel extends LoadedModel {
  */
 export const detectionModelLoader: ModelLoader = {
   async load(bytes: Uint8Array): Promise<DetectionLoadedModel> {
-    const { loadModelBytes } = await import('./detect/model.js');
+    const { loadModelBytes } = await import('./model.js');
     const d = await loadModelBytes(bytes, 'ota update');
     return {
       detection: d,

@@ -1,13 +1,13 @@
 /**
- * A flow record = the key columns (models/schema.ts RECORD_KEY_COLUMNS: who talked to whom, when, how much, why
+ * A flow record = the key columns (core/schema.ts RECORD_KEY_COLUMNS: who talked to whom, when, how much, why
  * it ended) followed by every feature of the schema, in schema order. A feature whose name equals a key column
  * (protocol, dst_port, the packet/byte counters) is written once, as the key column — same value.
  *
  * Values are formatted once here for both exports: integers as integers, other feature values to 6 decimals,
  * timestamps in milliseconds with µs precision.
  */
-import { FEATURES, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../../models/schema.js';
-import type { FlowKey } from '../core.js';
+import { FEATURES, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../schema.js';
+import type { FlowKey } from '../host.js';
 import type { TextBuffer } from './text-buffer.js';
 
 type KeyColumn = (typeof RECORD_KEY_COLUMNS)[number];
@@ -21,7 +21,7 @@ const CIC_KEY_NAMES: Partial<Record<KeyColumn, string>> = {
 
 /** writeKeyColumns() writes the key columns in this order; a schema change that reorders them must update it. */
 const KEY_ORDER = 'src_ip,src_port,dst_ip,dst_port,protocol,vlan_id,first_seen_ms,last_seen_ms,src2dst_packets,src2dst_bytes,dst2src_packets,dst2src_bytes,end_reason';
-if (RECORD_KEY_COLUMNS.join(',') !== KEY_ORDER) throw new Error('models/schema.ts RECORD_KEY_COLUMNS changed: update sensor/flows/record.ts writeKeyColumns()');
+if (RECORD_KEY_COLUMNS.join(',') !== KEY_ORDER) throw new Error('core/schema.ts RECORD_KEY_COLUMNS changed: update core/export/record.ts writeKeyColumns()');
 
 export interface RecordLayout {
   /** output column names, key columns first */

@@ -17,15 +17,15 @@
  * upload is refused at the door instead of by every sensor.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { NetsensorError } from '../common/errors.js';
-import { log as rootLog, type Logger } from '../common/log.js';
+import { NetsensorError } from '../../common/errors.js';
+import { log as rootLog, type Logger } from '../../common/log.js';
 import {
   OtaRejected, checkPayload, cborDecode, decodeBundle, decodeEnvelope, splitPayload, trustedKeysFrom, validateManifest,
   verifyEnvelope, type Manifest,
-} from '../protocol/manifest.js';
-import { ID_PATTERN, parseSensorTopic, topics } from '../protocol/topics.js';
-import type { OtaReport, RolloutRecord } from '../sensor/ota.js';
-import type { Bus } from './bus.js';
+} from '../../protocol/manifest.js';
+import { ID_PATTERN, parseSensorTopic, topics } from '../../protocol/topics.js';
+import type { OtaReport, RolloutRecord } from '../../protocol/ota-report.js';
+import type { Bus } from '../bus.js';
 
 export const DEFAULT_MAX_FAILURE_RATE = 0.25;
 
@@ -56,7 +56,7 @@ interface SensorModel {
   updatedMs: number;
 }
 
-/** A channel's release as persisted (gateway/model-store.ts). */
+/** A channel's release as persisted (gateway/ota/model-store.ts). */
 export interface PersistedRelease {
   channel: string;
   seq: number;

@@ -10,16 +10,16 @@
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { NetsensorError } from '../common/errors.js';
-import { loadPrivateKey, ROTATION_FILE } from '../common/keys.js';
-import { packagePath } from '../common/paths.js';
-import { ID_PATTERN, topics } from '../protocol/topics.js';
+import { NetsensorError } from '../../../common/errors.js';
+import { loadPrivateKey, ROTATION_FILE } from '../../../common/keys.js';
+import { packagePath } from '../../../common/paths.js';
+import { ID_PATTERN, topics } from '../../../protocol/topics.js';
 import {
   DEFAULT_CHUNK_BYTES, MANIFEST_FORMAT, MANIFEST_TYPE, decodeRotationChain, describePayload, encodeBundle, encodeEnvelope,
   rowToBytes, signManifest, type Envelope, type Manifest, type SelfTestVector,
-} from '../protocol/manifest.js';
-import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from './schema.js';
-import { ortModelLoader, readOnnxMetadata, type ModelLoader } from '../sensor/ota-model.js';
+} from '../../../protocol/manifest.js';
+import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../../../core/schema.js';
+import { ortModelLoader, readOnnxMetadata, type ModelLoader } from '../../../inference/load.js';
 
 export const DEFAULT_TOLERANCE = 0.02;
 export const DEFAULT_EXPIRY_DAYS = 30;

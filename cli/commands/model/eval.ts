@@ -8,14 +8,14 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NetsensorError } from '../../common/errors.js';
-import { packageRoot } from '../../common/paths.js';
-import { detectCapture } from '../../sensor/detect/detect-capture.js';
-import { loadModel } from '../../sensor/detect/model.js';
-import { decide } from '../../sensor/detect/thresholds.js';
-import { NUM_FEATURES } from '../schema.js';
-import { gatherFeatures, readDataset, selectRows, type Split } from '../train/dataset.js';
-import { evaluate, formatEvaluation } from '../train/metrics.js';
+import { NetsensorError } from '../../../common/errors.js';
+import { packageRoot } from '../../../common/paths.js';
+import { detectCapture } from '../../../inference/detect-capture.js';
+import { loadModel } from '../../../inference/model.js';
+import { decide } from '../../../inference/decide.js';
+import { NUM_FEATURES } from '../../../core/schema.js';
+import { gatherFeatures, readDataset, selectRows, type Split } from '../../../models/train/dataset.js';
+import { evaluate, formatEvaluation } from '../../../models/train/metrics.js';
 
 const HELP = `usage: netsensor model eval [--model FILE] (--data FILE [--split test] | --captures DIR) [--json FILE]
 

@@ -11,7 +11,7 @@
  *   process(byteOffset, count) → records consumed (fewer when output is nearly full: drain, clearOut(), then
  *     call again from lastOffset()).
  *   Output: outRows() rows; f32 feature matrix at outFeaturesPtr() (row-major, numFeatures() columns, order of
- *     models/schema.ts); keyRecordBytes()-byte key records at outKeysPtr():
+ *     core/schema.ts); keyRecordBytes()-byte key records at outKeysPtr():
  *     +0 u8[16] src (initiator; IPv4 as ::ffff:a.b.c.d) | +16 u8[16] dst | +32 u16 src_port | +34 u16 dst_port |
  *     +36 u8 protocol | +37 u8 ip_version | +38 u8 end_reason (END_REASONS) | +39 u8 flags (bit 0 interim) |
  *     +40 u16 vlan_id | +44 u32 flow_seq | +48 f64 first_seen_ms | +56 f64 last_seen_ms |
@@ -19,7 +19,7 @@
  *   configure(key, value) with the CFG_* keys below (seconds) → 0 | -1; advance(nowMs) and flush(reason) emit
  *     rows bounded by free output space: call again while they return > 0.
  *   Counters: eventsPtr() u64[numEvents()] named by CORE_EVENTS; statsPtr() u64[numStats()] (STAT_* below).
- *   schemaHash() must equal SCHEMA_HASH32 of models/schema.ts; flowSlotBytes() = flow state bytes per slot.
+ *   schemaHash() must equal SCHEMA_HASH32 of core/schema.ts; flowSlotBytes() = flow state bytes per slot.
  *
  * Hot path: push() writes a record straight into linear memory (no object per packet); when the ring is full
  * it runs process() and hands finished flows to the batch callback.
@@ -27,8 +27,8 @@
 import { readFileSync } from 'node:fs';
 import { NetsensorError } from '../common/errors.js';
 import { packagePath } from '../common/paths.js';
-import { END_REASONS, NUM_FEATURES, SCHEMA_HASH32, type EndReason } from '../models/schema.js';
-import { CORE_EVENTS } from './core-events.js';
+import { END_REASONS, NUM_FEATURES, SCHEMA_HASH32, type EndReason } from './schema.js';
+import { CORE_EVENTS } from './decoder-events.js';
 
 const RECORD_HEADER_BYTES = 24;
 
@@ -74,7 +74,7 @@ export interface FlowKey {
 /** Finished flows of one drain. `features` views the core's memory: valid only during the callback (copy with .slice()). */
 export interface FlowBatch {
   rows: number;
-  /** rows × NUM_FEATURES, row-major, column order of models/schema.ts */
+  /** rows × NUM_FEATURES, row-major, column order of core/schema.ts */
   features: Float32Array;
   keys: FlowKey[];
 }

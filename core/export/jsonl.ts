@@ -3,8 +3,8 @@
  * Written byte by byte with precomputed `"name":` prefixes (no object or string per value); a non-finite
  * feature value becomes null.
  */
-import { NUM_FEATURES } from '../../models/schema.js';
-import type { FlowBatch } from '../core.js';
+import { NUM_FEATURES } from '../schema.js';
+import type { FlowBatch } from '../host.js';
 import { recordLayout, writeKeyColumns } from './record.js';
 import { TextBuffer } from './text-buffer.js';
 import type { FlowWriter, TextSink } from './writer.js';

@@ -6,7 +6,7 @@
  *    class by this much".
  *  - Anomaly alerts: the per-feature squared reconstruction error the graph already outputs.
  */
-import type { DenseNet } from '../../models/train/dense.js';
+import type { DenseNet } from './dense.js';
 
 export type Contribution = [name: string, contribution: number];
 

@@ -3,8 +3,8 @@
  * finished flow. No value contains a comma or a quote (addresses, numbers, end-reason words), so none is quoted;
  * a non-finite feature value is an empty cell.
  */
-import { NUM_FEATURES } from '../../models/schema.js';
-import type { FlowBatch } from '../core.js';
+import { NUM_FEATURES } from '../schema.js';
+import type { FlowBatch } from '../host.js';
 import { recordLayout, writeKeyColumns } from './record.js';
 import { TextBuffer } from './text-buffer.js';
 import type { FlowWriter, TextSink } from './writer.js';

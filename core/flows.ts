@@ -3,9 +3,9 @@
  * `netsensor detect`, `netsensor model eval` and the lab's dataset builder. Interim records (a long flow
  * reported while still open) are skipped: the flow's final record carries the same flow, complete.
  */
-import { readCapture, type CaptureStats } from '../capture/reader.js';
-import { FlowCore, type CoreOptions, type FlowKey } from '../core.js';
-import { NUM_FEATURES } from '../../models/schema.js';
+import { readCapture, type CaptureStats } from './capture/reader.js';
+import { FlowCore, type CoreOptions, type FlowKey } from './host.js';
+import { NUM_FEATURES } from './schema.js';
 
 export interface CaptureFlows {
   keys: FlowKey[];

@@ -8,7 +8,7 @@
  * score is at least 3× the threshold (medium).
  */
 import { checkEvent, type FlowKey, type RiskEvent } from '../protocol/event.js';
-import { FEATURE_NAMES } from '../models/schema.js';
+import { FEATURE_NAMES } from '../core/schema.js';
 import { eventId } from './event-id.js';
 
 /** What the core hands back for one flow record (the key part), as protocol/event.ts names it. */

@@ -1,10 +1,10 @@
 /**
- * The pipeline's FlowEngine over the WASM flow core. This file knows nothing of the ABI: sensor/core.ts
+ * The pipeline's FlowEngine over the WASM flow core. This file knows nothing of the ABI: core/host.ts
  * (FlowCore) is the one host of build/netsensor.wasm. Here its batches — views into the core's memory, valid
  * only during the callback — are copied into JS-owned rows, so the core's output area can be reused at once.
  */
 import type { SensorConfig } from './config.js';
-import { FlowCore, type FlowBatch } from './core.js';
+import { FlowCore, type FlowBatch } from '../core/host.js';
 import type { SensorCounters } from './metrics.js';
 import type { FlowEngine, FlowRows } from './pipeline.js';
 

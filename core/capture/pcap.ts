@@ -1,5 +1,5 @@
 /**
- * Classic pcap (libpcap) records. The 24-byte file header has already been read by sensor/capture/reader.ts,
+ * Classic pcap (libpcap) records. The 24-byte file header has already been read by core/capture/reader.ts,
  * which chose this parser from the magic number: 0xa1b2c3d4 (µs) or 0xa1b23c4d (ns), in either byte order.
  *
  * parse() walks complete records in a window of the reader's buffer and returns where the first incomplete one

@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { NetsensorError } from '../../common/errors.js';
-import type { FlowBatch } from '../core.js';
+import type { FlowBatch } from '../host.js';
 
 export interface FlowWriter {
   names: string[];
