@@ -19,8 +19,11 @@ import { NUM_FEATURES } from '../core/schema.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { SensorConfig } from './config.js';
 import type { FlowKey as CoreFlowKey } from '../core/host.js';
+import type { DecisionOverrides } from '../inference/decide.js';
 import type { Delivery } from './delivery.js';
-import { buildEvent, type FlowRecordKey, type Verdict } from './risk-events.js';
+import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.js';
+import type { FlowVerdict } from '../detection/evidence.js';
+import { buildEvent, episodeEvent, type FlowRecordKey } from '../detection/risk-event.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 
 /** Packet sink signature of the capture readers (no object per packet). */
@@ -74,6 +77,8 @@ export interface ScoredRow {
   anomaly: number;
   alert: boolean;
   alertClass?: string;
+  /** The probability threshold the alerting class passed (inference/decide.ts). */
+  threshold: number;
   top: Array<[string, number]>;
   probabilities?: number[];
 }
@@ -82,10 +87,12 @@ export interface ScoredRow {
 export interface Scorer {
   readonly version: string;
   readonly classNames?: readonly string[];
+  /** Model metadata (episode thresholds calibrated with the model live there). */
+  readonly metadata?: Readonly<Record<string, string>>;
   score(features: Float32Array, rows: number, opts?: {
     topFeatures?: number;
     explainAll?: boolean;
-    explainIf?: (className: string, score: number, anomaly: number) => boolean;
+    decision?: DecisionOverrides;
   }): Promise<ScoredRow[]>;
 }
 
@@ -103,9 +110,9 @@ export interface PipelineOptions {
   counters: SensorCounters;
   metrics?: SensorMetrics;
   log: Logger;
+  /** Evidence → episodes (detection/); made from the model's calibrated thresholds when not given. */
+  tracker?: EpisodeTracker;
 }
-
-const BENIGN = 'benign';
 
 export class Pipeline {
   private readonly o: PipelineOptions;
@@ -120,11 +127,15 @@ export class Pipeline {
   private clockOffsetMs = 0;
   private stopped = false;
   private source?: CaptureSource;
+  readonly tracker: EpisodeTracker;
 
   constructor(o: PipelineOptions) {
     this.o = o;
     this.log = o.log.child({ component: 'pipeline' });
     this.model = o.model;
+    this.tracker = o.tracker ?? new EpisodeTracker({
+      thresholds: episodeThresholds(o.model.metadata), updateIntervalMs: o.cfg.detect.updateIntervalMs,
+    });
   }
 
   get modelVersion(): string { return this.model.version; }
@@ -207,50 +218,49 @@ export class Pipeline {
 
   private async scoreAndCommit(b: FlowRows): Promise<void> {
     const cfg = this.o.cfg.detect;
-    const override = cfg.classThreshold !== undefined || cfg.anomalyThreshold !== undefined;
     const model = this.model;
     const t0 = performance.now();
-    // explanations cost more than inference: only for the rows that become events
-    const scores = await model.score(b.features, b.count, { topFeatures: 5, explainIf: override ? this.overrideAlerts : undefined });
+    const decision: DecisionOverrides = { classThreshold: cfg.classThreshold, anomalyThreshold: cfg.anomalyThreshold };
+    // explanations cost more than inference: only for the rows that alert (decide() with the overrides picks them)
+    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision });
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
+    const byFlow = cfg.publish === 'flows';
     for (let r = 0; r < b.count; r++) {
       const key = b.keys[r]!;
       if (key.interim) this.o.counters.interimFlows++;
       const s = scores[r]!;
-      const verdict = this.verdict(s);
-      if (!verdict) continue;
-      events.push(buildEvent({
-        sensorId: this.o.cfg.id,
-        modelVersion: model.version,
-        flow: wireFlowKey(key),
-        features: b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES),
-        verdict,
-      }));
+      const row = b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES);
+      if (byFlow) {
+        if (s.alertClass) {
+          events.push(buildEvent({
+            sensorId: this.o.cfg.id, modelVersion: model.version, flow: wireFlowKey(key), features: row,
+            verdict: { alertClass: s.alertClass, score: s.score, anomaly: s.anomaly, top: s.top },
+          }));
+        }
+        continue;
+      }
+      if (!s.alertClass && !this.tracker.learnsBenign) continue; // nothing to learn from a benign flow
+      const v: FlowVerdict = {
+        flow: wireFlowKey(key), interim: key.interim, row, alertClass: s.alertClass, score: s.score,
+        classThreshold: s.threshold, anomaly: s.anomaly, top: s.top,
+      };
+      for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));
     }
+    for (const c of this.tracker.expire(this.tracker.now)) events.push(this.episodeEvent(c));
     this.o.delivery.commit(events);
   }
 
-  /** Whether the configured threshold overrides make a row an event (the same test as verdict()). */
-  private readonly overrideAlerts = (className: string, score: number, anomaly: number): boolean => {
-    const cfg = this.o.cfg.detect;
-    if (cfg.classThreshold !== undefined && className !== BENIGN && score >= cfg.classThreshold) return true;
-    return anomaly >= (cfg.anomalyThreshold ?? 1);
-  };
+  private episodeEvent(c: EpisodeChange): RiskEvent {
+    return episodeEvent(c, this.o.cfg.id, this.model.version);
+  }
 
-  /** The model's own decision, or the configured threshold overrides. */
-  private verdict(s: ScoredRow): Verdict | undefined {
-    const cfg = this.o.cfg.detect;
-    if (cfg.classThreshold === undefined && cfg.anomalyThreshold === undefined) {
-      return s.alert && s.alertClass ? { alertClass: s.alertClass, score: s.score, anomaly: s.anomaly, top: s.top } : undefined;
-    }
-    if (cfg.classThreshold !== undefined && s.class !== BENIGN && s.score >= cfg.classThreshold) {
-      return { alertClass: s.class, score: s.score, anomaly: s.anomaly, top: s.top };
-    }
-    const at = cfg.anomalyThreshold ?? 1;
-    if (s.anomaly >= at) return { alertClass: 'anomaly', score: s.score, anomaly: s.anomaly, top: s.top };
-    return undefined;
+  /** Publishes what the episode clock says is due (pending updates, quiet episodes closing). */
+  private expireEpisodes(now: number, closeAll = false): void {
+    if (this.o.cfg.detect.publish === 'flows') return;
+    const changes = closeAll ? this.tracker.closeAll() : this.tracker.expire(now);
+    if (changes.length > 0) this.o.delivery.commit(changes.map((c) => this.episodeEvent(c)));
   }
 
   /** Runs a capture to its end (replay) or until stop() (live). */
@@ -266,7 +276,11 @@ export class Pipeline {
       if (this.queuedRows >= this.o.cfg.detect.batchRows * 4 && this.worker) await this.worker;
     });
     clearInterval(this.advanceTimer);
-    if (mode === 'replay' && !this.stopped) await this.flushLive('end_of_input');
+    if (mode === 'replay' && !this.stopped) {
+      await this.flushLive('end_of_input');
+      await this.settle();
+      this.expireEpisodes(this.tracker.now, true); // end of input: every episode is over
+    }
     await this.settle();
   }
 
@@ -277,8 +291,11 @@ export class Pipeline {
 
   /** Live clock tick: expire idle / unanswered flows and emit interim records. */
   tick(wallNowMs: number): void {
-    this.o.engine.advance(wallNowMs + this.clockOffsetMs);
+    const now = wallNowMs + this.clockOffsetMs;
+    this.o.engine.advance(now);
     this.collect();
+    // only once scoring caught up: an episode must not close before the flows behind it are scored
+    if (!this.worker && this.queue.length === 0) this.expireEpisodes(now);
   }
 
   /** Realtime replay: the capture clock runs `offsetMs` behind/ahead of the wall clock. */
@@ -296,6 +313,7 @@ export class Pipeline {
     clearInterval(this.advanceTimer);
     await this.flushLive('shutdown');
     await this.settle();
+    this.expireEpisodes(this.tracker.now, true);
   }
 }
 
@@ -374,4 +392,14 @@ export function liveSource(
       finish();
     },
   };
+}
+
+/** Episode thresholds calibrated with the model (metadata `episode_thresholds`, JSON), if it has them. */
+export function episodeThresholds(meta: Readonly<Record<string, string>> | undefined): Record<string, number> | undefined {
+  const raw = meta?.episode_thresholds;
+  if (!raw) return undefined;
+  try {
+    const o = JSON.parse(raw) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v > 0)) as Record<string, number>;
+  } catch { return undefined; }
 }

@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   let closed = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') closed = true; else throw e; });
   try {
-    const det = await detectCapture(positionals[0]!, model, { topFeatures: top, useAnomaly: !values['no-anomaly'], keepAll: values.all, explainAll: values.all });
+    const det = await detectCapture(positionals[0]!, model, { topFeatures: top, decision: { useAnomaly: !values['no-anomaly'] }, keepAll: values.all, explainAll: values.all });
     const out = values.all ? det.all! : det.alerts;
     const lines: string[] = [];
     for (const f of out) {

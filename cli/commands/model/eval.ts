@@ -72,7 +72,7 @@ export async function runEval(argv: string[]): Promise<number> {
         const scores = await model.score(x.subarray(s * NUM_FEATURES, (s + n) * NUM_FEATURES), n, { topFeatures: 0 });
         scores.forEach((sc, i) => {
           const label = ds.meta[rows[s + i]!]!.label;
-          const d = decide(sc.probabilities, 0, sc.anomalyError, model.thresholds, false);
+          const d = decide(sc.probabilities, 0, sc.anomalyError, model.thresholds, { useAnomaly: false });
           truth.push(model.classNames.indexOf(label));
           pred.push(d.alert ? d.classIndex : model.thresholds.benignIndex);
           if (label === 'benign') { benign++; if (sc.alert) falseAlerts++; }
