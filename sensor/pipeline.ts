@@ -106,7 +106,8 @@ export interface PipelineOptions {
   cfg: SensorConfig;
   engine: FlowEngine;
   model: Scorer;
-  delivery: Delivery;
+  /** Where risk events go (sensor/delivery.ts: outbox, then MQTT). */
+  delivery: Pick<Delivery, 'commit'>;
   counters: SensorCounters;
   metrics?: SensorMetrics;
   log: Logger;
