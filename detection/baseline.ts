@@ -15,7 +15,10 @@
  * Bounded: at most `maxDevices` devices and `maxEndpoints` endpoints per device (further ones are not learned).
  */
 import { ANOMALY_WEIGHT } from './families.js';
+import type { DeviceSummary } from '../protocol/baseline.js';
 import type { FlowVerdict } from './evidence.js';
+
+export type { DeviceSummary };
 
 export const SUPPRESSIBLE = new Set(['c2', 'anomaly', 'dos', 'bruteforce']);
 /** Per-flow evidence at or above this (a confident verdict) is "evidence that would alert": never learned. */
@@ -46,17 +49,10 @@ export interface BaselineOptions {
 export interface BaselinePersistence {
   saveStart(startMs: number): void;
   upsert(e: Endpoint): void;
+  /** Forgets everything (reset from the gateway). */
+  clear(): void;
 }
 
-export interface DeviceSummary {
-  device: string;
-  endpoints: number;
-  flows: number;
-  peers: string[];
-  ports: number[];
-  firstMs: number;
-  lastMs: number;
-}
 
 export class Baseline {
   private readonly devices = new Map<string, Map<string, Endpoint>>();
@@ -116,6 +112,16 @@ export class Baseline {
     this.counters.learned += 1;
     this.store?.upsert(e);
   }
+
+  /** Forgets what was learned; learning starts again with the next flow. */
+  reset(): void {
+    this.devices.clear();
+    this.drift.clear();
+    this.startMs = undefined;
+    this.store?.clear();
+  }
+
+  get learnMs(): number { return this.o.learnMs; }
 
   /** The inventory: devices, their usual peers and ports. */
   summary(maxDevices = 256): DeviceSummary[] {

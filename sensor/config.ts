@@ -115,7 +115,8 @@ function defaultId(): string {
 export const defaults: SensorConfig = {
   id: defaultId(),
   capture: { replay: 'fast', snaplen: 1024, bufferKiB: 16384, restartMinMs: 500, restartMaxMs: 30_000, statsIntervalMs: 5_000 },
-  core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 3, interimS: 30, advanceIntervalMs: 1_000 },
+  // unanswered 1 s and a 250 ms tick: a flood's or a scan's first flows end (and are scored) within about a second
+  core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 1, interimS: 30, advanceIntervalMs: 250 },
   detect: { batchRows: 1024, publish: 'episodes', updateIntervalMs: 1000 },
   baseline: { learnS: 86_400, driftPerHour: 4 },
   broker: {

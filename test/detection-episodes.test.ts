@@ -126,6 +126,7 @@ function memoryStore(): BaselinePersistence & { endpoints: Map<string, Endpoint>
     endpoints, start: undefined as number | undefined,
     saveStart(ms: number) { s.start = ms; },
     upsert(e: Endpoint) { endpoints.set(`${e.device}|${e.peer}|${e.port}|${e.proto}`, { ...e }); },
+    clear() { endpoints.clear(); s.start = undefined; },
   };
   return s;
 }
