@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
-import { writeDataset, type FlowRowMeta } from '../train/dataset.js';
-import { CORPUS_SCENARIO_PREFIX, captureRunId, readManifest } from './manifest.js';
+import { CORPUS_SCENARIO_PREFIX, writeDataset, type FlowRowMeta } from '../train/dataset.js';
+import { captureRunId, readManifest } from './manifest.js';
 
 const { values } = parseArgs({ options: {
   pcaps: { type: 'string', default: '../shared/pcaps' },

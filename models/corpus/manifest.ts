@@ -4,8 +4,6 @@ import type { Split } from '../train/dataset.js';
 
 export interface CorpusEntry { path: string; group: string; split: Split; why: string }
 
-export const CORPUS_SCENARIO_PREFIX = 'corpus-';
-
 export function readManifest(file: string): CorpusEntry[] {
   const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
   const header = lines[0]!.split('\t');
