@@ -55,6 +55,7 @@ export const RULES: Rule[] = [
   { match: /^suricata-verify\/tests\/(quic-ietf|quic-frag|quic-frag-wait|quic-frag-unordered|quic-frag-middle-gap)\/input\.pcap$/, why: 'QUIC (Suricata test sample)' },
   { match: /^suricata-verify\/tests\/(dns\/dns-eve|dns\/v2\/dns-eve|dhcp-eve-extended|ntp-keywords|ja4-tls|ssh-hassh|ssh-banner-only)\/input\.pcap$/, why: 'DNS, DHCP, NTP, TLS, SSH (Suricata test sample)' },
   { match: /^suricata-verify\/tests\/sip-ssdp-pm\/ssdp\.pcap$/, why: 'SSDP discovery (Suricata test sample)' },
+  { match: /^esnet-curated-pcaps\/protocols\/whois\/whois\.pcap$/, why: 'WHOIS lookup (ESnet curated sample)' },
 ];
 
 export function ruleFor(rel: string): { rule: Rule; group: string } | undefined {
