@@ -27,6 +27,8 @@ export interface TrackerOptions {
   baseline?: Baseline;
   /** Episode ids (default UUIDv7); injected for deterministic tests. */
   newId?: () => string;
+  /** Called after every evidence update (calibration watches peaks with it). */
+  observer?: (track: Track, v: FlowVerdict) => void;
 }
 
 /** One actor doing one family, with or without an episode yet. */
@@ -112,7 +114,7 @@ export class EpisodeTracker {
     const out: EpisodeChange[] = [];
     let inEpisode = false;
     for (const ev of items) {
-      const key = `${ev.family}|${ev.role}|${ev.actor}`;
+      const key = policyOf(ev.family).perPeer ? `${ev.family}|${ev.role}|${ev.actor}|${ev.peer}` : `${ev.family}|${ev.role}|${ev.actor}`;
       let tr = this.tracks.get(key);
       if (tr) this.tracks.delete(key); // re-insert: Map order is least recently touched first
       else tr = this.newTrack(ev.family, ev.role, ev.actor, v, t);
@@ -127,13 +129,14 @@ export class EpisodeTracker {
       tr.bytes += f.src2dst_bytes + f.dst2src_bytes;
       if (tr.peers.size < SET_CAP) tr.peers.add(ev.peer);
       if (tr.ports.size < SET_CAP) tr.ports.add(ev.port);
-      if (tr.targets.size < SET_CAP) tr.targets.add(`${ev.peer}|${ev.port}`);
+      if (tr.targets.size < SET_CAP) tr.targets.add(`${ev.peer}|${f.proto}|${ev.port}`); // an IP-protocol scan varies the protocol
       tr.firstMs = Math.min(tr.firstMs, f.first_seen_ms);
       tr.lastMs = Math.max(tr.lastMs, f.last_seen_ms);
       tr.scoreMax = Math.max(tr.scoreMax, ev.family === 'anomaly' ? 0 : v.score);
       tr.anomalyMax = Math.max(tr.anomalyMax, v.anomaly);
       if (w >= tr.repWeight * 0.5) { tr.rep = v; tr.repWeight = Math.max(w, tr.repWeight * 0.9); }
       for (const [name, c] of v.top) if (tr.top.size < TOP_CAP || tr.top.has(name)) tr.top.set(name, (tr.top.get(name) ?? 0) + Math.abs(c));
+      this.o.observer?.(tr, v);
       if (tr.episode) {
         inEpisode = true;
         if (t - tr.episode.publishedAt >= this.updateIntervalMs) out.push(this.publish(tr, 'update', t));
@@ -193,9 +196,7 @@ export class EpisodeTracker {
   }
 
   private passes(tr: Track): boolean {
-    const p = tr.policy;
-    if (tr.evidence < tr.threshold || tr.flows < p.minFlows || tr.targets.size < p.minTargets) return false;
-    return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
+    return tr.evidence >= tr.threshold && supported(tr);
   }
 
   private publish(tr: Track, state: EpisodeState, t: number): EpisodeChange {
@@ -224,6 +225,13 @@ export class EpisodeTracker {
       this.counters.evicted += 1;
     }
   }
+}
+
+/** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */
+export function supported(tr: Track): boolean {
+  const p = tr.policy;
+  if (tr.flows < p.minFlows || tr.targets.size < p.minTargets) return false;
+  return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
 }
 
 function decay(tr: Track, t: number): void {

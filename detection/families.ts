@@ -27,6 +27,8 @@ export interface FamilyPolicy {
   minPeersDst: number;
   /** Suricata order: 1 high, 2 medium, 3 low. */
   severity: 1 | 2 | 3;
+  /** Evidence is kept per (actor, peer): a beacon is one device talking to one controller, not to the cloud at large. */
+  perPeer?: boolean;
   strength?: (row: ArrayLike<number>) => number;
 }
 
@@ -39,9 +41,9 @@ const F = {
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
 
 export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
-  scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 8, minFlows: 8, minTargets: 8, minPeersDst: 0, severity: 2 },
+  scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minPeersDst: 0, severity: 2 },
   dos: {
-    roles: ['src', 'dst'], halfLifeMs: 30_000, threshold: 20, minFlows: 20, minTargets: 1, minPeersDst: 10, severity: 1,
+    roles: ['src', 'dst'], halfLifeMs: 60_000, threshold: 20, minFlows: 20, minTargets: 1, minPeersDst: 3, severity: 1,
     // one flow of a flood keyed as one (e.g. an ICMP flood with one identifier) carries its packet count
     strength: (r) => clamp(r[F.packets]! / 100, 1, 20),
   },
@@ -58,7 +60,7 @@ export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
     roles: ['src'], halfLifeMs: 1_800_000, threshold: 4, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1,
     strength: (r) => clamp(r[F.upPayload]! / 262_144, 1, 20),
   },
-  c2: { roles: ['src'], halfLifeMs: 1_800_000, threshold: 5, minFlows: 5, minTargets: 1, minPeersDst: 0, severity: 1 },
+  c2: { roles: ['src'], halfLifeMs: 1_800_000, threshold: 5, minFlows: 5, minTargets: 1, minPeersDst: 0, severity: 1, perPeer: true },
   anomaly: { roles: ['src'], halfLifeMs: 300_000, threshold: 12, minFlows: 12, minTargets: 3, minPeersDst: 0, severity: 3 },
 };
 
