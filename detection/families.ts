@@ -78,3 +78,13 @@ export function thresholdsWith(calibrated: Readonly<Record<string, number>> | un
   for (const [f, p] of Object.entries(FAMILIES)) out[f] = Math.max(p.threshold, calibrated?.[f] ?? 0);
   return out;
 }
+
+/** Episode thresholds calibrated with a model (its metadata `episode_thresholds`, JSON), if it has them. */
+export function episodeThresholds(meta: Readonly<Record<string, string>> | undefined): Record<string, number> | undefined {
+  const raw = meta?.episode_thresholds;
+  if (!raw) return undefined;
+  try {
+    const o = JSON.parse(raw) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v > 0)) as Record<string, number>;
+  } catch { return undefined; }
+}

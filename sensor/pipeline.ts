@@ -22,6 +22,7 @@ import type { FlowKey as CoreFlowKey } from '../core/host.js';
 import type { DecisionOverrides } from '../inference/decide.js';
 import type { Delivery } from './delivery.js';
 import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.js';
+import { episodeThresholds } from '../detection/families.js';
 import type { FlowVerdict } from '../detection/evidence.js';
 import { buildEvent, episodeEvent, type FlowRecordKey } from '../detection/risk-event.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
@@ -393,14 +394,4 @@ export function liveSource(
       finish();
     },
   };
-}
-
-/** Episode thresholds calibrated with the model (metadata `episode_thresholds`, JSON), if it has them. */
-export function episodeThresholds(meta: Readonly<Record<string, string>> | undefined): Record<string, number> | undefined {
-  const raw = meta?.episode_thresholds;
-  if (!raw) return undefined;
-  try {
-    const o = JSON.parse(raw) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number' && Number.isFinite(v) && v > 0)) as Record<string, number>;
-  } catch { return undefined; }
 }

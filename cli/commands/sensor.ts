@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   // Evidence → episodes, with the site baseline (persisted beside the outbox) unless it is off.
   const { EpisodeTracker } = await import('../../detection/episodes.js');
-  const { episodeThresholds } = await import('../../sensor/pipeline.js');
+  const { episodeThresholds } = await import('../../detection/families.js');
   let baselineStore: import('../../sensor/baseline-store.js').BaselineStore | undefined;
   let baselineLink: import('../../sensor/baseline-link.js').BaselineLink | undefined;
   let baseline: import('../../detection/baseline.js').Baseline | undefined;

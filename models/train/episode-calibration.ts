@@ -91,6 +91,43 @@ function peaksOf(list: Array<{ v: FlowVerdict; label: string }>): Map<string, Pe
   return peaks;
 }
 
+export interface RunAlerts {
+  run: string;
+  /** The run's attack classes (several in merged runs); empty for a benign run. */
+  classes: string[];
+  /** Families of the episodes opened on the run's attack actors (any flow labelled with the attack). */
+  attackFamilies: string[];
+  /** Families of episodes opened on actors none of whose flows is an attack: false alerts. */
+  benignFamilies: string[];
+}
+
+/**
+ * Episodes a held-out run opens with the thresholds in force (rows replayed as in calibration): which families on
+ * its attack actors, which on its benign actors. The sensor's episode level, for runs whose captures are gone.
+ */
+export async function episodesOfRuns(ds: Dataset, rows: number[], model: DetectionModel, thresholds: Record<string, number>): Promise<RunAlerts[]> {
+  const byRun = await verdictsByRun(ds, rows, model);
+  const out: RunAlerts[] = [];
+  for (const [run, list] of byRun) {
+    const labelOf = new Map<FlowVerdict, string>();
+    for (const { v, label } of list) labelOf.set(v, label);
+    const attackKeys = new Set<string>();
+    const opened = new Map<string, string>();
+    const keyOf = (tr: Track) => `${tr.family}|${tr.role}|${tr.actor}|${tr.policy.perPeer ? [...tr.peers][0] : ''}`;
+    const tracker = new EpisodeTracker({
+      thresholds,
+      observer: (tr, v) => { if ((labelOf.get(v) ?? 'benign') !== 'benign') attackKeys.add(keyOf(tr)); },
+    });
+    const take = (cs: ReturnType<EpisodeTracker['observe']>) => { for (const c of cs) if (c.state === 'open') opened.set(keyOf(c.track), c.track.family); };
+    for (const { v } of list) { take(tracker.observe(v)); take(tracker.expire(v.flow.last_seen_ms)); }
+    const labels = new Set(list.map((x) => x.label).filter((l) => l !== 'benign'));
+    const attackFamilies = new Set<string>(), benignFamilies = new Set<string>();
+    for (const [k, fam] of opened) (attackKeys.has(k) ? attackFamilies : benignFamilies).add(fam);
+    out.push({ run, classes: [...labels].sort(), attackFamilies: [...attackFamilies].sort(), benignFamilies: [...benignFamilies].sort() });
+  }
+  return out;
+}
+
 export async function calibrateEpisodes(ds: Dataset, valRows: number[], model: DetectionModel, log: (s: string) => void = () => {}): Promise<EpisodeCalibration> {
   const byRun = await verdictsByRun(ds, valRows, model);
   const benignPeak: EpisodeCalibration['benignPeak'] = {};

@@ -15,6 +15,8 @@ import { decide } from '../../../inference/decide.js';
 import { NUM_FEATURES } from '../../../core/schema.js';
 import { gatherFeatures, readDataset, selectRows, type Split } from '../../../models/train/dataset.js';
 import { evaluate, formatEvaluation } from '../../../models/train/metrics.js';
+import { episodesOfRuns } from '../../../models/train/episode-calibration.js';
+import { episodeThresholds, thresholdsWith } from '../../../detection/families.js';
 
 const HELP = `usage: netsensor model eval [--model FILE] [--data FILE [--split test]] [--captures DIR [--corpus FILE] [--attacks FILE] [--lab DIR]] [--json FILE]
 
@@ -61,6 +63,20 @@ export async function runEval(argv: string[]): Promise<number> {
       const ev = evaluate(truth, pred, model.classNames);
       result.dataset = { split: values.split, rows: rows.length, evaluation: ev, benignFlows: benign, falseAlertsPer10k: benign ? (falseAlerts / benign) * 1e4 : 0 };
       process.stdout.write(`${formatEvaluation(ev, model.classNames)}\n\nfalse alerts (class or anomaly) per 10k benign flows: ${(benign ? (falseAlerts / benign) * 1e4 : 0).toFixed(2)} (${falseAlerts}/${benign})\n`);
+      // The unit users see: episodes per held-out run (rows replayed through the sensor's evidence/episode code).
+      const runs = await episodesOfRuns(ds, rows, model, thresholdsWith(episodeThresholds(model.metadata)));
+      const benignRuns = runs.filter((r) => r.classes.length === 0);
+      const attackRuns = runs.filter((r) => r.classes.length > 0);
+      const detected = attackRuns.filter((r) => r.classes.every((c) => r.attackFamilies.includes(c)));
+      const falseIn = runs.filter((r) => r.benignFamilies.length > 0);
+      result.episodes = { runs, benignRuns: benignRuns.length, benignRunsAlerting: benignRuns.filter((r) => r.benignFamilies.length > 0).length,
+        attackRuns: attackRuns.length, attackRunsDetected: detected.length, runsWithFalseEpisodes: falseIn.length };
+      process.stdout.write(`\nepisodes, ${values.split} runs: benign runs raising an alert ${benignRuns.filter((r) => r.benignFamilies.length > 0).length}/${benignRuns.length}; `
+        + `attack runs with an episode of every attack class ${detected.length}/${attackRuns.length}; runs with a false episode on a benign actor ${falseIn.length}\n`);
+      for (const r of runs) {
+        const miss = r.classes.filter((c) => !r.attackFamilies.includes(c));
+        if (miss.length || r.benignFamilies.length) process.stdout.write(`  ${r.run}: classes [${r.classes}] attack episodes [${r.attackFamilies}] false episodes [${r.benignFamilies}]${miss.length ? ` missed [${miss}]` : ''}\n`);
+      }
     }
     if (values.captures) {
       const { evaluateAlerts, formatCapture, formatSummary } = await import('./eval-alerts.js');
