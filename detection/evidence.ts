@@ -5,6 +5,7 @@
  */
 import type { FlowKey } from '../protocol/event.js';
 import { ANOMALY_WEIGHT, policyOf, type Role } from './families.js';
+import { ruleEvidence } from './rules.js';
 
 /** What the tracker needs of one scored flow (`row` is the feature row in schema order). */
 export interface FlowVerdict {
@@ -33,10 +34,11 @@ export interface Evidence {
   weight: number;
 }
 
-/** The evidence items of one flow (none for a benign flow). */
+/** The evidence items of one flow: the model's verdict, and the rules' (rules.ts) where the model saw nothing. */
 export function evidenceOf(v: FlowVerdict): Evidence[] {
   const family = v.alertClass;
-  if (!family) return [];
+  const rules = ruleEvidence(v);
+  if (!family) return rules;
   const policy = policyOf(family);
   let weight: number;
   if (family === 'anomaly') weight = ANOMALY_WEIGHT;
@@ -47,7 +49,9 @@ export function evidenceOf(v: FlowVerdict): Evidence[] {
   }
   if (policy.strength) weight *= policy.strength(v.row);
   const f = v.flow;
-  return policy.roles.map((role) => role === 'src'
+  const items: Evidence[] = policy.roles.map((role) => role === 'src'
     ? { family, role, actor: f.src_ip, peer: f.dst_ip, port: f.dst_port, weight }
     : { family, role, actor: f.dst_ip, peer: f.src_ip, port: f.dst_port, weight });
+  for (const r of rules) if (!items.some((i) => i.family === r.family && i.role === r.role)) items.push(r);
+  return items;
 }

@@ -24,6 +24,7 @@ import type { Delivery } from './delivery.js';
 import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.js';
 import { episodeThresholds } from '../detection/families.js';
 import type { FlowVerdict } from '../detection/evidence.js';
+import { ruleCandidate } from '../detection/rules.js';
 import { buildEvent, episodeEvent, type FlowRecordKey } from '../detection/risk-event.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 
@@ -243,9 +244,11 @@ export class Pipeline {
         }
         continue;
       }
-      if (!s.alertClass && !this.tracker.learnsBenign) continue; // nothing to learn from a benign flow
+      const flow = wireFlowKey(key);
+      // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
+      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(flow)) continue;
       const v: FlowVerdict = {
-        flow: wireFlowKey(key), interim: key.interim, row, alertClass: s.alertClass, score: s.score,
+        flow, interim: key.interim, row, alertClass: s.alertClass, score: s.score,
         classThreshold: s.threshold, anomaly: s.anomaly, top: s.top,
       };
       for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));

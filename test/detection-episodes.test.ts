@@ -182,4 +182,23 @@ test('baseline persists: a restored baseline keeps its learning start and endpoi
   assert.is(b2.factor(verdict({ src: '10.0.0.5', dst: '52.1.1.1', dport: 8883, t: T0 + 5000, cls: 'dns_tunnel' }), 'dns_tunnel'), 1);
 });
 
+test('reflection rule: replies without requests from many amplifiers to one address open a dos episode on the victim, whatever the model says', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const reply = (src: string, dst: string, sport: number, t: number, answered = 0): FlowVerdict => {
+    const v = verdict({ src, dst, dport: 40000, proto: 17, t });
+    v.flow.src_port = sport;
+    v.flow.dst2src_packets = answered;
+    return v;
+  };
+  // ordinary traffic that must not count: multicast responses, and replies in the same flow as their request
+  const quiet: EpisodeChange[] = [];
+  for (let i = 0; i < 200; i++) quiet.push(...tr.observe(reply(`192.168.1.${i % 50}`, '224.0.0.251', 5353, T0 + i)));
+  for (let i = 0; i < 200; i++) quiet.push(...tr.observe(reply(`8.8.${i % 4}.8`, '192.168.1.20', 53, T0 + 300 + i, 1)));
+  assert.equal(quiet, []);
+  const out: EpisodeChange[] = [];
+  for (let i = 0; i < 100; i++) out.push(...tr.observe(reply(`203.0.${i >> 4}.${i}`, '10.10.10.10', 4500, T0 + 1000 + i)));
+  assert.equal(states(out.filter((c) => c.state === 'open')), ['open:dos:dst']);
+  assert.is(out[0]!.track.actor, '10.10.10.10');
+});
+
 test.run();
