@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import {
   concat, hex, ethernet, vlanTag, ipv4, ipv6, ipv6Ext, ipv6Frag, tcp, udp, icmp, dnsQuery, shannon,
 } from './helpers/frames.ts';
-import type { CoreEventName } from '../core/decoder-events.ts';
+import type { CoreCounterName } from '../core/decoder-events.ts';
 import { END_REASONS } from '../core/schema.ts';
 
 let probe: DecodeProbe;
@@ -34,7 +34,7 @@ function decode(data: Uint8Array, linktype = ETH, wirelen?: number) {
   return { ...d, raised };
 }
 
-function rejects(data: Uint8Array, event: CoreEventName, linktype = ETH, wirelen?: number): void {
+function rejects(data: Uint8Array, event: CoreCounterName, linktype = ETH, wirelen?: number): void {
   const d = decode(data, linktype, wirelen);
   assert.is(d.ok, false, `expected rejection with ${event}`);
   assert.equal(d.raised, { [event]: 1 });
