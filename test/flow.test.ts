@@ -87,7 +87,7 @@ class FlowCore {
     this.collect();
     return this;
   }
-  event(name: Parameters<RawCore['event']>[0]): number { return this.core.event(name); }
+  counter(name: Parameters<RawCore['counter']>[0]): number { return this.core.counter(name); }
 }
 
 const A = '10.0.0.1', B = '10.0.0.2', C = '10.0.0.3';
@@ -293,11 +293,11 @@ test('tiny table: emergency mode, then eviction of the least recently seen; no c
   const frames: Frame[] = [];
   for (let i = 0; i < 200; i++) frames.push(udpPkt(T0 + i, `10.1.${i >> 8}.${i & 255}`, B, 1000 + i, 53, 10));
   fc.push(frames);
-  assert.ok(fc.event('flow.emergency_mode') >= 1, 'emergency counted');
-  assert.ok(fc.event('flow.evicted') >= 150, `evicted ${fc.event('flow.evicted')}`);
-  assert.ok(fc.event('flow.host_table_full') >= 150, 'host table bounded too');
+  assert.ok(fc.counter('flow.emergency_mode') >= 1, 'emergency counted');
+  assert.ok(fc.counter('flow.evicted') >= 150, `evicted ${fc.counter('flow.evicted')}`);
+  assert.ok(fc.counter('flow.host_table_full') >= 150, 'host table bounded too');
   const evicted = fc.rows.filter((r) => r.reason === 'eviction');
-  assert.is(evicted.length, fc.event('flow.evicted'));
+  assert.is(evicted.length, fc.counter('flow.evicted'));
   // least recently seen goes first: evicted flows come out in arrival order
   const ports = evicted.map((r) => r.sport);
   assert.equal(ports, [...ports].sort((a, b) => a - b));
@@ -313,16 +313,16 @@ test('emergency timeouts: shorter timeouts while ≥ 95 % full', async () => {
   // 19 answered UDP flows (95 %): UDP idle 60 s × 0.1 = 6 s in emergency
   for (let i = 0; i < 19; i++) frames.push(udpPkt(T0, A, B, 2000 + i, 9, 10), udpPkt(T0 + 1, B, A, 9, 2000 + i, 10));
   fc.push(frames);
-  assert.is(fc.event('flow.emergency_mode'), 1);
+  assert.is(fc.counter('flow.emergency_mode'), 1);
   fc.advance(T0 + 6_002);
   assert.ok(fc.rows.length >= 1 && fc.rows.every((r) => r.reason === 'idle'), `rows ${fc.rows.length}`);
-  assert.is(fc.event('flow.evicted'), 0);
+  assert.is(fc.counter('flow.evicted'), 0);
 });
 
 test('out-of-order timestamps are counted and treated as now', async () => {
   const fc = await FlowCore.load();
   fc.push([udpPkt(T0 + 1000, A, B, 1, 2, 10), udpPkt(T0, B, A, 2, 1, 10)]).flush();
-  assert.is(fc.event('flow.out_of_order_ts'), 1);
+  assert.is(fc.counter('flow.out_of_order_ts'), 1);
   assert.is(fc.rows[0].first, T0 + 1000);
   assert.is(fc.rows[0].last, T0 + 1000);
 });

@@ -21,8 +21,8 @@ type Fn = (...a: number[]) => number;
 
 export interface DecodeProbe {
   decode(data: Uint8Array, linktype: number, wirelen?: number): Decoded;
-  event(name: CoreCounterName): number;
-  events(): Record<string, number>;
+  counter(name: CoreCounterName): number;
+  counters(): Record<string, number>;
   /** Decodes `data` n times inside WASM; returns how many decoded (for measuring decoder cost alone). */
   repeat(data: Uint8Array, linktype: number, n: number): number;
 }
@@ -78,10 +78,10 @@ function wrap(instance: WebAssembly.Instance): DecodeProbe {
       d.dst = address(new Uint8Array(memory.buffer, x.dstPtr(), 16), v4);
       return d;
     },
-    event(name) {
+    counter(name) {
       return Number(counters()[CORE_COUNTERS.indexOf(name)]);
     },
-    events() {
+    counters() {
       const out: Record<string, number> = {};
       counters().forEach((v, i) => { if (v !== 0n) out[CORE_COUNTERS[i]] = Number(v); });
       return out;

@@ -138,7 +138,7 @@ export class RawCore {
     this.drain();
   }
 
-  events(): Map<CoreCounterName, bigint> {
+  counters(): Map<CoreCounterName, bigint> {
     const n = this.exports.numCounters();
     const view = new BigUint64Array(this.memory.buffer, this.exports.countersPtr(), n);
     const out = new Map<CoreCounterName, bigint>();
@@ -146,14 +146,14 @@ export class RawCore {
     return out;
   }
 
-  event(name: CoreCounterName): number {
-    return Number(this.events().get(name) ?? 0n);
+  counter(name: CoreCounterName): number {
+    return Number(this.counters().get(name) ?? 0n);
   }
 
-  /** Events with a non-zero count, as plain numbers (handy in assertion messages). */
-  nonZeroEvents(): Record<string, number> {
+  /** Counters that are not zero, as plain numbers (handy in assertion messages). */
+  nonZeroCounters(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [k, v] of this.events()) if (v !== 0n) out[k] = Number(v);
+    for (const [k, v] of this.counters()) if (v !== 0n) out[k] = Number(v);
     return out;
   }
 
