@@ -43,7 +43,8 @@ export * from './generated/abi-exports';
  *        (benchmarks; the host table and pair memory are sized separately)
  */
 
-export { process, lastOffset, ringPtr, ringCapacity } from './ring';
+export { process, lastOffset } from './ring';
+export { ringPtr, ringCapacity } from './ring-buffer';
 export {
   init, configure, advance, flush, outRows, outCapacity, outFeaturesPtr, outKeysPtr, clearOut, schemaHash, numFeatures,
   keyRecordBytes, flowSlotBytes,

@@ -1,6 +1,7 @@
 /**
- * The packet ring (records: RecordHeader of core/abi.ts, then the packet) and the per-batch loop. JS writes `count` records from a byte
- * offset, calls process() once, and learns how far the core got from its return value and lastOffset().
+ * The packet loop over the ring (assembly/ring-buffer.ts; records: a RecordHeader of core/abi.ts, then the
+ * packet). JS writes `count` records from a byte offset, calls process() once, and learns how far the core got
+ * from its return value and lastOffset().
  *
  * Every record header is validated against the ring before its bytes are touched: a record whose header or
  * caplen runs past the ring (or an offset that is misaligned or outside it) means the batch cannot be walked
@@ -12,6 +13,7 @@
  * the flow-table and host lines its packets will need, so their cache misses overlap instead of queueing one
  * packet after another. It only reads; the results are the same with or without it.
  */
+import { ring, ringCap } from './ring-buffer';
 import { flowPacket, outFree } from './flow/engine';
 import { prefetchGroup } from './flow/prefetch';
 import { decodePacket } from './decode/link';
@@ -23,18 +25,8 @@ import { RecordHeader, STAT_PACKETS, STAT_BYTES, STAT_IP_PACKETS, RECORD_HEADER_
 /** process() stops while fewer output rows than this are free (one packet may finish a few flows). */
 export const MIN_OUT_FREE: i32 = 3;
 
-let ring: usize = 0;
-let ringCap: u32 = 0;
 let last: i32 = 0;
 
-export function ringInit(bytes: i32): bool {
-  if (bytes <= 0) return false;
-  ring = heap.alloc(<usize>bytes);
-  ringCap = <u32>bytes;
-  return ring != 0;
-}
-export function ringPtr(): usize { return ring; }
-export function ringCapacity(): i32 { return <i32>ringCap; }
 export function lastOffset(): i32 { return last; }
 
 export function process(byteOffset: i32, count: i32): i32 {

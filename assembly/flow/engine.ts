@@ -7,7 +7,7 @@
  * record it ends — timeout found on lookup, SYN reusing a closed flow's key, or active timeout — plus one
  * eviction or interim row); ring.ts keeps ≥ 3 rows free before each packet and expiry only uses the rest.
  */
-import { ringInit } from '../ring';
+import { ringInit } from '../ring-buffer';
 import { Flow, ST_CLOSED, ST_RST, ST_SYN_START } from './flow';
 import { packetFlowHash, addrCopy } from './key';
 import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush, listTouch, isFull, liveFlows, bytesPerFlow } from './table';
