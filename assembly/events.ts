@@ -1,10 +1,10 @@
 /**
- * Event counters (decoder and flow events, names in core/decoder-events.ts) and core statistics.
- * Static memory; JS reads them through u64 views at eventsPtr()/statsPtr().
+ * The core's counters (decoder and flow events, names in core/decoder-events.ts) and statistics (STAT_*).
+ * Static memory; JS reads them through u64 views at countersPtr()/statsPtr().
  */
 import { NUM_EVENTS } from './generated/events';
+import { NUM_STATS } from './generated/abi';
 
-export const NUM_STATS: i32 = 8;
 const events: usize = memory.data(NUM_EVENTS * 8);
 const stats: usize = memory.data(NUM_STATS * 8);
 
@@ -25,7 +25,7 @@ const stats: usize = memory.data(NUM_STATS * 8);
   store<u64>(stats + (<usize>i << 3), v);
 }
 
-export function eventsPtr(): usize { return events; }
+export function countersPtr(): usize { return events; }
+export function numCounters(): i32 { return NUM_EVENTS; }
 export function statsPtr(): usize { return stats; }
-export function numEvents(): i32 { return NUM_EVENTS; }
 export function numStats(): i32 { return NUM_STATS; }

@@ -1,6 +1,7 @@
 /**
- * The packet ring (layout in assembly/index.ts) and the per-batch loop. JS writes `count` records from a byte
- * offset, calls process() once, and learns how far the core got from its return value and lastOffset().
+ * The packet loop over the ring (assembly/ring-buffer.ts; records: a RecordHeader of core/abi.ts, then the
+ * packet). JS writes `count` records from a byte offset, calls process() once, and learns how far the core got
+ * from its return value and lastOffset().
  *
  * Every record header is validated against the ring before its bytes are touched: a record whose header or
  * caplen runs past the ring (or an offset that is misaligned or outside it) means the batch cannot be walked
@@ -12,29 +13,20 @@
  * the flow-table and host lines its packets will need, so their cache misses overlap instead of queueing one
  * packet after another. It only reads; the results are the same with or without it.
  */
+import { ring, ringCap } from './ring-buffer';
 import { flowPacket, outFree } from './flow/engine';
 import { prefetchGroup } from './flow/prefetch';
 import { decodePacket } from './decode/link';
 import { pktWirelen } from './decode/packet';
 import { countEvent, addStat } from './events';
 import { EV_DECODER_RING_RECORD_INVALID } from './generated/events';
-import { STAT_PACKETS, STAT_BYTES, STAT_IP_PACKETS, RECORD_HEADER_BYTES } from './index';
+import { RecordHeader, STAT_PACKETS, STAT_BYTES, STAT_IP_PACKETS, RECORD_HEADER_BYTES } from './generated/abi';
 
 /** process() stops while fewer output rows than this are free (one packet may finish a few flows). */
 export const MIN_OUT_FREE: i32 = 3;
 
-let ring: usize = 0;
-let ringCap: u32 = 0;
 let last: i32 = 0;
 
-export function ringInit(bytes: i32): bool {
-  if (bytes <= 0) return false;
-  ring = heap.alloc(<usize>bytes);
-  ringCap = <u32>bytes;
-  return ring != 0;
-}
-export function ringPtr(): usize { return ring; }
-export function ringCapacity(): i32 { return <i32>ringCap; }
 export function lastOffset(): i32 { return last; }
 
 export function process(byteOffset: i32, count: i32): i32 {
@@ -54,17 +46,18 @@ export function process(byteOffset: i32, count: i32): i32 {
       break;
     }
     const rec = ring + <usize>off;
-    const caplen = load<u32>(rec, 8);
+    const header = changetype<RecordHeader>(rec);
+    const caplen = header.caplen;
     const room = ringCap - off - <u32>RECORD_HEADER_BYTES;
     if (caplen > room) {
       countEvent(EV_DECODER_RING_RECORD_INVALID);
       n = count;
       break;
     }
-    pktWirelen = load<u32>(rec, 12);
+    pktWirelen = header.wirelen;
     packets++;
     bytes += caplen;
-    if (decodePacket(rec + <usize>RECORD_HEADER_BYTES, caplen, <u32>load<u16>(rec, 16), load<f64>(rec))) {
+    if (decodePacket(rec + <usize>RECORD_HEADER_BYTES, caplen, <u32>header.linktype, header.ts_ms)) {
       ipPackets++;
       flowPacket();
     }

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCapture } from '../core/capture/reader.ts';
 import { FlowCore, CORE_DEFAULTS, type FlowBatch } from '../core/host.ts';
+import { RECORD_HEADER } from '../core/abi.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -179,7 +180,7 @@ async function once(wasm: string | undefined, digest?: Digest): Promise<Run> {
     await readCapture(source, core.push, { afterChunk: () => { const s = process.cpuUsage(); core.sync(); syncCpu += cpuSince(s); } });
   }
   for (let i = 0; i < (values.stream ? 0 : packets.count); i++) {
-    const need = 24 + ((len[i] + 7) & ~7);
+    const need = RECORD_HEADER.bytes + ((len[i] + 7) & ~7);
     if (ringUsed + need > ringCap) { // sync here, timed, before push() would do it untimed
       const s = process.cpuUsage();
       core.sync();

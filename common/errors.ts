@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'ERR_CAPTURE_TRUNCATED'
   | 'ERR_CORE_LOAD'
   | 'ERR_CORE_SCHEMA_MISMATCH'
+  | 'ERR_CORE_ABI'
   | 'ERR_CONFIG'
   | 'ERR_USAGE'
   | 'ERR_MODEL_LOAD'

@@ -1,9 +1,10 @@
 /**
- * Stable names of the events the WASM core counts (Suricata style: malformed input is counted, never thrown).
+ * Stable names of the WASM core's counters: decoder and flow-table events, counted (Suricata style: malformed
+ * input is counted, never thrown). The names are a public contract (CLI report, sensor status, metrics).
  * Order = numeric code used inside the core (scripts/gen-assembly.ts writes assembly/generated/events.ts).
  * Append only: a code never changes meaning.
  */
-export const CORE_EVENTS = [
+export const CORE_COUNTERS = [
   'decoder.pkt.too_small',
   'decoder.link.unsupported',
   'decoder.ethernet.too_small',
@@ -55,4 +56,4 @@ export const CORE_EVENTS = [
   'decoder.nflog.invalid',
 ] as const;
 
-export type CoreEventName = (typeof CORE_EVENTS)[number];
+export type CoreCounterName = (typeof CORE_COUNTERS)[number];

@@ -4,11 +4,11 @@
  * reported while still open) are skipped: the flow's final record carries the same flow, complete.
  */
 import { readCapture, type CaptureStats } from './capture/reader.js';
-import { FlowCore, type CoreOptions, type FlowKey } from './host.js';
+import { FlowCore, type CoreOptions, type KeyRecord } from './host.js';
 import { NUM_FEATURES } from './schema.js';
 
 export interface CaptureFlows {
-  keys: FlowKey[];
+  keys: KeyRecord[];
   /** rows × NUM_FEATURES, row-major, schema order. */
   features: Float32Array;
   capture: CaptureStats;
@@ -16,7 +16,7 @@ export interface CaptureFlows {
 
 export async function captureFlows(path: string, opts: CoreOptions = {}): Promise<CaptureFlows> {
   const core = await FlowCore.load(opts);
-  const keys: FlowKey[] = [];
+  const keys: KeyRecord[] = [];
   const chunks: Float32Array[] = [];
   core.onBatch((batch) => {
     const keep: number[] = [];

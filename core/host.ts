@@ -1,24 +1,21 @@
 /**
- * The WASM host: the ONE JavaScript file that knows the core's ABI (assembly/index.ts is the other side).
+ * The WASM host: the ONE JavaScript file that drives the core (assembly/index.ts is the other side).
  *
- * ABI mirror (keep in step with assembly/index.ts):
+ * Record layouts and constants come from core/abi.ts, the declaration the core is generated from too; at load
+ * the host compares every ABI global the .wasm exports (record sizes, field offsets as compiled, CFG_*, STAT_*)
+ * with that declaration and refuses a core that differs (ERR_CORE_ABI), so a stale build can never be read
+ * with the wrong offsets. The exported functions and their return codes are documented in assembly/index.ts.
  *   Memory: init(maxFlows, maxHosts, ringBytes, maxOut) allocates every buffer once (stub runtime, no frees).
  *     Nothing grows memory afterwards, so the views below are created once; they are still re-created if the
  *     buffer ever changes (a grown memory detaches old views).
- *   Packet ring at ringPtr(), ringCapacity() bytes, records 8-byte aligned:
- *     +0 f64 ts_ms | +8 u32 caplen | +12 u32 wirelen | +16 u16 linktype | +18 u16 0 | +20 u32 0 | +24 data,
- *     zero-padded to a multiple of 8.
+ *   Packet ring at ringPtr(), ringCapacity() bytes: RECORD_HEADER then the packet, zero-padded to 8 bytes.
  *   process(byteOffset, count) → records consumed (fewer when output is nearly full: drain, clearOut(), then
  *     call again from lastOffset()).
  *   Output: outRows() rows; f32 feature matrix at outFeaturesPtr() (row-major, numFeatures() columns, order of
- *     core/schema.ts); keyRecordBytes()-byte key records at outKeysPtr():
- *     +0 u8[16] src (initiator; IPv4 as ::ffff:a.b.c.d) | +16 u8[16] dst | +32 u16 src_port | +34 u16 dst_port |
- *     +36 u8 protocol | +37 u8 ip_version | +38 u8 end_reason (END_REASONS) | +39 u8 flags (bit 0 interim) |
- *     +40 u16 vlan_id | +44 u32 flow_seq | +48 f64 first_seen_ms | +56 f64 last_seen_ms |
- *     +64 f64 src2dst_packets | +72 f64 src2dst_bytes | +80 f64 dst2src_packets | +88 f64 dst2src_bytes
- *   configure(key, value) with the CFG_* keys below (seconds) → 0 | -1; advance(nowMs) and flush(reason) emit
- *     rows bounded by free output space: call again while they return > 0.
- *   Counters: eventsPtr() u64[numEvents()] named by CORE_EVENTS; statsPtr() u64[numStats()] (STAT_* below).
+ *     core/schema.ts); KEY_RECORDs at outKeysPtr().
+ *   configure(key, value) with CONFIG_KEYS (seconds) → 0 | -1; advance(nowMs) and flush(reason) emit rows
+ *     bounded by free output space: call again while they return > 0.
+ *   Counters: countersPtr() u64[numCounters()] named by CORE_COUNTERS; statsPtr() u64[numStats()] (STATS).
  *   schemaHash() must equal SCHEMA_HASH32 of core/schema.ts; flowSlotBytes() = flow state bytes per slot.
  *
  * Hot path: push() writes a record straight into linear memory (no object per packet); when the ring is full
@@ -28,30 +25,19 @@ import { readFileSync } from 'node:fs';
 import { NetsensorError } from '../common/errors.js';
 import { packagePath } from '../common/paths.js';
 import { END_REASONS, NUM_FEATURES, SCHEMA_HASH32, type EndReason } from './schema.js';
-import { CORE_EVENTS } from './decoder-events.js';
+import { CORE_COUNTERS } from './decoder-events.js';
+import { CONFIG_KEYS, KEY_FLAG_INTERIM, KEY_RECORD, RECORD_HEADER, STATS, abiGlobals } from './abi.js';
 
-const RECORD_HEADER_BYTES = 24;
-
-/** configure() keys (assembly/index.ts CFG_*); values in seconds, defaults in assembly/flow/timeouts.ts. */
-export const CORE_SETTINGS = {
-  tcpIdleS: 0,
-  udpIdleS: 1,
-  icmpIdleS: 2,
-  otherIdleS: 3,
-  unansweredS: 4,
-  closedLingerS: 5,
-  activeS: 6,
-  interimS: 7,
-  emergencyFactor: 8,
-  activityGapS: 9,
-} as const;
-export type CoreSettings = Partial<Record<keyof typeof CORE_SETTINGS, number>>;
-
-/** statsPtr() indexes (assembly/index.ts STAT_*). */
-const STATS = ['packets', 'bytes', 'flowsCreated', 'flowsActive', 'rowsEmitted', 'hostsActive', 'ipPackets'] as const;
+export type CoreSettings = Partial<Record<keyof typeof CONFIG_KEYS, number>>;
 export type CoreStats = Record<(typeof STATS)[number], number>;
 
-export interface FlowKey {
+const RECORD_HEADER_BYTES = RECORD_HEADER.bytes;
+const H = RECORD_HEADER.offset;
+const K = KEY_RECORD.offset;
+const ABI_GLOBALS = abiGlobals();
+
+/** One finished flow's KEY_RECORD, read into an object. */
+export interface KeyRecord {
   src_ip: string;
   src_port: number;
   dst_ip: string;
@@ -76,7 +62,7 @@ export interface FlowBatch {
   rows: number;
   /** rows × NUM_FEATURES, row-major, column order of core/schema.ts */
   features: Float32Array;
-  keys: FlowKey[];
+  keys: KeyRecord[];
 }
 
 export type BatchHandler = (batch: FlowBatch) => void;
@@ -96,10 +82,29 @@ export const CORE_DEFAULTS = { maxFlows: 262_144, maxHosts: 65_536, ringBytes: 4
 type Fn = (...args: number[]) => number;
 const REQUIRED = [
   'init', 'configure', 'ringPtr', 'ringCapacity', 'process', 'lastOffset', 'advance', 'flush', 'outRows',
-  'outFeaturesPtr', 'outKeysPtr', 'clearOut', 'eventsPtr', 'statsPtr', 'numEvents', 'numStats', 'schemaHash',
+  'outFeaturesPtr', 'outKeysPtr', 'clearOut', 'countersPtr', 'numCounters', 'statsPtr', 'numStats', 'schemaHash',
   'numFeatures', 'keyRecordBytes', 'flowSlotBytes',
 ] as const;
 type Exports = Record<(typeof REQUIRED)[number], Fn>;
+
+/**
+ * Refuses a core whose exported ABI differs from this host's (functions, and every global of core/abi.ts with
+ * its value): one ERR_CORE_ABI naming each difference, never rows read at the wrong offsets.
+ */
+export function checkCoreAbi(exports: WebAssembly.Exports, expected: ReadonlyMap<string, number> = ABI_GLOBALS): void {
+  const wrong: string[] = [];
+  for (const name of REQUIRED) if (typeof exports[name] !== 'function') wrong.push(`${name}() missing`);
+  for (const [name, value] of expected) {
+    const g = exports[name];
+    if (!(g instanceof WebAssembly.Global)) wrong.push(`${name} missing (expected ${value})`);
+    else if (g.value !== value) wrong.push(`${name} is ${g.value}, expected ${value}`);
+  }
+  if (wrong.length > 0) {
+    throw new NetsensorError('ERR_CORE_ABI',
+      `flow core was built for another ABI (${wrong.slice(0, 4).join('; ')}${wrong.length > 4 ? `; ${wrong.length - 4} more` : ''}): rebuild with npm run build`,
+      { exitCode: 1, detail: { differences: wrong } });
+  }
+}
 
 let cachedModule: { path: string; module: WebAssembly.Module } | undefined;
 
@@ -148,7 +153,6 @@ export class FlowCore {
   private dv!: DataView;
   private ringPtr: number;
   private readonly ringCap: number;
-  private readonly keyBytes: number;
   private ringOff = 0;
   private ringCount = 0;
   private handler: BatchHandler = () => {};
@@ -156,12 +160,8 @@ export class FlowCore {
   clippedPackets = 0;
 
   private constructor(instance: WebAssembly.Instance, o: Required<Omit<CoreOptions, 'settings' | 'wasmPath'>>) {
+    checkCoreAbi(instance.exports);
     const x = instance.exports as unknown as Exports;
-    for (const name of REQUIRED) {
-      if (typeof x[name] !== 'function') {
-        throw new NetsensorError('ERR_CORE_LOAD', `flow core lacks export ${name}(): rebuild with npm run build`, { exitCode: 1 });
-      }
-    }
     this.x = x;
     this.memory = instance.exports.memory as WebAssembly.Memory;
     const hash = x.schemaHash() >>> 0;
@@ -170,8 +170,8 @@ export class FlowCore {
         `flow core was built for another feature schema (core ${hash.toString(16)}/${x.numFeatures()} features, ` +
         `sensor ${SCHEMA_HASH32.toString(16)}/${NUM_FEATURES}): rebuild with npm run build`, { exitCode: 1 });
     }
-    if (x.numEvents() !== CORE_EVENTS.length) {
-      throw new NetsensorError('ERR_CORE_SCHEMA_MISMATCH', `flow core counts ${x.numEvents()} events, sensor names ${CORE_EVENTS.length}: rebuild with npm run build`, { exitCode: 1 });
+    if (x.numCounters() !== CORE_COUNTERS.length) {
+      throw new NetsensorError('ERR_CORE_SCHEMA_MISMATCH', `flow core has ${x.numCounters()} counters, sensor names ${CORE_COUNTERS.length}: rebuild with npm run build`, { exitCode: 1 });
     }
     const rc = x.init(o.maxFlows, o.maxHosts, o.ringBytes, o.maxOut);
     if (rc !== 0) {
@@ -180,11 +180,10 @@ export class FlowCore {
     }
     this.ringPtr = x.ringPtr();
     this.ringCap = x.ringCapacity();
-    this.keyBytes = x.keyRecordBytes();
     this.views();
   }
 
-  /** Loads build/netsensor.wasm (or `wasmPath`), checks its schema, initialises and configures it. */
+  /** Loads build/netsensor.wasm (or `wasmPath`), checks its ABI and schema, initialises and configures it. */
   static async load(opts: CoreOptions = {}): Promise<FlowCore> {
     const module = compile(opts.wasmPath ?? packagePath('build/netsensor.wasm'));
     let instance: WebAssembly.Instance;
@@ -213,7 +212,7 @@ export class FlowCore {
   configure(settings: CoreSettings): void {
     for (const [name, value] of Object.entries(settings)) {
       if (value === undefined) continue;
-      const key = CORE_SETTINGS[name as keyof typeof CORE_SETTINGS];
+      const key = CONFIG_KEYS[name as keyof typeof CONFIG_KEYS];
       if (key === undefined || this.x.configure(key, value) !== 0) {
         throw new NetsensorError('ERR_CONFIG', `invalid flow core setting ${name}=${value}`);
       }
@@ -241,11 +240,12 @@ export class FlowCore {
     if (this.ringOff + need > this.ringCap) this.sync();
     const at = this.ringPtr + this.ringOff;
     const dv = this.dv;
-    dv.setFloat64(at, tsMs, true);
-    dv.setUint32(at + 8, caplen, true);
-    dv.setUint32(at + 12, wirelen, true);
-    dv.setUint32(at + 16, linktype, true); // u16 linktype + u16 reserved (0: link types fit in 16 bits)
-    dv.setUint32(at + 20, 0, true);
+    dv.setFloat64(at + H.ts_ms, tsMs, true);
+    dv.setUint32(at + H.caplen, caplen, true);
+    dv.setUint32(at + H.wirelen, wirelen, true);
+    dv.setUint16(at + H.linktype, linktype, true);
+    dv.setUint16(at + H.reserved16, 0, true);
+    dv.setUint32(at + H.reserved32, 0, true);
     const m = this.u8;
     const d = at + RECORD_HEADER_BYTES;
     if (caplen <= 64) {
@@ -289,12 +289,12 @@ export class FlowCore {
     this.drain();
   }
 
-  /** Decoder and flow event counters by name (all of them, zeros included). */
-  events(): Record<string, number> {
+  /** Decoder and flow counters by name (all of them, zeros included). */
+  counters(): Record<string, number> {
     this.views();
-    const p = this.x.eventsPtr();
+    const p = this.x.countersPtr();
     const out: Record<string, number> = {};
-    for (let i = 0; i < CORE_EVENTS.length; i++) out[CORE_EVENTS[i]] = Number(this.dv.getBigUint64(p + i * 8, true));
+    for (let i = 0; i < CORE_COUNTERS.length; i++) out[CORE_COUNTERS[i]] = Number(this.dv.getBigUint64(p + i * 8, true));
     return out;
   }
 
@@ -320,27 +320,27 @@ export class FlowCore {
     const fp = this.x.outFeaturesPtr();
     const kp = this.x.outKeysPtr();
     const features = new Float32Array(this.memory.buffer, fp, rows * NUM_FEATURES);
-    const keys: FlowKey[] = new Array(rows);
+    const keys: KeyRecord[] = new Array(rows);
     const m = this.u8, dv = this.dv;
     for (let r = 0; r < rows; r++) {
-      const k = kp + r * this.keyBytes;
+      const k = kp + r * KEY_RECORD.bytes;
       keys[r] = {
-        src_ip: formatAddress(m, k),
-        src_port: dv.getUint16(k + 32, true),
-        dst_ip: formatAddress(m, k + 16),
-        dst_port: dv.getUint16(k + 34, true),
-        protocol: m[k + 36],
-        ip_version: m[k + 37],
-        vlan_id: dv.getUint16(k + 40, true),
-        first_seen_ms: dv.getFloat64(k + 48, true),
-        last_seen_ms: dv.getFloat64(k + 56, true),
-        src2dst_packets: dv.getFloat64(k + 64, true),
-        src2dst_bytes: dv.getFloat64(k + 72, true),
-        dst2src_packets: dv.getFloat64(k + 80, true),
-        dst2src_bytes: dv.getFloat64(k + 88, true),
-        end_reason: END_REASONS[m[k + 38]] ?? 'shutdown',
-        interim: (m[k + 39] & 1) === 1,
-        flow_seq: dv.getUint32(k + 44, true),
+        src_ip: formatAddress(m, k + K.src),
+        src_port: dv.getUint16(k + K.src_port, true),
+        dst_ip: formatAddress(m, k + K.dst),
+        dst_port: dv.getUint16(k + K.dst_port, true),
+        protocol: m[k + K.protocol],
+        ip_version: m[k + K.ip_version],
+        vlan_id: dv.getUint16(k + K.vlan_id, true),
+        first_seen_ms: dv.getFloat64(k + K.first_seen_ms, true),
+        last_seen_ms: dv.getFloat64(k + K.last_seen_ms, true),
+        src2dst_packets: dv.getFloat64(k + K.src2dst_packets, true),
+        src2dst_bytes: dv.getFloat64(k + K.src2dst_bytes, true),
+        dst2src_packets: dv.getFloat64(k + K.dst2src_packets, true),
+        dst2src_bytes: dv.getFloat64(k + K.dst2src_bytes, true),
+        end_reason: END_REASONS[m[k + K.end_reason]] ?? 'shutdown',
+        interim: (m[k + K.flags] & KEY_FLAG_INTERIM) !== 0,
+        flow_seq: dv.getUint32(k + K.flow_seq, true),
       };
     }
     try {

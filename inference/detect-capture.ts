@@ -3,11 +3,11 @@
  * and the public-capture evaluation. Flows are scored in batches (one ONNX run per batch).
  */
 import { NUM_FEATURES } from '../core/schema.js';
-import type { FlowKey } from '../core/host.js';
+import type { KeyRecord } from '../core/host.js';
 import { captureFlows } from '../core/flows.js';
 import type { DetectionModel, RowScore, ScoreOptions } from './model.js';
 
-export interface ScoredFlow { key: FlowKey; score: RowScore; }
+export interface ScoredFlow { key: KeyRecord; score: RowScore; }
 
 export interface CaptureDetection {
   flows: number;

@@ -69,7 +69,7 @@ export async function createFlowEngine(core: SensorConfig['core'], _counters?: S
     },
     counters() {
       const s = fc.stats();
-      return { packets: s.packets, bytes: s.bytes, activeFlows: s.flowsActive, events: fc.events() };
+      return { packets: s.packets, bytes: s.bytes, activeFlows: s.flowsActive, events: fc.counters() };
     },
   };
 }

@@ -18,7 +18,7 @@ import type { Logger } from '../common/log.js';
 import { NUM_FEATURES } from '../core/schema.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { SensorConfig } from './config.js';
-import type { FlowKey as CoreFlowKey } from '../core/host.js';
+import type { KeyRecord } from '../core/host.js';
 import type { DecisionOverrides } from '../inference/decide.js';
 import type { Delivery } from './delivery.js';
 import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.js';
@@ -32,7 +32,7 @@ import type { SensorCounters, SensorMetrics } from './metrics.js';
 export type PacketSinkFn = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
 
 /** A flow key as the core host reports it (core/host.ts); wire names only for rows that become events. */
-export type EngineFlowKey = Omit<CoreFlowKey, 'ip_version' | 'flow_seq'>;
+export type EngineFlowKey = Omit<KeyRecord, 'ip_version' | 'flow_seq'>;
 
 /** The wire form (protocol/event.ts) of a core flow key. */
 export function wireFlowKey(k: EngineFlowKey): FlowRecordKey {

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import {
   concat, hex, ethernet, vlanTag, ipv4, ipv6, ipv6Ext, ipv6Frag, tcp, udp, icmp, dnsQuery, shannon,
 } from './helpers/frames.ts';
-import type { CoreEventName } from '../core/decoder-events.ts';
+import type { CoreCounterName } from '../core/decoder-events.ts';
 import { END_REASONS } from '../core/schema.ts';
 
 let probe: DecodeProbe;
@@ -26,15 +26,15 @@ test.before(async () => {
 
 /** Decodes one frame and returns the fields plus the events it raised (counter deltas). */
 function decode(data: Uint8Array, linktype = ETH, wirelen?: number) {
-  const before = probe.events();
+  const before = probe.counters();
   const d = probe.decode(data, linktype, wirelen);
-  const after = probe.events();
+  const after = probe.counters();
   const raised: Record<string, number> = {};
   for (const [k, v] of Object.entries(after)) if (v !== (before[k] ?? 0)) raised[k] = v - (before[k] ?? 0);
   return { ...d, raised };
 }
 
-function rejects(data: Uint8Array, event: CoreEventName, linktype = ETH, wirelen?: number): void {
+function rejects(data: Uint8Array, event: CoreCounterName, linktype = ETH, wirelen?: number): void {
   const d = decode(data, linktype, wirelen);
   assert.is(d.ok, false, `expected rejection with ${event}`);
   assert.equal(d.raised, { [event]: 1 });
@@ -397,9 +397,9 @@ test('ring: packets, bytes and IP packets are counted; events reach the exported
   assert.is(core.stat(STAT_PACKETS), 4);
   assert.is(core.stat(STAT_BYTES), frames.reduce((s, f) => s + f.length, 0));
   assert.is(core.stat(STAT_IP_PACKETS), 2);
-  assert.is(core.event('decoder.non_ip'), 1);
-  assert.is(core.event('decoder.ipv4.hlen_too_small'), 1);
-  assert.is(core.event('decoder.dns.malformed'), 0);
+  assert.is(core.counter('decoder.non_ip'), 1);
+  assert.is(core.counter('decoder.ipv4.hlen_too_small'), 1);
+  assert.is(core.counter('decoder.dns.malformed'), 0);
 });
 
 test('ring: a record whose caplen runs past the ring is counted, and the batch ends without a trap', async () => {
@@ -418,11 +418,11 @@ test('ring: a record whose caplen runs past the ring is counted, and the batch e
   assert.is(x.process(0, 3), 3, 'nothing is left to retry');
   assert.is(x.lastOffset(), second);
   assert.is(core.stat(STAT_PACKETS), 1);
-  assert.is(core.event('decoder.ring.record_invalid'), 1);
+  assert.is(core.counter('decoder.ring.record_invalid'), 1);
   assert.is(x.process(4, 1), 1, 'misaligned offset');
   assert.is(x.process(4096, 1), 1, 'offset at the end');
   assert.is(x.process(-8, 1), 1, 'negative offset');
-  assert.is(core.event('decoder.ring.record_invalid'), 4);
+  assert.is(core.counter('decoder.ring.record_invalid'), 4);
   // A record that ends exactly at the ring's end is fine.
   const last = core.ringBytes - RECORD_HEADER_BYTES - 64;
   view.setUint32(last + 8, 64, true);
@@ -430,7 +430,7 @@ test('ring: a record whose caplen runs past the ring is counted, and the batch e
   view.setUint16(last + 16, 1, true);
   assert.is(x.process(last, 1), 1);
   assert.is(x.lastOffset(), core.ringBytes);
-  assert.is(core.event('decoder.ring.record_invalid'), 4);
+  assert.is(core.counter('decoder.ring.record_invalid'), 4);
   assert.is(core.stat(STAT_PACKETS), 2);
 });
 
@@ -518,7 +518,7 @@ test('every public capture decodes without a trap; IP packets and events are acc
   }
   assert.is(core.stat(STAT_PACKETS), frames);
   assert.ok(core.stat(STAT_IP_PACKETS) > frames * 0.9, 'most packets in the captures are IP');
-  const ev = core.nonZeroEvents();
+  const ev = core.nonZeroCounters();
   // The captures were chosen for their variety: each of these must have been seen somewhere.
   for (const name of ['decoder.ipv4.frag', 'decoder.ipv6.frag', 'decoder.non_ip', 'decoder.ipv4.trunc_pkt', 'decoder.ipv4.tlen_zero_tso', 'decoder.ipv6.exthdr_too_many']) {
     assert.ok(ev[name] > 0, `${name} never counted: ${JSON.stringify(ev)}`);

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { RawCore, type Frame } from './helpers/raw-core.ts';
 import { ethernet, ipv4, ipv6, tcp, udp, icmp, dnsQuery, shannon, concat, hex } from './helpers/frames.ts';
 import { FEATURE_NAMES, END_REASONS, featureIndex } from '../core/schema.ts';
+import { KEY_RECORD, KEY_FLAG_INTERIM } from '../core/abi.ts';
 
 const T0 = 1_700_000_000_000;
 const ETH_IPV4 = 0x0800;
@@ -48,20 +49,21 @@ class FlowCore {
     const mem = this.core.memory.buffer;
     const nf = this.x.numFeatures();
     const feats = new Float32Array(mem, this.x.outFeaturesPtr(), n * nf);
-    const keys = new DataView(mem, this.x.outKeysPtr(), n * 96);
-    const bytes = new Uint8Array(mem, this.x.outKeysPtr(), n * 96);
+    const keys = new DataView(mem, this.x.outKeysPtr(), n * KEY_RECORD.bytes);
+    const bytes = new Uint8Array(mem, this.x.outKeysPtr(), n * KEY_RECORD.bytes);
+    const k = KEY_RECORD.offset;
     for (let r = 0; r < n; r++) {
-      const o = r * 96;
+      const o = r * KEY_RECORD.bytes;
       const row = Array.from(feats.subarray(r * nf, (r + 1) * nf));
       this.rows.push({
-        src: addr(bytes.subarray(o, o + 16)), dst: addr(bytes.subarray(o + 16, o + 32)),
-        sport: keys.getUint16(o + 32, true), dport: keys.getUint16(o + 34, true),
-        proto: keys.getUint8(o + 36), ipVersion: keys.getUint8(o + 37),
-        reason: END_REASONS[keys.getUint8(o + 38)], interim: (keys.getUint8(o + 39) & 1) === 1,
-        vlan: keys.getUint16(o + 40, true), seq: keys.getUint32(o + 44, true),
-        first: keys.getFloat64(o + 48, true), last: keys.getFloat64(o + 56, true),
-        s2dPackets: keys.getFloat64(o + 64, true), s2dBytes: keys.getFloat64(o + 72, true),
-        d2sPackets: keys.getFloat64(o + 80, true), d2sBytes: keys.getFloat64(o + 88, true),
+        src: addr(bytes.subarray(o + k.src, o + k.src + 16)), dst: addr(bytes.subarray(o + k.dst, o + k.dst + 16)),
+        sport: keys.getUint16(o + k.src_port, true), dport: keys.getUint16(o + k.dst_port, true),
+        proto: keys.getUint8(o + k.protocol), ipVersion: keys.getUint8(o + k.ip_version),
+        reason: END_REASONS[keys.getUint8(o + k.end_reason)], interim: (keys.getUint8(o + k.flags) & KEY_FLAG_INTERIM) !== 0,
+        vlan: keys.getUint16(o + k.vlan_id, true), seq: keys.getUint32(o + k.flow_seq, true),
+        first: keys.getFloat64(o + k.first_seen_ms, true), last: keys.getFloat64(o + k.last_seen_ms, true),
+        s2dPackets: keys.getFloat64(o + k.src2dst_packets, true), s2dBytes: keys.getFloat64(o + k.src2dst_bytes, true),
+        d2sPackets: keys.getFloat64(o + k.dst2src_packets, true), d2sBytes: keys.getFloat64(o + k.dst2src_bytes, true),
         f: (name: string) => row[featureIndex(name)],
       });
     }
@@ -85,7 +87,7 @@ class FlowCore {
     this.collect();
     return this;
   }
-  event(name: Parameters<RawCore['event']>[0]): number { return this.core.event(name); }
+  counter(name: Parameters<RawCore['counter']>[0]): number { return this.core.counter(name); }
 }
 
 const A = '10.0.0.1', B = '10.0.0.2', C = '10.0.0.3';
@@ -121,7 +123,7 @@ test('ABI: init once, sizes, schema', async () => {
   const fc = await FlowCore.load();
   assert.is(fc.x.init(16, 16, 1 << 16, 16), -1, 'second init refused');
   assert.is(fc.x.numFeatures(), FEATURE_NAMES.length);
-  assert.is(fc.x.keyRecordBytes(), 96);
+  assert.is(fc.x.keyRecordBytes(), KEY_RECORD.bytes);
   const perFlow = fc.x.flowSlotBytes();
   assert.ok(perFlow > 0 && perFlow <= 600, `bytes per flow ${perFlow}`);
   assert.is(fc.configure('CFG_EMERGENCY_FACTOR', 2), -1, 'factor > 1 refused');
@@ -291,11 +293,11 @@ test('tiny table: emergency mode, then eviction of the least recently seen; no c
   const frames: Frame[] = [];
   for (let i = 0; i < 200; i++) frames.push(udpPkt(T0 + i, `10.1.${i >> 8}.${i & 255}`, B, 1000 + i, 53, 10));
   fc.push(frames);
-  assert.ok(fc.event('flow.emergency_mode') >= 1, 'emergency counted');
-  assert.ok(fc.event('flow.evicted') >= 150, `evicted ${fc.event('flow.evicted')}`);
-  assert.ok(fc.event('flow.host_table_full') >= 150, 'host table bounded too');
+  assert.ok(fc.counter('flow.emergency_mode') >= 1, 'emergency counted');
+  assert.ok(fc.counter('flow.evicted') >= 150, `evicted ${fc.counter('flow.evicted')}`);
+  assert.ok(fc.counter('flow.host_table_full') >= 150, 'host table bounded too');
   const evicted = fc.rows.filter((r) => r.reason === 'eviction');
-  assert.is(evicted.length, fc.event('flow.evicted'));
+  assert.is(evicted.length, fc.counter('flow.evicted'));
   // least recently seen goes first: evicted flows come out in arrival order
   const ports = evicted.map((r) => r.sport);
   assert.equal(ports, [...ports].sort((a, b) => a - b));
@@ -311,16 +313,16 @@ test('emergency timeouts: shorter timeouts while ≥ 95 % full', async () => {
   // 19 answered UDP flows (95 %): UDP idle 60 s × 0.1 = 6 s in emergency
   for (let i = 0; i < 19; i++) frames.push(udpPkt(T0, A, B, 2000 + i, 9, 10), udpPkt(T0 + 1, B, A, 9, 2000 + i, 10));
   fc.push(frames);
-  assert.is(fc.event('flow.emergency_mode'), 1);
+  assert.is(fc.counter('flow.emergency_mode'), 1);
   fc.advance(T0 + 6_002);
   assert.ok(fc.rows.length >= 1 && fc.rows.every((r) => r.reason === 'idle'), `rows ${fc.rows.length}`);
-  assert.is(fc.event('flow.evicted'), 0);
+  assert.is(fc.counter('flow.evicted'), 0);
 });
 
 test('out-of-order timestamps are counted and treated as now', async () => {
   const fc = await FlowCore.load();
   fc.push([udpPkt(T0 + 1000, A, B, 1, 2, 10), udpPkt(T0, B, A, 2, 1, 10)]).flush();
-  assert.is(fc.event('flow.out_of_order_ts'), 1);
+  assert.is(fc.counter('flow.out_of_order_ts'), 1);
   assert.is(fc.rows[0].first, T0 + 1000);
   assert.is(fc.rows[0].last, T0 + 1000);
 });

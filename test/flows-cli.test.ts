@@ -9,8 +9,8 @@ import { pcapFile, pcapngFile, frame, type FrameSpec, type Packet } from './help
 import { sharedPcap } from './helpers/tools.ts';
 import { TextBuffer } from '../core/export/text-buffer.ts';
 import { formatFeature } from '../core/export/record.ts';
-import { formatAddress, FlowCore, type FlowKey } from '../core/host.ts';
-import { CORE_EVENTS } from '../core/decoder-events.ts';
+import { formatAddress, FlowCore, type KeyRecord } from '../core/host.ts';
+import { CORE_COUNTERS } from '../core/decoder-events.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));
@@ -187,7 +187,7 @@ test('--help', () => {
 
 test('core host: advance() expires idle flows without packets; counters by name; load errors are typed', async () => {
   const core = await FlowCore.load({ maxFlows: 64, maxHosts: 64, ringBytes: 1 << 16, maxOut: 16, settings: { udpIdleS: 5 } });
-  const batches: { keys: FlowKey[]; rows: number; width: number }[] = [];
+  const batches: { keys: KeyRecord[]; rows: number; width: number }[] = [];
   core.onBatch((b) => batches.push({ keys: b.keys, rows: b.rows, width: b.features.length / b.rows }));
   // request, reply, request: answered, so only the (5 s) idle timeout can end it
   for (let i = 0; i < 3; i++) { const f = frame(udp[i % 2]); core.push(f, 0, f.length, f.length, 1_700_000_000_000 + i, 1); }
@@ -203,8 +203,8 @@ test('core host: advance() expires idle flows without packets; counters by name;
   core.flush('end_of_input');
   assert.is(batches.length, 1, 'nothing left to flush');
   assert.is(core.stats().packets, 3);
-  const events = core.events();
-  assert.is(Object.keys(events).length, CORE_EVENTS.length);
+  const events = core.counters();
+  assert.is(Object.keys(events).length, CORE_COUNTERS.length);
   assert.is(events['decoder.non_ip'], 0);
   assert.ok(core.flowSlotBytes() > 0);
   try {

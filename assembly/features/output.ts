@@ -1,9 +1,9 @@
 /**
- * Finished-flow output: a row-major f32 feature matrix and the 96-byte key records (layout in
- * assembly/index.ts), both allocated once by init. JS reads outRows() rows, then calls clearOut().
+ * Finished-flow output: a row-major f32 feature matrix and the KeyRecords (declared in core/abi.ts), both
+ * allocated once by init. JS reads outRows() rows, then calls clearOut().
  */
 import { NUM_FEATURES } from '../generated/schema';
-import { KEY_RECORD_BYTES } from '../index';
+import { KEY_RECORD_BYTES } from '../generated/abi';
 
 export const ROW_BYTES: usize = <usize>NUM_FEATURES * 4;
 

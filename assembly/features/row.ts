@@ -1,5 +1,5 @@
 /**
- * Writes one finished-flow row: the key record (layout in assembly/index.ts) and every feature of
+ * Writes one finished-flow row: the KeyRecord (declared in core/abi.ts) and every feature of
  * core/schema.ts, in schema order, computed exactly as the schema's descriptions say. Reads the flow slot
  * and the two hosts' damped windows; never modifies the flow (interim rows are written mid-flow).
  */
@@ -9,7 +9,7 @@ import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, me
 import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
 import { hostAt, hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
 import { addStat } from '../events';
-import { STAT_ROWS_EMITTED } from '../index';
+import { KeyRecord, STAT_ROWS_EMITTED } from '../generated/abi';
 
 /** Scratch statistic block (static): the open active period joined to the active statistics for a row. */
 const scratch: usize = memory.data(32);
@@ -70,23 +70,24 @@ export function writeRow(f: Flow, reason: u8, flags: u8, nowMs: f64): bool {
   if (outFreeRows() <= 0) return false;
   const r = rows;
   const fp = changetype<usize>(f);
-  const key = rowKey(r);
-  memory.copy(key, fp, 32); // src and dst addresses
-  store<u16>(key, f.srcPort, 32);
-  store<u16>(key, f.dstPort, 34);
-  store<u8>(key, f.proto, 36);
-  store<u8>(key, f.ipVersion, 37);
-  store<u8>(key, reason, 38);
-  store<u8>(key, flags, 39);
-  store<u16>(key, f.vlan, 40);
-  store<u16>(key, 0, 42);
-  store<u32>(key, f.seq, 44);
-  store<f64>(key, f.firstMs, 48);
-  store<f64>(key, f.lastMs, 56);
-  store<f64>(key, <f64>f.s2dPackets, 64);
-  store<f64>(key, f.s2dBytes, 72);
-  store<f64>(key, <f64>f.d2sPackets, 80);
-  store<f64>(key, f.d2sBytes, 88);
+  const key = changetype<KeyRecord>(rowKey(r));
+  key.src = load<v128>(fp, offsetof<Flow>('srcA')); // the 16-byte address forms
+  key.dst = load<v128>(fp, offsetof<Flow>('dstA'));
+  key.src_port = f.srcPort;
+  key.dst_port = f.dstPort;
+  key.protocol = f.proto;
+  key.ip_version = f.ipVersion;
+  key.end_reason = reason;
+  key.flags = flags;
+  key.vlan_id = f.vlan;
+  key.reserved = 0;
+  key.flow_seq = f.seq;
+  key.first_seen_ms = f.firstMs;
+  key.last_seen_ms = f.lastMs;
+  key.src2dst_packets = <f64>f.s2dPackets;
+  key.src2dst_bytes = f.s2dBytes;
+  key.dst2src_packets = <f64>f.d2sPackets;
+  key.dst2src_bytes = f.d2sBytes;
 
   const row = rowFeatures(r);
   memory.fill(row, 0, ROW_BYTES);

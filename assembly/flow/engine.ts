@@ -7,7 +7,7 @@
  * record it ends — timeout found on lookup, SYN reusing a closed flow's key, or active timeout — plus one
  * eviction or interim row); ring.ts keeps ≥ 3 rows free before each packet and expiry only uses the rest.
  */
-import { ringInit } from '../ring';
+import { ringInit } from '../ring-buffer';
 import { Flow, ST_CLOSED, ST_RST, ST_SYN_START } from './flow';
 import { packetFlowHash, addrCopy } from './key';
 import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush, listTouch, isFull, liveFlows, bytesPerFlow } from './table';
@@ -21,7 +21,7 @@ import { writeRow } from '../features/row';
 import { countEvent, addStat, setStat } from '../events';
 import { EV_FLOW_OUT_OF_ORDER_TS } from '../generated/events';
 import { NUM_FEATURES, SCHEMA_HASH32, END_ACTIVE, END_INTERIM, END_END_OF_INPUT, END_SHUTDOWN, END_FIN, END_RST } from '../generated/schema';
-import { KEY_RECORD_BYTES, STAT_FLOWS_CREATED, STAT_FLOWS_ACTIVE, STAT_HOSTS_ACTIVE } from '../index';
+import { KEY_RECORD_BYTES, KEY_FLAG_INTERIM, STAT_FLOWS_CREATED, STAT_FLOWS_ACTIVE, STAT_HOSTS_ACTIVE } from '../generated/abi';
 import {
   pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId, pktIpVersion, pktTsMs, pktTcpFlags, pktIpTotalLen,
 } from '../decode/packet';
@@ -202,7 +202,7 @@ export function flowPacket(): void {
   scheduleFor(f);
 
   if (interimMs > 0 && now - f.lastInterimMs >= interimMs) {
-    writeRow(f, END_INTERIM, 1, now);
+    writeRow(f, END_INTERIM, KEY_FLAG_INTERIM, now);
     f.lastInterimMs = now;
   }
 }

@@ -25,7 +25,7 @@ import { hostAt, hostsAt, hostAdd, HW_FAILED } from '../features/hosts';
 import { countEvent, setStat } from '../events';
 import { EV_FLOW_EMERGENCY_MODE, EV_FLOW_EVICTED, EV_FLOW_TABLE_FULL } from '../generated/events';
 import { END_IDLE, END_FIN, END_RST, END_EVICTION, END_UNANSWERED } from '../generated/schema';
-import { STAT_FLOWS_ACTIVE } from '../index';
+import { STAT_FLOWS_ACTIVE } from '../generated/abi';
 
 export let emergency: bool = false;
 /** No flow can expire before this packet time (see the header comment). */

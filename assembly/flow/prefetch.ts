@@ -22,7 +22,7 @@ import {
 } from './table';
 import { touchHost, touchReceiver, touchHostCold, hostBucket, hostForHint } from '../features/hosts';
 import { hostPairKeyOf, portPairKey, touchPair } from '../features/pairs';
-import { RECORD_HEADER_BYTES } from '../index';
+import { RecordHeader, RECORD_HEADER_BYTES } from '../generated/abi';
 
 /** Packets hinted together: many misses in flight per sweep; their lines (≈ 7 each) still fit in L1. 32 measured
  *  a little faster than 16 and clearly faster than 8 on the flow benchmark's capture (bench/core-micro.ts). */
@@ -121,10 +121,11 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
   while (n < count && n < GROUP) {
     if ((off & 7) != 0 || off > ringCap || ringCap - off < <u32>RECORD_HEADER_BYTES) break;
     const rec = ring + <usize>off;
-    const caplen = load<u32>(rec, 8);
+    const header = changetype<RecordHeader>(rec);
+    const caplen = header.caplen;
     const room = ringCap - off - <u32>RECORD_HEADER_BYTES;
     if (caplen > room) break;
-    const h = peekFlowHash(rec + <usize>RECORD_HEADER_BYTES, caplen, <u32>load<u16>(rec, 16));
+    const h = peekFlowHash(rec + <usize>RECORD_HEADER_BYTES, caplen, <u32>header.linktype);
     if (peekOk) {
       store<u32>(hashes + (<usize>hinted << 2), h);
       store<u64>(tags + (<usize>hinted << 3), peekTag);

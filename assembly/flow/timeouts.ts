@@ -20,7 +20,7 @@
 import {
   CFG_TCP_IDLE_S, CFG_UDP_IDLE_S, CFG_ICMP_IDLE_S, CFG_OTHER_IDLE_S, CFG_UNANSWERED_S, CFG_CLOSED_LINGER_S,
   CFG_ACTIVE_S, CFG_INTERIM_S, CFG_EMERGENCY_FACTOR, CFG_ACTIVITY_GAP_S,
-} from '../index';
+} from '../generated/abi';
 
 export let tcpIdleMs: f64 = 120_000;
 export let udpIdleMs: f64 = 60_000;

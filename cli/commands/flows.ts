@@ -107,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   const elapsedS = (performance.now() - t0) / 1000;
 
   const cs = core.stats();
-  const events = Object.fromEntries(Object.entries(core.events()).filter(([, n]) => n > 0));
+  const events = Object.fromEntries(Object.entries(core.counters()).filter(([, n]) => n > 0));
   for (const w of stats?.warnings ?? []) process.stderr.write(`netsensor: warning: ${w}\n`);
   const report = {
     capture: capture === '-' ? 'stdin' : capture,

@@ -7,7 +7,7 @@
  * timestamps in milliseconds with µs precision.
  */
 import { FEATURES, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../schema.js';
-import type { FlowKey } from '../host.js';
+import type { KeyRecord } from '../host.js';
 import type { TextBuffer } from './text-buffer.js';
 
 type KeyColumn = (typeof RECORD_KEY_COLUMNS)[number];
@@ -76,7 +76,7 @@ function timeCol(tb: TextBuffer, prefix: Uint8Array, v: number): void {
  * Writes the key columns, each after its prefix (`,` or `"name":`), into a TextBuffer — the fast path of both
  * exports. `quote` wraps the text columns in double quotes (JSON).
  */
-export function writeKeyColumns(tb: TextBuffer, k: FlowKey, p: Uint8Array[], quote: boolean): void {
+export function writeKeyColumns(tb: TextBuffer, k: KeyRecord, p: Uint8Array[], quote: boolean): void {
   textCol(tb, p[0], k.src_ip, quote);
   intCol(tb, p[1], k.src_port);
   textCol(tb, p[2], k.dst_ip, quote);

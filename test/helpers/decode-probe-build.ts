@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
-import { CORE_EVENTS, type CoreEventName } from '../../core/decoder-events.ts';
+import { CORE_COUNTERS, type CoreCounterName } from '../../core/decoder-events.ts';
 
 export const PROBE_FIELDS = [
   'vlanId', 'vlanCount', 'ipVersion', 'ipTotalLen', 'ipHeaderLen', 'isFragment', 'isLaterFragment', 'protocol',
@@ -21,8 +21,8 @@ type Fn = (...a: number[]) => number;
 
 export interface DecodeProbe {
   decode(data: Uint8Array, linktype: number, wirelen?: number): Decoded;
-  event(name: CoreEventName): number;
-  events(): Record<string, number>;
+  counter(name: CoreCounterName): number;
+  counters(): Record<string, number>;
   /** Decodes `data` n times inside WASM; returns how many decoded (for measuring decoder cost alone). */
   repeat(data: Uint8Array, linktype: number, n: number): number;
 }
@@ -58,7 +58,7 @@ function address(mem: Uint8Array, v4: boolean): string {
 function wrap(instance: WebAssembly.Instance): DecodeProbe {
   const x = instance.exports as unknown as Record<string, Fn>;
   const memory = instance.exports.memory as WebAssembly.Memory;
-  const counters = () => new BigUint64Array(memory.buffer, x.eventsPtr(), x.numEvents());
+  const counters = () => new BigUint64Array(memory.buffer, x.countersPtr(), x.numCounters());
   const load = (data: Uint8Array) => {
     if (data.length > x.frameBytes()) throw new Error('frame too large for the probe');
     new Uint8Array(memory.buffer, x.framePtr(), data.length).set(data);
@@ -78,12 +78,12 @@ function wrap(instance: WebAssembly.Instance): DecodeProbe {
       d.dst = address(new Uint8Array(memory.buffer, x.dstPtr(), 16), v4);
       return d;
     },
-    event(name) {
-      return Number(counters()[CORE_EVENTS.indexOf(name)]);
+    counter(name) {
+      return Number(counters()[CORE_COUNTERS.indexOf(name)]);
     },
-    events() {
+    counters() {
       const out: Record<string, number> = {};
-      counters().forEach((v, i) => { if (v !== 0n) out[CORE_EVENTS[i]] = Number(v); });
+      counters().forEach((v, i) => { if (v !== 0n) out[CORE_COUNTERS[i]] = Number(v); });
       return out;
     },
   };

@@ -9,7 +9,7 @@ import {
   pktDnsQtype, pktDnsRcode, pktDnsAncount, pktDnsQnameLen, pktDnsQnameLabels, pktDnsQnameMaxLabel,
   pktDnsQnameEntropy,
 } from '../../assembly/decode/packet';
-export { eventsPtr, numEvents } from '../../assembly/events';
+export { countersPtr, numCounters } from '../../assembly/events';
 
 const FRAME_BYTES: i32 = 262144;
 const frame: usize = memory.data(FRAME_BYTES);

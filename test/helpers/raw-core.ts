@@ -1,10 +1,11 @@
 /**
  * Drives build/netsensor.wasm directly — WebAssembly.instantiate, no generated bindings, an `env.abort` that
  * throws — so tests see exactly what the ABI in assembly/index.ts promises: records written into the ring,
- * process() in batches, counters read by name through CORE_EVENTS.
+ * process() in batches, counters read by name through CORE_COUNTERS. Layouts and constants: core/abi.ts.
  */
 import { readFileSync } from 'node:fs';
-import { CORE_EVENTS, type CoreEventName } from '../../core/decoder-events.ts';
+import { CORE_COUNTERS, type CoreCounterName } from '../../core/decoder-events.ts';
+import { KEY_RECORD, RECORD_HEADER, STATS } from '../../core/abi.ts';
 
 export interface Frame {
   ts: number; // ms since the epoch
@@ -13,7 +14,7 @@ export interface Frame {
   wirelen?: number; // defaults to data.length
 }
 
-export const RECORD_HEADER_BYTES = 24;
+export const RECORD_HEADER_BYTES = RECORD_HEADER.bytes;
 export const WASM_PATH = new URL('../../build/netsensor.wasm', import.meta.url);
 
 export class CoreTrap extends Error {
@@ -40,7 +41,7 @@ export class RawCore {
   readonly memoryBytesAfterInit: number;
   rowsDrained = 0;
   keepRecords = false;
-  readonly records: FlowKeyRecord[] = [];
+  readonly records: ParsedKeyRecord[] = [];
 
   private constructor(instance: WebAssembly.Instance, opts: Required<RawCoreOptions>) {
     this.exports = instance.exports as unknown as Record<string, Fn>;
@@ -85,12 +86,13 @@ export class RawCore {
           if (i === start) throw new Error(`frame of ${f.data.length} bytes does not fit the ring`);
           break;
         }
-        view.setFloat64(off, f.ts, true);
-        view.setUint32(off + 8, f.data.length, true);
-        view.setUint32(off + 12, f.wirelen ?? f.data.length, true);
-        view.setUint16(off + 16, f.linktype, true);
-        view.setUint16(off + 18, 0, true);
-        view.setUint32(off + 20, 0, true);
+        const h = RECORD_HEADER.offset;
+        view.setFloat64(off + h.ts_ms, f.ts, true);
+        view.setUint32(off + h.caplen, f.data.length, true);
+        view.setUint32(off + h.wirelen, f.wirelen ?? f.data.length, true);
+        view.setUint16(off + h.linktype, f.linktype, true);
+        view.setUint16(off + h.reserved16, 0, true);
+        view.setUint32(off + h.reserved32, 0, true);
         bytes.set(f.data, off + RECORD_HEADER_BYTES);
         bytes.fill(0, off + RECORD_HEADER_BYTES + f.data.length, off + size);
         off += size;
@@ -121,7 +123,7 @@ export class RawCore {
   drain(): number {
     const rows = this.exports.outRows ? this.exports.outRows() : 0;
     if (this.keepRecords && rows > 0) {
-      const size = this.exports.keyRecordBytes();
+      const size = KEY_RECORD.bytes;
       const view = new DataView(this.memory.buffer, this.exports.outKeysPtr(), rows * size);
       for (let r = 0; r < rows; r++) this.records.push(parseKeyRecord(view, r * size));
     }
@@ -136,22 +138,22 @@ export class RawCore {
     this.drain();
   }
 
-  events(): Map<CoreEventName, bigint> {
-    const n = this.exports.numEvents();
-    const view = new BigUint64Array(this.memory.buffer, this.exports.eventsPtr(), n);
-    const out = new Map<CoreEventName, bigint>();
-    CORE_EVENTS.forEach((name, i) => { if (i < n) out.set(name, view[i]); });
+  counters(): Map<CoreCounterName, bigint> {
+    const n = this.exports.numCounters();
+    const view = new BigUint64Array(this.memory.buffer, this.exports.countersPtr(), n);
+    const out = new Map<CoreCounterName, bigint>();
+    CORE_COUNTERS.forEach((name, i) => { if (i < n) out.set(name, view[i]); });
     return out;
   }
 
-  event(name: CoreEventName): number {
-    return Number(this.events().get(name) ?? 0n);
+  counter(name: CoreCounterName): number {
+    return Number(this.counters().get(name) ?? 0n);
   }
 
-  /** Events with a non-zero count, as plain numbers (handy in assertion messages). */
-  nonZeroEvents(): Record<string, number> {
+  /** Counters that are not zero, as plain numbers (handy in assertion messages). */
+  nonZeroCounters(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [k, v] of this.events()) if (v !== 0n) out[k] = Number(v);
+    for (const [k, v] of this.counters()) if (v !== 0n) out[k] = Number(v);
     return out;
   }
 
@@ -161,8 +163,8 @@ export class RawCore {
   }
 }
 
-/** A finished flow's key record (layout in assembly/index.ts). */
-export interface FlowKeyRecord {
+/** A finished flow's KEY_RECORD (core/abi.ts), parsed. */
+export interface ParsedKeyRecord {
   src: string; dst: string; srcPort: number; dstPort: number; protocol: number; ipVersion: number;
   endReason: number; vlanId: number; srcToDstPackets: number; srcToDstBytes: number;
   dstToSrcPackets: number; dstToSrcBytes: number;
@@ -175,25 +177,26 @@ function address(view: DataView, at: number, v4: boolean): string {
   return groups.join(':');
 }
 
-function parseKeyRecord(view: DataView, at: number): FlowKeyRecord {
-  const v4 = view.getUint8(at + 37) === 4;
+function parseKeyRecord(view: DataView, at: number): ParsedKeyRecord {
+  const k = KEY_RECORD.offset;
+  const v4 = view.getUint8(at + k.ip_version) === 4;
   return {
-    src: address(view, at, v4),
-    dst: address(view, at + 16, v4),
-    srcPort: view.getUint16(at + 32, true),
-    dstPort: view.getUint16(at + 34, true),
-    protocol: view.getUint8(at + 36),
-    ipVersion: view.getUint8(at + 37),
-    endReason: view.getUint8(at + 38),
-    vlanId: view.getUint16(at + 40, true),
-    srcToDstPackets: view.getFloat64(at + 64, true),
-    srcToDstBytes: view.getFloat64(at + 72, true),
-    dstToSrcPackets: view.getFloat64(at + 80, true),
-    dstToSrcBytes: view.getFloat64(at + 88, true),
+    src: address(view, at + k.src, v4),
+    dst: address(view, at + k.dst, v4),
+    srcPort: view.getUint16(at + k.src_port, true),
+    dstPort: view.getUint16(at + k.dst_port, true),
+    protocol: view.getUint8(at + k.protocol),
+    ipVersion: view.getUint8(at + k.ip_version),
+    endReason: view.getUint8(at + k.end_reason),
+    vlanId: view.getUint16(at + k.vlan_id, true),
+    srcToDstPackets: view.getFloat64(at + k.src2dst_packets, true),
+    srcToDstBytes: view.getFloat64(at + k.src2dst_bytes, true),
+    dstToSrcPackets: view.getFloat64(at + k.dst2src_packets, true),
+    dstToSrcBytes: view.getFloat64(at + k.dst2src_bytes, true),
   };
 }
 
-// statsPtr() indexes (assembly/index.ts)
-export const STAT_PACKETS = 0;
-export const STAT_BYTES = 1;
-export const STAT_IP_PACKETS = 6;
+// statsPtr() indexes
+export const STAT_PACKETS = STATS.indexOf('packets');
+export const STAT_BYTES = STATS.indexOf('bytes');
+export const STAT_IP_PACKETS = STATS.indexOf('ipPackets');
