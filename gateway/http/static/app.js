@@ -32,6 +32,17 @@ async function api(path) {
   return r.json();
 }
 
+/** State-changing requests: JSON body, the token if any, and a custom header a cross-site form cannot send. */
+async function apiPost(path, body = {}) {
+  const headers = { 'content-type': 'application/json', 'x-netsensor-request': 'dashboard' };
+  const token = sessionStorage.getItem('netsensor-token');
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (r.status === 401 || r.status === 403) throw new AuthNeeded((await r.json().catch(() => ({}))).error?.message || 'token required');
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return r.json();
+}
+
 function askToken(message) {
   $('#token-form').hidden = false;
   $('#main').hidden = true;
@@ -55,6 +66,25 @@ async function loadSensors() {
     el('td', {}, s.id),
     el('td', { class: `state-${s.state}` }, s.stale && s.state === 'online' ? 'online (quiet)' : s.state),
     el('td', {}, fmtTime(s.last_seen)), el('td', {}, s.model || ''), el('td', {}, s.events), el('td', {}, s.rejected))), 'no sensors yet', 6);
+}
+
+async function loadBaselines() {
+  const { baselines } = await api('/api/baselines');
+  const rows = [];
+  for (const b of baselines) {
+    const r = await api(`/api/sensors/${encodeURIComponent(b.sensor)}/baseline`);
+    const state = r.learning ? `learning until ${fmtTime(r.learn_until_ms)}` : `learned · ${r.suppressed} suppressed`;
+    const reset = el('button', { type: 'button', class: 'reset-baseline', 'data-sensor': b.sensor }, 'Reset');
+    reset.addEventListener('click', () => {
+      if (!confirm(`Forget what ${b.sensor} learned and start learning again?`)) return;
+      apiPost(`/api/sensors/${encodeURIComponent(b.sensor)}/baseline/reset`).then(refresh).catch(report);
+    });
+    if (r.devices.length === 0) rows.push(el('tr', { 'data-sensor': b.sensor }, el('td', {}, b.sensor), el('td', {}, state), el('td', { colSpan: 5 }, 'no device learned yet'), el('td', {}, reset)));
+    r.devices.forEach((d, i) => rows.push(el('tr', { 'data-sensor': b.sensor, 'data-device': d.device },
+      el('td', {}, i === 0 ? b.sensor : ''), el('td', {}, i === 0 ? state : ''), el('td', {}, d.device), el('td', {}, d.endpoints),
+      el('td', {}, d.flows), el('td', {}, d.peers.join(' ')), el('td', {}, d.ports.join(' ')), el('td', {}, i === 0 ? reset : ''))));
+  }
+  fill($('#baselines tbody'), rows, 'no sensor reports a baseline', 8);
 }
 
 const ROLLOUT = { staged: 'first stage', complete: 'complete', halted: 'halted' };
@@ -195,7 +225,7 @@ function report(e) {
 
 async function refresh() {
   try {
-    await Promise.all([loadHealth(), loadSensors(), loadModels(), loadStats(), loadAlerts()]);
+    await Promise.all([loadHealth(), loadSensors(), loadModels(), loadStats(), loadAlerts(), loadBaselines()]);
     if (state.selected) await showAlert(state.selected);
   } catch (e) { report(e); }
 }
