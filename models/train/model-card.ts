@@ -1,17 +1,21 @@
 /**
  * Writes models/MODEL.md from the measured results, so the card never drifts from the shipped model:
  *   node --import tsx models/train/model-card.ts [--report models/data/train-report.json]
- *     [--public models/data/public-eval.json] [--notes models/data/card-notes.md] [--out models/MODEL.md]
+ *     [--alerts models/data/alert-eval.json] [--episodes models/data/episode-eval.json]
+ *     [--calibration models/data/episode-calibration.json] [--notes models/data/card-notes.md] [--out models/MODEL.md]
  * The notes file holds the hand-written sections (design, limitations, interpretation).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatEvaluation } from './metrics.js';
 import type { TrainReport } from './pipeline.js';
+import type { RunAlerts } from './episode-calibration.js';
 
 const { values } = parseArgs({ options: {
   report: { type: 'string', default: 'models/data/train-report.json' },
-  public: { type: 'string', default: 'models/data/public-eval.json' },
+  alerts: { type: 'string', default: 'models/data/alert-eval.json' },
+  episodes: { type: 'string', default: 'models/data/episode-eval.json' },
+  calibration: { type: 'string', default: 'models/data/episode-calibration.json' },
   notes: { type: 'string', default: 'models/data/card-notes.md' },
   out: { type: 'string', default: 'models/MODEL.md' },
 } });
@@ -38,32 +42,50 @@ lines.push('## Measured results (held-out lab runs)', '',
   `- Thresholds: classes ${r.classNames.map((c, i) => `${c} ${i === r.classNames.indexOf('benign') ? '–' : r.classThresholds[i]!.toFixed(3)}`).join(', ')}; anomaly ${r.anomaly.threshold.toExponential(3)} (log-normal fit μ=${r.anomaly.mu.toFixed(3)}, σ=${r.anomaly.sigma.toFixed(3)} of ln error on benign validation flows, target FPR ${r.anomaly.targetFpr}; empirical quantile ${r.anomaly.empirical.toExponential(3)}).`,
   '');
 
-if (existsSync(values.public!)) {
-  const p = JSON.parse(readFileSync(values.public!, 'utf8')) as { captures: { file: string; category: string; family: string | null; flows: number; alerts: number; byClass: Record<string, number>; rightFamily: boolean | null; error?: string }[] };
-  const labelled = p.captures.filter((c) => c.category !== 'benign');
-  const withFamily = labelled.filter((c) => c.family);
-  const right = withFamily.filter((c) => c.rightFamily);
-  const benign = p.captures.filter((c) => c.category === 'benign' && !c.error);
-  const benignAlerting = benign.filter((c) => c.alerts > 0);
-  const benignClassAlerting = benign.filter((c) => Object.keys(c.byClass).some((k) => k !== 'anomaly'));
-  const benignFlows = benign.reduce((s, c) => s + c.flows, 0);
-  const benignAlerts = benign.reduce((s, c) => s + c.alerts, 0);
-  const benignClassAlerts = benign.reduce((s, c) => s + Object.entries(c.byClass).filter(([k]) => k !== 'anomaly').reduce((a, [, v]) => a + v, 0), 0);
-  const fmt = (b: Record<string, number>): string => Object.entries(b).map(([k, v]) => `${k} ${v}`).join(', ') || '–';
-  lines.push('## Public captures (`../shared/pcaps`, LABELS.tsv)', '',
-    `\`netsensor model eval --captures <pcaps>\` runs \`detect\` on every capture. A labelled capture "gets the right family" when at least one alert has the class its category maps to (portscan/os-fingerprint → scan; dos/ddos → dos; bruteforce; dns-tunnel → dns_tunnel; malware-c2 → c2). Categories with no class of ours (web attacks, exploits, MITM, Tor, evasion) are listed for what they raise.`, '',
-    `- Right family on **${right.length} of ${withFamily.length}** labelled captures whose category maps to a class.`,
-    `- Unlabelled (benign / protocol-sample) captures: ${benign.length} parsed, ${benignFlows} flows; **${benignClassAlerting.length}** raise a classifier alert (${benignClassAlerts} alerts, ${(benignFlows ? (benignClassAlerts / benignFlows) * 1e4 : 0).toFixed(0)} per 10k flows); ${benignAlerting.length} raise any alert including anomaly (${benignAlerts} alerts, ${(benignFlows ? (benignAlerts / benignFlows) * 1e4 : 0).toFixed(0)} per 10k flows).`,
-    '', '### Labelled captures', '', '| capture | category | expected | flows | alerts by class | right family |', '|---|---|---|---:|---|:-:|');
-  for (const c of labelled) lines.push(`| ${c.file} | ${c.category} | ${c.family ?? '–'} | ${c.flows ?? '–'} | ${c.error ? `error: ${c.error}` : fmt(c.byClass)} | ${c.family ? (c.rightFamily ? 'yes' : '**no**') : '–'} |`);
-  lines.push('', '### Unlabelled captures that raise classifier alerts', '', '| capture | flows | alerts by class |', '|---|---:|---|');
-  const worst = benignClassAlerting.sort((a, b) => b.alerts - a.alerts);
-  for (const c of worst.slice(0, 40)) lines.push(`| ${c.file} | ${c.flows} | ${fmt(c.byClass)} |`);
-  if (worst.length > 40) lines.push(`| … ${worst.length - 40} more captures (full list: \`${values.public}\`) | ${worst.slice(40).reduce((s, c) => s + c.flows, 0)} | ${worst.slice(40).reduce((s, c) => s + c.alerts, 0)} alerts |`);
-  const byClass: Record<string, number> = {};
-  for (const c of benign) for (const [k, v] of Object.entries(c.byClass)) byClass[k] = (byClass[k] ?? 0) + v;
-  const anomalyOnly = benignAlerting.filter((c) => !benignClassAlerting.includes(c));
-  lines.push('', `Alerts on unlabelled captures by class: ${fmt(byClass)}. Captures raising only anomaly alerts: ${anomalyOnly.length}.`, '');
+/** The parts of `netsensor model eval --captures --json` (cli/commands/model/eval-alerts.ts) the card reads. */
+interface AlertEvaluation {
+  split: string;
+  benign: { captures: number; alerting: number; rate: number };
+  attacks: { captures: number; rightFamily: number; rate: number; byFamily: Record<string, { captures: number; rightFamily: number }> };
+  lab: { benignRuns: number; benignAlerting: number; attackRuns: number; attackDetected: number; byClass: Record<string, { runs: number; detected: number }> };
+  captures: Array<{ set: string; file: string; expect: string | null; flows: number; alerts: Record<string, number>; ok: boolean | null; error?: string }>;
+}
+
+const fmt = (b: Record<string, number>): string => Object.entries(b).map(([k, v]) => `${k} ${v}`).join(', ') || '–';
+
+// What users see: alerts on netsensor/v1/alerts/#, per capture (netsensor model eval --captures, the engine of
+// `netsensor detect --alerts`), and episodes per held-out lab run (netsensor model eval --data).
+if (existsSync(values.alerts!)) {
+  const { alerts: e, version } = JSON.parse(readFileSync(values.alerts!, 'utf8')) as { version: string; alerts: AlertEvaluation };
+  const benignAlerting = e.captures.filter((c) => c.set === 'benign' && !c.ok);
+  const attacks = e.captures.filter((c) => c.set === 'attack');
+  lines.push('## Alerts a subscriber receives (held-out captures)', '',
+    `Model \`${version}\`. \`netsensor model eval --captures <pcaps> --split ${e.split}\` replays each capture through the sensor's pipeline and the gateway's correlation (the engine of \`netsensor detect --alerts\`) and counts the alerts a client subscribed to \`netsensor/v1/alerts/#\` would receive. Thresholds (model and episodes) were calibrated on validation data only; nothing here was tuned on these captures.`, '',
+    `- **Benign corpus, ${e.split} split** (models/corpus/benign.tsv, held out by capture and by device type): **${e.benign.alerting} of ${e.benign.captures}** captures raise any alert (${pct(e.benign.rate)}).${benignAlerting.length ? ` Alerting: ${benignAlerting.map((c) => `${c.file} (${fmt(c.alerts)})`).join('; ')}.` : ''}`,
+    `- **Labelled attack captures** (models/corpus/attacks.tsv, in scope): **${e.attacks.rightFamily} of ${e.attacks.captures}** raise an alert of the right family (${pct(e.attacks.rate)}): ${Object.entries(e.attacks.byFamily).map(([f, v]) => `${f} ${v.rightFamily}/${v.captures}`).join(', ')}.`,
+    e.lab.benignRuns + e.lab.attackRuns > 0
+      ? `- **Lab ${e.split} runs with captures** (new scenarios): benign runs alerting ${e.lab.benignAlerting} of ${e.lab.benignRuns}; attack runs detected with their class ${e.lab.attackDetected} of ${e.lab.attackRuns} (${Object.entries(e.lab.byClass).map(([f, v]) => `${f} ${v.detected}/${v.runs}`).join(', ')}).`
+      : '',
+    '', '| attack capture | expected | flows | alerts by class | right family |', '|---|---|---:|---|:-:|');
+  for (const c of attacks) lines.push(`| ${c.file} | ${c.expect} | ${c.flows} | ${c.error ? `error: ${c.error}` : fmt(c.alerts)} | ${c.ok ? 'yes' : '**no**'} |`);
+  const oos = e.captures.filter((c) => c.set === 'out_of_scope' && Object.keys(c.alerts).length > 0);
+  lines.push('', `Out-of-scope labelled captures (web attacks, exploits, evasion…; not counted) raising alerts: ${oos.length ? oos.map((c) => `${c.file} (${fmt(c.alerts)})`).join('; ') : 'none'}.`, '');
+}
+if (existsSync(values.episodes!)) {
+  const { episodes: ep } = JSON.parse(readFileSync(values.episodes!, 'utf8')) as { episodes: { runs: RunAlerts[]; benignRuns: number; benignRunsAlerting: number; attackRuns: number; attackRunsDetected: number; runsWithFalseEpisodes: number } };
+  lines.push('### Episodes per held-out lab run', '',
+    `\`netsensor model eval --data\` replays each test run's flow rows (the captures of the older runs are not kept) through the same evidence and episode code: benign runs opening any episode **${ep.benignRunsAlerting} of ${ep.benignRuns}**; attack runs with an episode of every attack class they contain **${ep.attackRunsDetected} of ${ep.attackRuns}**; runs with an episode on a benign actor ${ep.runsWithFalseEpisodes}.`, '');
+  const odd = ep.runs.filter((r) => r.benignFamilies.length || r.classes.some((c) => !r.attackFamilies.includes(c)));
+  if (odd.length) {
+    lines.push('| run | attack classes | episodes on attackers | episodes on benign actors |', '|---|---|---|---|');
+    for (const r of odd) lines.push(`| ${r.run} | ${r.classes.join(', ') || '–'} | ${r.attackFamilies.join(', ') || '–'} | ${r.benignFamilies.join(', ') || '–'} |`);
+    lines.push('');
+  }
+}
+if (existsSync(values.calibration!)) {
+  const c = JSON.parse(readFileSync(values.calibration!, 'utf8')) as { thresholds: Record<string, number>; attackRuns: Record<string, { runs: number; alert: number }>; runs: number };
+  lines.push('### Episode thresholds (calibrated on validation)', '',
+    `\`netsensor model calibrate-episodes\` over ${c.runs} validation runs and corpus captures: ${Object.entries(c.thresholds).map(([f, t]) => `${f} ${t}`).join(', ')} (evidence units; floors in detection/families.ts). Validation attack runs reaching their threshold: ${Object.entries(c.attackRuns).map(([f, v]) => `${f} ${v.alert}/${v.runs}`).join(', ')}.`, '');
 }
 lines.push(...rest.map((s) => s.trim()), '');
 writeFileSync(values.out!, lines.join('\n'));
