@@ -25,7 +25,7 @@ import { decodeIpv6 } from './ipv6';
 import {
   pktTsMs, pktCaplen, pktWirelen, pktVlanId, pktVlanCount, pktIpVersion, pktIpTotalLen, pktIpHeaderLen,
   pktIsFragment, pktIsLaterFragment, pktProtocol, pktSrcPort, pktDstPort, pktL4HeaderLen, pktPayloadLen,
-  pktTcpFlags, pktTcpWindow, pktTcpMss, pktTcpWscale, pktIcmpType, pktIcmpCode, pktIsDns,
+  pktTcpFlags, pktTcpWindow, pktTcpMss, pktTcpWscale, pktIcmpType, pktIcmpCode, pktIcmpReply, pktIsDns,
 } from './packet';
 
 export const LINKTYPE_NULL: u32 = 0;
@@ -65,6 +65,7 @@ export function decodePacket(data: usize, caplen: u32, linktype: u32, tsMs: f64)
   pktTcpWscale = -1;
   pktIcmpType = -1;
   pktIcmpCode = -1;
+  pktIcmpReply = false;
   pktIsDns = false;
   setFrameStart(data);
   if (caplen == 0) {

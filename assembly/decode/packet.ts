@@ -34,6 +34,9 @@ export let pktTcpWscale: i32 = -1; // -1 if absent
 
 export let pktIcmpType: i32 = -1;
 export let pktIcmpCode: i32 = -1;
+/** A reply of an ICMP request/reply pair that carries an identifier (echo …): its receiver asked, so a flow it
+ *  starts has the receiver as initiator (like a SYN-ACK seen first). See decode/icmp.ts. */
+export let pktIcmpReply: bool = false;
 
 export let pktIsDns: bool = false; // UDP port 53 with a parseable DNS header
 export let pktDnsQr: u8 = 0;

@@ -24,6 +24,7 @@ import { NUM_FEATURES, SCHEMA_HASH32, END_ACTIVE, END_INTERIM, END_END_OF_INPUT,
 import { KEY_RECORD_BYTES, KEY_FLAG_INTERIM, STAT_FLOWS_CREATED, STAT_FLOWS_ACTIVE, STAT_HOSTS_ACTIVE } from '../generated/abi';
 import {
   pktSrc, pktDst, pktSrcPort, pktDstPort, pktProtocol, pktVlanId, pktIpVersion, pktTsMs, pktTcpFlags, pktIpTotalLen,
+  pktIcmpReply,
 } from '../decode/packet';
 
 export { configure } from './timeouts';
@@ -100,8 +101,9 @@ function create(h: u32): i32 {
   const f = flowAt(i);
   const p = changetype<usize>(f);
   const flags = pktProtocol == 6 ? pktTcpFlags : <u8>0;
-  // The initiator is the first packet's sender — except a SYN-ACK seen first: its receiver initiated.
-  const swap = (flags & 0x12) == 0x12;
+  // The initiator is the first packet's sender — except a SYN-ACK or an ICMP echo-like reply seen first: its
+  // receiver initiated (decode/icmp.ts: the key then reads from the requester's side, as for the request).
+  const swap = (flags & 0x12) == 0x12 || pktIcmpReply;
   if (swap) {
     addrCopy(p, pktDst);
     addrCopy(p + 16, pktSrc);
@@ -133,7 +135,9 @@ function create(h: u32): i32 {
     hostAdd(src, HW_DST_HOSTS, 1);
     hostAdd(dst, HW_SRC_HOSTS, 1);
   }
-  if (pairContact(portPairKey(pair, f.dstPort, f.proto), nowMs)) hostAdd(src, HW_DST_PORTS, 1);
+  // ICMP's key ports are types and identifiers, not services: as one "port" 0 per pair, as before they existed.
+  const service = f.proto == 1 || f.proto == 58 ? <u16>0 : f.dstPort;
+  if (pairContact(portPairKey(pair, service, f.proto), nowMs)) hostAdd(src, HW_DST_PORTS, 1);
 
   listPush(i, classOf(f));
   updateEmergency();

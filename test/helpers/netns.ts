@@ -3,6 +3,8 @@
  *   nsflo-a (veth nsflo-va: 10.231.0.1/24, fd00:231::1/64)  ↔  nsflo-b (veth nsflo-vb: 10.231.0.2/24, fd00:231::2/64)
  * Transmit checksum offload is turned off on both ends, otherwise captured TCP/UDP checksums are wrong.
  * Needs root. destroy() removes both namespaces (the veth pair goes with them); call it in a finally block.
+ * A test that may run beside another one passes its own names (netnsNames(prefix, octet)): same shape, its own
+ * namespaces and subnets (10.<octet>.0.0/24, fd00:<octet>::/64).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
@@ -15,12 +17,26 @@ export const IP_B = '10.231.0.2';
 export const IP6_A = 'fd00:231::1';
 export const IP6_B = 'fd00:231::2';
 
+export interface NetnsNames {
+  nsA: string; nsB: string; vethA: string; vethB: string; ipA: string; ipB: string; ip6A: string; ip6B: string;
+}
+
+/** Names and addresses for a pair of its own: `<prefix>-a`, `<prefix>-va`, 10.<octet>.0.1, fd00:<octet>::1, … */
+export function netnsNames(prefix: string, octet: number): NetnsNames {
+  return {
+    nsA: `${prefix}-a`, nsB: `${prefix}-b`, vethA: `${prefix}-va`, vethB: `${prefix}-vb`,
+    ipA: `10.${octet}.0.1`, ipB: `10.${octet}.0.2`, ip6A: `fd00:${octet}::1`, ip6B: `fd00:${octet}::2`,
+  };
+}
+
+const DEFAULT_NAMES: NetnsNames = { nsA: NS_A, nsB: NS_B, vethA: VETH_A, vethB: VETH_B, ipA: IP_A, ipB: IP_B, ip6A: IP6_A, ip6B: IP6_B };
+
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function deleteNamespaces(): void {
-  for (const ns of [NS_A, NS_B]) {
+function deleteNamespaces(n: NetnsNames): void {
+  for (const ns of [n.nsA, n.nsB]) {
     try { ip('netns', 'del', ns); } catch { /* not there */ }
   }
 }
@@ -33,14 +49,14 @@ export interface NetnsPair {
   destroy(): void;
 }
 
-export function createNetnsPair(): NetnsPair {
-  deleteNamespaces(); // leftovers of an interrupted run
+export function createNetnsPair(n: NetnsNames = DEFAULT_NAMES): NetnsPair {
+  deleteNamespaces(n); // leftovers of an interrupted run
   const children: ChildProcess[] = [];
   try {
-    ip('netns', 'add', NS_A);
-    ip('netns', 'add', NS_B);
-    ip('link', 'add', VETH_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', VETH_B, 'netns', NS_B);
-    for (const [ns, dev, v4, v6] of [[NS_A, VETH_A, IP_A, IP6_A], [NS_B, VETH_B, IP_B, IP6_B]]) {
+    ip('netns', 'add', n.nsA);
+    ip('netns', 'add', n.nsB);
+    ip('link', 'add', n.vethA, 'netns', n.nsA, 'type', 'veth', 'peer', 'name', n.vethB, 'netns', n.nsB);
+    for (const [ns, dev, v4, v6] of [[n.nsA, n.vethA, n.ipA, n.ip6A], [n.nsB, n.vethB, n.ipB, n.ip6B]]) {
       ip('-n', ns, 'addr', 'add', `${v4}/24`, 'dev', dev);
       ip('-n', ns, 'addr', 'add', `${v6}/64`, 'dev', dev, 'nodad');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
@@ -48,7 +64,7 @@ export function createNetnsPair(): NetnsPair {
       execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'tx', 'off'], { stdio: 'ignore' });
     }
   } catch (e) {
-    deleteNamespaces();
+    deleteNamespaces(n);
     throw e;
   }
   return {
@@ -62,7 +78,7 @@ export function createNetnsPair(): NetnsPair {
     },
     destroy() {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      deleteNamespaces();
+      deleteNamespaces(n);
     },
   };
 }
