@@ -230,7 +230,7 @@ export class EpisodeTracker {
 /** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */
 export function supported(tr: Track): boolean {
   const p = tr.policy;
-  if (tr.flows < p.minFlows || tr.targets.size < p.minTargets) return false;
+  if ((tr.flows < p.minFlows && !(p.minPackets && tr.packets >= p.minPackets)) || tr.targets.size < p.minTargets) return false;
   return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
 }
 

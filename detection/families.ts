@@ -22,6 +22,8 @@ export interface FamilyPolicy {
   halfLifeMs: number;
   threshold: number;
   minFlows: number;
+  /** Alternative to minFlows: this many packets (a flood that is one long flow, e.g. an ICMP echo flood). */
+  minPackets?: number;
   minTargets: number;
   /** For role dst: distinct sources needed (spoofed / distributed). */
   minPeersDst: number;
@@ -36,6 +38,7 @@ const F = {
   dnsQueries: featureIndex('dns_queries'),
   packets: featureIndex('bidirectional_packets'),
   upPayload: featureIndex('src2dst_payload_bytes'),
+  pps: featureIndex('bidirectional_packets_per_s'),
 };
 
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
@@ -43,9 +46,9 @@ const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > 
 export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
   scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minPeersDst: 0, severity: 2 },
   dos: {
-    roles: ['src', 'dst'], halfLifeMs: 60_000, threshold: 20, minFlows: 20, minTargets: 1, minPeersDst: 3, severity: 1,
-    // one flow of a flood keyed as one (e.g. an ICMP flood with one identifier) carries its packet count
-    strength: (r) => clamp(r[F.packets]! / 100, 1, 20),
+    roles: ['src', 'dst'], halfLifeMs: 60_000, threshold: 20, minFlows: 20, minPackets: 100, minTargets: 1, minPeersDst: 3, severity: 1,
+    // a flood that is one flow (an ICMP echo flood keeps its identifier) carries its packet count and rate
+    strength: (r) => clamp(Math.max(r[F.packets]! / 100, r[F.pps]! / 50), 1, 20),
   },
   bruteforce: { roles: ['src'], halfLifeMs: 120_000, threshold: 6, minFlows: 6, minTargets: 1, minPeersDst: 0, severity: 1 },
   dns_tunnel: {

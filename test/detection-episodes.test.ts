@@ -182,6 +182,18 @@ test('baseline persists: a restored baseline keeps its learning start and endpoi
   assert.is(b2.factor(verdict({ src: '10.0.0.5', dst: '52.1.1.1', dport: 8883, t: T0 + 5000, cls: 'dns_tunnel' }), 'dns_tunnel'), 1);
 });
 
+test('a flood that is one flow (ICMP echo, one identifier) opens from its early interim record: packets and rate carry it', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const v = verdict({ t: T0 + 130, cls: 'dos', proto: 1, packets: 128, interim: true });
+  (v.row as Float32Array)[featureIndex('bidirectional_packets_per_s')] = 1000;
+  assert.equal(states(tr.observe(v)), ['open:dos:src']);
+  // the same single flow at a walking pace is no flood
+  const slow = new EpisodeTracker({ newId: ids });
+  const w = verdict({ t: T0 + 130_000, cls: 'dos', proto: 1, packets: 128, interim: true });
+  (w.row as Float32Array)[featureIndex('bidirectional_packets_per_s')] = 1;
+  assert.equal(slow.observe(w), []);
+});
+
 test('reflection rule: replies without requests from many amplifiers to one address open a dos episode on the victim, whatever the model says', () => {
   const tr = new EpisodeTracker({ newId: ids });
   const reply = (src: string, dst: string, sport: number, t: number, answered = 0): FlowVerdict => {

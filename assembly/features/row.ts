@@ -97,7 +97,8 @@ export function writeRow(f: Flow, reason: u8, flags: u8, nowMs: f64): bool {
   put(row, S.F_DURATION_MS, duration);
   put(row, S.F_PROTOCOL, f.proto);
   put(row, S.F_IP_VERSION, f.ipVersion);
-  put(row, S.F_DST_PORT, f.dstPort);
+  // the schema's dst_port is 0 for portless protocols: ICMP's key ports (identifier, type × 256) stay in the record
+  put(row, S.F_DST_PORT, f.proto == 1 || f.proto == 58 ? 0 : f.dstPort);
   put(row, S.F_BIDIRECTIONAL_PACKETS, packets);
   put(row, S.F_BIDIRECTIONAL_BYTES, bytes);
   put(row, S.F_SRC2DST_PACKETS, f.s2dPackets);

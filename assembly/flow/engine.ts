@@ -12,7 +12,7 @@ import { Flow, ST_CLOSED, ST_RST, ST_SYN_START } from './flow';
 import { packetFlowHash, addrCopy } from './key';
 import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush, listTouch, isFull, liveFlows, bytesPerFlow } from './table';
 import { classOf, isExpired, expiryReason, finish, expire, evictOne, flushOne, updateEmergency, scheduleFor, timeoutOf } from './expiry';
-import { activeMs, interimMs } from './timeouts';
+import { activeMs, interimMs, EARLY_INTERIM_PACKETS } from './timeouts';
 import { startRecord, accumulate } from '../features/accumulate';
 import { hostTableBytes, hostsInit, hostGet, hostAt, hostsAt, hostAdd, hostSent, liveHosts, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_RECV_FLOWS, HW_RECV_PACKETS, HW_SRC_HOSTS } from '../features/hosts';
 import { pairBytes, pairsInit, hostPairKey, portPairKey, pairContact } from '../features/pairs';
@@ -205,7 +205,7 @@ export function flowPacket(): void {
   listTouch(i, c, timeoutOf(f, c) * REQUEUE_SLACK);
   scheduleFor(f);
 
-  if (interimMs > 0 && now - f.lastInterimMs >= interimMs) {
+  if (interimMs > 0 && (now - f.lastInterimMs >= interimMs || f.s2dPackets + f.d2sPackets == EARLY_INTERIM_PACKETS)) {
     writeRow(f, END_INTERIM, KEY_FLAG_INTERIM, now);
     f.lastInterimMs = now;
   }

@@ -13,7 +13,8 @@
  * |                      |         | (never later than the protocol's idle timeout)                            |
  * | CFG_CLOSED_LINGER_S  | 1 s     | after FIN both ways or RST, trailing packets still join the flow          |
  * | CFG_ACTIVE_S         | 1800 s  | a record longer than this ends `active`; a fresh record continues         |
- * | CFG_INTERIM_S        | 0 (off) | emit an interim row (flow continues) at most every this many seconds      |
+ * | CFG_INTERIM_S        | 0 (off) | emit an interim row (flow continues) at most every this many seconds;     |
+ * |                      |         | with interim rows on, also one as the flow reaches EARLY_INTERIM_PACKETS  |
  * | CFG_EMERGENCY_FACTOR | 0.1     | timeouts × this while the flow table is ≥ 95 % full                       |
  * | CFG_ACTIVITY_GAP_S   | 5 s     | gaps ≥ this split a flow into active periods and idle gaps (CICFlowMeter) |
  */
@@ -30,6 +31,12 @@ export let unansweredMs: f64 = 3_000;
 export let closedLingerMs: f64 = 1_000;
 export let activeMs: f64 = 1_800_000;
 export let interimMs: f64 = 0;
+/**
+ * With interim rows on (a live sensor), a flow is also reported once as it reaches this many packets: a flood that is
+ * one long flow (an ICMP echo flood keeps one identifier) is scored within a fraction of a second, not at the
+ * first interim period.
+ */
+export const EARLY_INTERIM_PACKETS: u32 = 128;
 export let emergencyFactor: f64 = 0.1;
 export let activityGapMs: f64 = 5_000;
 /** Set by configure(): the expiry schedule must be recomputed. */
