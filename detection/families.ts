@@ -48,7 +48,7 @@ export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
   dos: {
     roles: ['src', 'dst'], halfLifeMs: 60_000, threshold: 20, minFlows: 20, minPackets: 100, minTargets: 1, minPeersDst: 3, severity: 1,
     // a flood that is one flow (an ICMP echo flood keeps its identifier) carries its packet count and rate
-    strength: (r) => clamp(Math.max(r[F.packets]! / 100, r[F.pps]! / 50), 1, 30),
+    strength: (r) => clamp(Math.max(r[F.packets]! / 100, r[F.pps]! / 20), 1, 30),
   },
   bruteforce: { roles: ['src'], halfLifeMs: 120_000, threshold: 6, minFlows: 6, minTargets: 1, minPeersDst: 0, severity: 1 },
   dns_tunnel: {
