@@ -6,7 +6,7 @@
 import { NetsensorError } from '../common/errors.js';
 import { loadPublicKeysFrom } from '../common/keys.js';
 import { log as rootLog, type Logger } from '../common/log.js';
-import { topics } from '../protocol/topics.js';
+import { parseSensorTopic, topics } from '../protocol/topics.js';
 import { AlertPublisher } from './alert-publisher.js';
 import { alertTopic, toEve } from './alerts.js';
 import { EmbeddedBroker } from './broker.js';
@@ -82,7 +82,8 @@ export class Gateway {
       registerModelsApi(http, models, rollouts);
       if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
-        registry.onStatus(topic.split('/')[3], payload);
+        const t = parseSensorTopic(topic);
+        if (t) registry.onStatus(t.sensorId, payload);
         done();
       });
       await bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true });

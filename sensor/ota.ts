@@ -13,13 +13,12 @@
  * Any failure leaves the running model untouched and is reported as `rejected` with its reason on
  * netsensor/v1/sensors/<id>/ota.
  */
-import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { NetsensorError } from '../common/errors.js';
 import { keyId, parsePublicKey, publicKeyFromRaw, rawPublicKey } from '../common/keys.js';
 import { log as rootLog, type Logger } from '../common/log.js';
-import { packagePath } from '../common/paths.js';
+import { packageVersion } from '../common/version.js';
 import { NUM_FEATURES, SCHEMA_ID } from '../core/schema.js';
 import {
   OtaRejected, bytesToRow, cborDecode, checkChunk, checkPayload, compareVersions, decodeEnvelope, equalBytes, verifyEnvelope,
@@ -63,10 +62,6 @@ export interface OtaReceiverOptions {
   log?: Logger;
   /** Progress hook (tests, diagnostics): 'verified', 'payload', 'staged', 'self_test', 'persisting', 'committed', 'applied'. */
   onStage?: (stage: string, seq: number) => void;
-}
-
-function packageVersion(): string {
-  return JSON.parse(readFileSync(packagePath('package.json'), 'utf8')).version as string;
 }
 
 function toKey(k: KeyObject | string): KeyObject {

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
+import { OFFLINE_STATUS } from '../protocol/status.js';
 import { topics } from '../protocol/topics.js';
 import type { SensorConfig } from './config.js';
 
@@ -34,8 +35,6 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
   const exp = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
-
-export const OFFLINE_STATUS = JSON.stringify({ state: 'offline' });
 
 export class Publisher extends EventEmitter<PublisherEvents> {
   private readonly opts: PublisherOptions;

@@ -23,7 +23,7 @@ import {
   OtaRejected, checkPayload, cborDecode, decodeBundle, decodeEnvelope, splitPayload, trustedKeysFrom, validateManifest,
   verifyEnvelope, type Manifest,
 } from '../../protocol/manifest.js';
-import { ID_PATTERN, parseSensorTopic, topics } from '../../protocol/topics.js';
+import { ID_PATTERN, parseModelTopic, parseSensorTopic, topics } from '../../protocol/topics.js';
 import type { OtaReport, RolloutRecord } from '../../protocol/ota-report.js';
 import type { Bus } from '../bus.js';
 
@@ -226,7 +226,9 @@ export class ModelDistributor {
 
   private async onUploadMessage(topic: string, payload: Buffer): Promise<void> {
     if (payload.length === 0) return; // our own clearing of the retained upload
-    const channel = topic.split('/')[3];
+    const t = parseModelTopic(topic);
+    if (!t || t.kind !== 'upload') return; // not a channel name a release could carry
+    const channel = t.channel;
     try {
       const r = await this.publishUpload(new Uint8Array(payload), channel);
       this.log.info({ ...r }, 'model upload accepted from the broker');
