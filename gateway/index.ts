@@ -123,7 +123,7 @@ export class Gateway {
     const msg = JSON.stringify(toEve(a, sensor, reason));
     // Not awaited one by one: both brokers keep the order of one publisher's messages anyway.
     const p: Promise<void> = this.bus.publish(alertTopic(a, sensor), msg, { qos: 1 })
-      .catch((e) => this.log.warn({ err: (e as Error).message, alert: a.id }, 'alert publish failed'))
+      .catch((e) => this.log.warn({ err: e, alert: a.id }, 'alert publish failed'))
       .finally(() => this.publishing.delete(p));
     this.publishing.add(p);
   }
@@ -140,7 +140,7 @@ export class Gateway {
       this.metrics.sensorsOnline.set(this.registry.onlineCount());
       this.metrics.openAlerts.set(this.correlator.openCount());
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'housekeeping failed');
+      this.log.error({ err: e }, 'housekeeping failed');
     }
   }
 
@@ -149,7 +149,7 @@ export class Gateway {
       const r = this.store.applyRetention(Date.now(), this.config.store.retentionDays * 86_400_000, this.config.store.maxBytes);
       if (r.events || r.alerts) this.log.info(r, 'retention removed old data');
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'retention failed');
+      this.log.error({ err: e }, 'retention failed');
     }
   }
 
@@ -162,9 +162,9 @@ export class Gateway {
     this.alertPublisher.flush();
     await Promise.all([...this.publishing]);
     await this.models.idle().catch(() => {});
-    await this.bus.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing broker failed'));
+    await this.bus.close().catch((e) => this.log.warn({ err: e }, 'closing broker failed'));
     this.ingest.flush(); // anything delivered while the broker was closing
-    try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: (e as Error).message }, 'writing alerts failed'); }
+    try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: e }, 'writing alerts failed'); }
     try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
     this.store.close();
     this.log.info('gateway stopped');

@@ -106,7 +106,7 @@ export class OtaReceiver {
         if (seq !== r.state.current) r.log.warn({ seq, current: r.state.current }, 'current model unusable; rolled back to the previous one');
         break;
       } catch (e) {
-        r.log.error({ seq, err: (e as Error).message }, 'stored model unusable');
+        r.log.error({ seq, err: e }, 'stored model unusable');
       }
     }
     const removed = await r.store.prune([r.state.current, r.state.previous]);
@@ -200,7 +200,7 @@ export class OtaReceiver {
       stage('committed');
       this.state = state;
       this.trusted = verified.trusted;
-      await this.store.prune([state.current, state.previous]).catch((e) => this.log.warn({ err: (e as Error).message }, 'prune failed'));
+      await this.store.prune([state.current, state.previous]).catch((e) => this.log.warn({ err: e }, 'prune failed'));
     } catch (e) {
       await staged.release().catch(() => undefined);
       throw e;
@@ -326,7 +326,7 @@ class MqttAttachment {
     try {
       await this.client.publishAsync(topics.ota(this.opts.sensorId), JSON.stringify(r), { qos: 1 });
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'could not publish OTA report');
+      this.log.warn({ err: e }, 'could not publish OTA report');
     }
   }
 
@@ -336,7 +336,7 @@ class MqttAttachment {
       else if (topic === topics.modelRollout(this.channel)) this.onRollout(payload);
       else if (this.candidate && topic.startsWith(topics.modelChunks(this.channel, this.candidate.manifest.seq).slice(0, -1))) this.onChunk(topic, payload);
     } catch (e) {
-      this.log.error({ err: (e as Error).message, topic }, 'OTA message handling failed');
+      this.log.error({ err: e, topic }, 'OTA message handling failed');
     }
   }
 

@@ -113,7 +113,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       // CONNACK 1 (3.1.1) / 0x84 (5): unsupported protocol version
       if (typeof err.code === 'string') networkError = true; // ECONNREFUSED, ENOTFOUND, TLS…: not a version matter
       if (!gotConnack && (err.code === 1 || err.code === 132 || /protocol version/i.test(err.message))) refusedVersion = true;
-      this.log.warn({ err: err.message, code: err.code }, 'mqtt error');
+      this.log.warn({ err }, 'mqtt error');
     });
     client.on('close', () => {
       if (gen !== this.generation) return;
