@@ -5,7 +5,7 @@
  * received (never a secret).
  */
 import {
-  configError, defineSettings, deriveEnvName, envNamesOf, parseFlags, resolveSettings, type DeepPartial, type Setting, type SettingKind,
+  configError, defineSettings, envNamesOf, parseFlags, resolveSettings, type DeepPartial, type Setting, type SettingKind,
 } from '../common/settings.js';
 import { settingsHelp } from '../common/settings-help.js';
 
@@ -126,8 +126,6 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 const TABLE = defineSettings<GatewayConfig>({ envPrefix: 'NETSENSOR_GW_', defaults, settings: SETTINGS });
-
-export const envName = (path: string): string => deriveEnvName(TABLE.envPrefix, path);
 
 /** Environment names read for a setting: the derived one, then the older alias if there is one. */
 export const envNamesFor = (path: string): string[] => envNamesOf(TABLE, SETTINGS.find((s) => s.path === path)!);
