@@ -13,7 +13,7 @@ import type { Role } from './credentials.js';
 
 export type Identity = { role: Role; id: string } | { role: 'anonymous'; id: string };
 
-const SENSOR_KINDS = new Set(['events', 'status', 'ota']);
+const SENSOR_KINDS = new Set(['events', 'status', 'ota', 'baseline']);
 
 export function mayPublish(who: Identity, topic: string): boolean {
   if (who.role === 'admin') return true;
@@ -25,7 +25,8 @@ export function mayPublish(who: Identity, topic: string): boolean {
 
 export function maySubscribe(who: Identity, filter: string, haPrefix = 'homeassistant'): boolean {
   if (who.role === 'admin' || who.role === 'anonymous') return true;
-  if (who.role === 'sensor') return filter.startsWith(`${TOPIC_ROOT}/models/`);
+  // a sensor follows the model channels and its own baseline-reset command (which only the gateway may publish)
+  if (who.role === 'sensor') return filter.startsWith(`${TOPIC_ROOT}/models/`) || filter === `${TOPIC_ROOT}/sensors/${who.id}/baseline/reset`;
   return filter.startsWith(`${TOPIC_ROOT}/alerts/`) || filter === `${TOPIC_ROOT}/sensors/+/status` ||
     /^netsensor\/v1\/sensors\/[^/#+]+\/status$/.test(filter) || filter.startsWith(`${TOPIC_ROOT}/ha/`) || filter.startsWith(`${haPrefix}/`);
 }

@@ -9,7 +9,7 @@ export interface Alert {
    * movement); 'fan_in': many one-shot sources against one destination host (distributed attack, spoofed flood).
    */
   kind: AlertKind;
-  /** The events' class for kind 'class'; the majority class of its events for 'fan_in'; 'port_scan' / 'host_sweep' otherwise. */
+  /** The attack family: the events' class for kind 'class'; the majority class of its events for 'fan_in'; `scan` for port_scan / host_sweep. */
   class: string;
   /** The source; for kind 'fan_in' the first source folded into it (see `sources` / `source_count`). */
   src_ip: string;
@@ -25,6 +25,8 @@ export interface Alert {
   created_at: number;
   updated_at: number;
   event_count: number;
+  /** Flows behind the alert: the sum of its episodes' flow counts, plus one per single-flow event (older sensors). */
+  flow_count?: number;
   sensors: string[];
   /** Affected destination hosts and ports (capped lists; the counts are exact up to the tracking cap). */
   hosts: string[];

@@ -21,7 +21,7 @@ export interface EveAlert {
   host: string;
   alert: { action: 'allowed'; signature_id: number; signature: string; category: string; severity: 1 | 2 | 3 };
   /** What EVE has no name for: the alert record's own fields (gateway/alert-types.ts), times as ISO strings. */
-  netsensor: Pick<Alert, 'kind' | 'class' | 'status' | 'event_count' | 'sensors' | 'hosts' | 'host_count' | 'ports' | 'port_count'
+  netsensor: Pick<Alert, 'kind' | 'class' | 'status' | 'event_count' | 'flow_count' | 'sensors' | 'hosts' | 'host_count' | 'ports' | 'port_count'
     | 'score_max' | 'anomaly_max' | 'model' | 'top' | 'source_count' | 'sources' | 'class_counts' | 'merged_into'> & {
     alert_id: string;
     reason: AlertReason;
@@ -78,7 +78,7 @@ export function toEve(a: Alert, sensor: string, reason: AlertReason): EveAlert {
     host: sensor,
     alert: { action: 'allowed', signature_id: signatureId(a), signature: signature(a), category: categoryOf(a.class), severity: a.severity },
     netsensor: {
-      alert_id: a.id, reason, kind: a.kind, class: a.class, status: a.status, event_count: a.event_count,
+      alert_id: a.id, reason, kind: a.kind, class: a.class, status: a.status, event_count: a.event_count, flow_count: a.flow_count ?? a.event_count,
       first_seen: new Date(a.first_seen).toISOString(), last_seen: new Date(a.last_seen).toISOString(),
       sensors: a.sensors, hosts: a.hosts.slice(0, 64), host_count: a.host_count, ports: a.ports.slice(0, 64), port_count: a.port_count,
       score_max: a.score_max, anomaly_max: a.anomaly_max, model: a.model, top: a.top,

@@ -14,6 +14,11 @@
  *     threshold are merged into it (closed, `merged_into`). A source with a second event of its own inside the
  *     window is no longer one-shot: it gets (or keeps) its own alert, which takes its earlier folded events of
  *     the same class along.
+ *  5. Episodes (protocol/episode.ts): an event that carries an episode already stands for many flows that passed
+ *     the sensor's evidence threshold. A source episode joins the (source, class) alert of rule 1; a destination
+ *     episode (a flood against one victim from many sources) joins that host's fan_in alert. Rules 3 and 4 do not
+ *     apply to them (the sensor aggregated already; applying them again would announce one attack twice). The
+ *     alert's flow, host, port and source counts come from the episodes' own counts.
  * Memory is bounded: per-source / per-destination tracking sets and the number of tracked keys are capped.
  */
 import { v7 as uuidv7 } from 'uuid';
@@ -69,6 +74,8 @@ interface AlertAux {
   sources: Set<string>;
   /** Summed feature contributions; `alert.top` is derived once per batch, not per event. */
   top: Map<string, number> | undefined;
+  /** Latest flow count per episode that joined (an alert's flows = their sum). */
+  episodes?: Map<string, number>;
 }
 
 /** Per destination host: the one-shot sources that hit it inside the window (rule 4). */
@@ -114,6 +121,10 @@ export class Correlator {
     const inBatch = new Map<string, number>();
     for (const e of events) inBatch.set(e.flow.src_ip, (inBatch.get(e.flow.src_ip) ?? 0) + 1);
     for (const e of events) {
+      if (e.episode) {
+        this.joinEpisode(e, wall, touched, before, links);
+        continue;
+      }
       const t = e.flow.last_seen_ms > 0 ? e.flow.last_seen_ms : e.ts;
       const s = this.touchSource(e, t);
       const oneShot = inBatch.get(e.flow.src_ip) === 1 && isOneShot(s, t, this.rules.windowMs);
@@ -131,6 +142,35 @@ export class Correlator {
       c.escalated = !c.created && prev !== undefined && c.alert.severity < prev;
     }
     return { changes: [...touched.values()], links };
+  }
+
+  /** Rule 5: an episode's event joins its actor's alert, with the episode's counts. */
+  private joinEpisode(e: StoredEvent, wall: number, touched: Map<string, AlertChange>, before: Map<string, number>,
+    links: Array<[string, number]>): void {
+    const ep = e.episode!;
+    const t = ep.last_seen_ms > 0 ? ep.last_seen_ms : e.ts;
+    const dst = ep.role === 'dst';
+    const a = dst
+      ? this.join('fan_in', e.class, e, t, wall, touched, before, fanInKey(ep.actor))
+      : this.join('class', e.class, e, t, wall, touched, before, keyOf('class', ep.actor, e.class));
+    links.push([a.id, e.seq]);
+    a.first_seen = Math.min(a.first_seen, ep.first_seen_ms);
+    const aux = this.aux.get(a.id)!;
+    const flows = (aux.episodes ??= new Map());
+    if (flows.has(ep.id) || flows.size < TRACK_CAP) flows.set(ep.id, ep.flows);
+    let sum = 0;
+    for (const n of flows.values()) sum += n;
+    a.flow_count = sum;
+    if (dst) {
+      a.dest_ip = ep.actor;
+      for (const p of ep.peers) this.addFanInEvent(a, p, e.class, e.severity);
+      a.source_count = Math.max(a.source_count ?? 0, ep.peer_count);
+    } else {
+      for (const h of ep.peers) if (!aux.hosts.has(h) && aux.hosts.size < TRACK_CAP) { aux.hosts.add(h); if (a.hosts.length < LIST_CAP) a.hosts.push(h); }
+      a.host_count = Math.max(a.host_count, aux.hosts.size, ep.peer_count);
+    }
+    for (const p of ep.ports) if (!aux.ports.has(p) && aux.ports.size < TRACK_CAP) { aux.ports.add(p); if (a.ports.length < LIST_CAP) a.ports.push(p); }
+    a.port_count = Math.max(a.port_count, aux.ports.size, ep.port_count);
   }
 
   /** Closes alerts that nothing joined for a whole window (wall clock); returns them for persisting. */
@@ -189,6 +229,7 @@ export class Correlator {
 
   private addEvent(a: Alert, e: StoredEvent, t: number, wall: number): void {
     a.event_count += 1;
+    if (!e.episode) a.flow_count = (a.flow_count ?? 0) + 1;
     a.first_seen = Math.min(a.first_seen, e.flow.first_seen_ms > 0 ? e.flow.first_seen_ms : t);
     a.last_seen = Math.max(a.last_seen, t);
     a.updated_at = wall;
@@ -270,7 +311,7 @@ export class Correlator {
       const inWindow = this.inWindow(this.open.get(key), t);
       if (!triggered && !inWindow) continue;
       const isNew = !inWindow;
-      const a = this.join(kind, kind, e, t, wall, touched, before, key);
+      const a = this.join(kind, 'scan', e, t, wall, touched, before, key);
       if (isNew) {
         // The events that built up to the threshold belong to the new alert too.
         for (const r of s.recent) if (r.seq !== e.seq) links.push([a.id, r.seq]);
@@ -434,6 +475,6 @@ function newAlert(kind: AlertKind, cls: string, e: StoredEvent, t: number, wall:
     first_seen: t, last_seen: t, created_at: wall, updated_at: wall, event_count: 0, sensors: [],
     hosts: [], host_count: 0, ports: [], port_count: 0,
     src_port: e.flow.src_port, dest_ip: e.flow.dst_ip, dest_port: e.flow.dst_port, proto: e.flow.proto,
-    score_max: 0, anomaly_max: 0, model: e.model, top: [],
+    score_max: 0, anomaly_max: 0, model: e.model, top: [], flow_count: 0,
   };
 }

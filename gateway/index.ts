@@ -25,6 +25,8 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { SqliteRolloutStore } from './ota/model-store.js';
 import { ModelDistributor } from './ota/distributor.js';
 import { Registry } from './registry.js';
+import { Baselines } from './baselines.js';
+import { registerBaselinesApi } from './http/baselines-api.js';
 import { Store } from './store.js';
 
 export class Gateway {
@@ -87,6 +89,9 @@ export class Gateway {
         done();
       });
       await bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true });
+      const baselines = new Baselines(bus, root.child({ component: 'baselines' }));
+      registerBaselinesApi(http, baselines);
+      await baselines.start();
       await models.start();
       await http.listen();
       gw.timers.push(setInterval(() => gw!.housekeeping(), Math.min(config.store.retentionIntervalMs, 5000)).unref());

@@ -108,7 +108,7 @@ function eventArgs(e: RiskEvent, received: number, args: unknown[], at: number):
   args[at + 9] = f.vlan; args[at + 10] = f.first_seen_ms; args[at + 11] = f.last_seen_ms; args[at + 12] = f.end_reason;
   args[at + 13] = f.src2dst_packets; args[at + 14] = f.src2dst_bytes; args[at + 15] = f.dst2src_packets; args[at + 16] = f.dst2src_bytes;
   args[at + 17] = e.class; args[at + 18] = e.severity; args[at + 19] = e.score; args[at + 20] = e.anomaly; args[at + 21] = e.model;
-  args[at + 22] = JSON.stringify({ features: e.features, top: e.top });
+  args[at + 22] = JSON.stringify(e.episode ? { features: e.features, top: e.top, episode: e.episode } : { features: e.features, top: e.top });
 }
 
 /** Annotated in place (no copy): decoded events are owned by the ingest path. */
@@ -313,7 +313,7 @@ export class Store {
 }
 
 function rowToEvent(r: Record<string, unknown>): StoredEvent {
-  const body = JSON.parse(String(r.body)) as Pick<RiskEvent, 'features' | 'top'>;
+  const body = JSON.parse(String(r.body)) as Pick<RiskEvent, 'features' | 'top' | 'episode'>;
   const n = (k: string) => Number(r[k]);
   return {
     v: 1, seq: n('seq'), id: String(r.id), sensor: String(r.sensor), ts: n('ts'), received: n('received'),
@@ -323,6 +323,6 @@ function rowToEvent(r: Record<string, unknown>): StoredEvent {
       src2dst_packets: n('s2d_packets'), src2dst_bytes: n('s2d_bytes'), dst2src_packets: n('d2s_packets'), dst2src_bytes: n('d2s_bytes'),
     },
     class: String(r.class), severity: n('severity') as 1 | 2 | 3, score: n('score'), anomaly: n('anomaly'),
-    model: String(r.model), features: body.features, top: body.top,
+    model: String(r.model), features: body.features, top: body.top, ...(body.episode ? { episode: body.episode } : {}),
   };
 }

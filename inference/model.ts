@@ -17,7 +17,7 @@ import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../core/schema.js';
 import type { DenseLayer, DenseNet } from './dense.js';
 import { signedLog1p, Z_CLIP } from './preprocess.js';
 import { GradientAttributor, TopK, type Contribution } from './attribution.js';
-import { decide, type Thresholds } from './decide.js';
+import { decide, type DecisionOverrides, type Thresholds } from './decide.js';
 
 /** Shared by every row that is not explained (never mutated). */
 const NO_TOP: Contribution[] = [];
@@ -36,6 +36,8 @@ export interface RowScore {
   anomalyError: number;
   alert: boolean;
   alertClass?: string;
+  /** The probability threshold the alerting class passed (inference/decide.ts). */
+  threshold: number;
   /** Top contributing features, only for alerting rows (or all rows with `explainAll`). */
   top: Contribution[];
   probabilities: number[];
@@ -44,8 +46,9 @@ export interface RowScore {
 export interface ScoreOptions {
   topFeatures?: number;
   explainAll?: boolean;
-  useAnomaly?: boolean;
-  /** Which rows to explain, when the caller applies its own thresholds (default: alerting rows, or all with explainAll). */
+  /** Threshold overrides (inference/decide.ts); rows that alert under them are the ones explained. */
+  decision?: DecisionOverrides;
+  /** Which rows to explain instead (default: alerting rows, or all with explainAll). */
   explainIf?: (className: string, score: number, anomaly: number) => boolean;
 }
 
@@ -172,10 +175,10 @@ export async function loadModelBytes(bytes: Uint8Array, source = '<buffer>'): Pr
       const featErr = out[OUTPUT_ANOMALY_FEATURES]!.data as Float32Array;
       const topN = opts.topFeatures ?? 5;
       const picker = topN > 0 ? (topN === top5.k ? top5 : new TopK(topN)) : undefined;
-      const useAnomaly = opts.useAnomaly ?? true;
+      const overrides = opts.decision ?? {};
       const result: RowScore[] = new Array(rows);
       for (let r = 0; r < rows; r++) {
-        const d = decide(probs, r * k, errs[r]!, thresholds, useAnomaly);
+        const d = decide(probs, r * k, errs[r]!, thresholds, overrides);
         let top: Contribution[] = NO_TOP;
         if (picker && (opts.explainIf ? opts.explainIf(d.className, d.score, d.anomaly) : d.alert || opts.explainAll)) {
           const at = r * NUM_FEATURES;
@@ -194,7 +197,7 @@ export async function loadModelBytes(bytes: Uint8Array, source = '<buffer>'): Pr
         const p = new Array<number>(k);
         for (let c = 0; c < k; c++) p[c] = probs[r * k + c]!;
         result[r] = {
-          class: d.className, score: d.score, anomaly: d.anomaly, anomalyError: errs[r]!, alert: d.alert, alertClass: d.alertClass, top,
+          class: d.className, score: d.score, anomaly: d.anomaly, anomalyError: errs[r]!, alert: d.alert, alertClass: d.alertClass, threshold: d.threshold, top,
           probabilities: p,
         };
       }

@@ -6,6 +6,7 @@
  */
 import { encode as cborEncode, decode as cborDecode } from 'cbor-x';
 import { NetsensorError } from '../common/errors.js';
+import { checkEpisode, type Episode } from './episode.js';
 import { ID_PATTERN } from './topics.js';
 
 export const EVENT_VERSION = 1;
@@ -48,6 +49,8 @@ export interface RiskEvent {
   features: Record<string, number>;
   /** Features that contributed most, with their contribution (largest first). */
   top: Array<[string, number]>;
+  /** The episode this event reports (protocol/episode.ts); absent in single-flow events of older sensors. */
+  episode?: Episode;
 }
 
 export interface EventBatch {
@@ -125,6 +128,7 @@ export function checkEvent(e: unknown, sensorId: string): string | undefined {
   for (const k of fk) if (!FEATURE_NAME.test(k) || !isFiniteNum(e.features[k])) return `feature ${k.slice(0, 64)} invalid`;
   if (!Array.isArray(e.top) || e.top.length > 16) return 'top invalid';
   for (const t of e.top) if (!Array.isArray(t) || t.length !== 2 || typeof t[0] !== 'string' || !FEATURE_NAME.test(t[0]) || !isFiniteNum(t[1])) return 'top entry invalid';
+  if (e.episode !== undefined) return checkEpisode(e.episode);
   return undefined;
 }
 

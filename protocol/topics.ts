@@ -8,6 +8,10 @@ export const topics = {
   events: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/events`,
   status: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/status`,
   ota: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/ota`,
+  /** Site baseline inventory (sensor → all, JSON, retained) and the gateway's reset command (gateway → sensor). */
+  baseline: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/baseline`,
+  baselineReset: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/baseline/reset`,
+  allBaselines: `${TOPIC_ROOT}/sensors/+/baseline`,
   model: (channel: string) => `${TOPIC_ROOT}/models/${channel}`,
   /** OTA (docs/ota.md): payload chunk `index` of manifest `seq` (raw bytes, retained). */
   modelChunk: (channel: string, seq: number, index: number) => `${TOPIC_ROOT}/models/${channel}/chunk/${seq}/${index}`,

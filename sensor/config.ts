@@ -58,6 +58,17 @@ export interface SensorConfig {
     anomalyThreshold?: number;
     /** Rows per inference batch. */
     batchRows: number;
+    /** `episodes` (default): flow verdicts are evidence, published once an episode passes its threshold (detection/);
+     *  `flows`: every alerting flow is an event (diagnostics; what sensors before episodes did). */
+    publish: 'episodes' | 'flows';
+    /** Least time between two published updates of one episode (capture clock). */
+    updateIntervalMs: number;
+  };
+  baseline: {
+    /** Learning period of the site baseline (s of capture time; 0 = no baseline). */
+    learnS: number;
+    /** New endpoints learned per device per hour after the learning period. */
+    driftPerHour: number;
   };
   broker: {
     url: string;
@@ -105,8 +116,10 @@ function defaultId(): string {
 export const defaults: SensorConfig = {
   id: defaultId(),
   capture: { replay: 'fast', snaplen: 1024, bufferKiB: 16384, restartMinMs: 500, restartMaxMs: 30_000, statsIntervalMs: 5_000 },
-  core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 3, interimS: 30, advanceIntervalMs: 1_000 },
-  detect: { batchRows: 1024 },
+  // unanswered 1 s and a 250 ms tick: a flood's or a scan's first flows end (and are scored) within about a second
+  core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 1, interimS: 30, advanceIntervalMs: 250 },
+  detect: { batchRows: 1024, publish: 'episodes', updateIntervalMs: 1000 },
+  baseline: { learnS: 86_400, driftPerHour: 4 },
   broker: {
     url: 'mqtt://localhost:1883', mqttVersion: 'auto', rejectUnauthorized: true, keepaliveS: 15,
     connectTimeoutMs: 10_000, reconnectMinMs: 500, reconnectMaxMs: 30_000,
@@ -144,6 +157,10 @@ export const SETTINGS: readonly Setting[] = [
   S('detect.classThreshold', 'number', 'class-threshold', 'override the model class threshold (0..1)', { min: 0, max: 1 }),
   S('detect.anomalyThreshold', 'number', 'anomaly-threshold', 'override the model anomaly threshold (≥ 0)', { min: 0, max: 1e9 }),
   S('detect.batchRows', 'int', 'detect-batch-rows', 'rows per inference batch', { min: 1, max: 65_536 }),
+  S('detect.publish', 'enum', 'publish', 'what becomes a risk event: episodes (evidence over time) | flows (every alerting flow)', { values: ['episodes', 'flows'] }),
+  S('detect.updateIntervalMs', 'int', 'episode-update-ms', 'least time between two updates of one episode (ms)', { min: 100, max: 3_600_000 }),
+  S('baseline.learnS', 'number', 'baseline-learn-s', 'site baseline learning period (s; 0 = off)', { min: 0, max: 31_536_000 }),
+  S('baseline.driftPerHour', 'int', 'baseline-drift-per-hour', 'new endpoints learned per device per hour after learning', { min: 0, max: 10_000 }),
   S('broker.url', 'string', 'broker', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', { pattern: /^(mqtts?|wss?|tcp|tls):\/\/[^\s]+$/ }),
   S('broker.mqttVersion', 'mqtt-version', 'mqtt-version', 'MQTT protocol: 4 (3.1.1), 5, or auto (5, falling back to 4)'),
   S('broker.username', 'string', 'username', 'MQTT username'),

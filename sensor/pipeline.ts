@@ -20,8 +20,13 @@ import { NUM_FEATURES } from '../core/schema.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { SensorConfig } from './config.js';
 import type { FlowKey as CoreFlowKey } from '../core/host.js';
+import type { DecisionOverrides } from '../inference/decide.js';
 import type { Delivery } from './delivery.js';
-import { buildEvent, type FlowRecordKey, type Verdict } from './risk-events.js';
+import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.js';
+import { episodeThresholds } from '../detection/families.js';
+import type { FlowVerdict } from '../detection/evidence.js';
+import { ruleCandidate } from '../detection/rules.js';
+import { buildEvent, episodeEvent, type FlowRecordKey } from '../detection/risk-event.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 
 /** Packet sink signature of the capture readers (no object per packet). */
@@ -75,6 +80,8 @@ export interface ScoredRow {
   anomaly: number;
   alert: boolean;
   alertClass?: string;
+  /** The probability threshold the alerting class passed (inference/decide.ts). */
+  threshold: number;
   top: Array<[string, number]>;
   probabilities?: number[];
 }
@@ -83,10 +90,12 @@ export interface ScoredRow {
 export interface Scorer {
   readonly version: string;
   readonly classNames?: readonly string[];
+  /** Model metadata (episode thresholds calibrated with the model live there). */
+  readonly metadata?: Readonly<Record<string, string>>;
   score(features: Float32Array, rows: number, opts?: {
     topFeatures?: number;
     explainAll?: boolean;
-    explainIf?: (className: string, score: number, anomaly: number) => boolean;
+    decision?: DecisionOverrides;
   }): Promise<ScoredRow[]>;
 }
 
@@ -100,15 +109,16 @@ export interface PipelineOptions {
   cfg: SensorConfig;
   engine: FlowEngine;
   model: Scorer;
-  delivery: Delivery;
+  /** Where risk events go (sensor/delivery.ts: outbox, then MQTT). */
+  delivery: Pick<Delivery, 'commit'>;
   counters: SensorCounters;
   metrics?: SensorMetrics;
   log: Logger;
+  /** Evidence → episodes (detection/); made from the model's calibrated thresholds when not given. */
+  tracker?: EpisodeTracker;
   /** Live mode's expiry tick runs on it (real time by default). */
   clock?: Clock;
 }
-
-const BENIGN = 'benign';
 
 export class Pipeline {
   private readonly o: PipelineOptions;
@@ -124,12 +134,16 @@ export class Pipeline {
   private clockOffsetMs = 0;
   private stopped = false;
   private source?: CaptureSource;
+  readonly tracker: EpisodeTracker;
 
   constructor(o: PipelineOptions) {
     this.o = o;
     this.log = o.log.child({ component: 'pipeline' });
     this.model = o.model;
     this.clock = o.clock ?? systemClock;
+    this.tracker = o.tracker ?? new EpisodeTracker({
+      thresholds: episodeThresholds(o.model.metadata), updateIntervalMs: o.cfg.detect.updateIntervalMs,
+    });
   }
 
   get modelVersion(): string { return this.model.version; }
@@ -212,50 +226,51 @@ export class Pipeline {
 
   private async scoreAndCommit(b: FlowRows): Promise<void> {
     const cfg = this.o.cfg.detect;
-    const override = cfg.classThreshold !== undefined || cfg.anomalyThreshold !== undefined;
     const model = this.model;
     const t0 = performance.now();
-    // explanations cost more than inference: only for the rows that become events
-    const scores = await model.score(b.features, b.count, { topFeatures: 5, explainIf: override ? this.overrideAlerts : undefined });
+    const decision: DecisionOverrides = { classThreshold: cfg.classThreshold, anomalyThreshold: cfg.anomalyThreshold };
+    // explanations cost more than inference: only for the rows that alert (decide() with the overrides picks them)
+    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision });
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
+    const byFlow = cfg.publish === 'flows';
     for (let r = 0; r < b.count; r++) {
       const key = b.keys[r]!;
       if (key.interim) this.o.counters.interimFlows++;
       const s = scores[r]!;
-      const verdict = this.verdict(s);
-      if (!verdict) continue;
-      events.push(buildEvent({
-        sensorId: this.o.cfg.id,
-        modelVersion: model.version,
-        flow: wireFlowKey(key),
-        features: b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES),
-        verdict,
-      }));
+      const row = b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES);
+      if (byFlow) {
+        if (s.alertClass) {
+          events.push(buildEvent({
+            sensorId: this.o.cfg.id, modelVersion: model.version, flow: wireFlowKey(key), features: row,
+            verdict: { alertClass: s.alertClass, score: s.score, anomaly: s.anomaly, top: s.top },
+          }));
+        }
+        continue;
+      }
+      const flow = wireFlowKey(key);
+      // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
+      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(flow)) continue;
+      const v: FlowVerdict = {
+        flow, interim: key.interim, row, alertClass: s.alertClass, score: s.score,
+        classThreshold: s.threshold, anomaly: s.anomaly, top: s.top,
+      };
+      for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));
     }
+    for (const c of this.tracker.expire(this.tracker.now)) events.push(this.episodeEvent(c));
     this.o.delivery.commit(events);
   }
 
-  /** Whether the configured threshold overrides make a row an event (the same test as verdict()). */
-  private readonly overrideAlerts = (className: string, score: number, anomaly: number): boolean => {
-    const cfg = this.o.cfg.detect;
-    if (cfg.classThreshold !== undefined && className !== BENIGN && score >= cfg.classThreshold) return true;
-    return anomaly >= (cfg.anomalyThreshold ?? 1);
-  };
+  private episodeEvent(c: EpisodeChange): RiskEvent {
+    return episodeEvent(c, this.o.cfg.id, this.model.version);
+  }
 
-  /** The model's own decision, or the configured threshold overrides. */
-  private verdict(s: ScoredRow): Verdict | undefined {
-    const cfg = this.o.cfg.detect;
-    if (cfg.classThreshold === undefined && cfg.anomalyThreshold === undefined) {
-      return s.alert && s.alertClass ? { alertClass: s.alertClass, score: s.score, anomaly: s.anomaly, top: s.top } : undefined;
-    }
-    if (cfg.classThreshold !== undefined && s.class !== BENIGN && s.score >= cfg.classThreshold) {
-      return { alertClass: s.class, score: s.score, anomaly: s.anomaly, top: s.top };
-    }
-    const at = cfg.anomalyThreshold ?? 1;
-    if (s.anomaly >= at) return { alertClass: 'anomaly', score: s.score, anomaly: s.anomaly, top: s.top };
-    return undefined;
+  /** Publishes what the episode clock says is due (pending updates, quiet episodes closing). */
+  private expireEpisodes(now: number, closeAll = false): void {
+    if (this.o.cfg.detect.publish === 'flows') return;
+    const changes = closeAll ? this.tracker.closeAll() : this.tracker.expire(now);
+    if (changes.length > 0) this.o.delivery.commit(changes.map((c) => this.episodeEvent(c)));
   }
 
   /** Runs a capture to its end (replay) or until stop() (live). */
@@ -271,7 +286,11 @@ export class Pipeline {
       if (this.queuedRows >= this.o.cfg.detect.batchRows * 4 && this.worker) await this.worker;
     });
     this.clock.clearInterval(this.advanceTimer);
-    if (mode === 'replay' && !this.stopped) await this.flushLive('end_of_input');
+    if (mode === 'replay' && !this.stopped) {
+      await this.flushLive('end_of_input');
+      await this.settle();
+      this.expireEpisodes(this.tracker.now, true); // end of input: every episode is over
+    }
     await this.settle();
   }
 
@@ -282,8 +301,11 @@ export class Pipeline {
 
   /** Live clock tick: expire idle / unanswered flows and emit interim records. */
   tick(wallNowMs: number): void {
-    this.o.engine.advance(wallNowMs + this.clockOffsetMs);
+    const now = wallNowMs + this.clockOffsetMs;
+    this.o.engine.advance(now);
     this.collect();
+    // only once scoring caught up: an episode must not close before the flows behind it are scored
+    if (!this.worker && this.queue.length === 0) this.expireEpisodes(now);
   }
 
   /** Realtime replay: the capture clock runs `offsetMs` behind/ahead of the wall clock. */
@@ -301,6 +323,7 @@ export class Pipeline {
     this.clock.clearInterval(this.advanceTimer);
     await this.flushLive('shutdown');
     await this.settle();
+    this.expireEpisodes(this.tracker.now, true);
   }
 }
 

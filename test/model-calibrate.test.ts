@@ -54,7 +54,7 @@ test('decision: class alert at threshold, anomaly alert otherwise, nothing for p
   assert.equal(decide([0.1, 0.9], 0, 0.5, th).alertClass, 'scan');
   assert.equal(decide([0.25, 0.75], 0, 0.5, th).alert, false);
   assert.equal(decide([0.9, 0.1], 0, 5, th).alertClass, 'anomaly');
-  assert.equal(decide([0.9, 0.1], 0, 5, th, false).alert, false);
+  assert.equal(decide([0.9, 0.1], 0, 5, th, { useAnomaly: false }).alert, false);
   assert.equal(decide([0.9, 0.1], 0, 1, th).anomaly, 0.5);
 });
 

@@ -136,7 +136,7 @@ test.after(async () => {
 
 test('a published update is applied by a running sensor between batches; flows and counters go on', async () => {
   sensor = cli(['sensor', '--pcap', CAPTURE, '--replay', 'realtime', '--broker', BROKER, '--mqtt-version', '4', '--id', SENSOR,
-    '--db', join(dir, 'sensor.db'), '--model', baseModel, '--anomaly-threshold', '0', '--heartbeat-s', '1',
+    '--db', join(dir, 'sensor.db'), '--model', baseModel, '--anomaly-threshold', '0', '--publish', 'flows', '--heartbeat-s', '1',
     '--ota-key', join(keysDir, 'signing.pub'), '--ota-state-dir', join(dir, 'ota')]);
   await waitFor(() => {
     if (sensor!.p.exitCode !== null) throw new Error(`sensor exited: ${sensor!.out().slice(-800)}`);
@@ -228,7 +228,7 @@ test('restarts: the gateway keeps rollout state; the sensor starts on the applie
   // The restarted gateway offers the release again (retained): a restarted sensor sees it is current, reports so.
   const before = reports.length;
   const s2 = cli(['sensor', '--pcap', sharedPcap('chrissanders-packets/synscan.pcapng'), '--broker', BROKER, '--mqtt-version', '4', '--id', SENSOR,
-    '--db', join(dir, 'sensor.db'), '--model', baseModel, '--anomaly-threshold', '0',
+    '--db', join(dir, 'sensor.db'), '--model', baseModel, '--anomaly-threshold', '0', '--publish', 'flows',
     '--ota-key', join(keysDir, 'signing.pub'), '--ota-state-dir', join(dir, 'ota')]);
   assert.is(await s2.exit, 0, s2.out().slice(-1500));
   const started = s2.log().find((l) => l.msg === 'sensor started') as { model: string; model_source: string };

@@ -15,7 +15,7 @@ import { standardise } from '../models/train/preprocess.ts';
 import { encodeBatch } from '../protocol/event.ts';
 import { gradientTimesInput, GradientAttributor, topK, TopK } from '../inference/attribution.ts';
 import { defaultModelPath, loadModel, netFromInitializers } from '../inference/model.ts';
-import { eventId } from '../sensor/event-id.ts';
+import { eventId } from '../protocol/event-id.ts';
 import { encodeStoredBatch } from '../protocol/batch.ts';
 import { Outbox } from '../sensor/outbox.ts';
 import { createFlowEngine } from '../sensor/flow-engine.ts';

@@ -59,6 +59,7 @@ async function setup(id: string) {
   cfg.id = id;
   cfg.outbox.db = join(dir, `${id}.db`);
   cfg.core = { ...cfg.core, maxFlows: 1024, maxHosts: 1024, unansweredS: 3, advanceIntervalMs: 1000 };
+  cfg.detect.publish = 'flows'; // every alerting flow is an event: the clock is under test, not episodes
   const clock = new FakeClock();
   const publisher = new FakePublisher();
   publisher.autoAck = true;

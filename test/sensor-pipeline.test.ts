@@ -1,7 +1,8 @@
 /**
  * `netsensor sensor --pcap`: a public capture replayed through the real core, onnxruntime, outbox and Mosquitto.
- * Uses an untrained model with thresholds that flag every flow, so the number of events must equal the number
- * of flow records — what is checked is the data path, not detection quality.
+ * Uses an untrained model with thresholds that flag every flow and `--publish flows` (every alerting flow is an
+ * event, not evidence for episodes), so the number of events must equal the number of flow records — what is
+ * checked is the data path, not detection quality.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,7 +22,7 @@ const model = writeUntrainedModel(join(dir, 'untrained.onnx'));
 const mosq = withTools(test, ['mosquitto']);
 
 function sensor(args: string[]) {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sensor', '--model', model, '--anomaly-threshold', '0', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sensor', '--model', model, '--anomaly-threshold', '0', '--publish', 'flows', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr!.on('data', (d) => { stderr += d; });
   const exit = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));

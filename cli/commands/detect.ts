@@ -1,12 +1,14 @@
 /**
  * `netsensor detect <capture> [--model FILE] [--format jsonl|text]`: scores every finished flow of a capture with
  * the detection model and prints one record per flow whose risk passes the model's thresholds, plus a summary
- * by class on stderr.
+ * by class on stderr. With `--alerts`: the alert messages a subscriber of netsensor/v1/alerts/# would receive
+ * (cli/alert-replay.ts), one JSON object per line.
  */
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
 import { detectCapture, type ScoredFlow } from '../../inference/detect-capture.js';
 import { loadModel } from '../../inference/model.js';
+import { replayAlerts } from '../alert-replay.js';
 
 export const summary = 'score the flows of a capture with the detection model';
 
@@ -22,7 +24,14 @@ score (probability of the predicted class), predicted (most probable class), ano
 threshold; ≥ 1 is anomalous), model_version, top_features ([name, contribution] pairs: gradient × input for
 classes, per-feature reconstruction error for anomalies).
 
+With --alerts, flow verdicts are evidence, as on a running sensor: the output is what a client subscribed to
+netsensor/v1/alerts/# would receive if a sensor replayed the capture into a gateway — one line per alert
+message (created, escalated, updated), the same JSON the gateway publishes (Suricata EVE field names;
+src_ip, dest_ip, alert.severity, and under "netsensor": class, kind, reason, flow_count, event_count,
+host_count, port_count, first_seen, last_seen). A summary goes to stderr.
+
 options:
+  --alerts            alert messages (episodes + gateway correlation) instead of flow verdicts
   --model FILE        ONNX detection model (default: the shipped models/netsensor-detect.onnx)
   --format jsonl|text output format (default jsonl)
   --all               a record for every flow, alerting or not (field "alert" tells which)
@@ -48,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: {
-      model: { type: 'string' }, format: { type: 'string', default: 'jsonl' }, all: { type: 'boolean', default: false },
+      model: { type: 'string' }, alerts: { type: 'boolean', default: false }, format: { type: 'string', default: 'jsonl' }, all: { type: 'boolean', default: false },
       'no-anomaly': { type: 'boolean', default: false }, top: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h', default: false },
     } });
   } catch (e) {
@@ -66,7 +75,21 @@ export async function run(argv: string[]): Promise<number> {
   let closed = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') closed = true; else throw e; });
   try {
-    const det = await detectCapture(positionals[0]!, model, { topFeatures: top, useAnomaly: !values['no-anomaly'], keepAll: values.all, explainAll: values.all });
+    if (values.alerts) {
+      const r = await replayAlerts(positionals[0]!, model);
+      const lines = r.messages.map((m) => values.format === 'jsonl' ? JSON.stringify(m.payload)
+        : `${m.payload.netsensor.reason}\t${m.payload.netsensor.class}\tsev ${m.payload.alert.severity}\t${m.payload.src_ip} -> ${m.payload.dest_ip}\tflows ${m.payload.netsensor.flow_count}\t${m.payload.alert.signature}`);
+      if (lines.length && !closed) process.stdout.write(lines.join('\n') + '\n');
+      const byClass: Record<string, number> = {};
+      for (const a of r.alerts) byClass[a.netsensor.class] = (byClass[a.netsensor.class] ?? 0) + 1;
+      process.stderr.write(JSON.stringify({
+        summary: 'detect --alerts', capture: positionals[0], model_version: model.version, packets: r.packets, flows: r.flows,
+        events: r.events, alerts: r.alerts.length, messages: r.messages.length, by_class: byClass, evidence: r.tracker,
+        elapsed_ms: Math.round(performance.now() - t0),
+      }) + '\n');
+      return 0;
+    }
+    const det = await detectCapture(positionals[0]!, model, { topFeatures: top, decision: { useAnomaly: !values['no-anomaly'] }, keepAll: values.all, explainAll: values.all });
     const out = values.all ? det.all! : det.alerts;
     const lines: string[] = [];
     for (const f of out) {

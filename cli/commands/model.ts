@@ -15,6 +15,10 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<(argv: 
     summary: 'evaluate a model on a dataset\'s test runs or on labelled captures',
     load: async () => (await import('./model/eval.js')).runEval,
   },
+  'calibrate-episodes': {
+    summary: 'calibrate the episode thresholds on validation data and write them into the model',
+    load: async () => (await import('./model/calibrate-episodes.js')).runCalibrateEpisodes,
+  },
   info: {
     summary: 'print a model file\'s metadata after checking it against this sensor',
     load: async () => (await import('./model/info.js')).runInfo,
@@ -27,7 +31,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<(argv: 
 
 function usage(): string {
   return ['usage: netsensor model <subcommand> [options]   (netsensor model <subcommand> --help)', '',
-    ...Object.entries(SUBCOMMANDS).map(([n, s]) => `  ${n.padEnd(8)}  ${s.summary}`)].join('\n') + '\n';
+    ...Object.entries(SUBCOMMANDS).map(([n, s]) => `  ${n.padEnd(18)}  ${s.summary}`)].join('\n') + '\n';
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -60,11 +60,28 @@ export async function run(argv: string[]): Promise<number> {
           packets: c.packets, bytes: c.bytes, flows: counters.flows, flows_active: c.activeFlows,
           kernel_drops: counters.kernelDrops, if_drops: counters.ifDrops, capture_restarts: counters.captureRestarts,
           decoder_events: Object.fromEntries(Object.entries(c.events).filter(([, n]) => n > 0)),
+          ...(pipeline ? { episodes: { ...pipeline.tracker.counters, open: pipeline.tracker.openEpisodes().length } } : {}),
         };
       },
     },
   });
-  pipeline = new Pipeline({ cfg, engine, model, delivery, counters, metrics, log });
+  // Evidence → episodes, with the site baseline (persisted beside the outbox) unless it is off.
+  const { EpisodeTracker } = await import('../../detection/episodes.js');
+  const { episodeThresholds } = await import('../../detection/families.js');
+  let baselineStore: import('../../sensor/baseline-store.js').BaselineStore | undefined;
+  let baselineLink: import('../../sensor/baseline-link.js').BaselineLink | undefined;
+  let baseline: import('../../detection/baseline.js').Baseline | undefined;
+  if (cfg.baseline.learnS > 0) {
+    const [{ Baseline }, { BaselineStore }] = await Promise.all([import('../../detection/baseline.js'), import('../../sensor/baseline-store.js')]);
+    baselineStore = new BaselineStore(cfg.outbox.db);
+    baseline = new Baseline({ learnMs: cfg.baseline.learnS * 1000, driftPerHour: cfg.baseline.driftPerHour }, baselineStore, baselineStore.restore());
+  }
+  const tracker = new EpisodeTracker({ thresholds: episodeThresholds(model.metadata), updateIntervalMs: cfg.detect.updateIntervalMs, baseline });
+  pipeline = new Pipeline({ cfg, engine, model, delivery, counters, metrics, log, tracker });
+  if (baseline) {
+    const { BaselineLink } = await import('../../sensor/baseline-link.js');
+    baselineLink = new BaselineLink({ sensorId: cfg.id, baseline, publisher: delivery.publisher, log, intervalMs: Math.max(10_000, cfg.heartbeatS * 1000), now: () => tracker.now });
+  }
   ota?.bindPipeline(pipeline, bootstrap);
 
   let source: CaptureSource;
@@ -107,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   delivery.start();
   ota?.attachTo(delivery.publisher);
+  baselineLink?.start();
   log.info({ mode, iface: cfg.capture.iface, pcap: cfg.capture.pcap, model: model.version, model_source: restored ? 'ota' : 'file', broker: cfg.broker.url }, 'sensor started');
 
   let code = 0;
@@ -136,6 +154,8 @@ export async function run(argv: string[]): Promise<number> {
     packets_per_cpu_s: Math.round(c.packets / Math.max(cpuSeconds, 1e-3)),
   }, 'capture finished');
   await ota?.close(); // before the connection goes: an update being applied finishes or is abandoned
+  baselineLink?.stop();
+  baselineStore?.close();
   const drained = await delivery.close(Math.max(500, cfg.shutdownTimeoutMs - (Date.now() - t0)));
   if (!drained) log.warn({ left: delivery.outbox.depth }, 'events left in the outbox for the next start');
   await metrics?.close();

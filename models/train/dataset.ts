@@ -3,7 +3,7 @@
  *   run, scenario, split, label, src_ip, src_port, dst_ip, dst_port, protocol, first_seen_ms, <FEATURE_NAMES…>
  * Runs (not flows) are the unit of the train/validation/test split, so no flow of a test run was seen in training.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FEATURE_NAMES, NUM_FEATURES } from '../../core/schema.js';
 
@@ -55,11 +55,14 @@ export function readDataset(path: string): Dataset {
   return { meta, features };
 }
 
-/** Rows of the given split(s), optionally at most `capPerRunClass` flows per (run, label), chosen evenly. */
-export function selectRows(ds: Dataset, splits: Split[], capPerRunClass = Infinity): number[] {
+/**
+ * Rows of the given split(s), optionally at most `capPerRunClass` flows per (run, label), chosen evenly, and
+ * optionally only the rows `keep` accepts.
+ */
+export function selectRows(ds: Dataset, splits: Split[], capPerRunClass = Infinity, keep?: (m: FlowRowMeta) => boolean): number[] {
   const groups = new Map<string, number[]>();
   ds.meta.forEach((m, r) => {
-    if (!splits.includes(m.split)) return;
+    if (!splits.includes(m.split) || (keep && !keep(m))) return;
     const k = `${m.run}\u0000${m.label}`;
     let g = groups.get(k);
     if (!g) groups.set(k, (g = []));
@@ -77,4 +80,31 @@ export function gatherFeatures(ds: Dataset, rows: number[]): Float32Array {
   const x = new Float32Array(rows.length * NUM_FEATURES);
   rows.forEach((r, k) => x.set(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), k * NUM_FEATURES));
   return x;
+}
+
+/** Scenario prefix of the benign public-capture corpus rows (models/corpus): one run per capture, all benign. */
+export const CORPUS_SCENARIO_PREFIX = 'corpus-';
+export const isCorpusRow = (m: FlowRowMeta): boolean => m.scenario.startsWith(CORPUS_SCENARIO_PREFIX);
+
+export function concatDatasets(...sets: Dataset[]): Dataset {
+  const features = new Float32Array(sets.reduce((n, d) => n + d.features.length, 0));
+  let off = 0;
+  for (const d of sets) { features.set(d.features, off); off += d.features.length; }
+  return { meta: sets.flatMap((d) => d.meta), features };
+}
+
+/**
+ * The training data: the lab dataset plus, when `corpusPath` names an existing file, the benign corpus rows
+ * (models/data/corpus-flows.csv.gz). Corpus rows must all be benign and carry the corpus scenario prefix, so a
+ * mislabelled or foreign file cannot slip attack rows into the benign class. A missing corpus file is not an
+ * error: training then uses the lab alone.
+ */
+export function readTrainingData(labPath: string, corpusPath?: string): { ds: Dataset; corpusRows: number } {
+  const lab = readDataset(labPath);
+  if (!corpusPath || !existsSync(corpusPath)) return { ds: lab, corpusRows: 0 };
+  const corpus = readDataset(corpusPath);
+  const bad = corpus.meta.find((m) => m.label !== 'benign' || !isCorpusRow(m));
+  if (bad) throw new Error(`corpus ${corpusPath}: row of run '${bad.run}' is '${bad.label}' in scenario '${bad.scenario}'; corpus rows must be benign with scenario ${CORPUS_SCENARIO_PREFIX}<group>`);
+  if (lab.meta.some(isCorpusRow)) throw new Error(`dataset ${labPath} already holds corpus rows (scenario ${CORPUS_SCENARIO_PREFIX}…)`);
+  return { ds: concatDatasets(lab, corpus), corpusRows: corpus.meta.length };
 }

@@ -10,6 +10,10 @@
  *     benign reconstruction errors at `anomalyFpr`; class thresholds within `classFalseAlertRate`;
  *  5. test-run evaluation: per-class P/R/F1, confusion, false alerts per 10k benign flows, int8-vs-float
  *     agreement, size, batch throughput.
+ * Rows of the benign public-capture corpus (scenario `corpus-*`, models/corpus), when the dataset holds them,
+ * join the benign class of their split: train rows train (capped per capture like a lab run), validation rows
+ * calibrate (capped the same way, so one busy capture does not set the thresholds), test rows are only
+ * reported, per capture, apart from the lab test figures.
  */
 import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../onnx/builder.js';
@@ -20,7 +24,7 @@ import { FEATURE_NAMES, NUM_FEATURES, SCHEMA_ID } from '../../core/schema.js';
 import { DEFAULT_AUTOENCODER, trainAutoencoder } from './autoencoder.js';
 import { calibrateAnomalyThreshold, calibrateClassThresholds } from './calibrate.js';
 import { DEFAULT_CLASSIFIER, trainClassifier } from './classifier.js';
-import { gatherFeatures, selectRows, type Dataset } from './dataset.js';
+import { gatherFeatures, isCorpusRow, selectRows, type Dataset, type FlowRowMeta } from './dataset.js';
 import { netForward } from './dense.js';
 import { evaluate, type Evaluation } from './metrics.js';
 import { fitStandardiser, standardise } from './preprocess.js';
@@ -171,6 +175,8 @@ export interface TrainReport {
     anomalyRecallOnAttacks: number;
     int8FloatTop1Agreement: number;
   };
+  /** Held-out benign corpus captures (absent without corpus rows): how many raise any flow alert, and which. */
+  corpusTest?: { captures: number; flows: number; capturesAlerting: number; capturesByClass: Record<string, number>; falseAlertsPer10k: number };
   sizeBytes: { int8: number; float: number };
   throughputRowsPerS: { int8: number; float: number; batch: number };
 }
@@ -183,10 +189,13 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
     return i;
   };
   const benign = labelIndex(BENIGN_CLASS);
+  const lab = (m: FlowRowMeta): boolean => !isCorpusRow(m);
   const trainRows = selectRows(ds, ['train'], opts.capPerRunClass);
-  const valRows = selectRows(ds, ['val']);
-  const testRows = selectRows(ds, ['test']);
-  log(`rows: train ${trainRows.length} (capped), val ${valRows.length}, test ${testRows.length}`);
+  const valRows = [...selectRows(ds, ['val'], Infinity, lab), ...selectRows(ds, ['val'], opts.capPerRunClass, isCorpusRow)].sort((a, b) => a - b);
+  const testRows = selectRows(ds, ['test'], Infinity, lab);
+  const corpusTestRows = selectRows(ds, ['test'], Infinity, isCorpusRow);
+  const corpusIn = (rows: number[]): number => rows.reduce((n, r) => n + (isCorpusRow(ds.meta[r]!) ? 1 : 0), 0);
+  log(`rows: train ${trainRows.length} (capped; ${corpusIn(trainRows)} corpus), val ${valRows.length} (${corpusIn(valRows)} corpus), test ${testRows.length} (+ ${corpusTestRows.length} corpus, reported apart)`);
   const xRaw = gatherFeatures(ds, trainRows);
   const yRaw = Int32Array.from(trainRows, (r) => labelIndex(ds.meta[r]!.label));
   const underAttack = augmentBenignUnderAttack(xRaw, yRaw, benign, opts.seed);
@@ -230,7 +239,9 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
     for (const r of rows) c[ds.meta[r]!.label] = (c[ds.meta[r]!.label] ?? 0) + 1;
     return c;
   };
-  const runsOf = (split: string): string[] => [...new Set(ds.meta.filter((m) => m.split === split).map((m) => m.run))];
+  const runsOf = (split: string): string[] => [...new Set(ds.meta.filter((m) => m.split === split && lab(m)).map((m) => m.run))];
+  const capturesOf = (split: string): number => new Set(ds.meta.filter((m) => m.split === split && isCorpusRow(m)).map((m) => m.run)).size;
+  const hasCorpus = ds.meta.some(isCorpusRow);
   const rowsSummary = { train: summary(trainRows), val: summary(valRows), test: summary(testRows) };
   const baseMeta = (extra: Record<string, string>, quantization: string): Record<string, string> => ({
     [META.schemaId]: SCHEMA_ID,
@@ -238,7 +249,12 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
     [META.classNames]: JSON.stringify(classNames),
     [META.version]: opts.version,
     [META.quantization]: quantization,
-    [META.trainingData]: JSON.stringify({ source: 'netsensor traffic lab (models/lab)', rows: rowsSummary, runs: { train: runsOf('train').length, val: runsOf('val').length, test: runsOf('test').length }, seed: opts.seed }),
+    [META.trainingData]: JSON.stringify({
+      source: hasCorpus ? 'netsensor traffic lab (models/lab) + benign public-capture corpus (models/corpus)' : 'netsensor traffic lab (models/lab)',
+      rows: rowsSummary, runs: { train: runsOf('train').length, val: runsOf('val').length, test: runsOf('test').length },
+      ...(hasCorpus ? { corpus_captures: { train: capturesOf('train'), val: capturesOf('val'), test: capturesOf('test') } } : {}),
+      seed: opts.seed,
+    }),
     [META.attribution]: 'gradient x input of the class logit w.r.t. standardised features (float weights from this file); anomalies: per-feature squared reconstruction error',
     ...extra,
   });
@@ -286,6 +302,7 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
     } else { attacks++; if (anom) attackAnom++; }
   }
   const per10k = (n: number): number => (benignFlows ? (n / benignFlows) * 10_000 : 0);
+  const corpusTest = hasCorpus ? await scoreCorpusTest(int8, ds, corpusTestRows, classThresholds, fit.threshold, classNames) : undefined;
   const throughput = async (bytes: Uint8Array): Promise<number> => {
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
     const B = 1024;
@@ -317,8 +334,31 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
       anomalyRecallOnAttacks: attacks ? attackAnom / attacks : 0,
       int8FloatTop1Agreement: testRows.length ? agree / testRows.length : 1,
     },
+    ...(corpusTest ? { corpusTest } : {}),
     sizeBytes: { int8: int8.length, float: float.length },
     throughputRowsPerS: { int8: await throughput(int8), float: await throughput(float), batch: 1024 },
   };
   return { int8, float, report };
+}
+
+/** Held-out benign corpus captures with the int8 model as shipped: which captures raise any flow alert, of which class. */
+async function scoreCorpusTest(int8: Uint8Array, ds: Dataset, rows: number[], thresholds: number[], anomalyThreshold: number, classNames: readonly string[]): Promise<NonNullable<TrainReport['corpusTest']>> {
+  const benign = classNames.indexOf(BENIGN_CLASS);
+  const scored = await runModel(int8, gatherFeatures(ds, rows), rows.length);
+  const th = thresholdedRows(scored.probs, rows.length, thresholds, benign);
+  const byCapture = new Map<string, Set<string>>();
+  let alerts = 0;
+  rows.forEach((r, k) => {
+    const run = ds.meta[r]!.run;
+    const set = byCapture.get(run) ?? new Set<string>();
+    byCapture.set(run, set);
+    const cls = th[k] !== benign ? classNames[th[k]!]! : scored.anomaly[k]! >= anomalyThreshold ? 'anomaly' : undefined;
+    if (cls) { set.add(cls); alerts++; }
+  });
+  const capturesByClass: Record<string, number> = {};
+  for (const set of byCapture.values()) for (const c of set) capturesByClass[c] = (capturesByClass[c] ?? 0) + 1;
+  return {
+    captures: byCapture.size, flows: rows.length, capturesAlerting: [...byCapture.values()].filter((s) => s.size > 0).length,
+    capturesByClass, falseAlertsPer10k: rows.length ? (alerts / rows.length) * 10_000 : 0,
+  };
 }

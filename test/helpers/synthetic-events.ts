@@ -2,7 +2,7 @@
  * Synthetic risk events for delivery tests (outbox, publisher, outage, crash): what those tests check is
  * delivery, not detection, so the events come from the real event builder fed with made-up flows.
  */
-import { buildEvent } from '../../sensor/risk-events.ts';
+import { buildEvent } from '../../detection/risk-event.ts';
 import { NUM_FEATURES } from '../../core/schema.ts';
 import type { RiskEvent } from '../../protocol/event.ts';
 

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../../common/errors.js';
-import { readDataset } from '../../../models/train/dataset.js';
+import { readTrainingData } from '../../../models/train/dataset.js';
 import { formatEvaluation } from '../../../models/train/metrics.js';
 import { DEFAULT_TRAIN, trainModel } from '../../../models/train/pipeline.js';
 
@@ -18,6 +18,9 @@ held-out test runs. Writes <out-dir>/netsensor-detect.onnx (int8, what the senso
 
 options:
   --data FILE            dataset (gzip CSV from models/lab/build-dataset.ts; default models/data/lab-flows.csv.gz)
+  --corpus FILE          benign public-capture corpus rows (models/corpus/build-corpus-flows.ts), added to the
+                         benign class of their split when the file exists (default models/data/corpus-flows.csv.gz;
+                         'none' to train on the lab alone)
   --out-dir DIR          where the .onnx files go (default models)
   --report FILE          JSON report (default models/data/train-report.json)
   --seed N               training seed (default ${DEFAULT_TRAIN.seed})
@@ -32,6 +35,7 @@ options:
 export async function runTrain(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: {
     data: { type: 'string', default: 'models/data/lab-flows.csv.gz' },
+    corpus: { type: 'string', default: 'models/data/corpus-flows.csv.gz' },
     'out-dir': { type: 'string', default: 'models' },
     report: { type: 'string', default: 'models/data/train-report.json' },
     seed: { type: 'string' }, 'model-version': { type: 'string' }, epochs: { type: 'string' }, 'ae-epochs': { type: 'string' },
@@ -46,8 +50,13 @@ export async function runTrain(argv: string[]): Promise<number> {
     return n;
   };
   let ds;
-  try { ds = readDataset(values.data!); } catch (e) {
-    throw new NetsensorError('ERR_USAGE', `cannot read dataset ${values.data}: ${(e as Error).message}`, { cause: e });
+  try {
+    const corpus = values.corpus === 'none' ? undefined : values.corpus;
+    const loaded = readTrainingData(values.data!, corpus);
+    ds = loaded.ds;
+    process.stderr.write(`[train] ${loaded.corpusRows ? `${loaded.corpusRows} benign corpus rows from ${corpus}` : 'no benign corpus rows (lab data only)'}\n`);
+  } catch (e) {
+    throw new NetsensorError('ERR_USAGE', `cannot read dataset ${values.data} / corpus ${values.corpus}: ${(e as Error).message}`, { cause: e });
   }
   const t0 = Date.now();
   const { int8, float, report } = await trainModel(ds, {
@@ -72,6 +81,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     '', `int8 argmax macro-F1 ${t.argmax.macroF1.toFixed(4)}; float argmax macro-F1 ${t.float.macroF1.toFixed(4)}; int8 vs float top-1 agreement ${(100 * t.int8FloatTop1Agreement).toFixed(2)} %`,
     `false alerts per 10k benign test flows (${t.benignFlows}): classifier ${t.falseAlertsPer10k.classifier.toFixed(2)}, anomaly ${t.falseAlertsPer10k.anomaly.toFixed(2)}, any ${t.falseAlertsPer10k.any.toFixed(2)}`,
     `anomaly detector flags ${(100 * t.anomalyRecallOnAttacks).toFixed(1)} % of attack test flows`,
+    ...(report.corpusTest ? [`benign corpus test captures raising any flow alert: ${report.corpusTest.capturesAlerting} of ${report.corpusTest.captures} (${Object.entries(report.corpusTest.capturesByClass).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}); ${report.corpusTest.falseAlertsPer10k.toFixed(1)} false alerts per 10k of its ${report.corpusTest.flows} flows`] : []),
     `size int8 ${report.sizeBytes.int8} B, float ${report.sizeBytes.float} B; throughput (batch ${report.throughputRowsPerS.batch}, 1 thread) int8 ${report.throughputRowsPerS.int8} rows/s, float ${report.throughputRowsPerS.float} rows/s`,
     `trained in ${((Date.now() - t0) / 1000).toFixed(1)} s`, '',
   ].join('\n'));

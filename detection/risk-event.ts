@@ -9,7 +9,9 @@
  */
 import { checkEvent, type FlowKey, type RiskEvent } from '../protocol/event.js';
 import { FEATURE_NAMES } from '../core/schema.js';
-import { eventId } from './event-id.js';
+import { EPISODE_LIST_CAP } from '../protocol/episode.js';
+import { eventId } from '../protocol/event-id.js';
+import type { EpisodeChange } from './episodes.js';
 
 /** What the core hands back for one flow record (the key part), as protocol/event.ts names it. */
 export type FlowRecordKey = FlowKey;
@@ -90,5 +92,54 @@ export function buildEvent(i: BuildInput): RiskEvent {
   };
   const why = checkEvent(ev, i.sensorId);
   if (why) throw new Error(`built an invalid event: ${why}`);
+  return ev;
+}
+
+const SEVERITY_BY_FAMILY_FALLBACK = 2;
+
+/** The risk event that publishes one episode change (protocol/episode.ts): the family, its counts, its latest strong flow. */
+export function episodeEvent(c: EpisodeChange, sensorId: string, modelVersion: string, now = Date.now()): RiskEvent {
+  const tr = c.track;
+  const rep = tr.rep;
+  const features: Record<string, number> = {};
+  for (const [name, idx] of SUMMARY_INDEX) features[name] = round(rep.row[idx] ?? 0);
+  const cls = CLASS_PATTERN.test(tr.family) ? tr.family : 'unknown';
+  const top = [...tr.top.entries()].filter(([n, v]) => FEATURE_NAME.test(n) && Number.isFinite(v))
+    .sort((a, b) => b[1] - a[1]).slice(0, 8).map(([n, v]) => [n, round(v)] as [string, number]);
+  const list = <T>(s: Set<T>) => [...s].slice(0, EPISODE_LIST_CAP);
+  const ev: RiskEvent = {
+    v: 1,
+    id: eventId(now),
+    sensor: sensorId,
+    ts: now,
+    flow: { ...rep.flow, first_seen_ms: Math.max(0, rep.flow.first_seen_ms), last_seen_ms: Math.max(0, rep.flow.last_seen_ms) },
+    class: cls,
+    score: Math.min(1, Math.max(0, round(tr.scoreMax))),
+    anomaly: Math.max(0, round(tr.anomalyMax)),
+    severity: cls === 'anomaly' ? (tr.anomalyMax >= 3 ? 2 : 3) : (tr.policy.severity ?? SEVERITY_BY_FAMILY_FALLBACK),
+    model: modelVersion.slice(0, 128) || 'unknown',
+    features,
+    top,
+    episode: {
+      id: c.id,
+      state: c.state,
+      role: tr.role,
+      actor: tr.actor,
+      flows: Math.max(1, tr.flows),
+      packets: tr.packets,
+      bytes: tr.bytes,
+      peer_count: tr.peers.size,
+      port_count: tr.ports.size,
+      peers: list(tr.peers),
+      ports: list(tr.ports),
+      first_seen_ms: Math.max(0, tr.firstMs),
+      last_seen_ms: Math.max(0, tr.lastMs, tr.firstMs),
+      evidence: round(tr.evidence),
+      threshold: round(tr.threshold),
+      suppressed: tr.suppressed,
+    },
+  };
+  const why = checkEvent(ev, sensorId);
+  if (why) throw new Error(`built an invalid episode event: ${why}`);
   return ev;
 }

@@ -1,0 +1,247 @@
+/**
+ * Evidence → episodes. Evidence accumulates per (family, role, actor) with exponential decay in flow time; an
+ * episode opens when the decayed evidence reaches the family's threshold AND the support minima hold (families.ts),
+ * is updated while evidence keeps coming (at most once per `updateIntervalMs`, the latest state, never lost), and
+ * closes when its actor has been quiet for `closeAfter`. Below the threshold nothing is published: the flow stays a
+ * local observation (the caller counts and stores it).
+ *
+ * Pure and deterministic: no I/O, no wall clock (time is the capture clock passed in), bounded memory (tracks capped,
+ * least recently touched quiet track evicted first; distinct sets capped).
+ */
+import { v7 as uuidv7 } from 'uuid';
+import type { EpisodeState } from '../protocol/episode.js';
+import type { Baseline } from './baseline.js';
+import { evidenceOf, type FlowVerdict } from './evidence.js';
+import { policyOf, thresholdsWith, type FamilyPolicy, type Role } from './families.js';
+
+const SET_CAP = 4096;
+const TOP_CAP = 64;
+
+export interface TrackerOptions {
+  /** Calibrated thresholds by family (model metadata); floors from families.ts apply. */
+  thresholds?: Readonly<Record<string, number>>;
+  /** Minimum flow time between two published updates of one episode. */
+  updateIntervalMs?: number;
+  /** Tracks kept at most (memory bound). */
+  maxTracks?: number;
+  baseline?: Baseline;
+  /** Episode ids (default UUIDv7); injected for deterministic tests. */
+  newId?: () => string;
+  /** Called after every evidence update (calibration watches peaks with it). */
+  observer?: (track: Track, v: FlowVerdict) => void;
+}
+
+/** One actor doing one family, with or without an episode yet. */
+export interface Track {
+  family: string;
+  role: Role;
+  actor: string;
+  policy: FamilyPolicy;
+  threshold: number;
+  evidence: number;
+  /** Flow time the evidence was last decayed to. */
+  at: number;
+  flows: number;
+  packets: number;
+  bytes: number;
+  suppressed: number;
+  peers: Set<string>;
+  ports: Set<number>;
+  targets: Set<string>;
+  firstMs: number;
+  lastMs: number;
+  scoreMax: number;
+  anomalyMax: number;
+  /** Summed |contribution| per feature over its flows. */
+  top: Map<string, number>;
+  /** The latest flow that gave the most weight so far: the event's flow. */
+  rep: FlowVerdict;
+  repWeight: number;
+  episode?: { id: string; publishedAt: number; dirty: boolean; evidenceAtOpen: number };
+}
+
+export interface EpisodeChange {
+  state: EpisodeState;
+  track: Track;
+  id: string;
+}
+
+export interface TrackerCounters {
+  /** Flows with evidence that did not (yet) open an episode. */
+  observations: number;
+  /** Evidence items down-weighted because they matched the site baseline. */
+  suppressed: number;
+  opened: number;
+  updates: number;
+  closed: number;
+  evicted: number;
+}
+
+export class EpisodeTracker {
+  private readonly tracks = new Map<string, Track>();
+  private readonly thresholds: Record<string, number>;
+  private readonly updateIntervalMs: number;
+  private readonly maxTracks: number;
+  private readonly newId: () => string;
+  private lastExpiry = -Infinity;
+  /** Capture clock: the latest flow time seen (never goes back). */
+  private clock = 0;
+  readonly counters: TrackerCounters = { observations: 0, suppressed: 0, opened: 0, updates: 0, closed: 0, evicted: 0 };
+
+  constructor(private readonly o: TrackerOptions = {}) {
+    this.thresholds = thresholdsWith(o.thresholds);
+    this.updateIntervalMs = o.updateIntervalMs ?? 1000;
+    this.maxTracks = o.maxTracks ?? 20_000;
+    this.newId = o.newId ?? uuidv7;
+  }
+
+  get now(): number { return this.clock; }
+  /** Whether benign flows are worth handing over (the baseline learns from them). */
+  get learnsBenign(): boolean { return this.o.baseline !== undefined; }
+  get size(): number { return this.tracks.size; }
+  thresholdOf(family: string): number { return this.thresholds[family] ?? policyOf(family).threshold; }
+
+  /** Takes one scored flow; returns the episodes to publish now (opened, or updated after the interval). */
+  observe(v: FlowVerdict): EpisodeChange[] {
+    const f = v.flow;
+    const t = Math.max(this.clock, f.last_seen_ms);
+    this.clock = t;
+    const items = evidenceOf(v);
+    if (items.length === 0) {
+      this.o.baseline?.learn(v, false);
+      return [];
+    }
+    const out: EpisodeChange[] = [];
+    let inEpisode = false;
+    for (const ev of items) {
+      const key = policyOf(ev.family).perPeer ? `${ev.family}|${ev.role}|${ev.actor}|${ev.peer}` : `${ev.family}|${ev.role}|${ev.actor}`;
+      let tr = this.tracks.get(key);
+      if (tr) this.tracks.delete(key); // re-insert: Map order is least recently touched first
+      else tr = this.newTrack(ev.family, ev.role, ev.actor, v, t);
+      this.tracks.set(key, tr);
+      decay(tr, t);
+      let w = ev.weight;
+      const factor = this.o.baseline?.factor(v, ev.family) ?? 1;
+      if (factor < 1) { w *= factor; tr.suppressed += 1; this.counters.suppressed += 1; }
+      tr.evidence += w;
+      if (!v.interim) tr.flows += 1;
+      tr.packets += f.src2dst_packets + f.dst2src_packets;
+      tr.bytes += f.src2dst_bytes + f.dst2src_bytes;
+      if (tr.peers.size < SET_CAP) tr.peers.add(ev.peer);
+      if (tr.ports.size < SET_CAP) tr.ports.add(ev.port);
+      if (tr.targets.size < SET_CAP) tr.targets.add(`${ev.peer}|${f.proto}|${ev.port}`); // an IP-protocol scan varies the protocol
+      tr.firstMs = Math.min(tr.firstMs, f.first_seen_ms);
+      tr.lastMs = Math.max(tr.lastMs, f.last_seen_ms);
+      tr.scoreMax = Math.max(tr.scoreMax, ev.family === 'anomaly' ? 0 : v.score);
+      tr.anomalyMax = Math.max(tr.anomalyMax, v.anomaly);
+      if (w >= tr.repWeight * 0.5) { tr.rep = v; tr.repWeight = Math.max(w, tr.repWeight * 0.9); }
+      for (const [name, c] of v.top) if (tr.top.size < TOP_CAP || tr.top.has(name)) tr.top.set(name, (tr.top.get(name) ?? 0) + Math.abs(c));
+      this.o.observer?.(tr, v);
+      if (tr.episode) {
+        inEpisode = true;
+        if (t - tr.episode.publishedAt >= this.updateIntervalMs) out.push(this.publish(tr, 'update', t));
+        else tr.episode.dirty = true;
+      } else if (this.passes(tr)) {
+        inEpisode = true;
+        tr.episode = { id: this.newId(), publishedAt: t, dirty: false, evidenceAtOpen: tr.evidence };
+        this.counters.opened += 1;
+        out.push({ state: 'open', track: tr, id: tr.episode.id });
+      } else if (tr.evidence >= 0.5 * tr.threshold) {
+        inEpisode = true; // close to alerting: never learned as normal
+      }
+    }
+    if (!inEpisode) this.counters.observations += 1;
+    this.o.baseline?.learn(v, inEpisode);
+    if (this.tracks.size > this.maxTracks) this.evict();
+    return out;
+  }
+
+  /**
+   * Advances the capture clock: sends pending updates whose interval passed, closes episodes whose actor went quiet,
+   * forgets quiet tracks. Cheap when called often (does the scan at most every 250 ms of capture time).
+   */
+  expire(now: number, force = false): EpisodeChange[] {
+    this.clock = Math.max(this.clock, now);
+    const t = this.clock;
+    if (!force && t - this.lastExpiry < 250) return [];
+    this.lastExpiry = t;
+    const out: EpisodeChange[] = [];
+    for (const [key, tr] of this.tracks) {
+      const quietFor = t - tr.lastMs;
+      if (tr.episode) {
+        if (quietFor >= closeAfter(tr.policy)) {
+          out.push(this.publish(tr, 'closed', t));
+          this.tracks.delete(key);
+        } else if (tr.episode.dirty && t - tr.episode.publishedAt >= this.updateIntervalMs) {
+          out.push(this.publish(tr, 'update', t));
+        }
+      } else if (quietFor >= 4 * tr.policy.halfLifeMs) {
+        this.tracks.delete(key); // decayed to under 1/16 of what it had: nothing left to remember
+      }
+    }
+    return out;
+  }
+
+  /** End of input / shutdown: every open episode is published one last time as closed; every track forgotten. */
+  closeAll(): EpisodeChange[] {
+    const out: EpisodeChange[] = [];
+    for (const tr of this.tracks.values()) if (tr.episode) out.push(this.publish(tr, 'closed', this.clock));
+    this.tracks.clear();
+    return out;
+  }
+
+  /** Open episodes (for status and tests). */
+  openEpisodes(): Track[] {
+    return [...this.tracks.values()].filter((t) => t.episode);
+  }
+
+  private passes(tr: Track): boolean {
+    return tr.evidence >= tr.threshold && supported(tr);
+  }
+
+  private publish(tr: Track, state: EpisodeState, t: number): EpisodeChange {
+    const e = tr.episode!;
+    e.publishedAt = t;
+    e.dirty = false;
+    if (state === 'update') this.counters.updates += 1;
+    if (state === 'closed') this.counters.closed += 1;
+    return { state, track: tr, id: e.id };
+  }
+
+  private newTrack(family: string, role: Role, actor: string, v: FlowVerdict, t: number): Track {
+    return {
+      family, role, actor, policy: policyOf(family), threshold: this.thresholdOf(family), evidence: 0, at: t,
+      flows: 0, packets: 0, bytes: 0, suppressed: 0, peers: new Set(), ports: new Set(), targets: new Set(),
+      firstMs: v.flow.first_seen_ms, lastMs: v.flow.last_seen_ms, scoreMax: 0, anomalyMax: 0, top: new Map(), rep: v, repWeight: 0,
+    };
+  }
+
+  /** Drops least recently touched tracks without an episode until under the cap (episodes are never dropped here). */
+  private evict(): void {
+    for (const [key, tr] of this.tracks) {
+      if (this.tracks.size <= this.maxTracks) return;
+      if (tr.episode) continue;
+      this.tracks.delete(key);
+      this.counters.evicted += 1;
+    }
+  }
+}
+
+/** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */
+export function supported(tr: Track): boolean {
+  const p = tr.policy;
+  if (tr.flows < p.minFlows || tr.targets.size < p.minTargets) return false;
+  return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
+}
+
+function decay(tr: Track, t: number): void {
+  if (t > tr.at) {
+    tr.evidence *= Math.pow(0.5, (t - tr.at) / tr.policy.halfLifeMs);
+    tr.at = t;
+  }
+}
+
+/** An episode ends once its actor gave no evidence for two half-lives (at least 30 s). */
+export function closeAfter(p: FamilyPolicy): number {
+  return Math.max(30_000, 2 * p.halfLifeMs);
+}

@@ -1,0 +1,204 @@
+/**
+ * Evidence → episodes (detection/): floods become one episode with counts, a lone weak verdict never publishes,
+ * one strong flow can, updates are rate-limited, quiet episodes close, memory stays bounded; and the site baseline
+ * down-weights usual endpoints without absorbing attacks.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { NUM_FEATURES, featureIndex } from '../core/schema.ts';
+import { Baseline, type BaselinePersistence, type Endpoint } from '../detection/baseline.ts';
+import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.ts';
+import type { FlowVerdict } from '../detection/evidence.ts';
+import { FAMILIES } from '../detection/families.ts';
+import { episodeEvent } from '../detection/risk-event.ts';
+import { checkEvent } from '../protocol/event.ts';
+
+const T0 = 1_700_000_000_000;
+let idn = 0;
+const ids = () => `0190a000-0000-7000-8000-${String(++idn).padStart(12, '0')}`;
+
+interface Spec { src?: string; dst?: string; dport?: number; proto?: number; t: number; cls?: string; score?: number; packets?: number; dnsQueries?: number; interim?: boolean }
+
+function verdict(s: Spec): FlowVerdict {
+  const row = new Float32Array(NUM_FEATURES);
+  row[featureIndex('bidirectional_packets')] = s.packets ?? 1;
+  row[featureIndex('dns_queries')] = s.dnsQueries ?? 0;
+  return {
+    flow: {
+      src_ip: s.src ?? '10.0.0.66', src_port: 40000, dst_ip: s.dst ?? '10.0.0.10', dst_port: s.dport ?? 80, proto: s.proto ?? 6, vlan: 0,
+      first_seen_ms: s.t - 10, last_seen_ms: s.t, end_reason: 'idle',
+      src2dst_packets: s.packets ?? 1, src2dst_bytes: 60 * (s.packets ?? 1), dst2src_packets: 0, dst2src_bytes: 0,
+    },
+    interim: s.interim ?? false, row, alertClass: s.cls, score: s.score ?? 0.99, classThreshold: 0.5,
+    anomaly: s.cls === 'anomaly' ? 2 : 0.1, top: [['dst_port', 0.5]],
+  };
+}
+
+const states = (cs: EpisodeChange[]) => cs.map((c) => `${c.state}:${c.track.family}:${c.track.role}`);
+
+test('a spoofed SYN flood of 5,000 flows is one destination episode with counts, not 5,000 events', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const out: EpisodeChange[] = [];
+  for (let i = 0; i < 5000; i++) {
+    out.push(...tr.observe(verdict({ src: `172.16.${i >> 8}.${i & 255}`, t: T0 + i, cls: 'dos' })));
+  }
+  out.push(...tr.closeAll());
+  const opened = out.filter((c) => c.state === 'open');
+  assert.is(opened.length, 1, states(out).join(' '));
+  assert.is(opened[0]!.track.role, 'dst');
+  assert.is(opened[0]!.track.actor, '10.0.0.10');
+  // 5 s of flood time → at most ~1 update per second, plus open and close
+  assert.ok(out.length <= 8, `${out.length} changes`);
+  const last = out[out.length - 1]!;
+  assert.is(last.state, 'closed');
+  assert.is(last.track.flows, 5000);
+  assert.is(last.track.peers.size, 4096, 'distinct sources exact up to the cap');
+});
+
+test('a single weak verdict, or a few, never opens an episode; they stay local observations', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const out = [
+    ...tr.observe(verdict({ t: T0, cls: 'c2', score: 0.6 })),
+    ...tr.observe(verdict({ t: T0 + 5000, cls: 'scan', score: 0.7 })),
+    ...tr.observe(verdict({ t: T0 + 9000, cls: 'dos' })),
+    ...tr.observe(verdict({ t: T0 + 9500, cls: 'dns_tunnel', dnsQueries: 2 })),
+    ...tr.observe(verdict({ t: T0 + 9600, cls: 'anomaly' })),
+  ];
+  assert.equal(out, []);
+  assert.is(tr.counters.observations, 5);
+  assert.equal(tr.closeAll(), []);
+});
+
+test('one flow with strong evidence of its own (a DNS tunnel with 300 queries) opens an episode', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const out = tr.observe(verdict({ t: T0, cls: 'dns_tunnel', dport: 53, proto: 17, dnsQueries: 300, packets: 600 }));
+  assert.equal(states(out), ['open:dns_tunnel:src']);
+  const ev = episodeEvent(out[0]!, 'sensor-1', 'm1', T0);
+  assert.is(checkEvent(ev, 'sensor-1'), undefined);
+  assert.is(ev.class, 'dns_tunnel');
+  assert.is(ev.episode!.state, 'open');
+  assert.is(ev.episode!.flows, 1);
+});
+
+test('a port scan opens after enough distinct targets; updates at most once per second; closes when quiet', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const out: EpisodeChange[] = [];
+  let openedAt = -1;
+  for (let p = 1; p <= 1000; p++) {
+    const cs = tr.observe(verdict({ t: T0 + p * 5, dport: p, cls: 'scan' }));
+    if (openedAt < 0 && cs.some((c) => c.state === 'open')) openedAt = p;
+    out.push(...cs);
+  }
+  // evidence ≈ 0.99 per confident probe (decaying slightly): opens at the first probe that passes both
+  assert.ok(openedAt >= FAMILIES.scan!.minTargets && openedAt <= FAMILIES.scan!.minTargets + 2, `opened at probe ${openedAt}`);
+  const updates = out.filter((c) => c.state === 'update');
+  assert.ok(updates.length <= 5 && updates.length >= 4, `${updates.length} updates over 5 s`);
+  assert.equal(states(tr.expire(T0 + 5000 + 30_000)).filter((x) => x.startsWith('closed')), [], 'still open within the close delay');
+  const closing = tr.expire(T0 + 5000 + 200_000);
+  assert.equal(states(closing), ['closed:scan:src']);
+  assert.is(closing[0]!.track.ports.size, 1000);
+  assert.is(tr.size, 0);
+});
+
+test('an episode update that came too soon is not lost: expire() sends it once its interval passed', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  for (let p = 1; p <= 10; p++) tr.observe(verdict({ t: T0 + p, dport: p, cls: 'scan' }));
+  assert.is(tr.openEpisodes().length, 1);
+  assert.is(tr.observe(verdict({ t: T0 + 100, dport: 99, cls: 'scan' })).length, 0);
+  const later = tr.expire(T0 + 2000);
+  assert.equal(states(later), ['update:scan:src']);
+  assert.is(later[0]!.track.flows, 11);
+});
+
+test('memory is bounded: tracks beyond the cap are evicted, open episodes are kept', () => {
+  const tr = new EpisodeTracker({ newId: ids, maxTracks: 100 });
+  for (let p = 1; p <= 10; p++) tr.observe(verdict({ t: T0 + p, dport: p, cls: 'scan' }));
+  assert.is(tr.openEpisodes().length, 1);
+  for (let i = 0; i < 1000; i++) tr.observe(verdict({ src: `10.9.${i >> 8}.${i & 255}`, t: T0 + 100 + i, cls: 'c2', score: 0.6 }));
+  assert.ok(tr.size <= 100);
+  assert.is(tr.openEpisodes().length, 1);
+  assert.ok(tr.counters.evicted >= 900);
+});
+
+function memoryStore(): BaselinePersistence & { endpoints: Map<string, Endpoint>; start?: number } {
+  const endpoints = new Map<string, Endpoint>();
+  const s = {
+    endpoints, start: undefined as number | undefined,
+    saveStart(ms: number) { s.start = ms; },
+    upsert(e: Endpoint) { endpoints.set(`${e.device}|${e.peer}|${e.port}|${e.proto}`, { ...e }); },
+    clear() { endpoints.clear(); s.start = undefined; },
+  };
+  return s;
+}
+
+test('baseline: a beacon learned during the learning period is down-weighted afterwards; a new beacon and a scan still alert', () => {
+  const store = memoryStore();
+  const baseline = new Baseline({ learnMs: 3_600_000 }, store);
+  const tr = new EpisodeTracker({ newId: ids, baseline });
+  // learning: a device beacons to its cloud every 60 s for an hour; the model calls it c2 weakly (no episode yet)
+  for (let i = 0; i < 60; i++) tr.observe(verdict({ src: '10.0.0.5', dst: '52.1.1.1', dport: 8883, t: T0 + i * 60_000, cls: i % 12 === 0 ? 'c2' : undefined, score: 0.55 }));
+  assert.ok(store.endpoints.has('10.0.0.5|52.1.1.1|8883|6'), 'endpoint persisted');
+  // afterwards: every beacon is called c2 (weakly); without the baseline this opens within minutes
+  const after: EpisodeChange[] = [];
+  for (let i = 60; i < 180; i++) after.push(...tr.observe(verdict({ src: '10.0.0.5', dst: '52.1.1.1', dport: 8883, t: T0 + i * 60_000, cls: 'c2', score: 0.6 })));
+  assert.equal(after.filter((c) => c.state === 'open'), [], 'usual beacon stays quiet');
+  assert.ok(tr.counters.suppressed >= 100);
+  // another device starts beaconing to a new endpoint: alerts
+  const other: EpisodeChange[] = [];
+  for (let i = 0; i < 20; i++) other.push(...tr.observe(verdict({ src: '10.0.0.7', dst: '203.0.113.9', dport: 4444, t: T0 + 3 * 3_600_000 + i * 30_000, cls: 'c2', score: 0.9 })));
+  assert.equal(states(other.filter((c) => c.state === 'open')), ['open:c2:src']);
+  // the first device scans: alerts (scans are never suppressed)
+  const scan: EpisodeChange[] = [];
+  for (let p = 1; p <= 50; p++) scan.push(...tr.observe(verdict({ src: '10.0.0.5', dst: '10.0.0.20', dport: p, t: T0 + 4 * 3_600_000 + p, cls: 'scan' })));
+  assert.equal(states(scan.filter((c) => c.state === 'open')), ['open:scan:src']);
+});
+
+test('baseline: an attacker present while learning is not absorbed, and a slow ramp after learning is not learned', () => {
+  const baseline = new Baseline({ learnMs: 3_600_000, driftPerHour: 2 });
+  const tr = new EpisodeTracker({ newId: ids, baseline });
+  // a confident C2 beacon during the whole learning period: it alerts, and its endpoint is never learned
+  let opened = 0;
+  for (let i = 0; i < 60; i++) opened += tr.observe(verdict({ src: '10.0.0.8', dst: '198.51.100.7', dport: 443, t: T0 + i * 60_000, cls: 'c2', score: 0.95 })).filter((c) => c.state === 'open').length;
+  assert.is(opened, 1);
+  assert.is(baseline.endpointCount(), 0);
+  tr.closeAll();
+  const later: EpisodeChange[] = [];
+  for (let i = 0; i < 20; i++) later.push(...tr.observe(verdict({ src: '10.0.0.8', dst: '198.51.100.7', dport: 443, t: T0 + 2 * 3_600_000 + i * 60_000, cls: 'c2', score: 0.95 })));
+  assert.equal(states(later.filter((c) => c.state === 'open')), ['open:c2:src'], 'still alerts after learning');
+  // after learning, weak-evidence flows are never learned, and benign ones only a few endpoints an hour
+  for (let p = 0; p < 50; p++) tr.observe(verdict({ src: '10.0.0.9', dst: `10.0.1.${p}`, dport: 22, t: T0 + 5 * 3_600_000 + p, cls: p % 2 ? 'bruteforce' : undefined, score: 0.55 }));
+  assert.is(baseline.endpointCount(), 2, 'bounded drift: 2 new endpoints in that hour');
+});
+
+test('baseline persists: a restored baseline keeps its learning start and endpoints', () => {
+  const store = memoryStore();
+  const b1 = new Baseline({ learnMs: 1000 }, store);
+  b1.learn(verdict({ src: '10.0.0.5', dst: '52.1.1.1', dport: 8883, t: T0 }), false);
+  const b2 = new Baseline({ learnMs: 1000 }, undefined, { startMs: store.start, endpoints: [...store.endpoints.values()] });
+  assert.is(b2.learnStartMs, T0 - 10);
+  assert.is(b2.endpointCount(), 1);
+  assert.ok(!b2.learning(T0 + 5000));
+  assert.ok(b2.factor(verdict({ src: '10.0.0.5', dst: '52.1.1.1', dport: 8883, t: T0 + 5000, cls: 'c2' }), 'c2') < 1);
+  assert.is(b2.factor(verdict({ src: '10.0.0.5', dst: '52.1.1.1', dport: 8883, t: T0 + 5000, cls: 'dns_tunnel' }), 'dns_tunnel'), 1);
+});
+
+test('reflection rule: replies without requests from many amplifiers to one address open a dos episode on the victim, whatever the model says', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const reply = (src: string, dst: string, sport: number, t: number, answered = 0): FlowVerdict => {
+    const v = verdict({ src, dst, dport: 40000, proto: 17, t });
+    v.flow.src_port = sport;
+    v.flow.dst2src_packets = answered;
+    return v;
+  };
+  // ordinary traffic that must not count: multicast responses, and replies in the same flow as their request
+  const quiet: EpisodeChange[] = [];
+  for (let i = 0; i < 200; i++) quiet.push(...tr.observe(reply(`192.168.1.${i % 50}`, '224.0.0.251', 5353, T0 + i)));
+  for (let i = 0; i < 200; i++) quiet.push(...tr.observe(reply(`8.8.${i % 4}.8`, '192.168.1.20', 53, T0 + 300 + i, 1)));
+  assert.equal(quiet, []);
+  const out: EpisodeChange[] = [];
+  for (let i = 0; i < 100; i++) out.push(...tr.observe(reply(`203.0.${i >> 4}.${i}`, '10.10.10.10', 4500, T0 + 1000 + i)));
+  assert.equal(states(out.filter((c) => c.state === 'open')), ['open:dos:dst']);
+  assert.is(out[0]!.track.actor, '10.10.10.10');
+});
+
+test.run();
