@@ -38,10 +38,8 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version') {
-    const { readFileSync } = await import('node:fs');
-    const { packagePath } = await import('../common/paths.js');
-    const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8'));
-    process.stdout.write(`${pkg.version}\n`);
+    const { packageVersion } = await import('../common/version.js');
+    process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   if (!(name in COMMANDS)) {

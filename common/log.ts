@@ -1,13 +1,15 @@
 /**
  * One root structured logger (JSON lines on stderr, so stdout stays free for data such as flow records);
- * components take a child: `log.child({ component: 'publisher' })`.
+ * components take a child: `log.child({ component: 'publisher' })`. Errors are logged whole under `err`
+ * (`log.warn({ err }, '…')`): the serializer keeps type, message, stack and `code`.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string = process.env.NETSENSOR_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { app: 'netsensor' } }, pino.destination({ fd: 2, sync: true }));
+/** `destination`: stderr unless given (tests read what was logged). */
+export function createLogger(level: string = process.env.NETSENSOR_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+  return pino({ level, base: { app: 'netsensor' }, serializers: { err: pino.stdSerializers.err } }, destination ?? pino.destination({ fd: 2, sync: true }));
 }
 
 export const log: Logger = createLogger();

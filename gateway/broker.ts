@@ -84,8 +84,8 @@ export class EmbeddedBroker implements Bus {
       log.warn({ client: client.id, user: who?.id, topic: sub.topic.slice(0, 200) }, 'subscribe denied by ACL');
       done(null, null); // negative SUBACK (0x80)
     };
-    aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'mqtt client error'));
-    aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'mqtt connection error'));
+    aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err }, 'mqtt client error'));
+    aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err }, 'mqtt connection error'));
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(new NetsensorError('ERR_CONFIG', `embedded broker cannot listen on ${cfg.host}:${cfg.port}: ${(e as Error).message}`)));
@@ -114,7 +114,7 @@ export class EmbeddedBroker implements Bus {
         try {
           handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload as string), done);
         } catch (e) {
-          this.log.error({ err: (e as Error).message, topic: packet.topic }, 'message handler failed');
+          this.log.error({ err: e, topic: packet.topic }, 'message handler failed');
           done();
         }
       }, resolve);

@@ -1,10 +1,15 @@
 /**
- * Gateway configuration: one `defaults` object, one validator, and one loader that layers
- * defaults ← config file (JSON) ← environment (NETSENSOR_GW_*) ← command-line flags.
- * Validation runs once at start-up and names the offending key and what it received.
+ * Gateway configuration: its defaults and its table of settings in the one settings system
+ * (common/settings.ts), which layers defaults ← config file (JSON) ← environment (NETSENSOR_GW_*) ← flags.
+ * Validation runs once at start-up, refuses unknown keys at any depth and names the offending key and what it
+ * received (never a secret).
  */
-import { readFileSync } from 'node:fs';
-import { NetsensorError } from '../common/errors.js';
+import {
+  configError, defineSettings, envNamesOf, parseFlags, resolveSettings, type DeepPartial, type Setting, type SettingKind,
+} from '../common/settings.js';
+import { settingsHelp } from '../common/settings-help.js';
+
+export type { DeepPartial };
 
 export interface GatewayConfig {
   mqtt: {
@@ -76,115 +81,86 @@ export const defaults: GatewayConfig = {
   sensorStaleMs: 5 * 60_000,
 };
 
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+const S = (path: string, kind: SettingKind, flag: Setting['flag'], help: string, extra: Partial<Setting> = {}): Setting => ({ path, kind, flag, help, ...extra });
+const DAY_MS = 86_400_000;
 
-function bad(key: string, want: string, got: unknown): never {
-  throw new NetsensorError('ERR_CONFIG', `config ${key}: expected ${want}, got ${JSON.stringify(got)}`);
-}
+/**
+ * Every gateway setting, once. Environment names are derived (NETSENSOR_GW_ + path); the names the gateway
+ * read before that scheme stay honoured as aliases (docs/gateway.md lists them).
+ */
+export const SETTINGS: readonly Setting[] = [
+  S('mqtt.broker', 'string', 'broker', 'use an external broker (mqtt://host:port or mqtts://host:port, MQTT v5) instead of the embedded one; events are read through the shared subscription $share/<group>/...',
+    { pattern: /^mqtts?:\/\/[^/\s]+(:\d+)?\/?$/, envAliases: ['NETSENSOR_GW_BROKER'] }),
+  S('mqtt.shareGroup', 'string', 'share-group', 'shared-subscription group with --broker (letters, digits, _ or -)', { pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
+  S('mqtt.username', 'string', 'mqtt-username', 'login at the external broker'),
+  S('mqtt.password', 'string', undefined, 'password at the external broker (environment or file: flags show in ps)', { secret: true }),
+  S('mqtt.clientId', 'string', undefined, 'MQTT client id at the external broker'),
+  S('mqtt.host', 'string', 'mqtt-host', 'embedded broker listen address'),
+  S('mqtt.port', 'int', 'mqtt-port', 'embedded broker port', { min: 0, max: 65535 }),
+  S('mqtt.credentialsFile', 'file', 'credentials', 'embedded broker logins (id:scrypt-hash lines, made by add-sensor); without it only anonymous clients from loopback are accepted',
+    { envAliases: ['NETSENSOR_GW_CREDENTIALS'] }),
+  S('mqtt.tls.certFile', 'file', 'tls-cert', 'serve MQTT over TLS with this certificate (with --tls-key)'),
+  S('mqtt.tls.keyFile', 'file', 'tls-key', 'private key of the TLS certificate'),
+  S('mqtt.tls.caFile', 'file', 'tls-ca', 'CA certificates for TLS (optional)'),
+  S('http.host', 'string', 'http-host', 'API/dashboard listen address'),
+  S('http.port', 'int', 'http-port', 'API/dashboard port', { min: 0, max: 65535 }),
+  S('http.token', 'string', undefined, 'bearer token required from non-loopback API clients, ≥ 16 characters (environment or file: flags show in ps)',
+    { secret: true, minLength: 16, envAliases: ['NETSENSOR_GW_API_TOKEN'] }),
+  S('http.loopbackExempt', 'bool', { name: 'token-required-on-loopback', sets: false }, 'loopback clients need no token (the flag requires the token from loopback too)'),
+  S('store.path', 'string', 'db', 'SQLite database', { envAliases: ['NETSENSOR_GW_DB'] }),
+  S('store.retentionDays', 'number', 'retention-days', 'delete events older than this many days', { min: 0, exclusiveMin: true }),
+  S('store.maxBytes', 'int', { name: 'max-db-mb', scale: 1024 * 1024 }, 'delete the oldest events above this database size (bytes; the flag takes MiB)', { min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER }),
+  S('store.retentionIntervalMs', 'int', undefined, 'how often retention runs (ms)', { min: 100, max: DAY_MS }),
+  S('correlation.windowMs', 'int', { name: 'window-s', scale: 1000 }, 'correlation window (ms; the flag takes seconds)', { min: 1, max: DAY_MS }),
+  S('correlation.sweepHosts', 'int', undefined, 'distinct hosts from one source within the window that make a sweep alert', { min: 2, max: 1_000_000 }),
+  S('correlation.scanPorts', 'int', undefined, 'distinct ports on one host from one source within the window that make a port-scan alert', { min: 2, max: 65536 }),
+  S('correlation.multiSensor', 'int', undefined, 'sensors reporting the same source and class that raise the severity a step', { min: 2, max: 1000 }),
+  S('correlation.fanInSources', 'int', undefined, 'distinct one-shot sources against one host that make a fan_in alert', { min: 2, max: 1_000_000 }),
+  S('correlation.updateIntervalMs', 'int', undefined, 'least time between two update messages of one alert (ms)', { min: 0, max: DAY_MS }),
+  S('homeAssistant.enabled', 'bool', { name: 'homeassistant', sets: true }, 'publish Home Assistant MQTT discovery'),
+  S('homeAssistant.discoveryPrefix', 'string', undefined, 'Home Assistant discovery topic prefix'),
+  S('models.trustedKeysFile', 'file', 'model-keys', 'public keys (PEM or base64 lines) model uploads must be signed by', { envAliases: ['NETSENSOR_GW_MODEL_KEYS'] }),
+  S('models.maxFailureRate', 'number', 'max-failure-rate', 'halt a model rollout when this share of sensors fails it (0..1)', { min: 0, max: 1 }),
+  S('models.maxFirstStagePercent', 'int', undefined, 'cap on the first rollout stage, percent of a channel\'s sensors', { min: 1, max: 100 }),
+  S('sensorStaleMs', 'int', undefined, 'a sensor is shown offline after this long without a message (ms)', { min: 1000, max: 30 * DAY_MS }),
+];
 
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
+const TABLE = defineSettings<GatewayConfig>({ envPrefix: 'NETSENSOR_GW_', defaults, settings: SETTINGS });
 
-/** Deep merge of plain objects; `undefined` in `over` keeps the base value. */
-export function merge<T>(base: T, over: unknown): T {
-  if (!isPlainObject(over)) return base;
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(over)) {
-    if (v === undefined) continue;
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k], v) : v;
-  }
-  return out as T;
-}
+/** Environment names read for a setting: the derived one, then the older alias if there is one. */
+export const envNamesFor = (path: string): string[] => envNamesOf(TABLE, SETTINGS.find((s) => s.path === path)!);
 
-const int = (key: string, v: unknown, min: number, max: number) => {
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) bad(key, `an integer in [${min}, ${max}]`, v);
-};
-const str = (key: string, v: unknown, optional = false) => {
-  if (optional && v === undefined) return;
-  if (typeof v !== 'string' || v.length === 0) bad(key, 'a non-empty string', v);
-};
-const bool = (key: string, v: unknown) => {
-  if (typeof v !== 'boolean') bad(key, 'true or false', v);
-};
-
-export function validateConfig(c: GatewayConfig): GatewayConfig {
-  const known = new Set(Object.keys(defaults));
-  for (const k of Object.keys(c)) if (!known.has(k)) bad(k, `one of ${[...known].join(', ')}`, 'unknown key');
-  if (c.mqtt.broker !== undefined && !/^mqtts?:\/\/[^/\s]+(:\d+)?\/?$/.test(c.mqtt.broker)) bad('mqtt.broker', 'mqtt://host[:port] or mqtts://host[:port]', c.mqtt.broker);
-  str('mqtt.host', c.mqtt.host);
-  int('mqtt.port', c.mqtt.port, 0, 65535);
-  str('mqtt.credentialsFile', c.mqtt.credentialsFile, true);
-  if (c.mqtt.tls !== undefined) {
-    if (!isPlainObject(c.mqtt.tls)) bad('mqtt.tls', '{certFile, keyFile, caFile?}', c.mqtt.tls);
-    str('mqtt.tls.certFile', c.mqtt.tls.certFile);
-    str('mqtt.tls.keyFile', c.mqtt.tls.keyFile);
-    str('mqtt.tls.caFile', c.mqtt.tls.caFile, true);
-  }
-  str('mqtt.username', c.mqtt.username, true);
-  str('mqtt.password', c.mqtt.password, true);
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(String(c.mqtt.shareGroup))) bad('mqtt.shareGroup', 'letters, digits, _ or -', c.mqtt.shareGroup);
-  str('mqtt.clientId', c.mqtt.clientId);
-  str('http.host', c.http.host);
-  int('http.port', c.http.port, 0, 65535);
-  if (c.http.token !== undefined && (typeof c.http.token !== 'string' || c.http.token.length < 16)) bad('http.token', 'a string of at least 16 characters', '<redacted>');
-  bool('http.loopbackExempt', c.http.loopbackExempt);
-  str('store.path', c.store.path);
-  if (typeof c.store.retentionDays !== 'number' || !(c.store.retentionDays > 0)) bad('store.retentionDays', 'a positive number', c.store.retentionDays);
-  int('store.maxBytes', c.store.maxBytes, 1024 * 1024, Number.MAX_SAFE_INTEGER);
-  int('store.retentionIntervalMs', c.store.retentionIntervalMs, 100, 86_400_000);
-  int('correlation.windowMs', c.correlation.windowMs, 1, 86_400_000);
-  int('correlation.sweepHosts', c.correlation.sweepHosts, 2, 1_000_000);
-  int('correlation.scanPorts', c.correlation.scanPorts, 2, 65536);
-  int('correlation.multiSensor', c.correlation.multiSensor, 2, 1000);
-  int('correlation.fanInSources', c.correlation.fanInSources, 2, 1_000_000);
-  int('correlation.updateIntervalMs', c.correlation.updateIntervalMs, 0, 86_400_000);
-  bool('homeAssistant.enabled', c.homeAssistant.enabled);
-  str('homeAssistant.discoveryPrefix', c.homeAssistant.discoveryPrefix);
-  str('models.trustedKeysFile', c.models.trustedKeysFile, true);
-  if (typeof c.models.maxFailureRate !== 'number' || !(c.models.maxFailureRate >= 0 && c.models.maxFailureRate <= 1)) bad('models.maxFailureRate', 'a number in [0, 1]', c.models.maxFailureRate);
-  int('models.maxFirstStagePercent', c.models.maxFirstStagePercent, 1, 100);
-  int('sensorStaleMs', c.sensorStaleMs, 1000, 86_400_000 * 30);
+/** Rules that involve more than one setting. */
+function validateWhole(c: GatewayConfig): GatewayConfig {
+  const tls = c.mqtt.tls as Partial<NonNullable<GatewayConfig['mqtt']['tls']>> | undefined;
+  if (tls && (tls.certFile === undefined || tls.keyFile === undefined)) throw configError('mqtt.tls.certFile (--tls-cert) and mqtt.tls.keyFile (--tls-key) go together');
   return c;
 }
 
-/** Environment variables the gateway reads (documented in docs/gateway.md). */
-export function configFromEnv(env: NodeJS.ProcessEnv): DeepPartial<GatewayConfig> {
-  const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
-  return {
-    mqtt: {
-      broker: env.NETSENSOR_GW_BROKER || undefined,
-      username: env.NETSENSOR_GW_MQTT_USERNAME || undefined,
-      password: env.NETSENSOR_GW_MQTT_PASSWORD || undefined,
-      credentialsFile: env.NETSENSOR_GW_CREDENTIALS || undefined,
-    },
-    http: { token: env.NETSENSOR_GW_API_TOKEN || undefined, port: num(env.NETSENSOR_GW_HTTP_PORT) },
-    store: { path: env.NETSENSOR_GW_DB || undefined },
-    models: { trustedKeysFile: env.NETSENSOR_GW_MODEL_KEYS || undefined },
-  };
-}
-
-export function readConfigFile(path: string): DeepPartial<GatewayConfig> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new NetsensorError('ERR_CONFIG', `cannot read config file ${path}: ${(e as Error).message}`);
-  }
-  try {
-    const parsed = JSON.parse(text);
-    if (!isPlainObject(parsed)) throw new Error('top level is not an object');
-    return parsed as DeepPartial<GatewayConfig>;
-  } catch (e) {
-    throw new NetsensorError('ERR_CONFIG', `config file ${path} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-/** defaults ← file ← env ← flags, then validated. */
+/** defaults < file < environment < `flags` (programmatic values), validated. */
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: DeepPartial<GatewayConfig> } = {}): GatewayConfig {
-  let c = structuredClone(defaults);
-  if (opts.file) c = merge(c, readConfigFile(opts.file));
-  c = merge(c, configFromEnv(opts.env ?? {}));
-  c = merge(c, opts.flags ?? {});
-  return validateConfig(c);
+  return validateWhole(resolveSettings(TABLE, { file: opts.file, env: opts.env, overrides: opts.flags }));
+}
+
+export type ParsedArgs = { help: true } | { help: false; logLevel?: string; config: GatewayConfig };
+
+/** `netsensor gateway [options]`: defaults < --config file < environment < flags. */
+export function loadConfigFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  const flags = parseFlags(TABLE, argv, { 'log-level': { type: 'string' } });
+  if (flags.help) return { help: true };
+  const config = validateWhole(resolveSettings(TABLE, { file: flags.config as string | undefined, env, flags }));
+  return { help: false, logLevel: flags['log-level'] as string | undefined, config };
+}
+
+export function configHelp(): string {
+  return settingsHelp(TABLE, {
+    intro: [
+      'usage: netsensor gateway [options]',
+      '       netsensor gateway add-sensor <id> --credentials FILE [--role sensor|observer|admin]',
+      '',
+      'Runs the gateway. By default an embedded MQTT 3.1.1 broker listens on 127.0.0.1:1883 and the API and',
+      'dashboard on http://127.0.0.1:8080/ (docs/gateway.md).',
+    ],
+    commandOptions: [['--log-level LEVEL', 'trace|debug|info|warn|error (default info; env NETSENSOR_LOG_LEVEL)']],
+  });
 }

@@ -22,11 +22,11 @@ export class ExternalBroker implements Bus {
           // mqtt.js acknowledges on its own; dedup covers a redelivery after a crash.
           h.handler(topic, payload, () => {});
         } catch (e) {
-          this.log.error({ err: (e as Error).message, topic }, 'message handler failed');
+          this.log.error({ err: e, topic }, 'message handler failed');
         }
       }
     });
-    client.on('error', (e) => log.warn({ err: e.message }, 'external broker error'));
+    client.on('error', (e) => log.warn({ err: e }, 'external broker error'));
     client.on('reconnect', () => log.info('reconnecting to external broker'));
   }
 

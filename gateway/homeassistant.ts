@@ -47,7 +47,7 @@ export class HomeAssistant {
       await this.bus.publish(haTopics.availability(id), online ? 'online' : 'offline', { qos: 1, retain: true });
       await this.publishState(id, this.lastCount.get(id) ?? 0);
     } catch (e) {
-      this.log.warn({ err: (e as Error).message, sensor: id }, 'home assistant discovery failed');
+      this.log.warn({ err: e, sensor: id }, 'home assistant discovery failed');
     }
   }
 
@@ -66,6 +66,6 @@ export class HomeAssistant {
     if (this.lastState.get(id) === state) return;
     this.lastState.set(id, state);
     await this.bus.publish(haTopics.state(id), state, { qos: 1, retain: true }).catch((e) =>
-      this.log.warn({ err: (e as Error).message }, 'home assistant state publish failed'));
+      this.log.warn({ err: e }, 'home assistant state publish failed'));
   }
 }

@@ -6,7 +6,7 @@
 import { NetsensorError } from '../common/errors.js';
 import { loadPublicKeysFrom } from '../common/keys.js';
 import { log as rootLog, type Logger } from '../common/log.js';
-import { topics } from '../protocol/topics.js';
+import { parseSensorTopic, topics } from '../protocol/topics.js';
 import { AlertPublisher } from './alert-publisher.js';
 import { alertTopic, toEve } from './alerts.js';
 import { EmbeddedBroker } from './broker.js';
@@ -84,7 +84,8 @@ export class Gateway {
       registerModelsApi(http, models, rollouts);
       if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
-        registry.onStatus(topic.split('/')[3], payload);
+        const t = parseSensorTopic(topic);
+        if (t) registry.onStatus(t.sensorId, payload);
         done();
       });
       await bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true });
@@ -127,7 +128,7 @@ export class Gateway {
     const msg = JSON.stringify(toEve(a, sensor, reason));
     // Not awaited one by one: both brokers keep the order of one publisher's messages anyway.
     const p: Promise<void> = this.bus.publish(alertTopic(a, sensor), msg, { qos: 1 })
-      .catch((e) => this.log.warn({ err: (e as Error).message, alert: a.id }, 'alert publish failed'))
+      .catch((e) => this.log.warn({ err: e, alert: a.id }, 'alert publish failed'))
       .finally(() => this.publishing.delete(p));
     this.publishing.add(p);
   }
@@ -144,7 +145,7 @@ export class Gateway {
       this.metrics.sensorsOnline.set(this.registry.onlineCount());
       this.metrics.openAlerts.set(this.correlator.openCount());
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'housekeeping failed');
+      this.log.error({ err: e }, 'housekeeping failed');
     }
   }
 
@@ -153,7 +154,7 @@ export class Gateway {
       const r = this.store.applyRetention(Date.now(), this.config.store.retentionDays * 86_400_000, this.config.store.maxBytes);
       if (r.events || r.alerts) this.log.info(r, 'retention removed old data');
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'retention failed');
+      this.log.error({ err: e }, 'retention failed');
     }
   }
 
@@ -166,9 +167,9 @@ export class Gateway {
     this.alertPublisher.flush();
     await Promise.all([...this.publishing]);
     await this.models.idle().catch(() => {});
-    await this.bus.close().catch((e) => this.log.warn({ err: (e as Error).message }, 'closing broker failed'));
+    await this.bus.close().catch((e) => this.log.warn({ err: e }, 'closing broker failed'));
     this.ingest.flush(); // anything delivered while the broker was closing
-    try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: (e as Error).message }, 'writing alerts failed'); }
+    try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: e }, 'writing alerts failed'); }
     try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
     this.store.close();
     this.log.info('gateway stopped');

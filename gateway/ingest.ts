@@ -155,7 +155,7 @@ export class Ingest {
     } catch (e) {
       // Disk full, database locked too long, …: these batches are lost for this delivery; the sensor's outbox
       // re-sends what was never acknowledged, and dedup makes that safe.
-      this.log.error({ err: (e as Error).message, batches: valid.length }, 'storing batches failed');
+      this.log.error({ err: e, batches: valid.length }, 'storing batches failed');
       end();
       for (const v of valid) results[v.index] = this.reject('store_failed', v.sensor, (e as Error).message);
       return results;

@@ -2,10 +2,10 @@
  * Sensors registry: online/offline from the retained status topic (the sensor's last will says
  * `{"state":"offline"}` when its connection dies), last seen, the sensor's own counters, its model version,
  * and the gateway's per-sensor counts of stored events and rejected batches.
- * Status payloads may be JSON or CBOR; a malformed one is counted and ignored.
+ * Status payloads (protocol/status.ts) may be JSON or CBOR; a malformed one is counted and ignored.
  */
-import { decode as cborDecode } from 'cbor-x';
 import type { Logger } from '../common/log.js';
+import { parseStatus } from '../protocol/status.js';
 import type { SensorRow, Store } from './store.js';
 
 export interface SensorView extends SensorRow {
@@ -14,20 +14,6 @@ export interface SensorView extends SensorRow {
 }
 
 export type StatusListener = (s: SensorRow, previousState: string | undefined) => void;
-
-export function parseStatus(payload: Buffer): Record<string, unknown> | undefined {
-  if (payload.length === 0 || payload.length > 64 * 1024) return undefined;
-  let v: unknown;
-  try {
-    v = payload[0] === 0x7b /* { */ ? JSON.parse(payload.toString('utf8')) : cborDecode(payload);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const o = v as Record<string, unknown>;
-  if (o.state !== 'online' && o.state !== 'offline') return undefined;
-  return o;
-}
 
 const MAX_SENSORS = 10_000;
 
@@ -65,15 +51,11 @@ export class Registry {
     }
     const s = this.get(id);
     const prev = s.state;
-    s.state = st.state as string;
+    s.state = st.state;
     s.last_seen = this.now();
-    if (typeof st.ts === 'number' && Number.isFinite(st.ts)) s.status_ts = st.ts;
-    if (typeof st.model === 'string' && st.model.length <= 128) s.model = st.model;
-    if (typeof st.counters === 'object' && st.counters !== null && !Array.isArray(st.counters)) {
-      const c: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(st.counters).slice(0, 64)) if (typeof v === 'number' || typeof v === 'string') c[k.slice(0, 64)] = v;
-      s.counters = c;
-    }
+    if (st.ts !== undefined) s.status_ts = st.ts;
+    if (st.model !== undefined) s.model = st.model;
+    if (st.counters !== undefined) s.counters = st.counters;
     this.store.upsertSensor(s);
     this.dirty.delete(id);
     if (prev !== s.state) this.log.info({ sensor: id, state: s.state }, 'sensor state');

@@ -34,3 +34,17 @@ export function parseSensorTopic(topic: string): { sensorId: string; kind: strin
   if (!ID_PATTERN.test(parts[3])) return undefined;
   return { sensorId: parts[3], kind: parts[4] };
 }
+
+export type ModelTopicKind = 'manifest' | 'upload' | 'rollout' | 'chunk';
+
+/** Returns the channel of a `netsensor/v1/models/<channel>[/upload|/rollout|/chunk/<seq>/<i>]` topic, or undefined. */
+export function parseModelTopic(topic: string): { channel: string; kind: ModelTopicKind } | undefined {
+  const parts = topic.split('/');
+  if (parts.length < 4 || parts[0] !== 'netsensor' || parts[1] !== 'v1' || parts[2] !== 'models') return undefined;
+  if (!ID_PATTERN.test(parts[3])) return undefined;
+  const rest = parts.slice(4);
+  if (rest.length === 0) return { channel: parts[3], kind: 'manifest' };
+  if (rest.length === 1 && (rest[0] === 'upload' || rest[0] === 'rollout')) return { channel: parts[3], kind: rest[0] };
+  if (rest.length === 3 && rest[0] === 'chunk' && /^\d+$/.test(rest[1]) && /^\d+$/.test(rest[2])) return { channel: parts[3], kind: 'chunk' };
+  return undefined;
+}

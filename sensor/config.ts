@@ -1,5 +1,6 @@
 /**
- * Sensor configuration: ONE defaults object, ONE table of settings, ONE validator.
+ * Sensor configuration: its defaults and its table of settings in the one settings system (common/settings.ts),
+ * plus the rules that involve more than one setting.
  *
  * Sources, later wins: defaults < JSON file (--config / NETSENSOR_CONFIG) < environment NETSENSOR_* < flags.
  * Every setting has a dotted path in the file (`outbox.maxRows`), an environment variable derived from it
@@ -7,11 +8,11 @@
  * `--broker`). Anything wrong becomes one NetsensorError('ERR_CONFIG') naming the setting, where it came from
  * and what was received; the CLI prints it as one line and exits 2.
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { NetsensorError } from '../common/errors.js';
 import { loadPublicKeysFrom } from '../common/keys.js';
+import { configError, defineSettings, deriveEnvName, parseFlags, resolveSettings, type Setting, type SettingKind } from '../common/settings.js';
+import { settingsHelp } from '../common/settings-help.js';
 import { ID_PATTERN } from '../protocol/topics.js';
 import { MAX_BATCH_BYTES, MAX_EVENTS_PER_BATCH } from '../protocol/event.js';
 
@@ -133,22 +134,7 @@ export const defaults: SensorConfig = {
   shutdownTimeoutMs: 5_000,
 };
 
-type Kind = 'string' | 'int' | 'number' | 'bool' | 'file' | 'enum' | 'mqtt-version' | 'list';
-
-interface Setting {
-  path: string;
-  kind: Kind;
-  /** Flag name without dashes; defaults to the kebab-case of the last path parts. */
-  flag: string;
-  help: string;
-  min?: number;
-  max?: number;
-  values?: readonly string[];
-  pattern?: RegExp;
-  secret?: boolean;
-}
-
-const S = (path: string, kind: Kind, flag: string, help: string, extra: Partial<Setting> = {}): Setting => ({ path, kind, flag, help, ...extra });
+const S = (path: string, kind: SettingKind, flag: string, help: string, extra: Partial<Setting> = {}): Setting => ({ path, kind, flag, help, ...extra });
 
 /** Every setting, once. Order = order in --help. */
 export const SETTINGS: readonly Setting[] = [
@@ -203,100 +189,11 @@ export const SETTINGS: readonly Setting[] = [
   S('shutdownTimeoutMs', 'int', 'shutdown-timeout-ms', 'SIGTERM: longest flush + publish before exit (ms)', { min: 0, max: 600_000 }),
 ];
 
-export const envName = (path: string): string =>
-  'NETSENSOR_' + path.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+const TABLE = defineSettings<SensorConfig>({ envPrefix: 'NETSENSOR_', configEnv: 'NETSENSOR_CONFIG', defaults, settings: SETTINGS });
 
-const bad = (message: string) => new NetsensorError('ERR_CONFIG', message, { exitCode: 2 });
+export const envName = (path: string): string => deriveEnvName(TABLE.envPrefix, path);
 
-function convert(s: Setting, raw: unknown, origin: string): unknown {
-  const where = `${s.path} (${origin})`;
-  const shown = s.secret ? '<hidden>' : JSON.stringify(raw)?.slice(0, 80);
-  switch (s.kind) {
-    case 'string':
-    case 'file': {
-      if (typeof raw !== 'string' || raw.length === 0) throw bad(`${where}: expected a non-empty string, got ${shown}`);
-      if (s.pattern && !s.pattern.test(raw)) throw bad(`${where}: ${shown} is not valid (${s.help})`);
-      return raw;
-    }
-    case 'list': {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
-      if (!items || !items.every((x) => typeof x === 'string')) throw bad(`${where}: expected a list of strings (JSON array, or comma-separated), got ${shown}`);
-      return items.map((x: string) => x.trim()).filter(Boolean);
-    }
-    case 'enum': {
-      if (typeof raw !== 'string' || !s.values!.includes(raw)) throw bad(`${where}: expected one of ${s.values!.join(', ')}, got ${shown}`);
-      return raw;
-    }
-    case 'mqtt-version': {
-      const v = typeof raw === 'string' ? raw.trim() : raw;
-      if (v === 'auto') return 'auto';
-      if (v === 4 || v === '4' || v === '3.1.1') return 4;
-      if (v === 5 || v === '5') return 5;
-      throw bad(`${where}: expected 4, 5 or auto, got ${shown}`);
-    }
-    case 'bool': {
-      if (raw === true || raw === 'true' || raw === '1' || raw === 'yes') return true;
-      if (raw === false || raw === 'false' || raw === '0' || raw === 'no') return false;
-      throw bad(`${where}: expected true or false, got ${shown}`);
-    }
-    case 'int':
-    case 'number': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isFinite(n)) throw bad(`${where}: expected a number, got ${shown}`);
-      if (s.kind === 'int' && !Number.isInteger(n)) throw bad(`${where}: expected an integer, got ${shown}`);
-      if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
-        throw bad(`${where}: ${n} is out of range [${s.min}, ${s.max}]`);
-      }
-      return n;
-    }
-  }
-}
-
-function getPath(obj: Record<string, unknown>, path: string): unknown {
-  let cur: unknown = obj;
-  for (const p of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
-}
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = obj;
-  for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
-  cur[parts[parts.length - 1]] = value;
-}
-
-/** Rejects keys a file has that no setting knows: a typo must not silently fall back to a default. */
-function checkFileKeys(obj: Record<string, unknown>, file: string, prefix = ''): void {
-  for (const [k, v] of Object.entries(obj)) {
-    const path = prefix ? `${prefix}.${k}` : k;
-    const isLeaf = SETTINGS.some((s) => s.path === path);
-    const isGroup = SETTINGS.some((s) => s.path.startsWith(path + '.'));
-    if (isLeaf) continue;
-    if (isGroup && typeof v === 'object' && v !== null && !Array.isArray(v)) { checkFileKeys(v as Record<string, unknown>, file, path); continue; }
-    throw bad(`${file}: unknown setting '${path}'`);
-  }
-}
-
-function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw bad(`config file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message}`);
-  }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw bad(`config file ${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw bad(`config file ${file}: expected a JSON object`);
-  checkFileKeys(obj as Record<string, unknown>, file);
-  return obj as Record<string, unknown>;
-}
+const bad = (message: string) => configError(message);
 
 export interface ParsedArgs { help: boolean; config: SensorConfig }
 
@@ -304,29 +201,9 @@ export interface ParsedArgs { help: boolean; config: SensorConfig }
  * Parses flags (argv without the command name) and merges every source. Throws ERR_CONFIG on any problem.
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { config: { type: 'string' }, help: { type: 'boolean' } };
-  for (const s of SETTINGS) options[s.flag] = { type: 'string', ...(s.kind === 'list' ? { multiple: true } : {}) };
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
-  } catch (e) {
-    throw bad((e as Error).message.split('\n')[0].replace(/\. To specify.*$/, ''));
-  }
-  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
-  if (values.help) return { help: true, config: structuredClone(defaults) };
-
-  const cfg = structuredClone(defaults) as unknown as Record<string, unknown>;
-  const file = (values.config as string | undefined) ?? env.NETSENSOR_CONFIG;
-  const fromFile = file ? readConfigFile(file) : {};
-  for (const s of SETTINGS) {
-    const layers: Array<[unknown, string]> = [
-      [getPath(fromFile, s.path), `file ${file}`],
-      [env[envName(s.path)], `env ${envName(s.path)}`],
-      [values[s.flag], `--${s.flag}`],
-    ];
-    for (const [raw, origin] of layers) if (raw !== undefined) setPath(cfg, s.path, convert(s, raw, origin));
-  }
-  const config = cfg as unknown as SensorConfig;
+  const flags = parseFlags(TABLE, argv);
+  if (flags.help) return { help: true, config: structuredClone(defaults) };
+  const config = resolveSettings(TABLE, { file: flags.config as string | undefined, env, flags });
   validateWhole(config);
   return { help: false, config };
 }
@@ -360,20 +237,10 @@ function validateWhole(c: SensorConfig): void {
 }
 
 export function configHelp(): string {
-  const lines = [
-    'usage: netsensor sensor [--config FILE] (--iface IF [--filter BPF] | --pcap FILE [--replay realtime|fast])',
-    '                        [--broker URL] [--id ID] [--db FILE] [--model FILE] [--metrics-port N] [options]',
-    '',
-    'Every option can also be set in the JSON config file (path shown) or the environment (NETSENSOR_…).',
-    'Precedence: defaults < file < environment < flags.  Bad configuration: one error line, exit code 2.',
-    '',
-    '  --config FILE'.padEnd(34) + 'JSON config file (env NETSENSOR_CONFIG)',
-  ];
-  for (const s of SETTINGS) {
-    const d = getPath(defaults as unknown as Record<string, unknown>, s.path);
-    const def = d === undefined ? '' : ` [default ${s.secret ? '-' : String(d)}]`;
-    lines.push(`  --${s.flag} V`.padEnd(34) + `${s.help}${def}`);
-    lines.push(''.padEnd(34) + `file: ${s.path}   env: ${envName(s.path)}`);
-  }
-  return lines.join('\n');
+  return settingsHelp(TABLE, {
+    intro: [
+      'usage: netsensor sensor [--config FILE] (--iface IF [--filter BPF] | --pcap FILE [--replay realtime|fast])',
+      '                        [--broker URL] [--id ID] [--db FILE] [--model FILE] [--metrics-port N] [options]',
+    ],
+  });
 }

@@ -4,29 +4,33 @@
  * `commit(events)`; when it returns, the events are on disk and will be delivered (at least once) unless the
  * outbox's size policy drops them.
  */
-import { readFileSync } from 'node:fs';
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
-import { packagePath } from '../common/paths.js';
+import { packageVersion } from '../common/version.js';
 import type { RiskEvent } from '../protocol/event.js';
+import { encodeStatus, type SensorState } from '../protocol/status.js';
 import { topics } from '../protocol/topics.js';
 import type { SensorConfig } from './config.js';
 import { Forwarder } from './forwarder.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
-import { OFFLINE_STATUS, Publisher } from './publish.js';
-
-let versionCache: string | undefined;
-export function sensorVersion(): string {
-  if (!versionCache) {
-    try { versionCache = String(JSON.parse(readFileSync(packagePath('package.json'), 'utf8')).version); } catch { versionCache = '0.0.0'; }
-  }
-  return versionCache;
-}
+import { Publisher } from './publish.js';
 
 export interface StatusSource {
   model(): string;
   /** Extra counters the pipeline owns (packets, flows, decoder events …). */
   counters(): Record<string, unknown>;
+}
+
+export interface DeliveryOptions {
+  cfg: SensorConfig;
+  counters: SensorCounters;
+  metrics?: SensorMetrics;
+  status: StatusSource;
+  log: Logger;
+  /** The MQTT connection; by default one to cfg.broker (tests pass a fake). */
+  publisher?: Publisher;
+  clock?: Clock;
 }
 
 export class Delivery {
@@ -37,9 +41,11 @@ export class Delivery {
   private readonly counters: SensorCounters;
   private readonly status: StatusSource;
   private readonly log: Logger;
-  private heartbeat?: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private heartbeat?: TimerHandle;
 
-  constructor(o: { cfg: SensorConfig; counters: SensorCounters; metrics?: SensorMetrics; status: StatusSource; log: Logger }) {
+  constructor(o: DeliveryOptions) {
+    this.clock = o.clock ?? systemClock;
     this.cfg = o.cfg;
     this.counters = o.counters;
     this.status = o.status;
@@ -51,10 +57,10 @@ export class Delivery {
       synchronous: 'FULL',
     });
     this.counters.eventsDropped = this.outbox.dropped;
-    this.publisher = new Publisher({ sensorId: o.cfg.id, broker: o.cfg.broker, log: o.log });
+    this.publisher = o.publisher ?? new Publisher({ sensorId: o.cfg.id, broker: o.cfg.broker, log: o.log });
     this.forwarder = new Forwarder({
       outbox: this.outbox, publisher: this.publisher, sensorId: o.cfg.id, opts: o.cfg.outbox,
-      counters: o.counters, metrics: o.metrics, log: o.log,
+      counters: o.counters, metrics: o.metrics, log: o.log, clock: this.clock,
     });
     this.publisher.on('connect', () => this.publishStatus());
   }
@@ -63,7 +69,7 @@ export class Delivery {
     if (this.outbox.depth > 0) this.log.info({ depth: this.outbox.depth }, 'outbox holds undelivered events from a previous run');
     this.publisher.start();
     this.forwarder.start();
-    this.heartbeat = setInterval(() => this.publishStatus(), this.cfg.heartbeatS * 1000);
+    this.heartbeat = this.clock.setInterval(() => this.publishStatus(), this.cfg.heartbeatS * 1000);
   }
 
   /** Durably stores events (one fsynced transaction); returns once they are on disk. */
@@ -78,12 +84,12 @@ export class Delivery {
     this.forwarder.notify(r.added);
   }
 
-  statusPayload(state: 'online' | 'offline'): string {
-    return JSON.stringify({
+  statusPayload(state: SensorState): string {
+    return encodeStatus({
       state,
-      ts: Date.now(),
+      ts: this.clock.now(),
       model: this.status.model(),
-      version: sensorVersion(),
+      version: packageVersion(),
       mqtt: this.publisher.protocolVersion,
       counters: {
         ...this.status.counters(),
@@ -99,8 +105,8 @@ export class Delivery {
 
   publishStatus(): void {
     if (!this.publisher.connected) return;
-    this.publisher.publish(topics.status(this.cfg.id), this.statusPayload('online'), { qos: 1, retain: true }).catch((e: Error) => {
-      this.log.debug({ err: e.message }, 'status publish failed');
+    this.publisher.publish(topics.status(this.cfg.id), this.statusPayload('online'), { qos: 1, retain: true }).catch((err: Error) => {
+      this.log.debug({ err }, 'status publish failed');
     });
   }
 
@@ -109,16 +115,15 @@ export class Delivery {
    * database cleanly (WAL checkpointed). Returns whether the outbox was fully delivered.
    */
   async close(timeoutMs: number): Promise<boolean> {
-    clearInterval(this.heartbeat);
-    const started = Date.now();
+    this.clock.clearInterval(this.heartbeat);
+    const started = this.clock.now();
     // not connected yet (or reconnecting): drain() still waits, bounded, for a connection to deliver over
     const drained = await this.forwarder.drain(Math.max(0, timeoutMs - 500));
     this.forwarder.stop();
-    const offline = JSON.parse(OFFLINE_STATUS) as Record<string, unknown>;
-    await this.publisher.stop(JSON.stringify({ ...offline, ts: Date.now() }), Math.max(200, timeoutMs - (Date.now() - started)));
+    await this.publisher.stop(encodeStatus({ state: 'offline', ts: this.clock.now() }), Math.max(200, timeoutMs - (this.clock.now() - started)));
     const left = this.outbox.depth;
     this.outbox.close();
-    this.log.info({ drained, left, ms: Date.now() - started }, 'delivery closed');
+    this.log.info({ drained, left, ms: this.clock.now() - started }, 'delivery closed');
     return drained;
   }
 }

@@ -4,46 +4,43 @@
  * batches on the wire. Rows are deleted only on PUBACK. A lost connection releases everything in flight, and
  * the rows go out again after reconnecting (at-least-once; event ids make the gateway's copy exactly-once).
  */
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
-import { encodeBatch } from '../protocol/event.js';
+import { BATCH_ENVELOPE_BYTES, encodeStoredBatch } from '../protocol/batch.js';
 import { topics } from '../protocol/topics.js';
 import type { SensorConfig } from './config.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
 import type { Publisher } from './publish.js';
 
-/** Room for the batch envelope (v, sensor, seq, array header) around the events' own bytes. */
-const ENVELOPE_BYTES = 512;
+/** A failed publish on a live connection pauses sending this long before the rewind. */
+const PAUSE_AFTER_FAILURE_MS = 1000;
 
-/**
- * encodeBatch({ v: 1, sensor, seq, events }) byte for byte, from the events' stored encodings: the envelope
- * with an empty array (its last byte, 0x80), that byte replaced by the array's header, then the bodies as they
- * are. Decoding every row only to encode it again was a third of the publisher's CPU.
- */
-export function encodeStoredBatch(sensor: string, seq: number, bodies: readonly Uint8Array[]): Buffer {
-  const head = encodeBatch({ v: 1, sensor, seq, events: [] });
-  const n = bodies.length;
-  const arr = n < 24 ? [0x80 | n] : n < 256 ? [0x98, n] : n < 65536 ? [0x99, n >>> 8, n & 255] : [0x9a, n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
-  let bytes = head.length - 1 + arr.length;
-  for (const b of bodies) bytes += b.length;
-  const out = Buffer.allocUnsafe(bytes);
-  head.copy(out, 0, 0, head.length - 1);
-  let at = head.length - 1;
-  for (const x of arr) out[at++] = x;
-  for (const b of bodies) { out.set(b, at); at += b.length; }
-  return out;
+/** What the forwarder needs of the MQTT connection (Publisher; a fake in tests). */
+export type BatchPublisher = Pick<Publisher, 'connected' | 'generation' | 'publish' | 'on'>;
+
+export interface ForwarderOptions {
+  outbox: Outbox;
+  publisher: BatchPublisher;
+  sensorId: string;
+  opts: SensorConfig['outbox'];
+  counters: SensorCounters;
+  metrics?: SensorMetrics;
+  log: Logger;
+  clock?: Clock;
 }
 
 export class Forwarder {
   private readonly outbox: Outbox;
-  private readonly publisher: Publisher;
+  private readonly publisher: BatchPublisher;
   private readonly opts: SensorConfig['outbox'];
   private readonly sensorId: string;
   private readonly counters: SensorCounters;
   private readonly metrics?: SensorMetrics;
   private readonly log: Logger;
-  private timer?: NodeJS.Timeout;
-  private seq = Date.now();
+  private readonly clock: Clock;
+  private timer?: TimerHandle;
+  private seq: number;
   private addedSinceSend = 0;
   /** In-flight batches of the current connection generation. */
   private readonly inflight = new Map<number, number>();
@@ -52,7 +49,9 @@ export class Forwarder {
   private pausedUntil = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(o: { outbox: Outbox; publisher: Publisher; sensorId: string; opts: SensorConfig['outbox']; counters: SensorCounters; metrics?: SensorMetrics; log: Logger }) {
+  constructor(o: ForwarderOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.seq = this.clock.now();
     this.outbox = o.outbox;
     this.publisher = o.publisher;
     this.opts = o.opts;
@@ -69,12 +68,12 @@ export class Forwarder {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.pump(), this.opts.flushIntervalMs);
+    this.timer = this.clock.setInterval(() => this.pump(), this.opts.flushIntervalMs);
     this.pump();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
   }
 
   /** Called after events were committed: a full batch goes out now, a partial one on the next tick. */
@@ -86,14 +85,14 @@ export class Forwarder {
   get inflightBatches(): number { return this.inflight.size; }
 
   pump(): void {
-    if (!this.publisher.connected || Date.now() < this.pausedUntil) return;
+    if (!this.publisher.connected || this.clock.now() < this.pausedUntil) return;
     while (this.inflight.size < this.opts.inflight) {
       if (this.rewindPending) {
         if (this.inflight.size > 0) return;
         this.rewindPending = false;
         this.outbox.releaseAll();
       }
-      const batch = this.outbox.next(this.opts.batchMaxEvents, this.opts.batchMaxBytes - ENVELOPE_BYTES);
+      const batch = this.outbox.next(this.opts.batchMaxEvents, this.opts.batchMaxBytes - BATCH_ENVELOPE_BYTES);
       if (!batch) break;
       this.addedSinceSend = 0;
       const seq = ++this.seq;
@@ -104,7 +103,7 @@ export class Forwarder {
       this.publisher.publish(topics.events(this.sensorId), payload, { qos: 1 }).then(
         () => {
           // a PUBACK is proof of delivery whatever connection it came on: delete (idempotent)
-          const now = Date.now();
+          const now = this.clock.now();
           this.outbox.ack(batch.seqs);
           this.counters.batchesAcked++;
           this.counters.eventsAcked += batch.seqs.length;
@@ -119,9 +118,9 @@ export class Forwarder {
           if (this.inflight.get(seq) !== gen) return; // its connection is gone; already released
           this.inflight.delete(seq);
           this.counters.publishFailures++;
-          this.log.warn({ err: err.message, events: batch.seqs.length }, 'publish failed; will resend');
+          this.log.warn({ err, events: batch.seqs.length }, 'publish failed; will resend');
           this.rewindPending = true;
-          this.pausedUntil = Date.now() + 1000;
+          this.pausedUntil = this.clock.now() + PAUSE_AFTER_FAILURE_MS;
         },
       );
     }
@@ -140,8 +139,8 @@ export class Forwarder {
   drain(timeoutMs: number): Promise<boolean> {
     if (this.outbox.depth === 0 && this.inflight.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.idleWaiters = this.idleWaiters.filter((f) => f !== done); resolve(false); }, timeoutMs);
-      const done = () => { clearTimeout(t); resolve(true); };
+      const t = this.clock.setTimeout(() => { this.idleWaiters = this.idleWaiters.filter((f) => f !== done); resolve(false); }, timeoutMs);
+      const done = () => { this.clock.clearTimeout(t); resolve(true); };
       this.idleWaiters.push(done);
       this.pump();
     });

@@ -84,7 +84,7 @@ export class SensorOta {
         const client = publisher.mqttClient;
         if (!client) return; // lost again already: the next 'connect' attaches
         await this.rx.attach(client);
-      }).catch((e) => this.log.warn({ err: (e as Error).message }, 'could not follow the model channel'));
+      }).catch((e) => this.log.warn({ err: e }, 'could not follow the model channel'));
     };
     publisher.on('connect', attach);
     if (publisher.connected) attach();

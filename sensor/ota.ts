@@ -13,13 +13,12 @@
  * Any failure leaves the running model untouched and is reported as `rejected` with its reason on
  * netsensor/v1/sensors/<id>/ota.
  */
-import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { NetsensorError } from '../common/errors.js';
 import { keyId, parsePublicKey, publicKeyFromRaw, rawPublicKey } from '../common/keys.js';
 import { log as rootLog, type Logger } from '../common/log.js';
-import { packagePath } from '../common/paths.js';
+import { packageVersion } from '../common/version.js';
 import { NUM_FEATURES, SCHEMA_ID } from '../core/schema.js';
 import {
   OtaRejected, bytesToRow, cborDecode, checkChunk, checkPayload, compareVersions, decodeEnvelope, equalBytes, verifyEnvelope,
@@ -65,10 +64,6 @@ export interface OtaReceiverOptions {
   onStage?: (stage: string, seq: number) => void;
 }
 
-function packageVersion(): string {
-  return JSON.parse(readFileSync(packagePath('package.json'), 'utf8')).version as string;
-}
-
 function toKey(k: KeyObject | string): KeyObject {
   return typeof k === 'string' ? parsePublicKey(k) : k;
 }
@@ -111,7 +106,7 @@ export class OtaReceiver {
         if (seq !== r.state.current) r.log.warn({ seq, current: r.state.current }, 'current model unusable; rolled back to the previous one');
         break;
       } catch (e) {
-        r.log.error({ seq, err: (e as Error).message }, 'stored model unusable');
+        r.log.error({ seq, err: e }, 'stored model unusable');
       }
     }
     const removed = await r.store.prune([r.state.current, r.state.previous]);
@@ -205,7 +200,7 @@ export class OtaReceiver {
       stage('committed');
       this.state = state;
       this.trusted = verified.trusted;
-      await this.store.prune([state.current, state.previous]).catch((e) => this.log.warn({ err: (e as Error).message }, 'prune failed'));
+      await this.store.prune([state.current, state.previous]).catch((e) => this.log.warn({ err: e }, 'prune failed'));
     } catch (e) {
       await staged.release().catch(() => undefined);
       throw e;
@@ -331,7 +326,7 @@ class MqttAttachment {
     try {
       await this.client.publishAsync(topics.ota(this.opts.sensorId), JSON.stringify(r), { qos: 1 });
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'could not publish OTA report');
+      this.log.warn({ err: e }, 'could not publish OTA report');
     }
   }
 
@@ -341,7 +336,7 @@ class MqttAttachment {
       else if (topic === topics.modelRollout(this.channel)) this.onRollout(payload);
       else if (this.candidate && topic.startsWith(topics.modelChunks(this.channel, this.candidate.manifest.seq).slice(0, -1))) this.onChunk(topic, payload);
     } catch (e) {
-      this.log.error({ err: (e as Error).message, topic }, 'OTA message handling failed');
+      this.log.error({ err: e, topic }, 'OTA message handling failed');
     }
   }
 

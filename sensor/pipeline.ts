@@ -14,6 +14,7 @@
  * time to detect a flood or a scan.
  */
 import type { Readable } from 'node:stream';
+import { systemClock, type Clock, type TimerHandle } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import { NUM_FEATURES } from '../core/schema.js';
 import type { RiskEvent } from '../protocol/event.js';
@@ -115,6 +116,8 @@ export interface PipelineOptions {
   log: Logger;
   /** Evidence → episodes (detection/); made from the model's calibrated thresholds when not given. */
   tracker?: EpisodeTracker;
+  /** Live mode's expiry tick runs on it (real time by default). */
+  clock?: Clock;
 }
 
 export class Pipeline {
@@ -125,7 +128,8 @@ export class Pipeline {
   private readonly queue: FlowRows[] = [];
   private queuedRows = 0;
   private worker?: Promise<void>;
-  private advanceTimer?: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private advanceTimer?: TimerHandle;
   /** Maps wall-clock time to the capture clock (live: identity; realtime replay: offset). */
   private clockOffsetMs = 0;
   private stopped = false;
@@ -136,6 +140,7 @@ export class Pipeline {
     this.o = o;
     this.log = o.log.child({ component: 'pipeline' });
     this.model = o.model;
+    this.clock = o.clock ?? systemClock;
     this.tracker = o.tracker ?? new EpisodeTracker({
       thresholds: episodeThresholds(o.model.metadata), updateIntervalMs: o.cfg.detect.updateIntervalMs,
     });
@@ -273,14 +278,14 @@ export class Pipeline {
     this.source = source;
     if (this.stopped) return; // a signal arrived before the capture started
     if (mode === 'live') {
-      this.advanceTimer = setInterval(() => this.tick(Date.now()), this.o.cfg.core.advanceIntervalMs);
+      this.advanceTimer = this.clock.setInterval(() => this.tick(this.clock.now()), this.o.cfg.core.advanceIntervalMs);
     }
     await source.run(this.sink, async () => {
       this.collect();
       // back-pressure: never let more than a few batches wait for inference
       if (this.queuedRows >= this.o.cfg.detect.batchRows * 4 && this.worker) await this.worker;
     });
-    clearInterval(this.advanceTimer);
+    this.clock.clearInterval(this.advanceTimer);
     if (mode === 'replay' && !this.stopped) {
       await this.flushLive('end_of_input');
       await this.settle();
@@ -315,7 +320,7 @@ export class Pipeline {
   /** SIGTERM: live flows end with reason `shutdown`, are scored and committed. */
   async shutdown(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.advanceTimer);
+    this.clock.clearInterval(this.advanceTimer);
     await this.flushLive('shutdown');
     await this.settle();
     this.expireEpisodes(this.tracker.now, true);
@@ -328,6 +333,7 @@ export function replaySource(
   mode: 'fast' | 'realtime',
   read: (path: string, sink: PacketSinkFn, opts: { afterChunk: () => Promise<void> }) => Promise<unknown>,
   pipeline: Pipeline,
+  clock: Clock = systemClock,
 ): CaptureSource {
   let stopped = false;
   return {
@@ -349,13 +355,13 @@ export function replaySource(
           pending = [];
           for (const [data, wirelen, ts, lt] of pkts) {
             if (stopped) return;
-            if (wallStart === 0) { wallStart = Date.now(); captureStart = ts; pipeline.setClockOffset(captureStart - wallStart); }
-            let wait = ts - captureStart - (Date.now() - wallStart);
+            if (wallStart === 0) { wallStart = clock.now(); captureStart = ts; pipeline.setClockOffset(captureStart - wallStart); }
+            let wait = ts - captureStart - (clock.now() - wallStart);
             while (wait > 1) {
-              await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
-              if (Date.now() - lastAdvance >= 1000) { lastAdvance = Date.now(); pipeline.tick(Date.now()); }
+              await new Promise<void>((r) => clock.setTimeout(r, Math.min(wait, 1000)));
+              if (clock.now() - lastAdvance >= 1000) { lastAdvance = clock.now(); pipeline.tick(clock.now()); }
               await afterChunk();
-              wait = ts - captureStart - (Date.now() - wallStart);
+              wait = ts - captureStart - (clock.now() - wallStart);
             }
             sink(data, 0, data.length, wirelen, ts, lt);
           }

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
+import { OFFLINE_STATUS } from '../protocol/status.js';
 import { topics } from '../protocol/topics.js';
 import type { SensorConfig } from './config.js';
 
@@ -34,8 +35,6 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
   const exp = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
-
-export const OFFLINE_STATUS = JSON.stringify({ state: 'offline' });
 
 export class Publisher extends EventEmitter<PublisherEvents> {
   private readonly opts: PublisherOptions;
@@ -114,7 +113,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       // CONNACK 1 (3.1.1) / 0x84 (5): unsupported protocol version
       if (typeof err.code === 'string') networkError = true; // ECONNREFUSED, ENOTFOUND, TLS…: not a version matter
       if (!gotConnack && (err.code === 1 || err.code === 132 || /protocol version/i.test(err.message))) refusedVersion = true;
-      this.log.warn({ err: err.message, code: err.code }, 'mqtt error');
+      this.log.warn({ err }, 'mqtt error');
     });
     client.on('close', () => {
       if (gen !== this.generation) return;

@@ -1,7 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeBatch, decodeBatch, EventRejected, type RiskEvent } from '../protocol/event.ts';
-import { parseSensorTopic, topics } from '../protocol/topics.ts';
+import { parseModelTopic, parseSensorTopic, topics } from '../protocol/topics.ts';
+import { encodeStatus, OFFLINE_STATUS, parseStatus } from '../protocol/status.ts';
+import { encode as cborEncode } from 'cbor-x';
 import { v7 as uuidv7 } from 'uuid';
 
 function event(sensor: string): RiskEvent {
@@ -37,6 +39,26 @@ test('sensor topics parse and refuse odd ids', () => {
   assert.equal(parseSensorTopic(topics.events('pi-01')), { sensorId: 'pi-01', kind: 'events' });
   assert.equal(parseSensorTopic('netsensor/v1/sensors/+/events'), undefined);
   assert.equal(parseSensorTopic('netsensor/v1/models/stable'), undefined);
+});
+
+test('model topics parse: channel and kind, odd channels refused', () => {
+  assert.equal(parseModelTopic(topics.model('stable')), { channel: 'stable', kind: 'manifest' });
+  assert.equal(parseModelTopic(topics.modelUpload('beta')), { channel: 'beta', kind: 'upload' });
+  assert.equal(parseModelTopic(topics.modelRollout('beta')), { channel: 'beta', kind: 'rollout' });
+  assert.equal(parseModelTopic(topics.modelChunk('beta', 7, 3)), { channel: 'beta', kind: 'chunk' });
+  assert.equal(parseModelTopic(topics.allModelUploads), undefined);
+  assert.equal(parseModelTopic('netsensor/v1/models/beta/chunk/x/1'), undefined);
+  assert.equal(parseModelTopic(topics.status('pi-01')), undefined);
+});
+
+test('status messages: what the sensor encodes the gateway parses; the last will too; junk is refused', () => {
+  const st = { state: 'online' as const, ts: 1_800_000_000_000, model: 'm-7', version: '0.1.0', mqtt: 5 as const, counters: { packets: 12, mode: 'live' } };
+  assert.equal(parseStatus(Buffer.from(encodeStatus(st))), { state: 'online', ts: st.ts, model: 'm-7', counters: { packets: 12, mode: 'live' } });
+  assert.equal(parseStatus(Buffer.from(OFFLINE_STATUS)), { state: 'offline' });
+  assert.equal(parseStatus(cborEncode({ state: 'offline', ts: 5 })), { state: 'offline', ts: 5 }, 'CBOR accepted');
+  const bounded = parseStatus(Buffer.from(JSON.stringify({ state: 'online', model: 'x'.repeat(200), counters: { a: {}, b: 1 } })))!;
+  assert.equal(bounded, { state: 'online', counters: { b: 1 } }, 'oversized model and non-scalar counters dropped');
+  for (const junk of ['', '{"state":"busy"}', '[1]', '{not json', 'x'.repeat(70_000)]) assert.is(parseStatus(Buffer.from(junk)), undefined, junk.slice(0, 20));
 });
 
 test.run();

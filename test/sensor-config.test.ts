@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envName, loadConfig } from '../sensor/config.ts';
+import { defaults, envName, loadConfig } from '../sensor/config.ts';
 import { NetsensorError } from '../common/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nssen-config-'));
@@ -22,7 +22,7 @@ test('precedence: defaults < file < environment < flags', () => {
   assert.is(config.broker.keepaliveS, 7);
   assert.is(config.outbox.maxRows, 30);
   assert.is(config.broker.mqttVersion, 4);
-  assert.is(config.core.unansweredS, 3, 'default');
+  assert.is(config.core.unansweredS, defaults.core.unansweredS, 'default');
   assert.is(envName('outbox.batchMaxEvents'), 'NETSENSOR_OUTBOX_BATCH_MAX_EVENTS');
 });
 

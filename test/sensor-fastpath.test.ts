@@ -16,7 +16,7 @@ import { encodeBatch } from '../protocol/event.ts';
 import { gradientTimesInput, GradientAttributor, topK, TopK } from '../inference/attribution.ts';
 import { defaultModelPath, loadModel, netFromInitializers } from '../inference/model.ts';
 import { eventId } from '../protocol/event-id.ts';
-import { encodeStoredBatch } from '../sensor/forwarder.ts';
+import { encodeStoredBatch } from '../protocol/batch.ts';
 import { Outbox } from '../sensor/outbox.ts';
 import { createFlowEngine } from '../sensor/flow-engine.ts';
 import { buildFlowPacket, FRAME_BYTES, LINKTYPE_ETHERNET } from '../bench/traffic.ts';

@@ -136,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     // a configuration problem only the capture could see (a filter tcpdump refuses): exit 2 after cleanup
     if ((e as { code?: string }).code === 'ERR_CONFIG' || (e as { code?: string }).code === 'ERR_LIVE_CAPTURE') fatal = e;
-    else log.error({ err: (e as Error).message }, 'capture failed');
+    else log.error({ err: e }, 'capture failed');
     code = 1;
   }
   const t0 = Date.now();

@@ -105,7 +105,7 @@ export class HttpServer {
       this.send(res, 200, out);
     } catch (e) {
       if (e instanceof HttpError) return this.send(res, e.status, { error: { code: e.status === 404 ? 'ERR_NOT_FOUND' : e.status === 413 ? 'ERR_TOO_LARGE' : 'ERR_BAD_REQUEST', message: e.message } });
-      this.log.error({ err: (e as Error).stack, path: url.pathname }, 'API handler failed');
+      this.log.error({ err: e, path: url.pathname }, 'API handler failed');
       this.send(res, 500, { error: { code: 'ERR_INTERNAL', message: 'internal error' } });
     }
   }
@@ -130,7 +130,7 @@ export class HttpServer {
   async listen(): Promise<void> {
     const server = createServer((req, res) => {
       this.handle(req, res).catch((e) => {
-        this.log.error({ err: (e as Error).message }, 'http request failed');
+        this.log.error({ err: e }, 'http request failed');
         if (!res.headersSent) res.writeHead(500);
         res.end();
       });

@@ -23,7 +23,7 @@ import {
   OtaRejected, checkPayload, cborDecode, decodeBundle, decodeEnvelope, splitPayload, trustedKeysFrom, validateManifest,
   verifyEnvelope, type Manifest,
 } from '../../protocol/manifest.js';
-import { ID_PATTERN, parseSensorTopic, topics } from '../../protocol/topics.js';
+import { ID_PATTERN, parseModelTopic, parseSensorTopic, topics } from '../../protocol/topics.js';
 import type { OtaReport, RolloutRecord } from '../../protocol/ota-report.js';
 import type { Bus } from '../bus.js';
 
@@ -174,7 +174,7 @@ export class ModelDistributor {
         manifest = validateManifest(cborDecode(decodeEnvelope(row.envelope).signed));
         checkPayload(manifest, row.payload);
       } catch (e) {
-        this.log.error({ channel: row.channel, seq: row.seq, err: (e as Error).message }, 'persisted release unreadable; dropped');
+        this.log.error({ channel: row.channel, seq: row.seq, err: e }, 'persisted release unreadable; dropped');
         continue;
       }
       const release: Release = {
@@ -209,13 +209,13 @@ export class ModelDistributor {
         failed: Object.fromEntries(r.failed), haltReason: r.haltReason,
       });
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'could not persist rollout state');
+      this.log.error({ err: e }, 'could not persist rollout state');
     }
   }
 
   /** Runs handlers one after another: reports and uploads mutate the same rollout state. */
   private serial(fn: () => Promise<void> | void): void {
-    this.work = this.work.then(fn).catch((e) => this.log.error({ err: (e as Error).message }, 'model distribution handler failed'));
+    this.work = this.work.then(fn).catch((e) => this.log.error({ err: e }, 'model distribution handler failed'));
   }
 
   /** Resolves when every message received so far has been handled (tests, orderly shutdown). */
@@ -226,12 +226,14 @@ export class ModelDistributor {
 
   private async onUploadMessage(topic: string, payload: Buffer): Promise<void> {
     if (payload.length === 0) return; // our own clearing of the retained upload
-    const channel = topic.split('/')[3];
+    const t = parseModelTopic(topic);
+    if (!t || t.kind !== 'upload') return; // not a channel name a release could carry
+    const channel = t.channel;
     try {
       const r = await this.publishUpload(new Uint8Array(payload), channel);
       this.log.info({ ...r }, 'model upload accepted from the broker');
     } catch (e) {
-      this.log.error({ err: (e as Error).message, channel }, 'model upload refused');
+      this.log.error({ err: e, channel }, 'model upload refused');
     }
     await this.opts.bus.publish(topics.modelUpload(channel), Buffer.alloc(0), { qos: 1, retain: true });
   }
@@ -349,7 +351,7 @@ export class ModelDistributor {
     try {
       this.opts.persist?.saveSensor(s);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'could not persist sensor model state');
+      this.log.error({ err: e }, 'could not persist sensor model state');
     }
     const r = rep.channel ? this.releases.get(rep.channel) : undefined;
     if (!r) return;

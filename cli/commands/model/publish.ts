@@ -12,7 +12,7 @@ import { dirname, basename, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { NetsensorError } from '../../../common/errors.js';
 import { loadPrivateKey, ROTATION_FILE } from '../../../common/keys.js';
-import { packagePath } from '../../../common/paths.js';
+import { packageVersion } from '../../../common/version.js';
 import { ID_PATTERN, topics } from '../../../protocol/topics.js';
 import {
   DEFAULT_CHUNK_BYTES, MANIFEST_FORMAT, MANIFEST_TYPE, decodeRotationChain, describePayload, encodeBundle, encodeEnvelope,
@@ -139,10 +139,6 @@ async function selfTestVectors(o: ReleaseOptions, payload: Uint8Array, classes: 
   }
   if (picked.length === 0) throw new NetsensorError('ERR_MODEL_INCOMPATIBLE', 'no self-test vector with a clear class margin; pass rows with --vectors');
   return picked;
-}
-
-function packageVersion(): string {
-  return JSON.parse(readFileSync(packagePath('package.json'), 'utf8')).version as string;
 }
 
 export async function buildRelease(payload: Uint8Array, o: ReleaseOptions): Promise<Release> {
