@@ -71,7 +71,7 @@ withTools(test, ['chromium'])('dashboard shows alerts produced from CBOR events,
     // Detail of the port scan: fields, contributing features, its events.
     await page.click('#alerts tbody tr[data-alert]:has(td:text-is("port_scan"))');
     await page.waitForSelector('#detail:not([hidden]) #detail-events tbody tr td:not(.empty)');
-    assert.match(await page.textContent('#detail-title') ?? '', /port_scan from 192\.0\.2\.66/);
+    assert.match(await page.textContent('#detail-title') ?? '', /scan \(port_scan\) from 192\.0\.2\.66/);
     assert.match(await page.textContent('#detail-top') ?? '', /bidirectional_syn_packets/);
     assert.is((await page.$$('#detail-events tbody tr')).length, 30);
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -189,7 +189,7 @@ async function showAlert(id) {
   for (const tr of document.querySelectorAll('#alerts tbody tr')) tr.classList.toggle('selected', tr.dataset.alert === id);
   const [a, { events }] = await Promise.all([api(`/api/alerts/${id}`), api(`/api/alerts/${id}/events?limit=100`)]);
   $('#detail').hidden = false;
-  $('#detail-title').textContent = `${a.class} from ${a.src_ip}`;
+  $("#detail-title").textContent = `${a.class}${a.kind !== "class" ? ` (${a.kind})` : ""} from ${a.src_ip}`;
   const fields = [
     ['id', a.id], ['severity', SEV[a.severity]], ['kind', a.kind], ['status', a.status], ['events', a.event_count],
     ['first seen', fmtTime(a.first_seen)], ['last seen', fmtTime(a.last_seen)], ['sensors', a.sensors.join(', ')],
