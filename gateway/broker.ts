@@ -50,18 +50,18 @@ export class EmbeddedBroker implements Bus {
           broker.identities.set(client, { role: 'anonymous', id: client.id });
           return done(null, true);
         }
-        metrics.authFailed.inc();
+        metrics.authFailed.inc({ reason: 'anonymous_remote' });
         log.warn({ client: client.id, remote }, 'refused: anonymous access is loopback-only (configure a credentials file)');
         return done(authError('not authorized', 5), false);
       }
       const cred = username ? creds.get(username) : undefined;
       if (!cred || !password) {
-        metrics.authFailed.inc();
+        metrics.authFailed.inc({ reason: 'bad_credentials' });
         return done(authError('bad username or password', 4), false);
       }
       verifyPassword(password.toString('utf8'), cred.hash).then((ok) => {
         if (!ok) {
-          metrics.authFailed.inc();
+          metrics.authFailed.inc({ reason: 'bad_credentials' });
           log.warn({ user: username, remote }, 'refused: bad password');
           return done(authError('bad username or password', 4), false);
         }

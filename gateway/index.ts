@@ -110,16 +110,35 @@ export class Gateway {
   }
 
   private onAlertChanges(changes: AlertChange[]): void {
-    for (const c of changes) {
-      if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
-      if (c.escalated) this.metrics.alertsEscalated.inc();
+    try {
+      for (const c of changes) {
+        if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
+        if (c.escalated) this.metrics.alertsEscalated.inc();
+      }
+      this.alertPublisher.onChanges(changes);
+    } catch (e) {
+      this.recordFailed('alert_changes', e, { changes: changes.length });
     }
-    this.alertPublisher.onChanges(changes);
-    if (this.ha) void this.ha.update(this.correlator.openAlerts());
+    this.updateHomeAssistant();
+  }
+
+  private updateHomeAssistant(): void {
+    this.ha?.update(this.correlator.openAlerts()).catch((e) => this.recordFailed('homeassistant', e));
+  }
+
+  /** One failed record is counted and skipped: nothing one alert holds may end the process. */
+  private recordFailed(stage: 'alert' | 'alert_changes' | 'homeassistant', e: unknown, detail: Record<string, unknown> = {}): void {
+    this.metrics.recordFailed.inc({ stage });
+    this.log.error({ err: (e as Error)?.message ?? String(e), stage, ...detail }, 'record handling failed; skipped');
   }
 
   private sendAlert(a: Alert, sensor: string, reason: AlertReason): void {
-    const msg = JSON.stringify(toEve(a, sensor, reason));
+    let msg: string;
+    try {
+      msg = JSON.stringify(toEve(a, sensor, reason));
+    } catch (e) {
+      return this.recordFailed('alert', e, { alert: a.id });
+    }
     // Not awaited one by one: both brokers keep the order of one publisher's messages anyway.
     const p: Promise<void> = this.bus.publish(alertTopic(a, sensor), msg, { qos: 1 })
       .catch((e) => this.log.warn({ err: (e as Error).message, alert: a.id }, 'alert publish failed'))
@@ -134,7 +153,7 @@ export class Gateway {
       const closed = this.correlator.closeIdle();
       if (closed.length) {
         this.store.transaction(() => { for (const a of closed) this.store.upsertAlert(a); });
-        if (this.ha) void this.ha.update(this.correlator.openAlerts());
+        this.updateHomeAssistant();
       }
       this.metrics.sensorsOnline.set(this.registry.onlineCount());
       this.metrics.openAlerts.set(this.correlator.openCount());
