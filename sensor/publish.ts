@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
-import { topics } from '../protocol/topics.js';
+import { sensorClientId, topics } from '../protocol/topics.js';
 import type { SensorConfig } from './config.js';
 
 export interface PublisherOptions {
@@ -76,7 +76,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const file = (f?: string) => (f === undefined ? undefined : readFileSync(f));
     return {
       protocolVersion: this.version,
-      clientId: `netsensor-${this.opts.sensorId}`,
+      clientId: sensorClientId(this.opts.sensorId),
       clean: true,
       keepalive: b.keepaliveS,
       connectTimeout: b.connectTimeoutMs,
