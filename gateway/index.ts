@@ -189,11 +189,11 @@ export class Gateway {
   }
 }
 
-/** Keys an upload must be signed by (models.trustedKeysFile); none → uploads are checked for shape only. */
+/** Keys an upload must be signed by (models.trustedKeysFile); none → every upload is refused. */
 function trustedUploadKeys(config: GatewayConfig, log: Logger): import('node:crypto').KeyObject[] | undefined {
   const file = config.models.trustedKeysFile;
   if (!file) {
-    log.warn('models.trustedKeysFile not set: model uploads are not verified by the gateway (sensors still verify them)');
+    log.warn('models.trustedKeysFile not set: model uploads are refused until it names the public keys they must be signed by');
     return undefined;
   }
   try {

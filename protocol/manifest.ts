@@ -39,6 +39,8 @@ export type OtaRejectReason =
   | 'wrong_channel'
   | 'expired'
   | 'stale_sequence'
+  | 'sequence_jump'
+  | 'no_trusted_keys'
   | 'schema_mismatch'
   | 'sensor_too_old'
   | 'payload_too_large'

@@ -14,8 +14,8 @@ import { topics } from '../protocol/topics.ts';
 import { connect, getJson, makeBatch, makeEvent, waitFor } from './helpers/gateway-fixtures.ts';
 import { startChildGateway, type ChildGateway } from './helpers/gateway-process.ts';
 
-const MQTT = 18851;
-const HTTP = 18091;
+const MQTT = 18881;
+const HTTP = 18181;
 const dir = mkdtempSync(join(tmpdir(), 'nsgw-poison-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -14,8 +14,8 @@ import { addCredential } from '../gateway/credentials.ts';
 import { LoginThrottle } from '../gateway/login-throttle.ts';
 import { connect, getJson, startGateway, waitFor } from './helpers/gateway-fixtures.ts';
 
-const MQTT = 18852;
-const HTTP = 18092;
+const MQTT = 18882;
+const HTTP = 18182;
 const dir = mkdtempSync(join(tmpdir(), 'nsgw-takeover-'));
 const url = `mqtt://127.0.0.1:${MQTT}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
