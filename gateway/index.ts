@@ -20,6 +20,7 @@ import { HomeAssistant } from './homeassistant.js';
 import { registerApi } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
+import { limitWarnings } from './log-limit.js';
 import { registerModelsApi } from './http/models-api.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { SqliteRolloutStore } from './ota/model-store.js';
@@ -59,10 +60,11 @@ export class Gateway {
     try {
       const correlator = new Correlator(config.correlation);
       correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
-      const registry = new Registry(store, config.sensorStaleMs, root.child({ component: 'registry' }));
+      // Components that warn about what remote parties send log each such warning at most once a minute.
+      const registry = new Registry(store, config.sensorStaleMs, limitWarnings(root.child({ component: 'registry' })));
       bus = config.mqtt.broker
         ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }))
-        : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, root.child({ component: 'broker' }));
+        : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, limitWarnings(root.child({ component: 'broker' })));
       const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, config.homeAssistant.discoveryPrefix, root.child({ component: 'homeassistant' })) : undefined;
       http = new HttpServer(config.http, root.child({ component: 'http' }));
       let gw: Gateway | undefined;
@@ -71,7 +73,7 @@ export class Gateway {
       const models = new ModelDistributor({
         bus, persist: rollouts, trustedKeys: trustedUploadKeys(config, log),
         maxFailureRate: config.models.maxFailureRate, maxFirstStagePercent: config.models.maxFirstStagePercent,
-        log: root,
+        log: limitWarnings(root),
       });
       gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, models, log);
       const broker = bus;
