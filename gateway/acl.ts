@@ -6,9 +6,11 @@
  *    subscribe to anything. Never models/ or alerts/.
  *  - observer: publish nothing; subscribe to alerts, sensor status and Home Assistant topics.
  *  - admin: everything.
+ * Client ids: a sensor connects only as `netsensor-<its id>`, and that prefix is reserved for sensors, so no login
+ * can take over (and disconnect, and fire the last will of) another sensor's session.
  * The gateway's in-process publishes (alerts, models) do not pass through these checks.
  */
-import { parseSensorTopic, TOPIC_ROOT } from '../protocol/topics.js';
+import { parseSensorTopic, SENSOR_CLIENT_PREFIX, sensorClientId, TOPIC_ROOT } from '../protocol/topics.js';
 import type { Role } from './credentials.js';
 
 export type Identity = { role: Role; id: string } | { role: 'anonymous'; id: string };
@@ -30,3 +32,12 @@ export function maySubscribe(who: Identity, filter: string, haPrefix = 'homeassi
   return filter.startsWith(`${TOPIC_ROOT}/alerts/`) || filter === `${TOPIC_ROOT}/sensors/+/status` ||
     /^netsensor\/v1\/sensors\/[^/#+]+\/status$/.test(filter) || filter.startsWith(`${TOPIC_ROOT}/ha/`) || filter.startsWith(`${haPrefix}/`);
 }
+
+export function mayUseClientId(who: Identity, clientId: string): boolean {
+  if (who.role === 'admin' || who.role === 'anonymous') return true;
+  if (who.role === 'sensor') return clientId === sensorClientId(who.id);
+  return !clientId.startsWith(SENSOR_CLIENT_PREFIX);
+}
+
+/** Whether two logins are the same: only then may a new connection take over an existing client id. */
+export const sameIdentity = (a: Identity, b: Identity): boolean => a.role === b.role && a.id === b.id;

@@ -3,7 +3,9 @@
  * optional TLS listener. The gateway itself consumes and publishes in-process (no client connection, no ACL).
  *
  * Without a credentials file, only clients connecting from a loopback address are accepted (anonymous);
- * binding to a non-loopback address therefore requires a credentials file.
+ * binding to a non-loopback address therefore requires a credentials file. A login may use only the client ids
+ * acl.ts allows it and never one another login holds (no takeover); failed logins are throttled per address
+ * (login-throttle.ts). Every refusal is counted by reason.
  */
 import { createServer as createTcpServer, type Server, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -11,7 +13,8 @@ import { readFileSync } from 'node:fs';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import type { Logger } from '../common/log.js';
 import { NetsensorError } from '../common/errors.js';
-import { mayPublish, maySubscribe, type Identity } from './acl.js';
+import { mayPublish, maySubscribe, mayUseClientId, sameIdentity, type Identity } from './acl.js';
+import { LoginThrottle } from './login-throttle.js';
 import { readCredentials, verifyPassword, type Credential } from './credentials.js';
 import type { Bus, MessageHandler, PublishOptions } from './bus.js';
 import type { GatewayConfig } from './config.js';
@@ -43,30 +46,53 @@ export class EmbeddedBroker implements Bus {
       : createTcpServer(aedes.handle);
     const broker = new EmbeddedBroker(aedes, server, log);
 
+    // Connected clients by id: a CONNECT with an id in use by a different login is a takeover attempt.
+    const connected = new Map<string, Client>();
+    aedes.on('clientReady', (c) => connected.set(c.id, c));
+    aedes.on('clientDisconnect', (c) => { if (connected.get(c.id) === c) connected.delete(c.id); });
+    const throttle = new LoginThrottle();
+    const refuse = (reason: 'anonymous_remote' | 'bad_credentials' | 'throttled' | 'client_id' | 'takeover', returnCode: number, message: string) => {
+      metrics.authFailed.inc({ reason });
+      return authError(message, returnCode);
+    };
+    /** The login is valid: now the client id must be one this identity may use, and not another login's. */
+    const admit = (client: Client, who: Identity): AuthenticateError | undefined => {
+      if (!mayUseClientId(who, client.id)) {
+        log.warn({ client: client.id.slice(0, 128), user: who.id, role: who.role }, 'refused: client id not allowed for this login');
+        return refuse('client_id', 2, 'identifier rejected');
+      }
+      const holder = connected.get(client.id);
+      const held = holder && holder !== client ? broker.identities.get(holder) : undefined;
+      if (held && !sameIdentity(held, who)) {
+        log.warn({ client: client.id.slice(0, 128), user: who.id, holder: held.id }, 'refused: client id in use by another login (takeover)');
+        return refuse('takeover', 2, 'identifier rejected');
+      }
+      broker.identities.set(client, who);
+      return undefined;
+    };
+
     aedes.authenticate = (client, username, password, done) => {
       const remote = (client.conn as { remoteAddress?: string }).remoteAddress;
       if (!creds) {
         if (isLoopback(remote)) {
-          broker.identities.set(client, { role: 'anonymous', id: client.id });
-          return done(null, true);
+          const err = admit(client, { role: 'anonymous', id: client.id });
+          return err ? done(err, false) : done(null, true);
         }
-        metrics.authFailed.inc();
         log.warn({ client: client.id, remote }, 'refused: anonymous access is loopback-only (configure a credentials file)');
-        return done(authError('not authorized', 5), false);
+        return done(refuse('anonymous_remote', 5, 'not authorized'), false);
       }
+      const address = remote ?? 'unknown';
+      if (!throttle.attempt(address)) return done(refuse('throttled', 5, 'not authorized'), false);
       const cred = username ? creds.get(username) : undefined;
-      if (!cred || !password) {
-        metrics.authFailed.inc();
-        return done(authError('bad username or password', 4), false);
-      }
+      if (!cred || !password) return done(refuse('bad_credentials', 4, 'bad username or password'), false);
       verifyPassword(password.toString('utf8'), cred.hash).then((ok) => {
         if (!ok) {
-          metrics.authFailed.inc();
           log.warn({ user: username, remote }, 'refused: bad password');
-          return done(authError('bad username or password', 4), false);
+          return done(refuse('bad_credentials', 4, 'bad username or password'), false);
         }
-        broker.identities.set(client, { role: cred.role, id: cred.id });
-        done(null, true);
+        throttle.succeeded(address);
+        const err = admit(client, { role: cred.role, id: cred.id });
+        return err ? done(err, false) : done(null, true);
       }, () => done(authError('server unavailable', 3), false));
     };
     aedes.authorizePublish = (client, packet, done) => {

@@ -20,6 +20,7 @@ import { HomeAssistant } from './homeassistant.js';
 import { registerApi } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
+import { limitWarnings } from './log-limit.js';
 import { registerModelsApi } from './http/models-api.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { SqliteRolloutStore } from './ota/model-store.js';
@@ -61,10 +62,11 @@ export class Gateway {
     try {
       const correlator = new Correlator(config.correlation);
       correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
-      const registry = new Registry(store, config.sensorStaleMs, root.child({ component: 'registry' }));
+      // Components that warn about what remote parties send log each such warning at most once a minute.
+      const registry = new Registry(store, config.sensorStaleMs, limitWarnings(root.child({ component: 'registry' })));
       bus = config.mqtt.broker
         ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }))
-        : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, root.child({ component: 'broker' }));
+        : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, limitWarnings(root.child({ component: 'broker' })));
       const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, config.homeAssistant.discoveryPrefix, root.child({ component: 'homeassistant' })) : undefined;
       http = new HttpServer(config.http, root.child({ component: 'http' }));
       let gw: Gateway | undefined;
@@ -73,7 +75,7 @@ export class Gateway {
       const models = new ModelDistributor({
         bus, persist: rollouts, trustedKeys: trustedUploadKeys(config, log),
         maxFailureRate: config.models.maxFailureRate, maxFirstStagePercent: config.models.maxFirstStagePercent,
-        log: root,
+        log: limitWarnings(root),
       });
       gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, models, log);
       const broker = bus;
@@ -116,16 +118,35 @@ export class Gateway {
   }
 
   private onAlertChanges(changes: AlertChange[]): void {
-    for (const c of changes) {
-      if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
-      if (c.escalated) this.metrics.alertsEscalated.inc();
+    try {
+      for (const c of changes) {
+        if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
+        if (c.escalated) this.metrics.alertsEscalated.inc();
+      }
+      this.alertPublisher.onChanges(changes);
+    } catch (e) {
+      this.recordFailed('alert_changes', e, { changes: changes.length });
     }
-    this.alertPublisher.onChanges(changes);
-    if (this.ha) void this.ha.update(this.correlator.openAlerts());
+    this.updateHomeAssistant();
+  }
+
+  private updateHomeAssistant(): void {
+    this.ha?.update(this.correlator.openAlerts()).catch((e) => this.recordFailed('homeassistant', e));
+  }
+
+  /** One failed record is counted and skipped: nothing one alert holds may end the process. */
+  private recordFailed(stage: 'alert' | 'alert_changes' | 'homeassistant', e: unknown, detail: Record<string, unknown> = {}): void {
+    this.metrics.recordFailed.inc({ stage });
+    this.log.error({ err: (e as Error)?.message ?? String(e), stage, ...detail }, 'record handling failed; skipped');
   }
 
   private sendAlert(a: Alert, sensor: string, reason: AlertReason): void {
-    const msg = JSON.stringify(toEve(a, sensor, reason));
+    let msg: string;
+    try {
+      msg = JSON.stringify(toEve(a, sensor, reason));
+    } catch (e) {
+      return this.recordFailed('alert', e, { alert: a.id });
+    }
     // Not awaited one by one: both brokers keep the order of one publisher's messages anyway.
     const p: Promise<void> = this.bus.publish(alertTopic(a, sensor), msg, { qos: 1 })
       .catch((e) => this.log.warn({ err: e, alert: a.id }, 'alert publish failed'))
@@ -140,7 +161,7 @@ export class Gateway {
       const closed = this.correlator.closeIdle();
       if (closed.length) {
         this.store.transaction(() => { for (const a of closed) this.store.upsertAlert(a); });
-        if (this.ha) void this.ha.update(this.correlator.openAlerts());
+        this.updateHomeAssistant();
       }
       this.metrics.sensorsOnline.set(this.registry.onlineCount());
       this.metrics.openAlerts.set(this.correlator.openCount());
@@ -176,11 +197,11 @@ export class Gateway {
   }
 }
 
-/** Keys an upload must be signed by (models.trustedKeysFile); none → uploads are checked for shape only. */
+/** Keys an upload must be signed by (models.trustedKeysFile); none → every upload is refused. */
 function trustedUploadKeys(config: GatewayConfig, log: Logger): import('node:crypto').KeyObject[] | undefined {
   const file = config.models.trustedKeysFile;
   if (!file) {
-    log.warn('models.trustedKeysFile not set: model uploads are not verified by the gateway (sensors still verify them)');
+    log.warn('models.trustedKeysFile not set: model uploads are refused until it names the public keys they must be signed by');
     return undefined;
   }
   try {

@@ -12,6 +12,12 @@ import { ID_PATTERN } from './topics.js';
 export const EVENT_VERSION = 1;
 export const MAX_BATCH_BYTES = 256 * 1024;
 export const MAX_EVENTS_PER_BATCH = 500;
+/**
+ * Latest time an event may carry (ms since the epoch): the end of the year 9999, the last one an ISO 8601 date
+ * writes with four digits. Date itself stops at 8.64e15 and throws beyond it (toISOString: "Invalid time value"),
+ * so a time past this bound is refused at the door rather than crashing whatever formats it later.
+ */
+export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export interface FlowKey {
   src_ip: string;
@@ -76,6 +82,7 @@ export type RejectReason =
   | 'sensor_mismatch'
   | 'bad_events'
   | 'too_many_events'
+  | 'bad_seq'
   | 'bad_event';
 
 export class EventRejected extends NetsensorError {
@@ -93,6 +100,10 @@ export function encodeBatch(batch: EventBatch): Buffer {
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
 const isFiniteNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isPort = (x: unknown) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 65535;
+/** A time in ms since the epoch that every consumer (Date, ISO strings, SQLite) can hold. */
+const isTime = (x: unknown): x is number => isFiniteNum(x) && x >= 0 && x <= MAX_TIME_MS;
+/** Packet and byte counts: whole numbers a double holds exactly. */
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 const isIp = (x: unknown) => typeof x === 'string' && x.length >= 2 && x.length <= 45 && /^[0-9a-fA-F:.]+$/.test(x);
 
 function checkFlow(f: unknown): string | undefined {
@@ -101,8 +112,9 @@ function checkFlow(f: unknown): string | undefined {
   if (!isPort(f.src_port) || !isPort(f.dst_port)) return 'flow ports invalid';
   if (!Number.isInteger(f.proto) || (f.proto as number) < 0 || (f.proto as number) > 255) return 'flow proto invalid';
   if (!Number.isInteger(f.vlan) || (f.vlan as number) < 0 || (f.vlan as number) > 4095) return 'flow vlan invalid';
-  for (const k of ['first_seen_ms', 'last_seen_ms', 'src2dst_packets', 'src2dst_bytes', 'dst2src_packets', 'dst2src_bytes'] as const) {
-    if (!isFiniteNum(f[k]) || (f[k] as number) < 0) return `flow ${k} invalid`;
+  for (const k of ['first_seen_ms', 'last_seen_ms'] as const) if (!isTime(f[k])) return `flow ${k} is not a time in [0, ${MAX_TIME_MS}]`;
+  for (const k of ['src2dst_packets', 'src2dst_bytes', 'dst2src_packets', 'dst2src_bytes'] as const) {
+    if (!isCount(f[k])) return `flow ${k} is not a count`;
   }
   if (typeof f.end_reason !== 'string' || f.end_reason.length > 32) return 'flow end_reason invalid';
   return undefined;
@@ -114,7 +126,7 @@ export function checkEvent(e: unknown, sensorId: string): string | undefined {
   if (e.v !== EVENT_VERSION) return 'event version unknown';
   if (typeof e.id !== 'string' || !UUID_V7.test(e.id)) return 'id is not a UUIDv7';
   if (e.sensor !== sensorId) return 'event sensor differs from batch sensor';
-  if (!isFiniteNum(e.ts) || e.ts <= 0) return 'ts invalid';
+  if (!isTime(e.ts) || e.ts === 0) return `ts is not a time in (0, ${MAX_TIME_MS}]`;
   const fe = checkFlow(e.flow);
   if (fe) return fe;
   if (typeof e.class !== 'string' || !CLASS_PATTERN.test(e.class)) return 'class invalid';
@@ -148,6 +160,7 @@ export function decodeBatch(payload: Uint8Array, topicSensor: string): EventBatc
   if (raw.v !== EVENT_VERSION) throw new EventRejected('unknown_version', `v=${String(raw.v).slice(0, 16)}`);
   if (typeof raw.sensor !== 'string' || !ID_PATTERN.test(raw.sensor)) throw new EventRejected('bad_sensor', 'sensor id invalid');
   if (raw.sensor !== topicSensor) throw new EventRejected('sensor_mismatch', `batch sensor ${raw.sensor} on topic of ${topicSensor}`);
+  if (!Number.isSafeInteger(raw.seq) || (raw.seq as number) < 0) throw new EventRejected('bad_seq', 'seq is not a non-negative integer');
   if (!Array.isArray(raw.events)) throw new EventRejected('bad_events', 'events is not an array');
   if (raw.events.length > MAX_EVENTS_PER_BATCH) throw new EventRejected('too_many_events', `${raw.events.length} events`);
   for (let i = 0; i < raw.events.length; i++) {

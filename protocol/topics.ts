@@ -27,6 +27,10 @@ export const topics = {
   allOta: `${TOPIC_ROOT}/sensors/+/ota`,
 } as const;
 
+/** The MQTT client id a sensor connects with; brokers bind it to the sensor's login (gateway/acl.ts). */
+export const SENSOR_CLIENT_PREFIX = 'netsensor-';
+export const sensorClientId = (sensorId: string) => `${SENSOR_CLIENT_PREFIX}${sensorId}`;
+
 /** Returns the sensor id of a `netsensor/v1/sensors/<id>/<kind>` topic, or undefined. */
 export function parseSensorTopic(topic: string): { sensorId: string; kind: string } | undefined {
   const parts = topic.split('/');

@@ -11,7 +11,8 @@
  *   5. persist atomically (ota-store.ts), then hand the model to `onApply` — the pipeline swaps it in between two
  *      batches — and release the old session.
  * Any failure leaves the running model untouched and is reported as `rejected` with its reason on
- * netsensor/v1/sensors/<id>/ota.
+ * netsensor/v1/sensors/<id>/ota — also a manifest with the running model's seq but other content
+ * (`sequence_conflict`), and a download that stops getting chunks for `chunkTimeoutMs` (`download_timeout`).
  */
 import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
@@ -40,7 +41,12 @@ export interface ActiveModel {
   modelId: string;
   classes: readonly string[];
   thresholds: Readonly<Record<string, number>>;
+  /** The signed bytes of its manifest: a manifest with its seq and other bytes is a conflict, not a re-delivery. */
+  signed: Uint8Array;
 }
+
+/** How long a download may go without a new chunk before it is given up and reported. */
+export const DEFAULT_CHUNK_TIMEOUT_MS = 120_000;
 
 export interface OtaReceiverOptions {
   sensorId: string;
@@ -62,6 +68,8 @@ export interface OtaReceiverOptions {
   log?: Logger;
   /** Progress hook (tests, diagnostics): 'verified', 'payload', 'staged', 'self_test', 'persisting', 'committed', 'applied'. */
   onStage?: (stage: string, seq: number) => void;
+  /** A download with no new chunk for this long is abandoned and reported (default DEFAULT_CHUNK_TIMEOUT_MS). */
+  chunkTimeoutMs?: number;
 }
 
 function toKey(k: KeyObject | string): KeyObject {
@@ -135,7 +143,7 @@ export class OtaReceiver {
     const manifest = cborDecode(env.signed) as Manifest;
     checkPayload(manifest, stored.payload);
     const model = await this.opts.loader.load(stored.payload);
-    return activeOf(model, manifest);
+    return activeOf(model, manifest, env.signed);
   }
 
   /** Steps 1–2: everything that can be decided from the envelope alone. */
@@ -206,7 +214,7 @@ export class OtaReceiver {
       throw e;
     }
     const previous = this.active;
-    const next = activeOf(staged, m);
+    const next = activeOf(staged, m, decodeEnvelope(envelope).signed);
     this.active = next;
     await this.opts.onApply(next);
     if (previous) await previous.model.release().catch(() => undefined);
@@ -275,8 +283,8 @@ export class OtaReceiver {
   }
 }
 
-function activeOf(model: LoadedModel, m: Manifest): ActiveModel {
-  return { model, manifest: m, seq: m.seq, modelId: m.model_id, classes: m.classes, thresholds: m.thresholds };
+function activeOf(model: LoadedModel, m: Manifest, signed: Uint8Array): ActiveModel {
+  return { model, manifest: m, seq: m.seq, modelId: m.model_id, classes: m.classes, thresholds: m.thresholds, signed };
 }
 
 interface Candidate {
@@ -285,6 +293,8 @@ interface Candidate {
   chunks: Array<Uint8Array | undefined>;
   received: number;
   downloading: boolean;
+  /** Fires when no chunk came for chunkTimeoutMs while downloading. */
+  stalled?: NodeJS.Timeout;
 }
 
 /** The MQTT side of the receiver: one candidate update at a time, downloaded only once the gateway admits us. */
@@ -318,6 +328,7 @@ class MqttAttachment {
   async stop(): Promise<void> {
     this.client.off('message', this.onMessage);
     this.client.off('connect', this.onReconnect);
+    clearTimeout(this.candidate?.stalled);
     if (this.candidate?.downloading) await this.client.unsubscribeAsync(topics.modelChunks(this.channel, this.candidate.manifest.seq)).catch(() => undefined);
     this.candidate = null;
   }
@@ -349,10 +360,14 @@ class MqttAttachment {
     try {
       verified = this.rx.preflight(envelope);
     } catch (e) {
-      // The retained manifest of the model we already run comes back on every reconnect: not a rejection.
-      if (e instanceof OtaRejected && e.reason === 'stale_sequence' && current && this.isCurrentEnvelope(envelope)) return;
+      let why = e;
+      if (e instanceof OtaRejected && e.reason === 'stale_sequence' && current && this.seqOf(envelope) === current.seq) {
+        // The retained manifest of the model we already run comes back on every reconnect: not a rejection.
+        if (this.isCurrentEnvelope(envelope)) return;
+        why = new OtaRejected('sequence_conflict', `seq ${current.seq} is the running model's, but this manifest's content differs`);
+      }
       this.remember(envelope);
-      void this.reject(e, aboutOf(envelope));
+      void this.reject(why, aboutOf(envelope));
       return;
     }
     if (!this.rx.isTargeted(verified.manifest)) {
@@ -367,14 +382,18 @@ class MqttAttachment {
     this.maybeDownload();
   }
 
+  /** The same signed manifest as the running model's (its signatures may differ: a co-signed copy is the same release). */
   private isCurrentEnvelope(envelope: Uint8Array): boolean {
+    const current = this.rx.current;
     try {
-      const env = decodeEnvelope(envelope);
-      const m = cborDecode(env.signed) as Manifest;
-      return m.seq === this.rx.current?.seq;
+      return current !== null && equalBytes(decodeEnvelope(envelope).signed, current.signed);
     } catch {
       return false;
     }
+  }
+
+  private seqOf(envelope: Uint8Array): number | undefined {
+    return aboutOf(envelope)?.seq;
   }
 
   private onRollout(payload: Uint8Array): void {
@@ -409,7 +428,24 @@ class MqttAttachment {
     if (!c || c.downloading || !this.admitted(c.manifest)) return;
     c.downloading = true;
     this.log.info({ seq: c.manifest.seq, chunks: c.chunks.length }, 'admitted to the rollout; downloading');
+    this.watchProgress(c);
     this.client.subscribe(topics.modelChunks(this.channel, c.manifest.seq), { qos: 1 });
+  }
+
+  /**
+   * (Re)arms the stall timer: a chunk set the broker holds only in part (a truncated upload, lost retained
+   * messages) would otherwise keep the sensor waiting forever without anyone knowing. Not remembered as seen:
+   * the retained manifest delivered again (reconnect) tries once more.
+   */
+  private watchProgress(c: Candidate): void {
+    clearTimeout(c.stalled);
+    const ms = this.opts.chunkTimeoutMs ?? DEFAULT_CHUNK_TIMEOUT_MS;
+    c.stalled = setTimeout(() => {
+      if (this.candidate !== c) return;
+      void this.dropCandidate();
+      void this.reject(new OtaRejected('download_timeout', `${c.received} of ${c.chunks.length} chunks, none for ${ms} ms`), { seq: c.manifest.seq, model_id: c.manifest.model_id });
+    }, ms);
+    c.stalled.unref();
   }
 
   private onChunk(topic: string, data: Uint8Array): void {
@@ -427,7 +463,7 @@ class MqttAttachment {
     }
     c.chunks[index] = data;
     c.received++;
-    if (c.received < c.chunks.length) return;
+    if (c.received < c.chunks.length) { this.watchProgress(c); return; }
     const payload = Buffer.concat(c.chunks as Uint8Array[]);
     const about = { seq: c.manifest.seq, model_id: c.manifest.model_id };
     this.remember(c.envelope);
@@ -441,6 +477,7 @@ class MqttAttachment {
   private async dropCandidate(): Promise<void> {
     const c = this.candidate;
     this.candidate = null;
+    clearTimeout(c?.stalled);
     if (c?.downloading) await this.client.unsubscribeAsync(topics.modelChunks(this.channel, c.manifest.seq)).catch(() => undefined);
   }
 

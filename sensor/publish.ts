@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
 import { OFFLINE_STATUS } from '../protocol/status.js';
-import { topics } from '../protocol/topics.js';
+import { sensorClientId, topics } from '../protocol/topics.js';
 import type { SensorConfig } from './config.js';
 
 export interface PublisherOptions {
@@ -75,7 +75,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     const file = (f?: string) => (f === undefined ? undefined : readFileSync(f));
     return {
       protocolVersion: this.version,
-      clientId: `netsensor-${this.opts.sensorId}`,
+      clientId: sensorClientId(this.opts.sensorId),
       clean: true,
       keepalive: b.keepaliveS,
       connectTimeout: b.connectTimeoutMs,

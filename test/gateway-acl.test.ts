@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { topics } from '../protocol/topics.ts';
+import { sensorClientId, topics } from '../protocol/topics.ts';
 import { addCredential } from '../gateway/credentials.ts';
 import { mayPublish, maySubscribe } from '../gateway/acl.ts';
 import { withTools } from './helpers/tools.ts';
@@ -51,7 +51,7 @@ function collect(c: MqttClient): Array<{ topic: string; payload: Buffer }> {
 }
 
 async function tryPublish(url: string, user: string, pass: string, topic: string, payload: Buffer | string, version: 4 | 5 = 4): Promise<void> {
-  const c = await connect(url, { username: user, password: pass, protocolVersion: version });
+  const c = await connect(url, { username: user, password: pass, protocolVersion: version, clientId: sensorClientId(user) });
   c.on('error', () => {});
   // aedes closes the connection on a denied publish, Mosquitto drops it silently: neither may deliver it.
   await Promise.race([c.publishAsync(topic, payload, { qos: 1 }).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
@@ -82,14 +82,14 @@ test('embedded broker: per-sensor credentials and ACL denials', async () => {
     await tryPublish(url, 'sensor-a', pa, topics.model('stable'), 'forged manifest');
     await tryPublish(url, 'sensor-a', pa, topics.alert('high', 'sensor-a'), '{"forged":true}');
     // Denied subscription: sensor-a cannot read sensor-b's events.
-    const spy = await connect(url, { username: 'sensor-a', password: pa });
+    const spy = await connect(url, { username: 'sensor-a', password: pa, clientId: sensorClientId('sensor-a') });
     const spied = collect(spy);
     const granted = await spy.subscribeAsync('netsensor/v1/sensors/#', { qos: 1 }).then((gr) => gr[0].qos, () => 128);
     assert.is(granted, 128);
     // Allowed: sensor-b on its own topic (the sentinel), sensor-a reading models.
     const modelsSub = await spy.subscribeAsync('netsensor/v1/models/#', { qos: 1 });
     assert.is(modelsSub[0].qos, 1);
-    const sb = await connect(url, { username: 'sensor-b', password: pb });
+    const sb = await connect(url, { username: 'sensor-b', password: pb, clientId: sensorClientId('sensor-b') });
     await sb.publishAsync(topics.events('sensor-b'), makeBatch('sensor-b', [makeEvent({ sensor: 'sensor-b' })]), { qos: 1 });
     await waitFor(() => got.some((m) => m.topic === topics.events('sensor-b')), 5000, 'sentinel');
     await waitFor(() => g.gw.store.countEvents() === 1, 5000, 'sentinel stored');
@@ -123,7 +123,7 @@ withTools(test, ['openssl'])('embedded broker over TLS with credentials', async 
     const g = await startGateway({ mqtt: { port: TLS, credentialsFile: credentials, tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } }, http: { port: HTTP } });
     try {
       const ca = readFileSync(join(dir, 'cert.pem'));
-      const c = await connect(`mqtts://127.0.0.1:${TLS}`, { username: 'tls-sensor', password: pw, ca, rejectUnauthorized: true });
+      const c = await connect(`mqtts://127.0.0.1:${TLS}`, { username: 'tls-sensor', password: pw, clientId: sensorClientId('tls-sensor'), ca, rejectUnauthorized: true });
       await c.publishAsync(topics.events('tls-sensor'), makeBatch('tls-sensor', [makeEvent({ sensor: 'tls-sensor' })]), { qos: 1 });
       await waitFor(() => g.gw.store.countEvents() === 1, 5000, 'event over TLS');
       await c.endAsync();

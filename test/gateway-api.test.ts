@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { topics } from '../protocol/topics.ts';
-import { authorizeRequest } from '../gateway/http/auth.ts';
+import { allowedHosts, authorizeRequest, hostName, REQUEST_HEADER } from '../gateway/http/auth.ts';
 import { withTools } from './helpers/tools.ts';
 import { connect, getJson, makeBatch, makeEvent, startGateway, waitFor } from './helpers/gateway-fixtures.ts';
 
@@ -13,17 +13,39 @@ const TOKEN = 'test-token-0123456789abcdef';
 const T0 = Date.parse('2024-05-01T12:00:00Z');
 
 test('token decision: loopback exempt by default, Bearer token otherwise', () => {
-  const opts = { token: TOKEN, loopbackExempt: true };
-  assert.ok(authorizeRequest('127.0.0.1', undefined, opts).ok);
-  assert.ok(authorizeRequest('::1', undefined, opts).ok);
-  assert.ok(authorizeRequest('::ffff:127.0.0.1', undefined, opts).ok);
-  assert.not.ok(authorizeRequest('10.0.0.2', undefined, opts).ok);
-  assert.not.ok(authorizeRequest('10.0.0.2', 'Bearer wrong-token', opts).ok);
-  assert.not.ok(authorizeRequest('::ffff:10.0.0.2', `Basic ${TOKEN}`, opts).ok);
-  assert.ok(authorizeRequest('10.0.0.2', `Bearer ${TOKEN}`, opts).ok);
-  assert.not.ok(authorizeRequest('127.0.0.1', undefined, { token: TOKEN, loopbackExempt: false }).ok);
-  const none = authorizeRequest('10.0.0.2', `Bearer ${TOKEN}`, { loopbackExempt: true });
+  const hosts = allowedHosts('127.0.0.1');
+  const opts = { token: TOKEN, loopbackExempt: true, hosts };
+  const get = (remoteAddress: string, authorization?: string, host = '127.0.0.1:8080') =>
+    ({ remoteAddress, method: 'GET', headers: { host, ...(authorization ? { authorization } : {}) } });
+  assert.ok(authorizeRequest(get('127.0.0.1'), opts).ok);
+  assert.ok(authorizeRequest(get('::1', undefined, '[::1]:8080'), opts).ok);
+  assert.ok(authorizeRequest(get('::ffff:127.0.0.1', undefined, 'localhost'), opts).ok);
+  assert.not.ok(authorizeRequest(get('10.0.0.2'), opts).ok);
+  assert.not.ok(authorizeRequest(get('10.0.0.2', 'Bearer wrong-token'), opts).ok);
+  assert.not.ok(authorizeRequest(get('::ffff:10.0.0.2', `Basic ${TOKEN}`), opts).ok);
+  assert.ok(authorizeRequest(get('10.0.0.2', `Bearer ${TOKEN}`), opts).ok);
+  assert.not.ok(authorizeRequest(get('127.0.0.1'), { token: TOKEN, loopbackExempt: false, hosts }).ok);
+  const none = authorizeRequest(get('10.0.0.2', `Bearer ${TOKEN}`), { loopbackExempt: true, hosts });
   assert.ok(!none.ok && none.status === 403, 'no token configured: non-loopback always refused');
+});
+
+test('token-less loopback requests: Host must be ours; state changes need the custom header from this origin', () => {
+  const opts = { loopbackExempt: true, hosts: allowedHosts('127.0.0.1', ['gw.lan']) };
+  const req = (method: string, headers: Record<string, string>) => authorizeRequest({ remoteAddress: '127.0.0.1', method, headers }, opts);
+  assert.not.ok(req('GET', { host: 'evil.example' }).ok, 'DNS rebinding: a foreign Host');
+  assert.not.ok(req('GET', { host: 'evil.example:8080' }).ok);
+  assert.not.ok(req('GET', {}).ok, 'no Host at all');
+  assert.ok(req('GET', { host: 'gw.lan:8080' }).ok, 'a configured name');
+  assert.equal([hostName('[::1]:80'), hostName('LocalHost:1'), hostName('a b'), hostName('x:y:z')], ['::1', 'localhost', undefined, undefined]);
+  const host = '127.0.0.1:8080';
+  assert.not.ok(req('POST', { host, 'content-type': 'text/plain' }).ok, 'a plain cross-site form or fetch');
+  assert.not.ok(req('POST', { host, [REQUEST_HEADER]: '1', origin: 'http://evil.example' }).ok, 'the header from another origin');
+  assert.not.ok(req('POST', { host, [REQUEST_HEADER]: '1', origin: 'http://127.0.0.1:9999' }).ok, 'another port is another origin');
+  assert.not.ok(req('POST', { host, [REQUEST_HEADER]: '1', 'sec-fetch-site': 'same-site' }).ok);
+  assert.ok(req('POST', { host, [REQUEST_HEADER]: '1', origin: 'http://127.0.0.1:8080', 'sec-fetch-site': 'same-origin' }).ok);
+  assert.ok(req('POST', { host, [REQUEST_HEADER]: '1' }).ok, 'a non-browser client (no Origin)');
+  // Listening on every address: only loopback names (and configured ones) are ours without a token.
+  assert.equal([...allowedHosts('0.0.0.0')].sort(), ['127.0.0.1', '::1', 'localhost']);
 });
 
 test('API: filters, pagination, alert events, models', async () => {

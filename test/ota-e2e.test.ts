@@ -210,8 +210,10 @@ test('the API refuses tampered and foreign-signed uploads with their reason', as
   assert.is(r2.status, 400);
   assert.is(r2.body.error.reason, 'untrusted_key');
 
-  const r3 = await api('/api/models', { method: 'POST', body: 'not cbor at all' });
+  const r3 = await api('/api/models', { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: 'not cbor at all' });
   assert.is(r3.status, 400);
+  const r4 = await api('/api/models', { method: 'POST', body: 'not cbor at all' }); // text/plain
+  assert.is(r4.status, 415);
   // Nothing changed: the channel still offers the applied release.
   assert.is((await api('/api/models')).body.channels[0].seq, appliedSeq);
 });

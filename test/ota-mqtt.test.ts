@@ -94,11 +94,11 @@ test('an update over MQTT applies between batches: no batch lost, no error', asy
   assert.ok(loop.batches - batchesBefore > 1, 'scoring went on during the update');
 });
 
-async function publishRaw(seq: number, envelope: Uint8Array, chunks: Uint8Array[]): Promise<void> {
-  for (let i = 0; i < chunks.length; i++) await broker.bus.publish(topics.modelChunk('stable', seq, i), Buffer.from(chunks[i]), { qos: 1, retain: true });
+async function publishRaw(seq: number, envelope: Uint8Array, chunks: Uint8Array[], channel = 'stable'): Promise<void> {
+  for (let i = 0; i < chunks.length; i++) await broker.bus.publish(topics.modelChunk(channel, seq, i), Buffer.from(chunks[i]), { qos: 1, retain: true });
   const record: RolloutRecord = { v: 1, seq, model_id: `m${seq}`, state: 'complete', admitted: [] };
-  await broker.bus.publish(topics.modelRollout('stable'), JSON.stringify(record), { qos: 1, retain: true });
-  await broker.bus.publish(topics.model('stable'), Buffer.from(envelope), { qos: 1, retain: true });
+  await broker.bus.publish(topics.modelRollout(channel), JSON.stringify(record), { qos: 1, retain: true });
+  await broker.bus.publish(topics.model(channel), Buffer.from(envelope), { qos: 1, retain: true });
 }
 
 test('bad updates over MQTT are reported with their reason; the old model keeps running', async () => {
@@ -142,6 +142,46 @@ test('reconnecting does not re-report the retained manifest of the model already
   await new Promise((r) => setTimeout(r, 400));
   const fresh = reports.slice(before);
   assert.equal(fresh.map((r) => r.state), ['current'], 'only the current-model report');
+});
+
+test('a manifest with the running model\'s seq but other content is reported as a conflict, once', async () => {
+  const other = await release(buildTestModel({ seed: 6 }), owner.privateKey, { seq: 11, chunkSize: CHUNK });
+  const before = reports.length;
+  await publishRaw(11, other.envelope, splitPayload(other.payload, CHUNK));
+  await waitFor(() => reports.slice(before).some((r) => r.seq === 11), 5000, 'report for the conflicting seq 11');
+  const r = reports.slice(before).find((x) => x.seq === 11)!;
+  assert.is(r.state, 'rejected');
+  assert.is(r.reason, 'sequence_conflict');
+  assert.equal(r.current, { model_id: 'm11', seq: 11 });
+  // Delivered again (same bytes): not reported again.
+  await broker.bus.publish(topics.model('stable'), Buffer.from(other.envelope), { qos: 1, retain: true });
+  await new Promise((res) => setTimeout(res, 300));
+  assert.is(reports.slice(before).filter((x) => x.seq === 11).length, 1);
+  assert.is(h.rx.current?.seq, 11);
+  assert.equal(loop.errors, []);
+});
+
+test('a truncated chunk set is given up after the chunk timeout and reported', async () => {
+  const t = tempDir();
+  const m2 = await openReceiver(t.dir, [owner.publicKey], { sensorId: 'm2', channel: 'beta', chunkTimeoutMs: 600 });
+  try {
+    await m2.rx.attach(await broker.connect('sensor-m2'));
+    const rel = await release(buildTestModel({ seed: 7, hidden: 256 }), owner.privateKey, { seq: 20, channel: 'beta', chunkSize: CHUNK });
+    const chunks = splitPayload(rel.payload, CHUNK);
+    assert.ok(chunks.length > 3);
+    const t0 = Date.now();
+    await publishRaw(20, rel.envelope, chunks.slice(0, 2), 'beta');
+    await waitFor(() => reports.some((r) => r.sensor === 'm2' && r.seq === 20), 5000, 'a report about the stalled download');
+    const r = reports.find((x) => x.sensor === 'm2' && x.seq === 20)!;
+    assert.is(r.state, 'rejected');
+    assert.is(r.reason, 'download_timeout');
+    assert.match(r.message ?? '', /2 of \d+ chunks/);
+    assert.ok(Date.now() - t0 >= 600);
+    assert.is(m2.rx.current, null, 'nothing applied');
+  } finally {
+    await m2.rx.close();
+    t.cleanup();
+  }
 });
 
 test.run();

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeBatch, decodeBatch, EventRejected, type RiskEvent } from '../protocol/event.ts';
+import { encodeBatch, decodeBatch, checkEvent, EventRejected, MAX_TIME_MS, type RiskEvent } from '../protocol/event.ts';
 import { parseModelTopic, parseSensorTopic, topics } from '../protocol/topics.ts';
 import { encodeStatus, OFFLINE_STATUS, parseStatus } from '../protocol/status.ts';
 import { encode as cborEncode } from 'cbor-x';
@@ -33,6 +33,21 @@ test('a batch is rejected with a stable reason', () => {
   tryIt(encodeBatch({ v: 1, sensor: 's1', seq: 1, events: [{ ...event('s1'), id: 'not-a-uuid' }] }));
   tryIt(Buffer.alloc(300 * 1024));
   assert.equal(reasons, ['not_cbor', 'unknown_version', 'sensor_mismatch', 'bad_event', 'oversize']);
+});
+
+test('times and counts are bounded: what Date and ISO 8601 can hold, whole packet and byte counts', () => {
+  const withFlow = (f: Partial<RiskEvent['flow']>, ts?: number) => { const e = event('s1'); Object.assign(e.flow, f); if (ts !== undefined) e.ts = ts; return checkEvent(e, 's1'); };
+  assert.is(withFlow({ first_seen_ms: 0, last_seen_ms: MAX_TIME_MS }), undefined, 'the bound itself is fine');
+  assert.is(new Date(MAX_TIME_MS).toISOString(), '9999-12-31T23:59:59.999Z');
+  assert.match(withFlow({ last_seen_ms: MAX_TIME_MS + 1 }) ?? '', /last_seen_ms/);
+  assert.match(withFlow({ first_seen_ms: 1e308 }) ?? '', /first_seen_ms/);
+  assert.match(withFlow({}, 8.64e15 + 1) ?? '', /^ts/);
+  assert.match(withFlow({}, 0) ?? '', /^ts/);
+  assert.match(withFlow({ src2dst_bytes: 1.5 }) ?? '', /src2dst_bytes/);
+  assert.match(withFlow({ dst2src_packets: 2 ** 53 }) ?? '', /dst2src_packets/);
+  let reason = '';
+  try { decodeBatch(encodeBatch({ v: 1, sensor: 's1', seq: 'x' as unknown as number, events: [] }), 's1'); } catch (e) { reason = (e as EventRejected).reason; }
+  assert.is(reason, 'bad_seq');
 });
 
 test('sensor topics parse and refuse odd ids', () => {

@@ -70,6 +70,8 @@ mosq('outage: broker stopped while events are produced, restarted later → ever
     await produce(20);
     const delivered = await until(() => d!.outbox.depth === 0 && sub.ids.size === produced.length, 20_000);
     const missingByPhase = [produced.slice(0, 200), produced.slice(200, 600), produced.slice(600)].map((ids) => ids.filter((id) => !sub.ids.has(id)).length);
+    // Without its session the subscriber misses what the sensor sends before it re-subscribes: a test fault.
+    assert.ok(sub.sessionPresent.length >= 2 && sub.sessionPresent.slice(1).every(Boolean), `subscriber session kept across the restart: ${sub.sessionPresent}`);
     assert.ok(delivered, `depth ${d.outbox.depth}, got ${sub.ids.size}/${produced.length}; missing before/during/after the outage: ${missingByPhase.join('/')}`);
     assert.equal([...sub.ids].sort(), [...produced].sort());
     assert.is(d.outbox.depth, 0);

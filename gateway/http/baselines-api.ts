@@ -6,7 +6,7 @@
  */
 import { ID_PATTERN } from '../../protocol/topics.js';
 import type { Baselines } from '../baselines.js';
-import { HttpError, type HttpServer } from './server.js';
+import { HttpError, requireContentType, type HttpServer } from './server.js';
 
 export function registerBaselinesApi(http: HttpServer, baselines: Baselines): void {
   const sensorId = (p: Record<string, string>): string => {
@@ -20,7 +20,8 @@ export function registerBaselinesApi(http: HttpServer, baselines: Baselines): vo
     if (!r) throw new HttpError(404, 'no baseline reported by this sensor (baseline off, or not connected yet)');
     return r;
   });
-  http.route('POST', '/api/sensors/:id/baseline/reset', async (_req, _url, p) => {
+  http.route('POST', '/api/sensors/:id/baseline/reset', async (req, _url, p) => {
+    requireContentType(req, ['application/json']);
     const id = sensorId(p);
     await baselines.reset(id, 'api');
     return { requested: true, sensor: id };

@@ -1,7 +1,8 @@
 /**
  * The gateway's HTTP server (node:http, no framework): a small router for the JSON API, /metrics, and the
- * dashboard's static files. API and metrics pass the token check of auth.ts; the static page itself holds no
- * data and is served to anyone (it asks for a token when the API says 401).
+ * dashboard's static files. API and metrics pass the checks of auth.ts (token, or loopback with an allowed Host
+ * and, for state changes, a same-origin request with the custom header); the static page itself holds no data and
+ * is served to anyone (it asks for a token when the API says 401).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,12 +11,25 @@ import { join, normalize } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { NetsensorError } from '../../common/errors.js';
 import { packagePath } from '../../common/paths.js';
-import { authorizeRequest } from './auth.js';
+import { allowedHosts, authorizeRequest, type AccessPolicy } from './auth.js';
+
+const ERROR_CODES: Record<number, string> = {
+  400: 'ERR_BAD_REQUEST', 403: 'ERR_FORBIDDEN', 404: 'ERR_NOT_FOUND', 411: 'ERR_LENGTH_REQUIRED', 413: 'ERR_TOO_LARGE',
+  415: 'ERR_UNSUPPORTED_MEDIA_TYPE', 429: 'ERR_BUSY',
+};
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
+}
+
+/** Refuses (415) a request body whose media type is not one of `types`; a request without a body passes. */
+export function requireContentType(req: IncomingMessage, types: readonly string[]): void {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return;
+  const media = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (!types.includes(media)) throw new HttpError(415, `Content-Type must be ${types.join(' or ')}, not '${media.slice(0, 60)}'`);
 }
 
 export type Handler = (req: IncomingMessage, url: URL, params: Record<string, string>) => Promise<unknown> | unknown;
@@ -55,8 +69,12 @@ export class HttpServer {
   private readonly routes: Route[] = [];
   private server?: Server;
   private readonly staticDir = packagePath('gateway', 'http', 'static');
+  private readonly policy: AccessPolicy;
 
-  constructor(private readonly opts: { host: string; port: number; token?: string; loopbackExempt: boolean }, private readonly log: Logger) {}
+  /** `hosts`: names besides loopback and the listen address that a token-less request may use in Host. */
+  constructor(private readonly opts: { host: string; port: number; token?: string; loopbackExempt: boolean; hosts?: string[] }, private readonly log: Logger) {
+    this.policy = { token: opts.token, loopbackExempt: opts.loopbackExempt, hosts: allowedHosts(opts.host, opts.hosts) };
+  }
 
   /** Registers `GET /api/things/:id`-style routes (other gateway modules add theirs, e.g. model rollouts). */
   route(method: string, pattern: string, handler: Handler): void {
@@ -86,7 +104,7 @@ export class HttpServer {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     const method = req.method ?? 'GET';
     if (method === 'GET' && STATIC[url.pathname]) return this.serveStatic(res, STATIC[url.pathname]);
-    const decision = authorizeRequest(req.socket.remoteAddress, req.headers.authorization, this.opts);
+    const decision = authorizeRequest({ remoteAddress: req.socket.remoteAddress, method, headers: req.headers }, this.policy);
     if (!decision.ok) {
       return this.send(res, decision.status, { error: { code: decision.status === 401 ? 'ERR_UNAUTHORIZED' : 'ERR_FORBIDDEN', message: decision.reason } },
         decision.status === 401 ? { 'www-authenticate': 'Bearer realm="netsensor"' } : {});
@@ -104,7 +122,7 @@ export class HttpServer {
       if (out instanceof JsonReply) return this.send(res, out.status, out.body);
       this.send(res, 200, out);
     } catch (e) {
-      if (e instanceof HttpError) return this.send(res, e.status, { error: { code: e.status === 404 ? 'ERR_NOT_FOUND' : e.status === 413 ? 'ERR_TOO_LARGE' : 'ERR_BAD_REQUEST', message: e.message } });
+      if (e instanceof HttpError) return this.send(res, e.status, { error: { code: ERROR_CODES[e.status] ?? 'ERR_BAD_REQUEST', message: e.message } }, e.headers);
       this.log.error({ err: e, path: url.pathname }, 'API handler failed');
       this.send(res, 500, { error: { code: 'ERR_INTERNAL', message: 'internal error' } });
     }

@@ -13,8 +13,11 @@
  * `maxFailureRate`, the rollout is `halted`: sensors that have not applied it never will.
  *
  * The gateway holds no signing key and cannot forge an update: the rollout record only decides WHEN a sensor
- * applies a manifest that it verifies itself. With `trustedKeys` the gateway also verifies uploads, so a bad
- * upload is refused at the door instead of by every sensor.
+ * applies a manifest that it verifies itself. The gateway verifies uploads too, against `trustedKeys`, so a bad
+ * upload is refused at the door instead of by every sensor; without trusted keys it refuses every upload (one
+ * signed by any key with a huge `seq` would otherwise block the channel for the rightful key). A release's `seq`
+ * may not run further ahead than MAX_SEQ_LEAD_MS past both the channel's seq and the clock (the default seq is
+ * the publish time in ms): a typo or a runaway counter must not block a channel for years.
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { NetsensorError } from '../../common/errors.js';
@@ -28,6 +31,8 @@ import type { OtaReport, RolloutRecord } from '../../protocol/ota-report.js';
 import type { Bus } from '../bus.js';
 
 export const DEFAULT_MAX_FAILURE_RATE = 0.25;
+/** How far a new release's seq may run ahead of max(channel seq, now in ms). */
+export const MAX_SEQ_LEAD_MS = 30 * 86_400_000;
 
 export type RolloutState = RolloutRecord['state'];
 
@@ -102,7 +107,7 @@ export interface DistributorOptions {
    * channel's sensors. 100 (default) follows the publisher's --rollout.
    */
   maxFirstStagePercent?: number;
-  /** When set, uploads must be signed by one of these keys (sensors verify regardless). */
+  /** Uploads must be signed by one of these keys (sensors verify regardless); without any, uploads are refused. */
   trustedKeys?: KeyObject[];
   /** Halt when failures / sensors that tried exceeds this (0..1). */
   maxFailureRate?: number;
@@ -238,6 +243,11 @@ export class ModelDistributor {
     await this.opts.bus.publish(topics.modelUpload(channel), Buffer.alloc(0), { qos: 1, retain: true });
   }
 
+  /** Whether uploads can be verified at all (trusted keys configured); the API refuses before reading a body. */
+  get acceptsUploads(): boolean {
+    return (this.opts.trustedKeys?.length ?? 0) > 0;
+  }
+
   /** Entry point for POST /api/models (body: the CBOR bundle written by `netsensor model publish`). */
   upload(bundle: Uint8Array): Promise<UploadResult> {
     const run = this.work.then(() => this.publishUpload(bundle));
@@ -246,23 +256,22 @@ export class ModelDistributor {
   }
 
   private async publishUpload(bundleBytes: Uint8Array, expectChannel?: string): Promise<UploadResult> {
+    const trusted = this.opts.trustedKeys;
+    if (!trusted?.length) throw new OtaRejected('no_trusted_keys', 'model uploads are refused until models.trustedKeysFile names the keys they must be signed by');
     const bundle = decodeBundle(bundleBytes);
     const env = decodeEnvelope(bundle.envelope);
-    let manifest: Manifest;
-    if (this.opts.trustedKeys?.length) {
-      const unverified = validateManifest(cborDecode(env.signed));
-      manifest = verifyEnvelope(bundle.envelope, { trusted: trustedKeysFrom(this.opts.trustedKeys), channel: unverified.channel, now: this.now() }).manifest;
-    } else {
-      if (env.signatures.length === 0) throw new OtaRejected('no_signature', 'upload carries no signature');
-      manifest = validateManifest(cborDecode(env.signed));
-      if (this.now() >= manifest.expires_ms) throw new OtaRejected('expired', 'manifest already expired');
-    }
+    const unverified = validateManifest(cborDecode(env.signed));
+    const manifest = verifyEnvelope(bundle.envelope, { trusted: trustedKeysFrom(trusted), channel: unverified.channel, now: this.now() }).manifest;
     if (expectChannel !== undefined && manifest.channel !== expectChannel) throw new OtaRejected('wrong_channel', `uploaded to ${expectChannel}, manifest says ${manifest.channel}`);
     checkPayload(manifest, bundle.payload);
     const channel = manifest.channel;
     const previous = this.releases.get(channel);
     if (previous && manifest.seq <= previous.manifest.seq) {
       throw new OtaRejected('stale_sequence', `channel ${channel} already has seq ${previous.manifest.seq}`);
+    }
+    const ceiling = Math.max(previous?.manifest.seq ?? 0, this.now()) + MAX_SEQ_LEAD_MS;
+    if (manifest.seq > ceiling) {
+      throw new OtaRejected('sequence_jump', `seq ${manifest.seq} is more than ${MAX_SEQ_LEAD_MS / 86_400_000} days (in ms) ahead of the channel's seq and the clock (at most ${ceiling})`);
     }
     const release: Release = {
       manifest, envelope: bundle.envelope, payload: bundle.payload, chunkCount: manifest.payload.chunks.length, state: 'staged',

@@ -13,6 +13,8 @@ export class EventSubscriber {
   duplicates = 0;
   batches = 0;
   statuses: Array<{ topic: string; payload: string; retain: boolean }> = [];
+  /** CONNACK session-present flag of each connection: after a broker restart, false means queued messages were lost. */
+  readonly sessionPresent: boolean[] = [];
   private client?: MqttClient;
 
   async connect(url: string, clientId: string, protocolVersion: 4 | 5 = 5): Promise<void> {
@@ -21,6 +23,7 @@ export class EventSubscriber {
     const properties = protocolVersion === 5 ? { sessionExpiryInterval: 3600 } : undefined;
     const client = mqtt.connect(url, { clientId, clean: false, protocolVersion, properties, reconnectPeriod: 200, connectTimeout: 3000 });
     this.client = client;
+    client.on('connect', (connack) => this.sessionPresent.push(connack.sessionPresent));
     client.on('message', (topic, payload, packet) => {
       const t = parseSensorTopic(topic);
       if (!t) return;

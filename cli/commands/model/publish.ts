@@ -276,7 +276,7 @@ export async function runPublish(argv: string[]): Promise<number> {
   } else if (gateway) {
     // The API token (needed from anywhere but the gateway's own host) comes from the environment, never a flag.
     const token = process.env.NETSENSOR_GW_API_TOKEN;
-    const headers: Record<string, string> = { 'content-type': 'application/cbor', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const headers: Record<string, string> = { 'content-type': 'application/cbor', 'x-netsensor-request': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) };
     let res: Response;
     try {
       res = await fetch(new URL('/api/models', gateway), { method: 'POST', headers, body: Buffer.from(bundle) });

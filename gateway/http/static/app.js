@@ -34,7 +34,7 @@ async function api(path) {
 
 /** State-changing requests: JSON body, the token if any, and a custom header a cross-site form cannot send. */
 async function apiPost(path, body = {}) {
-  const headers = { 'content-type': 'application/json', 'x-netsensor-request': 'dashboard' };
+  const headers = { 'content-type': 'application/json', 'x-netsensor-request': '1' };
   const token = sessionStorage.getItem('netsensor-token');
   if (token) headers.authorization = `Bearer ${token}`;
   const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
