@@ -1,6 +1,8 @@
 /**
  * Turns the lab's captures into the labelled flow dataset (no root needed):
- *   node --import tsx models/lab/build-dataset.ts [--lab models/lab/work] [--out models/data/lab-flows.csv.gz]
+ *   node --import tsx models/lab/build-dataset.ts [--lab models/lab/work] [--out models/data/lab-flows.csv.gz] [--append]
+ * --append keeps the rows already in --out (earlier runs whose captures are gone) and replaces only the rows of
+ * the runs in this lab's manifest, so rebuilding new runs' rows with another flow core is the same one command.
  * Each capture goes through the same flow core as the sensor; each flow is labelled from the run's
  * construction (see scenarios.ts): the run's class if it touches an attacker address (or is a spoofed-source
  * flow to the run's victim), otherwise benign background.
@@ -10,11 +12,17 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
-import { writeDataset, type FlowRowMeta, type Split } from '../train/dataset.js';
+import { datasetHeader, datasetRows, readDatasetLines, writeDataset, writeDatasetLines, type FlowRowMeta, type Split } from '../train/dataset.js';
 
-interface ManifestRun { id: string; scenario: string; cls: string; split: Split; attackers: string[]; spoofedVictim?: string; pcap: string; }
+interface ManifestRun {
+  id: string; scenario: string; cls: string; split: Split; attackers: string[]; spoofedVictim?: string;
+  reflection?: { victim: string; reflectors: string[] }; pcap: string;
+}
 
-const { values } = parseArgs({ options: { lab: { type: 'string', default: 'models/lab/work' }, out: { type: 'string', default: 'models/data/lab-flows.csv.gz' } } });
+const { values } = parseArgs({ options: {
+  lab: { type: 'string', default: 'models/lab/work' }, out: { type: 'string', default: 'models/data/lab-flows.csv.gz' },
+  append: { type: 'boolean', default: false },
+} });
 const lab = resolve(values.lab!);
 const manifest = JSON.parse(readFileSync(join(lab, 'manifest.json'), 'utf8')) as { hosts: Record<string, { ip: string }>; runs: ManifestRun[] };
 const labIps = new Set(Object.values(manifest.hosts).map((h) => h.ip));
@@ -23,6 +31,8 @@ export function labelFlow(run: ManifestRun, src: string, dst: string): string {
   if (run.cls === 'benign') return 'benign';
   if (run.attackers.includes(src) || run.attackers.includes(dst)) return run.cls;
   if (run.spoofedVictim && dst === run.spoofedVictim && !labIps.has(src)) return run.cls;
+  const r = run.reflection;
+  if (r && ((src === r.victim && r.reflectors.includes(dst)) || (dst === r.victim && r.reflectors.includes(src)))) return run.cls;
   return 'benign';
 }
 
@@ -42,5 +52,15 @@ for (const run of manifest.runs) {
 const features = new Float32Array(meta.length * NUM_FEATURES);
 let off = 0;
 for (const p of parts) { features.set(p, off); off += p.length; }
-writeDataset(resolve(values.out!), { meta, features });
+const outPath = resolve(values.out!);
+if (values.append) {
+  const old = readDatasetLines(outPath);
+  if (old[0] !== datasetHeader()) throw new Error(`${values.out} has other columns than this feature schema; rebuild it from captures instead of appending`);
+  const rebuilt = new Set(manifest.runs.map((r) => r.id));
+  const kept = old.slice(1).filter((l) => !rebuilt.has(l.slice(0, l.indexOf(','))));
+  writeDatasetLines(outPath, [old[0]!, ...kept, ...datasetRows({ meta, features })]);
+  process.stderr.write(`[dataset] kept ${kept.length} of ${old.length - 1} earlier rows (replaced the rows of ${rebuilt.size} runs)\n`);
+} else {
+  writeDataset(outPath, { meta, features });
+}
 process.stderr.write(`[dataset] ${meta.length} flows → ${values.out}\n${[...counts].sort().map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`);

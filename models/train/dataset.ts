@@ -21,13 +21,30 @@ export interface Dataset {
   features: Float32Array;
 }
 
+export const datasetHeader = (): string => [...META_COLUMNS, ...FEATURE_NAMES].join(',');
+
 export function writeDataset(path: string, ds: Dataset): void {
-  const lines = [[...META_COLUMNS, ...FEATURE_NAMES].join(',')];
+  writeDatasetLines(path, [datasetHeader(), ...datasetRows(ds)]);
+}
+
+/** The CSV lines of the rows (no header), in the file's format. */
+export function datasetRows(ds: Dataset): string[] {
+  const lines: string[] = [];
   ds.meta.forEach((m, r) => {
     const f = Array.from(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), (v) => (Number.isInteger(v) ? String(v) : v.toPrecision(7)));
     lines.push([...META_COLUMNS.map((c) => String(m[c])), ...f].join(','));
   });
+  return lines;
+}
+
+export function writeDatasetLines(path: string, lines: string[]): void {
   writeFileSync(path, gzipSync(lines.join('\n') + '\n', { level: 9 }));
+}
+
+/** The file's lines as stored (header first), without parsing the rows: appending keeps old rows byte for byte. */
+export function readDatasetLines(path: string): string[] {
+  const text = (path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path)).toString('utf8');
+  return text.split('\n').filter((l) => l.length > 0);
 }
 
 export function readDataset(path: string): Dataset {
