@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
-import { datasetHeader, datasetRows, readDatasetLines, writeDataset, writeDatasetLines, type FlowRowMeta, type Split } from '../train/dataset.js';
+import { datasetRows, mergeDatasetLines, readDatasetLines, writeDataset, writeDatasetLines, type FlowRowMeta, type Split } from '../train/dataset.js';
+import { labelFlow } from './labels.js';
 
 interface ManifestRun {
   id: string; scenario: string; cls: string; split: Split; attackers: string[]; spoofedVictim?: string;
@@ -27,22 +28,13 @@ const lab = resolve(values.lab!);
 const manifest = JSON.parse(readFileSync(join(lab, 'manifest.json'), 'utf8')) as { hosts: Record<string, { ip: string }>; runs: ManifestRun[] };
 const labIps = new Set(Object.values(manifest.hosts).map((h) => h.ip));
 
-export function labelFlow(run: ManifestRun, src: string, dst: string): string {
-  if (run.cls === 'benign') return 'benign';
-  if (run.attackers.includes(src) || run.attackers.includes(dst)) return run.cls;
-  if (run.spoofedVictim && dst === run.spoofedVictim && !labIps.has(src)) return run.cls;
-  const r = run.reflection;
-  if (r && ((src === r.victim && r.reflectors.includes(dst)) || (dst === r.victim && r.reflectors.includes(src)))) return run.cls;
-  return 'benign';
-}
-
 const meta: FlowRowMeta[] = [];
 const parts: Float32Array[] = [];
 const counts = new Map<string, number>();
 for (const run of manifest.runs) {
   const flows = await captureFlows(join(lab, run.pcap));
   flows.keys.forEach((k) => {
-    const label = labelFlow(run, k.src_ip, k.dst_ip);
+    const label = labelFlow(run, labIps, k.src_ip, k.dst_ip);
     counts.set(`${run.split}/${label}`, (counts.get(`${run.split}/${label}`) ?? 0) + 1);
     meta.push({ run: run.id, scenario: run.scenario, split: run.split, label, src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip, dst_port: k.dst_port, protocol: k.protocol, first_seen_ms: Math.round(k.first_seen_ms) });
   });
@@ -55,11 +47,9 @@ for (const p of parts) { features.set(p, off); off += p.length; }
 const outPath = resolve(values.out!);
 if (values.append) {
   const old = readDatasetLines(outPath);
-  if (old[0] !== datasetHeader()) throw new Error(`${values.out} has other columns than this feature schema; rebuild it from captures instead of appending`);
-  const rebuilt = new Set(manifest.runs.map((r) => r.id));
-  const kept = old.slice(1).filter((l) => !rebuilt.has(l.slice(0, l.indexOf(','))));
-  writeDatasetLines(outPath, [old[0]!, ...kept, ...datasetRows({ meta, features })]);
-  process.stderr.write(`[dataset] kept ${kept.length} of ${old.length - 1} earlier rows (replaced the rows of ${rebuilt.size} runs)\n`);
+  const merged = mergeDatasetLines(old, new Set(manifest.runs.map((r) => r.id)), datasetRows({ meta, features }));
+  writeDatasetLines(outPath, merged.lines);
+  process.stderr.write(`[dataset] kept ${merged.kept} of ${old.length - 1} earlier rows (replaced the rows of ${manifest.runs.length} runs)\n`);
 } else {
   writeDataset(outPath, { meta, features });
 }

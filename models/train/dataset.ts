@@ -41,6 +41,17 @@ export function writeDatasetLines(path: string, lines: string[]): void {
   writeFileSync(path, gzipSync(lines.join('\n') + '\n', { level: 9 }));
 }
 
+/**
+ * Appending to a dataset whose older runs can no longer be rebuilt: keeps every earlier row byte for byte except
+ * the rows of `rebuiltRuns` (so re-running the same append replaces them instead of doubling them), then adds the
+ * new rows. Refuses a file made for another feature schema (its rows would not line up with the new ones).
+ */
+export function mergeDatasetLines(old: string[], rebuiltRuns: ReadonlySet<string>, newRows: string[]): { lines: string[]; kept: number } {
+  if (old[0] !== datasetHeader()) throw new Error('the dataset has other columns than this feature schema; rebuild it instead of appending');
+  const kept = old.slice(1).filter((l) => !rebuiltRuns.has(l.slice(0, l.indexOf(','))));
+  return { lines: [old[0]!, ...kept, ...newRows], kept: kept.length };
+}
+
 /** The file's lines as stored (header first), without parsing the rows: appending keeps old rows byte for byte. */
 export function readDatasetLines(path: string): string[] {
   const text = (path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path)).toString('utf8');
