@@ -140,10 +140,10 @@ const NEW_SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
     return { cls: 'dos', attackers: [HOSTS.atk!.ip, '0.0.0.0'], actors, params };
   } },
-  icmptunnel: { runs: 6, build: (rng, f) => {
+  icmptunnel: { runs: 12, build: (rng, f) => {
     // ptunnel/icmptunnel shape: sustained echo request/reply pairs with high-entropy payloads of hundreds of bytes
     // both ways, the replies written by the tunnel endpoint (kernel echo off), several sessions (echo identifiers).
-    const params = { seed: rng.int(1e9), host: ext, sessions: 1 + rng.int(4), count: 150 + rng.int(250), gapMs: pick(rng, [10, 30, 60, 100]), sizeMin: pick(rng, [100, 200, 400]), sizeMax: pick(rng, [600, 1000, 1400]) };
+    const params = { seed: rng.int(1e9), host: ext, sessions: 2 + rng.int(7), count: 150 + rng.int(250), gapMs: pick(rng, [10, 30, 60, 100]), sizeMin: pick(rng, [100, 200, 400]), sizeMax: pick(rng, [600, 1000, 1400]) };
     const actors = [
       raw('icmp-server', 'ext', { seed: rng.int(1e9), sizeMin: params.sizeMin, sizeMax: params.sizeMax }, 27_000),
       raw('icmp-client', 'atk', params, 25_000, 500),
