@@ -404,9 +404,9 @@ Object.assign(kinds, {
       const what = rng.int(6);
       if (what === 0) mcast.send(Buffer.from(`NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: http://${str('self', '10.232.1.21')}:49152/desc.xml\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nUSN: uuid:${randomLabel(8)}::upnp:rootdevice\r\n\r\n`), 1900, '239.255.255.250');
       else if (what === 1) any.send(Buffer.from('M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 2\r\nST: urn:dial-multiscreen-org:service:dial:1\r\n\r\n'), 1900, '239.255.255.250');
-      else if (what === 2) mcast.send(dnsQuery(pick2(['_googlecast._tcp.local', '_airplay._tcp.local', '_spotify-connect._tcp.local', '_hap._tcp.local', `${name.toLowerCase()}.local`]), 12, 0), 5353, '224.0.0.251');
-      else if (what === 3) any.send(dnsQuery(pick2(['wpad', 'printer', name.toLowerCase(), 'nas']), 1, rng.int(65536)), 5355, '224.0.0.252');
-      else if (what === 4) nb.send(netbiosQuery(pick2(['WORKGROUP', 'WPAD', name])), 137, bcast);
+      else if (what === 2) mcast.send(dnsQuery(pickOne(['_googlecast._tcp.local', '_airplay._tcp.local', '_spotify-connect._tcp.local', '_hap._tcp.local', `${name.toLowerCase()}.local`]), 12, 0), 5353, '224.0.0.251');
+      else if (what === 3) any.send(dnsQuery(pickOne(['wpad', 'printer', name.toLowerCase(), 'nas']), 1, rng.int(65536)), 5355, '224.0.0.252');
+      else if (what === 4) nb.send(netbiosQuery(pickOne(['WORKGROUP', 'WPAD', name])), 137, bcast);
       else nb.send(Buffer.concat([Buffer.from([0x11, 0x02, rng.int(256), rng.int(256)]), randomBytes(180 + rng.int(40))]), 138, bcast);
       await sleep(jittered(num('gapMs', 500), 0.7));
     }
@@ -427,7 +427,7 @@ Object.assign(kinds, {
   },
 });
 
-function pick2<T>(xs: T[]): T { return xs[rng.int(xs.length)]!; }
+function pickOne<T>(xs: T[]): T { return xs[rng.int(xs.length)]!; }
 
 function netbiosQuery(name: string): Buffer {
   // NetBIOS name query (broadcast flag), first-level encoded name.
