@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
-import { readDataset, writeDataset, type FlowRowMeta, type Split } from '../train/dataset.js';
+import { datasetHeader, datasetRows, gatherFeatures, mergeDatasetLines, readDataset, readDatasetLines, writeDatasetLines, type FlowRowMeta, type Split } from '../train/dataset.js';
 import { createRng } from '../train/rng.js';
 
 export const MIX_SCENARIO = 'mix';
@@ -115,10 +115,16 @@ try {
   }
 } finally { rmSync(tmp, { recursive: true, force: true }); }
 
-const total = keep.length + meta.length;
-const features = new Float32Array(total * NUM_FEATURES);
-keep.forEach((r, j) => features.set(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), j * NUM_FEATURES));
-let off = keep.length * NUM_FEATURES;
-for (const p of parts) { features.set(p, off); off += p.length; }
-writeDataset(resolve(values.data!), { meta: [...keep.map((r) => ds.meta[r]!), ...meta], features });
+const newFeatures = new Float32Array(meta.length * NUM_FEATURES);
+let off = 0;
+for (const p of parts) { newFeatures.set(p, off); off += p.length; }
+const newRows = datasetRows({ meta, features: newFeatures });
+if (values.append) {
+  // Earlier rows stay byte for byte (re-serialising them would change only their number formatting, but still).
+  const old = readDatasetLines(resolve(values.data!));
+  const ownRuns = new Set(ds.meta.filter((m) => m.scenario === MIX_SCENARIO && m.run.startsWith(ownPrefix)).map((m) => m.run));
+  writeDatasetLines(resolve(values.data!), mergeDatasetLines(old, ownRuns, newRows).lines);
+} else {
+  writeDatasetLines(resolve(values.data!), [datasetHeader(), ...datasetRows({ meta: keep.map((r) => ds.meta[r]!), features: gatherFeatures(ds, keep) }), ...newRows]);
+}
 process.stderr.write(`[mixed] ${groups.length} merged captures, ${meta.length} flows added (${dropped} unmatched dropped) → ${values.data}\n`);
