@@ -10,7 +10,9 @@
  *  - `ovl`: random groups of runs, each time-shifted to start within a few seconds of the others, so they overlap.
  * Labels stay the construction labels of the run each flow came from: a merged flow is matched to its run's own
  * flow by 5-tuple and first-seen time (minus that run's shift); a flow that matches no run or several is dropped.
- * Replaces any earlier merged rows (scenario `mix`) in the dataset.
+ * Replaces any earlier merged rows (scenario `mix`) in the dataset. With --append (for a lab that re-ran only some
+ * scenarios, when the other runs' captures are gone) it keeps the earlier merged rows and replaces only those of
+ * its own tag: the new groups are named `mix-<tag>-…` (--tag, default `b`) and merge only the manifest's runs.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
-import { readDataset, writeDataset, type FlowRowMeta, type Split } from '../train/dataset.js';
+import { datasetHeader, datasetRows, gatherFeatures, mergeDatasetLines, readDataset, readDatasetLines, writeDatasetLines, type FlowRowMeta, type Split } from '../train/dataset.js';
 import { createRng } from '../train/rng.js';
 
 export const MIX_SCENARIO = 'mix';
@@ -33,11 +35,18 @@ const { values } = parseArgs({ options: {
   variants: { type: 'string', default: '2' },
   'max-offset-s': { type: 'string', default: '30' },
   seed: { type: 'string', default: '7' },
+  append: { type: 'boolean', default: false },
+  tag: { type: 'string', default: 'b' },
 } });
 const lab = resolve(values.lab!);
 const manifest = JSON.parse(readFileSync(join(lab, 'manifest.json'), 'utf8')) as { runs: ManifestRun[] };
 const ds = readDataset(resolve(values.data!));
-const keep = ds.meta.map((m, r) => (m.scenario === MIX_SCENARIO ? -1 : r)).filter((r) => r >= 0);
+const ownPrefix = values.append ? `${MIX_SCENARIO}-${values.tag}-` : `${MIX_SCENARIO}-`;
+const keep = ds.meta.map((m, r) => (m.scenario === MIX_SCENARIO && m.run.startsWith(ownPrefix) ? -1 : r)).filter((r) => r >= 0);
+const inManifest = new Set(manifest.runs.map((r) => r.id));
+const missing = new Set(ds.meta.filter((m) => m.scenario !== MIX_SCENARIO && !inManifest.has(m.run)).map((m) => m.run));
+// Without the captures of those runs their merged rows could not be rebuilt: replacing all merged rows would lose them.
+if (!values.append && missing.size > 0) throw new Error(`the dataset holds ${missing.size} runs that are not in ${join(lab, 'manifest.json')} (e.g. ${[...missing][0]}); use --append to keep their merged rows`);
 const group = Number(values.group), variants = Number(values.variants), maxOffsetMs = Number(values['max-offset-s']) * 1000;
 const rng = createRng(Number(values.seed));
 
@@ -47,6 +56,7 @@ const tupleOf = (m: { src_ip: string; src_port: number; dst_ip: string; dst_port
 const ownFlows = new Map<string, Map<string, [number, string][]>>();
 for (const r of keep) {
   const m = ds.meta[r]!;
+  if (m.scenario === MIX_SCENARIO) continue;
   let byTuple = ownFlows.get(m.run);
   if (!byTuple) ownFlows.set(m.run, (byTuple = new Map()));
   const t = tupleOf(m);
@@ -60,14 +70,14 @@ const groups: Group[] = [];
 for (const split of ['train', 'val', 'test'] as Split[]) {
   const runs = manifest.runs.filter((r) => r.split === split && ownFlows.has(r.id)).sort((a, b) => a.startedMs - b.startedMs);
   // Consecutive runs in recorded time (the lab ran them back to back: context from the previous run lingers).
-  for (let i = 0; i + 1 < runs.length; i += group) groups.push({ name: `${MIX_SCENARIO}-${split}-seq-${groups.length}`, split, runs: runs.slice(i, i + group + 1).map((run) => ({ run, shiftMs: 0 })) });
+  for (let i = 0; i + 1 < runs.length; i += group) groups.push({ name: `${ownPrefix}${split}-seq-${groups.length}`, split, runs: runs.slice(i, i + group + 1).map((run) => ({ run, shiftMs: 0 })) });
   for (let v = 0; v < variants; v++) {
     const shuffled = [...runs];
     for (let i = shuffled.length - 1; i > 0; i--) { const j = rng.int(i + 1); [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]; }
     for (let i = 0; i + 1 < shuffled.length; i += group) {
       const members = shuffled.slice(i, i + group);
       const base = members[0]!.startedMs;
-      groups.push({ name: `${MIX_SCENARIO}-${split}-ovl-${groups.length}`, split, runs: members.map((run, k) => ({ run, shiftMs: k === 0 ? 0 : base + rng.int(maxOffsetMs) - run.startedMs })) });
+      groups.push({ name: `${ownPrefix}${split}-ovl-${groups.length}`, split, runs: members.map((run, k) => ({ run, shiftMs: k === 0 ? 0 : base + rng.int(maxOffsetMs) - run.startedMs })) });
     }
   }
 }
@@ -105,10 +115,16 @@ try {
   }
 } finally { rmSync(tmp, { recursive: true, force: true }); }
 
-const total = keep.length + meta.length;
-const features = new Float32Array(total * NUM_FEATURES);
-keep.forEach((r, j) => features.set(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), j * NUM_FEATURES));
-let off = keep.length * NUM_FEATURES;
-for (const p of parts) { features.set(p, off); off += p.length; }
-writeDataset(resolve(values.data!), { meta: [...keep.map((r) => ds.meta[r]!), ...meta], features });
+const newFeatures = new Float32Array(meta.length * NUM_FEATURES);
+let off = 0;
+for (const p of parts) { newFeatures.set(p, off); off += p.length; }
+const newRows = datasetRows({ meta, features: newFeatures });
+if (values.append) {
+  // Earlier rows stay byte for byte (re-serialising them would change only their number formatting, but still).
+  const old = readDatasetLines(resolve(values.data!));
+  const ownRuns = new Set(ds.meta.filter((m) => m.scenario === MIX_SCENARIO && m.run.startsWith(ownPrefix)).map((m) => m.run));
+  writeDatasetLines(resolve(values.data!), mergeDatasetLines(old, ownRuns, newRows).lines);
+} else {
+  writeDatasetLines(resolve(values.data!), [datasetHeader(), ...datasetRows({ meta: keep.map((r) => ds.meta[r]!), features: gatherFeatures(ds, keep) }), ...newRows]);
+}
 process.stderr.write(`[mixed] ${groups.length} merged captures, ${meta.length} flows added (${dropped} unmatched dropped) → ${values.data}\n`);

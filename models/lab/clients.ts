@@ -260,6 +260,183 @@ const kinds: Record<string, () => Promise<void>> = {
   },
 };
 
+/** Long CDN-style names, as a phone's apps resolve them in bursts (hashes and shard labels, not tunnel payloads). */
+const CDN_NAMES = [
+  'r4---sn-4g5ednsz.googlevideo.example', 'd1x7q9y2b3c4e5.cloudfront.example', 'e6858.dscx.akamaiedge.example',
+  'scontent-fra3-1.xx.fbcdn.example', 'video-weighted.cdn-global.static.example.net', 'img-prod-eu-west-1.assets.shop.example',
+  'a1234.g2.akamai-staging.example.com', 'api-mobile-v2.eu-central-1.prod.social.example', 'push-notifications.apple-like.example',
+  'edge-star-mini-shv-01-ams4.phone-cdn.example', 'graph-eu-west.app-backend.example.io', 'static-asset-bucket-7f3a.storage.example',
+];
+
+async function dnsBurst(names: string[], server: string): Promise<void> {
+  // A burst of parallel lookups from separate sockets, A + AAAA (+ HTTPS type 65), as a resolver library does.
+  await Promise.all(names.flatMap((name) => [1, 28, ...(rng.next() < 0.3 ? [65] : [])].map((qtype) => new Promise<void>((resolve) => {
+    const sock = createSocket('udp4');
+    const t = setTimeout(() => { sock.close(); resolve(); }, 500);
+    sock.once('message', () => { clearTimeout(t); sock.close(); resolve(); });
+    sock.send(dnsQuery(name, qtype, rng.int(65536)), 53, server);
+  }))));
+}
+
+/** QUIC-like exchange on UDP 443: a full-size first datagram, then request/response datagrams on the same port. */
+async function quicLike(host: string, rounds: number): Promise<void> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, r));
+  for (let i = 0; i < rounds; i++) {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 300);
+      sock.once('message', () => { clearTimeout(t); resolve(); });
+      sock.send(randomBytes(i === 0 ? 1250 : 40 + rng.int(300)), 443, host);
+    });
+    await sleep(jittered(40, 0.8));
+  }
+  sock.close();
+}
+
+Object.assign(kinds, {
+  async dnstcp() {
+    // DNS tunnel over TCP (dns2tcp/iodine -T shape): long base32 labels, length-prefixed, per connection or pipelined.
+    const host = str('server', '10.232.1.10'), domain = str('domain', 't.lab-tunnel.example');
+    const labelLen = num('labelLen', 50), labels = num('labels', 2), qtype = num('qtype', 16), perConn = num('perConnection', 1);
+    let sent = 0;
+    while (sent < num('count', 100)) {
+      await new Promise<void>((resolve) => {
+        const s = connect({ host, port: 53 });
+        let inConn = 0;
+        const next = (): void => {
+          if (inConn >= perConn || sent >= num('count', 100)) { s.end(); return; }
+          const name = `${Array.from({ length: labels }, () => randomLabel(Math.max(8, labelLen - rng.int(8)))).join('.')}.${domain}`;
+          const q = dnsQuery(name, qtype, rng.int(65536));
+          const len = Buffer.alloc(2); len.writeUInt16BE(q.length);
+          s.write(Buffer.concat([len, q]));
+          inConn++; sent++;
+        };
+        s.on('connect', next);
+        s.on('data', () => { void sleep(jittered(num('gapMs', 20), 0.6)).then(next); });
+        s.on('close', () => resolve());
+        s.on('error', () => resolve());
+        s.setTimeout(3000, () => s.destroy());
+      });
+      await sleep(jittered(num('gapMs', 20), 0.6));
+    }
+  },
+  async iot() {
+    // A device's cloud link: periodic telemetry and keepalives over one long-lived connection (MQTT, HTTPS
+    // keep-alive) or from one UDP port (CoAP), as smart plugs, thermostats and cameras do.
+    const proto = str('proto', 'mqtt'), period = num('periodMs', 1000), count = num('count', 20);
+    if (proto === 'mqtt') {
+      const client = mqtt.connect(`mqtt://${str('broker', '10.232.1.10')}:1883`, { clientId: `dev-${randomLabel(8)}`, reconnectPeriod: 0, keepalive: num('keepaliveS', 2) });
+      await new Promise<void>((resolve) => { client.once('connect', () => resolve()); client.once('error', () => resolve()); setTimeout(resolve, 3000); });
+      client.subscribe(`devices/${randomLabel(6)}/cmd`);
+      for (let i = 0; i < count; i++) {
+        if (rng.next() < num('publishShare', 0.7)) client.publish(`devices/${str('sensor', 'plug')}/state`, JSON.stringify({ on: rng.next() < 0.5, w: Math.round(rng.next() * 2000), seq: i }), { qos: 1 });
+        await sleep(jittered(period, 0.1));
+      }
+      await new Promise<void>((r) => client.end(false, {}, () => r()));
+    } else if (proto === 'https') {
+      const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+      for (let i = 0; i < count; i++) {
+        await httpGet(str('host', '10.232.1.99'), 443, true, `/v1/telemetry/${str('sensor', 'thermo')}`, agent, Buffer.from(JSON.stringify({ t: 20 + rng.gauss(), h: 40 + rng.int(20), seq: i })));
+        await sleep(jittered(period, 0.1));
+      }
+      agent.destroy();
+    } else {
+      const sock = createSocket('udp4');
+      await new Promise<void>((r) => sock.bind(5683 + 1 + rng.int(1000), r));
+      for (let i = 0; i < count; i++) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 400);
+          sock.once('message', () => { clearTimeout(t); resolve(); });
+          // CoAP confirmable POST header + a small CBOR-ish payload.
+          sock.send(Buffer.concat([Buffer.from([0x42, 0x02, i >> 8, i & 0xff, rng.int(256), rng.int(256)]), randomBytes(12 + rng.int(30))]), 5683, str('host', '10.232.1.99'));
+        });
+        await sleep(jittered(period, 0.1));
+      }
+      sock.close();
+    }
+  },
+  async phone() {
+    // A phone or browser opening an app: DNS bursts of long CDN names, many parallel TLS connections, QUIC-like UDP/443.
+    const server = str('server', '10.232.1.10'), hosts = (p.hosts as string[] | undefined) ?? ['10.232.1.10', '10.232.1.99'];
+    for (let round = 0; round < num('rounds', 3); round++) {
+      const names = Array.from({ length: 3 + rng.int(6) }, () => CDN_NAMES[rng.int(CDN_NAMES.length)]!);
+      await dnsBurst(names, server);
+      const conns = num('connsMin', 6) + rng.int(num('connsMax', 16) - num('connsMin', 6) + 1);
+      await Promise.all([
+        ...Array.from({ length: conns }, () => httpGet(hosts[rng.int(hosts.length)]!, 443, true, rng.next() < 0.5 ? `/asset/${randomLabel(4 + rng.int(20))}` : `/bytes/${500 + rng.int(120_000)}`)),
+        ...Array.from({ length: num('quic', 2) }, () => quicLike(hosts[rng.int(hosts.length)]!, 3 + rng.int(12))),
+      ]);
+      await sleep(jittered(num('thinkMs', 1500), 0.6));
+    }
+  },
+  async mqttfleet() {
+    // Many devices behind one host reconnecting to a broker (flaky Wi-Fi, power cycles): connect, publish a little, drop.
+    const clients = num('clients', 8), cycles = num('cycles', 3);
+    await Promise.all(Array.from({ length: clients }, async (_, c) => {
+      const id = `fleet-${randomLabel(5)}-${c}`;
+      for (let k = 0; k < cycles; k++) {
+        await sleep(rng.int(num('spreadMs', 1500)));
+        const client = mqtt.connect(`mqtt://${str('broker', '10.232.1.10')}:1883`, { clientId: id, reconnectPeriod: 0, keepalive: 5 + rng.int(30), clean: rng.next() < 0.5 });
+        await new Promise<void>((resolve) => { client.once('connect', () => resolve()); client.once('error', () => resolve()); setTimeout(resolve, 3000); });
+        for (let i = 0; i < 1 + rng.int(4); i++) {
+          client.publish(`fleet/${id}/status`, JSON.stringify({ up: k, rssi: -40 - rng.int(50) }), { qos: rng.int(2) as 0 | 1 });
+          await sleep(jittered(200, 0.5));
+        }
+        // Half the time the device vanishes without DISCONNECT (the broker sees the TCP close only).
+        if (rng.next() < 0.5) await new Promise<void>((r) => client.end(false, {}, () => r()));
+        else client.end(true);
+      }
+    }));
+  },
+  async broadcast() {
+    // Link-local chatter of a home network: SSDP NOTIFY/M-SEARCH, mDNS, LLMNR, NetBIOS name and datagram
+    // broadcasts, multicast group joins (IGMP reports).
+    const bcast = str('broadcast', '10.232.1.255'), name = `LAB-${randomLabel(5).toUpperCase()}`;
+    const mcast = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((r) => mcast.bind(5353, r));
+    for (const g of ['224.0.0.251', '239.255.255.250', '224.0.0.252']) try { mcast.addMembership(g); } catch { /* no route */ }
+    const nb = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((r) => nb.bind(bool('netbiosPorts', true) ? 137 : 0, r));
+    nb.setBroadcast(true);
+    const any = createSocket('udp4');
+    await new Promise<void>((r) => any.bind(0, r));
+    for (let i = 0; i < num('count', 20); i++) {
+      const what = rng.int(6);
+      if (what === 0) mcast.send(Buffer.from(`NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: http://${str('self', '10.232.1.21')}:49152/desc.xml\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nUSN: uuid:${randomLabel(8)}::upnp:rootdevice\r\n\r\n`), 1900, '239.255.255.250');
+      else if (what === 1) any.send(Buffer.from('M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 2\r\nST: urn:dial-multiscreen-org:service:dial:1\r\n\r\n'), 1900, '239.255.255.250');
+      else if (what === 2) mcast.send(dnsQuery(pickOne(['_googlecast._tcp.local', '_airplay._tcp.local', '_spotify-connect._tcp.local', '_hap._tcp.local', `${name.toLowerCase()}.local`]), 12, 0), 5353, '224.0.0.251');
+      else if (what === 3) any.send(dnsQuery(pickOne(['wpad', 'printer', name.toLowerCase(), 'nas']), 1, rng.int(65536)), 5355, '224.0.0.252');
+      else if (what === 4) nb.send(netbiosQuery(pickOne(['WORKGROUP', 'WPAD', name])), 137, bcast);
+      else nb.send(Buffer.concat([Buffer.from([0x11, 0x02, rng.int(256), rng.int(256)]), randomBytes(180 + rng.int(40))]), 138, bcast);
+      await sleep(jittered(num('gapMs', 500), 0.7));
+    }
+    mcast.close(); nb.close(); any.close();
+  },
+  async stream() {
+    // Video streaming: a manifest, then segments of a few hundred kB over one keep-alive TLS connection, paced.
+    const host = str('host', '10.232.1.99'), https = bool('https', true), port = https ? 443 : 8000;
+    const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    await httpGet(host, port, https, '/api/manifest.m3u8', agent);
+    const seg = num('segmentBytes', 400_000);
+    for (let i = 0; i < num('segments', 12); i++) {
+      await httpGet(host, port, https, `/bytes/${Math.round(seg * (0.7 + 0.6 * rng.next()))}`, agent);
+      if (i % 5 === 4) await httpGet(host, port, https, '/api/manifest.m3u8', agent);
+      await sleep(jittered(num('periodMs', 1000), 0.15));
+    }
+    agent.destroy();
+  },
+});
+
+function pickOne<T>(xs: T[]): T { return xs[rng.int(xs.length)]!; }
+
+function netbiosQuery(name: string): Buffer {
+  // NetBIOS name query (broadcast flag), first-level encoded name.
+  const padded = name.padEnd(15, ' ').slice(0, 15) + '\u0000';
+  const encoded = Buffer.from([...padded].flatMap((ch) => { const c = ch.charCodeAt(0); return [0x41 + (c >> 4), 0x41 + (c & 15)]; }));
+  const header = Buffer.from([rng.int(256), rng.int(256), 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0]);
+  return Buffer.concat([header, Buffer.from([32]), encoded, Buffer.from([0, 0, 0x20, 0, 1])]);
+}
+
 const fn = kind ? kinds[kind] : undefined;
 if (!fn) throw new Error(`unknown client kind ${kind}; one of ${Object.keys(kinds).join(', ')}`);
 await fn();

@@ -75,12 +75,30 @@ export function createTopology(): void {
     inNs(host.ns, 'ip', ['addr', 'add', `${host.ip}/24`, 'dev', a]);
     inNs(host.ns, 'ip', ['link', 'set', a, 'up']);
     inNs(host.ns, 'ip', ['route', 'add', '224.0.0.0/4', 'dev', a]);
+    // Limited broadcast (DHCP, some discovery protocols) needs a route when there is no default route.
+    inNs(host.ns, 'ip', ['route', 'add', '255.255.255.255/32', 'dev', a]);
     inNs(host.ns, 'ethtool', ['-K', a, 'tx', 'off'], { ignoreError: true });
     inNs(BRIDGE_NS, 'ip', ['link', 'set', b, 'master', 'br0']);
     inNs(BRIDGE_NS, 'ip', ['link', 'set', b, 'up']);
     inNs(BRIDGE_NS, 'ethtool', ['-K', b, 'tx', 'off'], { ignoreError: true });
   }
   inNs(BRIDGE_NS, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']); // the bridge itself stays silent
+  addPhantomNeighbours(HOSTS.atk!);
+}
+
+/**
+ * The attacker's neighbour table gets a permanent entry, with a MAC nobody owns, for every unused address of the
+ * lab /24. Without it, the kernel never emits a probe to an absent host on the link (ARP fails first), so a sweep
+ * would show only its hits; with it, probes to absent hosts go out unanswered, as they do behind a router.
+ */
+function addPhantomNeighbours(host: LabHost): void {
+  const used = new Set(Object.values(HOSTS).map((h) => h.ip));
+  const batch: string[] = [];
+  for (let i = 1; i < 255; i++) {
+    const ip = `${SUBNET}.${i}`;
+    if (!used.has(ip)) batch.push(`neigh replace ${ip} lladdr 02:00:5e:00:01:${i.toString(16).padStart(2, '0')} dev v${host.name} nud permanent`);
+  }
+  execFileSync('ip', ['-n', host.ns, '-batch', '-'], { input: batch.join('\n') + '\n', stdio: ['pipe', 'ignore', 'pipe'] });
 }
 
 /** tcpdump on the bridge: sees every packet between lab hosts exactly once. */

@@ -8,7 +8,7 @@
  * Namespaces are always removed at the end, also on error or Ctrl-C.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRng } from '../train/rng.js';
@@ -25,11 +25,29 @@ const out = resolve(values.out!);
 const labDir = resolve(new URL('.', import.meta.url).pathname);
 const clientsScript = join(labDir, 'clients.ts');
 const serversScript = join(labDir, 'servers.ts');
+const rawScript = join(labDir, 'raw-packets.py');
 mkdirSync(join(out, 'pcaps'), { recursive: true });
 mkdirSync(join(out, 'sink'), { recursive: true });
 
+/** Request payloads that a reflector answers with more bytes (see servers.ts), written once into the work dir. */
+function reflectPayloads(): LabFiles['reflectPayloads'] {
+  const dnsAny = Buffer.concat([Buffer.from([0x13, 0x37, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), Buffer.from('\x03lab\x07example\x00', 'latin1'), Buffer.from([0, 0xff, 0, 1])]);
+  const ntpMonlist = Buffer.concat([Buffer.from([0x17, 0x00, 0x03, 0x2a]), Buffer.alloc(44)]); // mode 7, MON_GETLIST_1
+  const snmpGetBulk = Buffer.from('302602010104067075626c6963a51902040000abcd020100020164300b300906052b060102010500', 'hex'); // v2c public, max-repetitions 100
+  const ssdp = Buffer.from('M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n');
+  const entries = { dns: dnsAny, ntp: ntpMonlist, snmp: snmpGetBulk, ssdp } as const;
+  return Object.fromEntries(Object.entries(entries).map(([k, b]) => {
+    const file = join(out, `reflect-${k}.bin`);
+    writeFileSync(file, b);
+    return [k, { file, bytes: b.length }];
+  })) as LabFiles['reflectPayloads'];
+}
+
 function prepareFiles(): LabFiles {
-  const f: LabFiles = { sshKey: join(out, 'client_key'), words: join(out, 'words.txt'), blob: join(out, 'blob.bin'), sink: join(out, 'sink') };
+  const askpassWrong = join(out, 'askpass-wrong.sh');
+  writeFileSync(askpassWrong, '#!/bin/sh\necho not-the-password\n');
+  chmodSync(askpassWrong, 0o755);
+  const f: LabFiles = { sshKey: join(out, 'client_key'), words: join(out, 'words.txt'), blob: join(out, 'blob.bin'), sink: join(out, 'sink'), askpassWrong, reflectPayloads: reflectPayloads() };
   if (!existsSync(join(out, 'cert.pem'))) {
     sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30', '-subj', '/CN=lab.example', '-keyout', join(out, 'key.pem'), '-out', join(out, 'cert.pem')]);
   }
@@ -59,6 +77,9 @@ function startActor(a: Actor): ChildProcess {
   const ns = HOSTS[a.host]!.ns;
   if (a.cmd.startsWith('client:')) {
     return spawnInNs(ns, process.execPath, ['--import', 'tsx', clientsScript, a.cmd.slice(7), JSON.stringify({ ...(a.args as object), maxMs: a.timeoutMs - 500 })]);
+  }
+  if (a.cmd.startsWith('raw:')) {
+    return spawnInNs(ns, 'python3', [rawScript, a.cmd.slice(4), JSON.stringify({ ...(a.args as object), maxMs: a.timeoutMs - 500 })]);
   }
   // masscan has its own stack: it needs the target's MAC (there is no router in the lab).
   const args = (a.args as string[]).map((x) => (x === '$SRV_MAC' ? srvMac() : x));

@@ -1,18 +1,19 @@
 /**
  * The lab's scenarios. A scenario run is a set of actors (commands started in lab namespaces, in parallel,
  * each bounded by count and a timeout) and a label rule: flows touching one of `attackers` get the run's
- * class; with `spoofedVictim`, flows to that victim from addresses outside the lab hosts get it too; every
- * other flow of the run is benign background. Parameters are drawn from the run's seed, so a run reproduces.
+ * class; with `spoofedVictim`, flows to that victim from addresses outside the lab hosts get it too; with
+ * `reflection`, flows between the victim and a reflector (the spoofed requests and the replies the victim receives)
+ * get it too; every other flow of the run is benign background. Parameters are drawn from the run's seed, so a run reproduces.
  */
 import { createRng, type Rng } from '../train/rng.js';
 import { BENIGN_CLIENTS, HOSTS } from './netns.js';
 
-export const CLASSES = ['benign', 'scan', 'dos', 'bruteforce', 'dns_tunnel', 'exfil', 'c2'] as const;
+export const CLASSES = ['benign', 'scan', 'dos', 'bruteforce', 'dns_tunnel', 'exfil', 'c2', 'tunnel'] as const;
 export type LabClass = (typeof CLASSES)[number];
 
 export interface Actor {
   host: string;
-  /** 'client:<kind>' runs models/lab/clients.ts; anything else is an executable. */
+  /** 'client:<kind>' runs models/lab/clients.ts, 'raw:<kind>' models/lab/raw-packets.py; anything else is an executable. */
   cmd: string;
   args: string[] | Record<string, unknown>;
   delayMs?: number;
@@ -26,6 +27,7 @@ export interface RunSpec {
   seed: number;
   attackers: string[];
   spoofedVictim?: string;
+  reflection?: { victim: string; reflectors: string[] };
   actors: Actor[];
   params: Record<string, unknown>;
 }
@@ -35,7 +37,13 @@ const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 const client = (kind: string, host: string, params: Record<string, unknown>, timeoutMs = 30_000, delayMs = 0): Actor =>
   ({ host, cmd: `client:${kind}`, args: params, timeoutMs, delayMs });
 
-export interface LabFiles { sshKey: string; words: string; blob: string; sink: string; }
+export interface LabFiles {
+  sshKey: string; words: string; blob: string; sink: string;
+  /** SSH_ASKPASS helper that answers a wrong password (one failed login among good ones). */
+  askpassWrong: string;
+  /** Request payloads that make a reflector answer with more bytes than it received, by protocol. */
+  reflectPayloads: Record<'dns' | 'ntp' | 'snmp' | 'ssdp', { file: string; bytes: number }>;
+}
 
 const sshOpts = (f: LabFiles): string[] => ['-i', f.sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
 
@@ -73,6 +81,144 @@ const DOS_KINDS = ['syn80', 'udp', 'udp', 'icmp', 'synspoof', 'syn80', 'synclose
 const BRUTE_KINDS = ['hydra-ssh', 'hydra-ftp', 'hydra-http', 'hydra-http', 'script-http', 'hydra-ssh', 'script-ftp', 'script-http-ka', 'hydra-ftp'] as const;
 const DNS_QTYPES = [16, 10, 16, 5, 1, 10, 28, 16, 5] as const;
 const C2_MODES = ['tcp', 'https', 'http', 'http', 'https', 'tcp'] as const;
+const ICMP_FLOOD_KINDS = ['hping', 'pingf', 'hping', 'spoof', 'hping-big', 'pingf'] as const;
+const PING_SWEEP_PROBES = [['-PE'], [], ['-PE'], ['-PE', '-PP'], ['-PP'], []] as const;
+const HOST_SWEEP_KINDS = ['nmap-tcp', 'nmap-udp', 'masscan-tcp', 'masscan-tcp', 'masscan-udp', 'nmap-tcp'] as const;
+const REFLECT_PROTOCOLS = ['dns', 'ntp', 'dns', 'snmp', 'ssdp', 'ntp'] as const;
+const REFLECT_PORTS = { dns: 53, ntp: 123, snmp: 161, ssdp: 1900 } as const;
+const DNS_TCP_PER_CONNECTION = [1, 40, 1, 8, 150, 1] as const;
+const LAB_24 = `${HOSTS.srv!.ip.replace(/\.\d+$/, '')}.0/24`;
+const raw = (kind: string, host: string, params: Record<string, unknown>, timeoutMs = 30_000, delayMs = 0): Actor =>
+  ({ host, cmd: `raw:${kind}`, args: params, timeoutMs, delayMs });
+
+/**
+ * Scenarios added for issue 11: attack families the sensor missed (ICMP floods, ping and host sweeps, DHCP
+ * starvation, an ICMP tunnel, DNS tunnelling over TCP, reflection with spoofed sources) and benign traffic that
+ * raised false alarms on real homes (IoT cloud links, phones, repeated SSH logins, MQTT fleets, link-local
+ * broadcast chatter, update downloads, streaming). Names differ from the older scenarios, so their run ids and
+ * seeds do not collide with the rows already in the dataset.
+ */
+const NEW_SCENARIOS: Record<string, { runs: number; build: Builder }> = {
+  icmpflood: { runs: 6, build: (rng, f, v) => {
+    const kind = ICMP_FLOOD_KINDS[v % ICMP_FLOOD_KINDS.length]!;
+    const count = String(1500 + rng.int(2500));
+    const size = String(kind === 'hping-big' ? pick(rng, [1000, 1400]) : pick(rng, [0, 56, 120]));
+    const args = kind === 'pingf' ? ['-f', '-q', '-c', count, '-s', size, srv]
+      : ['-q', '--icmp', '-c', count, '-i', `u${pick(rng, [100, 200, 400])}`, '-d', size, ...(kind === 'spoof' ? ['--rand-source'] : []), srv];
+    const actors: Actor[] = [{ host: 'atk', cmd: kind === 'pingf' ? 'ping' : 'hping3', args, timeoutMs: 20_000 }];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'dos', attackers: [HOSTS.atk!.ip], spoofedVictim: kind === 'spoof' ? srv : undefined, actors, params: { kind, args: args.join(' ') } };
+  } },
+  pingsweep: { runs: 6, build: (rng, f, v) => {
+    // --send-ip: probes go out as IP (not ARP), so absent addresses get probes too (see addPhantomNeighbours).
+    const args = ['-sn', '-n', '--send-ip', '--disable-arp-ping', ...PING_SWEEP_PROBES[v % PING_SWEEP_PROBES.length]!, pick(rng, ['-T3', '-T4', '-T5']), '--max-retries', '1', LAB_24];
+    const actors: Actor[] = [{ host: 'atk', cmd: 'nmap', args, timeoutMs: 30_000 }];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'scan', attackers: [HOSTS.atk!.ip], actors, params: { nmap: args.join(' ') } };
+  } },
+  hostsweep: { runs: 6, build: (rng, f, v) => {
+    const kind = HOST_SWEEP_KINDS[v % HOST_SWEEP_KINDS.length]!;
+    const udp = kind.endsWith('udp');
+    let actor: Actor;
+    if (kind.startsWith('nmap')) {
+      const ports = udp ? pick(rng, ['-p161', '-p53,123', '-p1900']) : pick(rng, ['-p22', '-p80,443', '-p445', '-p23']);
+      const args = ['-n', '-Pn', '--send-ip', udp ? '-sU' : pick(rng, ['-sS', '-sT']), ports, pick(rng, ['-T4', '-T5']), '--max-retries', '1', '--host-timeout', '20s', LAB_24];
+      actor = { host: 'atk', cmd: 'nmap', args, timeoutMs: 30_000 };
+    } else {
+      const ports = udp ? pick(rng, ['-pU:161', '-pU:53,U:1900']) : pick(rng, ['-p80', '-p22,443', '-p445']);
+      actor = { host: 'atk', cmd: 'masscan', args: [LAB_24, '--interface', 'vatk', '--adapter-ip', HOSTS.atk!.ip, '--router-mac', '$SRV_MAC', ports, '--rate', String(pick(rng, [300, 1000, 2000])), '--wait', '1', '--seed', String(rng.int(1e6))], timeoutMs: 20_000 };
+    }
+    const actors = [actor];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'scan', attackers: [HOSTS.atk!.ip], actors, params: { kind, args: (actor.args as string[]).join(' ') } };
+  } },
+  dhcpflood: { runs: 4, build: (rng, f) => {
+    // DHCP starvation: DISCOVERs from random MACs, all from 0.0.0.0:68 to 255.255.255.255:67 (so 0.0.0.0 is an
+    // attacker address in this run; no benign DHCP runs alongside).
+    const params = { seed: rng.int(1e9), dev: 'vatk', count: 200 + rng.int(600), gapMs: pick(rng, [2, 5, 15, 30]), randomMac: true };
+    const actors = [raw('dhcp', 'atk', params, 30_000)];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'dos', attackers: [HOSTS.atk!.ip, '0.0.0.0'], actors, params };
+  } },
+  icmptunnel: { runs: 12, build: (rng, f) => {
+    // ptunnel/icmptunnel shape: sustained echo request/reply pairs with high-entropy payloads of hundreds of bytes
+    // both ways, the replies written by the tunnel endpoint (kernel echo off), several sessions (echo identifiers).
+    const params = { seed: rng.int(1e9), host: ext, sessions: 2 + rng.int(7), count: 150 + rng.int(250), gapMs: pick(rng, [10, 30, 60, 100]), sizeMin: pick(rng, [100, 200, 400]), sizeMax: pick(rng, [600, 1000, 1400]) };
+    const actors = [
+      raw('icmp-server', 'ext', { seed: rng.int(1e9), sizeMin: params.sizeMin, sizeMax: params.sizeMax }, 27_000),
+      raw('icmp-client', 'atk', params, 25_000, 500),
+    ];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'tunnel', attackers: [HOSTS.atk!.ip], actors, params };
+  } },
+  dnstcp: { runs: 6, build: (rng, f, v) => {
+    const params = { seed: rng.int(1e9), perConnection: DNS_TCP_PER_CONNECTION[v % DNS_TCP_PER_CONNECTION.length]!, qtype: pick(rng, [16, 10, 5, 1, 28]), count: 60 + rng.int(160), gapMs: 5 + rng.int(40), labelLen: 30 + rng.int(34), labels: 1 + rng.int(3), domain: pick(rng, ['t.lab-tunnel.example', 'x.cdn-sync.example', 'a.b']) };
+    const actors = [client('dnstcp', 'atk', params, 30_000)];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'dns_tunnel', attackers: [HOSTS.atk!.ip], actors, params };
+  } },
+  reflect: { runs: 6, build: (rng, f, v) => {
+    // Spoofed requests "from" the victim (ext) to srv's amplifying services: the victim receives the replies.
+    const proto = REFLECT_PROTOCOLS[v % REFLECT_PROTOCOLS.length]!;
+    const payload = f.reflectPayloads[proto];
+    const fixedPort = rng.next() < 0.5;
+    const args = ['-q', '-2', '-a', ext, '-p', String(REFLECT_PORTS[proto]), '-E', payload.file, '-d', String(payload.bytes), '-c', String(800 + rng.int(2200)), '-i', `u${pick(rng, [300, 600, 1000])}`, ...(fixedPort ? ['-k', '-s', String(1024 + rng.int(60000))] : []), srv];
+    const actors: Actor[] = [{ host: 'atk', cmd: 'hping3', args, timeoutMs: 25_000 }];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'dos', attackers: [HOSTS.atk!.ip], reflection: { victim: ext, reflectors: [srv] }, actors, params: { proto, fixedPort, hping3: args.join(' ') } };
+  } },
+
+  iotcloud: { runs: 4, build: benign((rng) => [
+    client('iot', 'c1', { seed: rng.int(1e9), proto: 'mqtt', keepaliveS: pick(rng, [1, 2, 3]), periodMs: 800 + rng.int(1200), count: 12 + rng.int(8), sensor: 'plug' }, 32_000),
+    client('iot', 'c2', { seed: rng.int(1e9), proto: 'https', host: ext, periodMs: 700 + rng.int(1300), count: 12 + rng.int(10), sensor: 'thermostat' }, 32_000, rng.int(800)),
+    client('iot', 'c3', { seed: rng.int(1e9), proto: 'coap', host: ext, periodMs: 400 + rng.int(1000), count: 15 + rng.int(20) }, 32_000, rng.int(800)),
+    ...(rng.next() < 0.5 ? [client('fetches', 'c3', { seed: rng.int(1e9), host: ext, https: true, count: 5 + rng.int(5), gapMs: 2000 + rng.int(2000) }, 32_000)] : []),
+    ...BENIGN_CLIENTS.map((c) => client('ntp', c.name, { seed: rng.int(1e9), count: 1 + rng.int(3), gapMs: 4000, port123: rng.next() < 0.5 })),
+    client('dns', 'c2', { seed: rng.int(1e9), count: 5 + rng.int(10), gapMs: 1500, perQuerySocket: true }),
+  ]) },
+  phone: { runs: 4, build: benign((rng) => [
+    client('phone', 'c1', { seed: rng.int(1e9), rounds: 2 + rng.int(3), connsMin: 6, connsMax: 20, quic: 1 + rng.int(3), thinkMs: 1000 + rng.int(2000) }, 32_000),
+    client('phone', 'c2', { seed: rng.int(1e9), rounds: 2 + rng.int(2), connsMin: 4, connsMax: 12, quic: rng.int(3), thinkMs: 1500 + rng.int(2000) }, 32_000, rng.int(2000)),
+    client('browse', 'c3', { seed: rng.int(1e9), https: true, pages: 2 + rng.int(3), thinkMs: 600 + rng.int(900), assetsMin: 6, assetsMax: 20 }, 30_000),
+  ]) },
+  sshlogins: { runs: 4, build: benign((rng, f) => {
+    // Several logins in a row from one admin host, one of them with a wrong password first (PAM delay, then retry by key).
+    const n = 3 + rng.int(4), wrongAt = rng.int(n);
+    const key = sshOpts(f).map((o) => `'${o}'`).join(' ');
+    const pw = `SSH_ASKPASS_REQUIRE=force SSH_ASKPASS='${f.askpassWrong}' DISPLAY=:0 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 root@${srv} true`;
+    const steps: string[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i === wrongAt) steps.push(`${pw} < /dev/null; sleep 1`);
+      steps.push(`ssh ${key} root@${srv} '${pick(rng, ['uptime', 'df -h', 'ls /etc | head -20', 'cat /proc/loadavg'])}'`);
+      steps.push(`sleep ${(0.3 + 2 * rng.next()).toFixed(1)}`);
+    }
+    return [
+      { host: 'c1', cmd: 'sh', args: ['-c', steps.join('; ')], timeoutMs: 30_000 },
+      ...(rng.next() < 0.5 ? [{ host: 'c2', cmd: 'ssh', args: [...sshOpts(f), '-tt', `root@${srv}`, `for i in $(seq 1 ${4 + rng.int(6)}); do date; sleep 0.5; done`], timeoutMs: 20_000, delayMs: 500 }] : []),
+    ];
+  }) },
+  mqttfleet: { runs: 4, build: benign((rng) => [
+    ...BENIGN_CLIENTS.map((c) => client('mqttfleet', c.name, { seed: rng.int(1e9), clients: 4 + rng.int(8), cycles: 2 + rng.int(3), spreadMs: 1000 + rng.int(2000) }, 30_000)),
+    client('mqtt', 'c3', { seed: rng.int(1e9), role: 'sub', topic: 'fleet', durationMs: 12_000 }),
+  ]) },
+  broadcast: { runs: 4, build: benign((rng) => [
+    ...BENIGN_CLIENTS.map((c) => client('broadcast', c.name, { seed: rng.int(1e9), self: c.ip, count: 10 + rng.int(20), gapMs: 300 + rng.int(700), netbiosPorts: rng.next() < 0.7 }, 30_000, rng.int(1500))),
+    raw('dhcp', 'c2', { seed: rng.int(1e9), dev: 'vc2', count: 1 + rng.int(2), gapMs: 2000, randomMac: false }, 10_000, rng.int(3000)),
+    ...BENIGN_CLIENTS.map((c) => client('ntp', c.name, { seed: rng.int(1e9), count: 1 + rng.int(3), gapMs: 2000, port123: rng.next() < 0.5 })),
+    client('ssdp', 'c3', { seed: rng.int(1e9), count: 3 + rng.int(4), gapMs: 800 }),
+  ]) },
+  update: { runs: 4, build: benign((rng) => [
+    client('fetches', 'c1', { seed: rng.int(1e9), host: ext, https: true, count: 2 + rng.int(3), gapMs: 300 }),
+    client('download', 'c1', { host: ext, https: true, sizes: [2_000 + rng.int(20_000), 3_000_000 + rng.int(9_000_000)], gapMs: 200 }, 30_000, 1500),
+    client('download', 'c2', { https: rng.next() < 0.5, sizes: [2_000_000 + rng.int(6_000_000)] }, 30_000, rng.int(2000)),
+    client('dns', 'c1', { seed: rng.int(1e9), count: 4 + rng.int(6), gapMs: 400, perQuerySocket: true }),
+  ]) },
+  stream: { runs: 4, build: benign((rng) => [
+    client('stream', 'c1', { seed: rng.int(1e9), host: ext, https: true, segments: 12 + rng.int(12), segmentBytes: 300_000 + rng.int(700_000), periodMs: 600 + rng.int(800) }, 32_000),
+    client('stream', 'c2', { seed: rng.int(1e9), host: srv, https: rng.next() < 0.5, segments: 8 + rng.int(10), segmentBytes: 150_000 + rng.int(400_000), periodMs: 800 + rng.int(1200) }, 32_000, rng.int(2000)),
+    client('dns', 'c3', { seed: rng.int(1e9), count: 10 + rng.int(20), gapMs: 400, perQuerySocket: true }),
+  ]) },
+};
 
 export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
   web: { runs: 4, build: benign((rng, f) => [
@@ -169,6 +315,7 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
     return { cls: 'c2', attackers: [HOSTS.atk!.ip], actors, params };
   } },
+  ...NEW_SCENARIOS,
 };
 
 /** All runs of the lab, in a fixed order; `split` is assigned per run (never per flow). */
@@ -187,3 +334,4 @@ export function planRuns(baseSeed: number, files: LabFiles, runsScale = 1): (Run
   }
   return out;
 }
+

@@ -1,8 +1,12 @@
 /**
  * Lab servers, run inside a lab namespace: `node --import tsx models/lab/servers.ts <srv|ext> <workdir>`.
  *  srv: HTTP 80 + HTTPS 443 (downloads /bytes/<n>, pages /page/<n> with assets, uploads), HTTP basic auth 8080,
- *       DNS 53/udp (A/AAAA/TXT/CNAME/NULL answers for any name), NTP-like 123/udp, a scripted FTP login on 21.
- *  ext: upload sinks on HTTP 8000 and HTTPS 443, C2 endpoints on TCP 4444 and HTTP 8081.
+ *       DNS 53/udp and 53/tcp (A/AAAA/TXT/CNAME/NULL answers for any name; ANY gets a large answer, as an open
+ *       resolver's would), NTP-like 123/udp (mode 7 "monlist" requests get several large replies), a scripted FTP
+ *       login on 21, SNMP/CoAP/BACnet-style UDP (SNMP GetBulk gets a large reply), SSDP on 1900 (answers M-SEARCH,
+ *       multicast or unicast), a QUIC-like UDP 443. The amplifying answers make srv usable as a reflector.
+ *  ext: upload sinks on HTTP 8000 and HTTPS 443, C2 endpoints on TCP 4444 and HTTP 8081; as an "IoT cloud":
+ *       CoAP 5683/udp and a QUIC-like UDP 443.
  * Every server only answers; none initiates traffic. Stops on SIGTERM.
  */
 import { createSocket } from 'node:dgram';
@@ -59,37 +63,63 @@ function basicAuth(req: IncomingMessage, res: ServerResponse): void {
   res.end(ok ? 'welcome' : 'denied');
 }
 
+/** One DNS answer for a query message (first question only), or undefined if it is not a query. */
+function dnsAnswer(msg: Buffer): Buffer | undefined {
+  if (msg.length < 12) return undefined;
+  let o = 12;
+  while (o < msg.length && msg[o] !== 0) o += msg[o]! + 1;
+  if (o + 5 > msg.length) return undefined;
+  const qtype = msg.readUInt16BE(o + 1);
+  const question = msg.subarray(12, o + 5);
+  const records: [number, Buffer][] = [];
+  const txt = (n: number): Buffer => { const t = Buffer.from(filler.subarray(0, n)); return Buffer.concat([Buffer.from([t.length]), t]); };
+  if (qtype === 28) records.push([28, Buffer.from([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])]);
+  else if (qtype === 16) records.push([16, txt(40 + (o % 150))]);
+  else if (qtype === 10) records.push([10, Buffer.from(filler.subarray(0, 60 + (o % 120)))]);
+  else if (qtype === 5) records.push([5, Buffer.from([3, 0x63, 0x64, 0x6e, 0xc0, 0x0c])]);
+  else if (qtype === 255) for (let k = 0; k < 5; k++) records.push([16, txt(230)]); // ANY: the amplification answer
+  else records.push([1, Buffer.from([10, 232, 1, 10 + (o % 40)])]);
+  const header = Buffer.from(msg.subarray(0, 12));
+  header.writeUInt16BE(0x8180, 2); // response, RD, RA, NOERROR
+  header.writeUInt16BE(1, 4); header.writeUInt16BE(records.length, 6); header.writeUInt16BE(0, 8); header.writeUInt16BE(0, 10);
+  const answers = records.map(([type, rdata]) => {
+    const a = Buffer.alloc(12);
+    a.writeUInt16BE(0xc00c, 0); a.writeUInt16BE(type, 2); a.writeUInt16BE(1, 4); a.writeUInt32BE(60, 6); a.writeUInt16BE(rdata.length, 10);
+    return Buffer.concat([a, rdata]);
+  });
+  return Buffer.concat([header, question, ...answers]);
+}
+
 function dnsServer(port: number): void {
   const sock = createSocket('udp4');
   sock.on('message', (msg, rinfo) => {
-    if (msg.length < 12) return;
-    // Parse the first question (labels until 0), answer with one record of its type.
-    let o = 12;
-    while (o < msg.length && msg[o] !== 0) o += msg[o]! + 1;
-    if (o + 5 > msg.length) return;
-    const qtype = msg.readUInt16BE(o + 1);
-    const question = msg.subarray(12, o + 5);
-    let rdata: Buffer;
-    let type = qtype;
-    if (qtype === 28) rdata = Buffer.from([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    else if (qtype === 16) { const t = Buffer.from(filler.subarray(0, 40 + (o % 150))); rdata = Buffer.concat([Buffer.from([t.length]), t]); }
-    else if (qtype === 10) rdata = Buffer.from(filler.subarray(0, 60 + (o % 120)));
-    else if (qtype === 5) rdata = Buffer.from([3, 0x63, 0x64, 0x6e, 0xc0, 0x0c]);
-    else { type = 1; rdata = Buffer.from([10, 232, 1, 10 + (o % 40)]); }
-    const header = Buffer.from(msg.subarray(0, 12));
-    header.writeUInt16BE(0x8180, 2); // response, RD, RA, NOERROR
-    header.writeUInt16BE(1, 4); header.writeUInt16BE(1, 6); header.writeUInt16BE(0, 8); header.writeUInt16BE(0, 10);
-    const answer = Buffer.alloc(12);
-    answer.writeUInt16BE(0xc00c, 0); answer.writeUInt16BE(type, 2); answer.writeUInt16BE(1, 4);
-    answer.writeUInt32BE(60, 6); answer.writeUInt16BE(rdata.length, 10);
-    sock.send(Buffer.concat([header, question, answer, rdata]), rinfo.port, rinfo.address);
+    const reply = dnsAnswer(msg);
+    if (reply) sock.send(reply, rinfo.port, rinfo.address);
   });
   sock.bind(port);
+  // DNS over TCP: two-byte length prefix per message, several queries per connection allowed.
+  createTcp((s) => {
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const reply = dnsAnswer(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+        if (reply) { const len = Buffer.alloc(2); len.writeUInt16BE(reply.length); s.write(Buffer.concat([len, reply])); }
+      }
+    });
+    s.on('error', () => {});
+  }).listen(port);
 }
 
 function ntpServer(): void {
   const sock = createSocket('udp4');
   sock.on('message', (msg, rinfo) => {
+    if (msg.length > 0 && (msg[0]! & 7) === 7) {
+      // Mode 7 (the old "monlist" query): several 440-byte replies, the classic NTP amplification.
+      for (let k = 0; k < 6; k++) sock.send(filler.subarray(0, 440), rinfo.port, rinfo.address);
+      return;
+    }
     const reply = Buffer.alloc(48);
     reply[0] = 0x24; // LI 0, version 4, mode 4 (server)
     reply[1] = 2;
@@ -128,11 +158,38 @@ function c2Tcp(): void {
   }).listen(4444);
 }
 
-/** SNMP / CoAP / BACnet-style UDP services: a small reply per request (contents do not matter to flows). */
+/**
+ * SNMP / CoAP / BACnet-style UDP services: a small reply per request (contents do not matter to flows), except an
+ * SNMP GetBulk request (PDU tag 0xa5), which gets a large one, as an agent's table walk does.
+ */
 function udpResponder(port: number): void {
   const sock = createSocket('udp4');
-  sock.on('message', (msg, rinfo) => sock.send(filler.subarray(0, 30 + (msg.length * 3) % 200), rinfo.port, rinfo.address));
+  sock.on('message', (msg, rinfo) => {
+    const bulk = port === 161 && msg.includes(0xa5);
+    sock.send(filler.subarray(0, bulk ? 1300 : 30 + (msg.length * 3) % 200), rinfo.port, rinfo.address);
+  });
   sock.bind(port);
+}
+
+/** SSDP: answers M-SEARCH (sent to the multicast group or unicast) with a device description, as a media box does. */
+function ssdpResponder(): void {
+  const sock = createSocket({ type: 'udp4', reuseAddr: true });
+  sock.on('message', (msg, rinfo) => {
+    if (!msg.toString('latin1').startsWith('M-SEARCH')) return;
+    const reply = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\nLOCATION: http://10.232.1.10:80/rootDesc.xml\r\nSERVER: Linux/5.10 UPnP/1.0 lab-media/1.0\r\nST: upnp:rootdevice\r\nUSN: uuid:${'0'.repeat(8)}-lab-media::upnp:rootdevice\r\n${'X-LAB: '.concat(filler.subarray(0, 120).toString('latin1'))}\r\n\r\n`;
+    for (let k = 0; k < 2; k++) sock.send(reply, rinfo.port, rinfo.address);
+  });
+  sock.bind(1900, () => { try { sock.addMembership('239.255.255.250'); } catch { /* no multicast route */ } });
+}
+
+/** QUIC-like UDP 443: answers a datagram with one to three full-size datagrams (handshake, then data). */
+function quicLike(): void {
+  const sock = createSocket('udp4');
+  sock.on('message', (msg, rinfo) => {
+    const n = msg.length >= 1200 ? 3 : 1 + (msg.length % 2);
+    for (let k = 0; k < n; k++) sock.send(filler.subarray(0, 1200 + ((msg.length * 7 + k) % 50)), rinfo.port, rinfo.address);
+  });
+  sock.bind(443);
 }
 
 const servers: { close(): unknown }[] = [];
@@ -142,9 +199,13 @@ if (role === 'srv') {
   ntpServer();
   ftpServer();
   for (const port of [161, 5683, 47808]) udpResponder(port);
+  ssdpResponder();
+  quicLike();
 } else {
   servers.push(createHttp(web).listen(8000), createHttps(tls, web).listen(443), createHttp(web).listen(8081));
   c2Tcp();
+  udpResponder(5683);
+  quicLike();
 }
 process.on('SIGTERM', () => process.exit(0));
 process.stderr.write(`lab servers ${role} ready\n`);

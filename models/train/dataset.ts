@@ -21,13 +21,41 @@ export interface Dataset {
   features: Float32Array;
 }
 
+export const datasetHeader = (): string => [...META_COLUMNS, ...FEATURE_NAMES].join(',');
+
 export function writeDataset(path: string, ds: Dataset): void {
-  const lines = [[...META_COLUMNS, ...FEATURE_NAMES].join(',')];
+  writeDatasetLines(path, [datasetHeader(), ...datasetRows(ds)]);
+}
+
+/** The CSV lines of the rows (no header), in the file's format. */
+export function datasetRows(ds: Dataset): string[] {
+  const lines: string[] = [];
   ds.meta.forEach((m, r) => {
     const f = Array.from(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), (v) => (Number.isInteger(v) ? String(v) : v.toPrecision(7)));
     lines.push([...META_COLUMNS.map((c) => String(m[c])), ...f].join(','));
   });
+  return lines;
+}
+
+export function writeDatasetLines(path: string, lines: string[]): void {
   writeFileSync(path, gzipSync(lines.join('\n') + '\n', { level: 9 }));
+}
+
+/**
+ * Appending to a dataset whose older runs can no longer be rebuilt: keeps every earlier row byte for byte except
+ * the rows of `rebuiltRuns` (so re-running the same append replaces them instead of doubling them), then adds the
+ * new rows. Refuses a file made for another feature schema (its rows would not line up with the new ones).
+ */
+export function mergeDatasetLines(old: string[], rebuiltRuns: ReadonlySet<string>, newRows: string[]): { lines: string[]; kept: number } {
+  if (old[0] !== datasetHeader()) throw new Error('the dataset has other columns than this feature schema; rebuild it instead of appending');
+  const kept = old.slice(1).filter((l) => !rebuiltRuns.has(l.slice(0, l.indexOf(','))));
+  return { lines: [old[0]!, ...kept, ...newRows], kept: kept.length };
+}
+
+/** The file's lines as stored (header first), without parsing the rows: appending keeps old rows byte for byte. */
+export function readDatasetLines(path: string): string[] {
+  const text = (path.endsWith('.gz') ? gunzipSync(readFileSync(path)) : readFileSync(path)).toString('utf8');
+  return text.split('\n').filter((l) => l.length > 0);
 }
 
 export function readDataset(path: string): Dataset {

@@ -30,7 +30,7 @@ import { evaluate, type Evaluation } from './metrics.js';
 import { fitStandardiser, standardise } from './preprocess.js';
 import { createRng } from './rng.js';
 
-export const DEFAULT_CLASSES = ['benign', 'scan', 'dos', 'bruteforce', 'dns_tunnel', 'exfil', 'c2'] as const;
+export const DEFAULT_CLASSES = ['benign', 'scan', 'dos', 'bruteforce', 'dns_tunnel', 'exfil', 'c2', 'tunnel'] as const;
 
 export interface TrainOptions {
   seed: number;
