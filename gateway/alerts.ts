@@ -44,6 +44,7 @@ const CATEGORIES: Record<string, string> = {
   web_attack: 'Web Application Attack',
   exploit: 'Attempted Administrator Privilege Gain',
   dns_tunnel: 'Potential Corporate Privacy Violation',
+  tunnel: 'Potential Corporate Privacy Violation',
   exfiltration: 'Potential Corporate Privacy Violation',
   malware: 'A Network Trojan was detected',
   c2: 'A Network Trojan was detected',
