@@ -67,6 +67,14 @@ export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
   anomaly: { roles: ['src'], halfLifeMs: 300_000, threshold: 12, minFlows: 12, minTargets: 3, minPeersDst: 0, severity: 3 },
 };
 
+/**
+ * How flow verdicts are read as evidence (inference/decide.ts overrides): the model's per-class thresholds are
+ * calibrated for single-flow alerts at ~1e-4 false positives per flow; as evidence, any non-benign most-probable
+ * class with a probability ≥ 0.5 counts (weighted by its confidence), because episodes — calibrated on benign
+ * validation data — decide what becomes an alert.
+ */
+export const EVIDENCE_DECISION = { classThresholdCap: 0.5 } as const;
+
 /** Weight of one anomaly-only flow: anomalies are weak evidence until many agree. */
 export const ANOMALY_WEIGHT = 0.5;
 

@@ -20,6 +20,8 @@ export interface Thresholds {
 export interface DecisionOverrides {
   /** One probability threshold for every attack class instead of the model's per-class ones. */
   classThreshold?: number;
+  /** A ceiling on the per-class thresholds: verdicts weaker than a flow alert still count (as evidence, detection/). */
+  classThresholdCap?: number;
   /** Anomaly ratio (error / model threshold) at which a flow is anomalous; default 1. */
   anomalyThreshold?: number;
   /** false: never alert as `anomaly`. */
@@ -50,7 +52,7 @@ export function decide(probs: ArrayLike<number>, offset: number, anomalyError: n
   const anomaly = t.anomaly > 0 ? anomalyError / t.anomaly : 0;
   let alertClass: string | undefined;
   let threshold = 0;
-  const classT = o.classThreshold ?? t.perClass[best]!;
+  const classT = o.classThreshold ?? Math.min(t.perClass[best]!, o.classThresholdCap ?? 1);
   if (best !== t.benignIndex && score >= classT) { alertClass = t.classNames[best]; threshold = classT; }
   else if ((o.useAnomaly ?? true) && anomaly >= (o.anomalyThreshold ?? 1)) alertClass = ANOMALY_CLASS;
   return { classIndex: best, className: t.classNames[best]!, score, anomaly, alert: alertClass !== undefined, alertClass, threshold };

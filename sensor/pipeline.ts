@@ -23,7 +23,7 @@ import type { KeyRecord } from '../core/host.js';
 import type { DecisionOverrides } from '../inference/decide.js';
 import type { Delivery } from './delivery.js';
 import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.js';
-import { episodeThresholds } from '../detection/families.js';
+import { EVIDENCE_DECISION, episodeThresholds } from '../detection/families.js';
 import type { FlowVerdict } from '../detection/evidence.js';
 import { ruleCandidate } from '../detection/rules.js';
 import { buildEvent, episodeEvent, type FlowRecordKey } from '../detection/risk-event.js';
@@ -228,13 +228,14 @@ export class Pipeline {
     const cfg = this.o.cfg.detect;
     const model = this.model;
     const t0 = performance.now();
-    const decision: DecisionOverrides = { classThreshold: cfg.classThreshold, anomalyThreshold: cfg.anomalyThreshold };
+    const byFlow = cfg.publish === 'flows';
+    // per-flow events keep the model's thresholds; as evidence, weaker verdicts count too (detection/families.ts)
+    const decision: DecisionOverrides = { ...(byFlow ? {} : EVIDENCE_DECISION), classThreshold: cfg.classThreshold, anomalyThreshold: cfg.anomalyThreshold };
     // explanations cost more than inference: only for the rows that alert (decide() with the overrides picks them)
     const scores = await model.score(b.features, b.count, { topFeatures: 5, decision });
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
-    const byFlow = cfg.publish === 'flows';
     for (let r = 0; r < b.count; r++) {
       const key = b.keys[r]!;
       if (key.interim) this.o.counters.interimFlows++;

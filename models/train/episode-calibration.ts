@@ -12,7 +12,7 @@
  */
 import { EpisodeTracker, supported, type Track } from '../../detection/episodes.js';
 import type { FlowVerdict } from '../../detection/evidence.js';
-import { FAMILIES } from '../../detection/families.js';
+import { EVIDENCE_DECISION, FAMILIES } from '../../detection/families.js';
 import { featureIndex, NUM_FEATURES } from '../../core/schema.js';
 import type { DetectionModel } from '../../inference/model.js';
 import type { Dataset } from './dataset.js';
@@ -43,7 +43,7 @@ async function verdictsByRun(ds: Dataset, rows: number[], model: DetectionModel)
     const idx = rows.slice(s, s + batch);
     const x = new Float32Array(idx.length * NUM_FEATURES);
     idx.forEach((r, i) => x.set(ds.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), i * NUM_FEATURES));
-    const scores = await model.score(x, idx.length, { topFeatures: 0 });
+    const scores = await model.score(x, idx.length, { topFeatures: 0, decision: EVIDENCE_DECISION });
     idx.forEach((r, i) => {
       const m = ds.meta[r]!;
       const row = x.subarray(i * NUM_FEATURES, (i + 1) * NUM_FEATURES);
