@@ -24,8 +24,11 @@ export class BaselineLink {
   report(): BaselineReport {
     const b = this.o.baseline;
     const start = b.learnStartMs;
+    // Before the first flow the capture clock is still 0, and a baseline restored after a restart would be reported
+    // as learning (0 is before any learning period ends): until then the wall clock stands in for it.
+    const now = this.o.now() > 0 ? this.o.now() : Date.now();
     return {
-      v: 1, sensor: this.o.sensorId, ts: Date.now(), learning: b.learning(this.o.now()),
+      v: 1, sensor: this.o.sensorId, ts: Date.now(), learning: b.learning(now),
       learn_started_ms: start ?? null, learn_until_ms: start === undefined ? null : start + b.learnMs,
       endpoints: b.endpointCount(), suppressed: b.counters.suppressed, refused: b.counters.refused,
       devices: b.summary(),
