@@ -2,10 +2,10 @@
 /**
  * `netsensor <command>`: dispatches to cli/commands/<command>.ts, loaded lazily so `netsensor flows` never
  * pays for onnxruntime or SQLite. Every command exports `run(argv): Promise<number>` (the exit code) and
- * `summary`. A NetsensorError becomes one line on stderr and its exit code; anything else is a bug and
- * prints a stack.
+ * `summary`. A NetsensorError (or a command line node:util parseArgs refuses) becomes one line on stderr and
+ * its exit code; anything else is a bug and prints a stack.
  */
-import { isNetsensorError } from '../common/errors.js';
+import { isNetsensorError, NetsensorError } from '../common/errors.js';
 
 const COMMANDS: Record<string, string> = {
   flows: 'write one record per finished flow of a capture (jsonl or csv)',
@@ -50,9 +50,17 @@ async function main(argv: string[]): Promise<number> {
   return mod.run(rest);
 }
 
+/** node:util parseArgs refusing a command line that its command did not check itself is bad usage all the same. */
+function usageError(err: unknown): NetsensorError | undefined {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return undefined;
+  return new NetsensorError('ERR_USAGE', (err as Error).message.split('\n')[0], { cause: err });
+}
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => {
+  (thrown) => {
+    const err = usageError(thrown) ?? thrown;
     if (isNetsensorError(err)) {
       process.stderr.write(`netsensor: ${err.message} [${err.code}]\n`);
       process.exitCode = err.exitCode;
@@ -60,5 +68,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`netsensor: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = 1;
     }
+    // A command that failed has cleaned up before it threw; a handle it missed must not keep a failed server alive.
+    setTimeout(() => process.exit(), 2000).unref();
   },
 );

@@ -4,8 +4,9 @@
  * base64 (one short line that fits a config file). A key is named by its id: sha256 of the raw public key, hex.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from './dirs.js';
 import { NetsensorError } from './errors.js';
 
 export const SIGNING_KEY_FILE = 'signing.key';
@@ -69,12 +70,21 @@ function writeFileDurable(path: string, data: string | Uint8Array, mode: number)
 
 /** Saves a key pair in `dir` (created 0700). Refuses to overwrite an existing signing key. */
 export function saveKeyPair(dir: string, pair: KeyPair): { privatePath: string; publicPath: string } {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const privatePath = join(dir, SIGNING_KEY_FILE);
   const publicPath = join(dir, PUBLIC_KEY_FILE);
+  const cannot = (e: unknown) => new NetsensorError('ERR_KEY', `cannot write keys to ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  try {
+    makeDirs(dir, 0o700);
+  } catch (e) {
+    throw cannot(e);
+  }
   if (existsSync(privatePath)) throw new NetsensorError('ERR_KEY', `${privatePath} exists; refusing to overwrite a signing key`);
-  writeFileDurable(privatePath, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, 0o600);
-  writeFileDurable(publicPath, pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, 0o644);
+  try {
+    writeFileDurable(privatePath, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, 0o600);
+    writeFileDurable(publicPath, pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, 0o644);
+  } catch (e) {
+    throw cannot(e);
+  }
   return { privatePath, publicPath };
 }
 
@@ -106,7 +116,12 @@ export function loadPrivateKey(path: string): KeyObject {
 
 /** Loads a public key file (PEM or base64 raw); a private key file is accepted and reduced to its public half. */
 export function loadPublicKey(path: string): KeyObject {
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new NetsensorError('ERR_KEY', `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
   if (text.includes('PRIVATE KEY')) return createPublicKey(loadPrivateKey(path));
   return parsePublicKey(text);
 }

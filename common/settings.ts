@@ -39,6 +39,8 @@ export interface Setting {
   minLength?: number;
   values?: readonly string[];
   pattern?: RegExp;
+  /** The string must parse as a URL (WHATWG: a port above 65535 does not). */
+  url?: boolean;
   /** Never echoed in errors or --help. */
   secret?: boolean;
 }
@@ -116,6 +118,7 @@ export function convert(s: Setting, raw: unknown, origin: string): unknown {
       if (typeof raw !== 'string' || raw.length === 0) throw bad(`expected a non-empty string, got ${shown}`);
       if (s.minLength !== undefined && raw.length < s.minLength) throw bad(`expected at least ${s.minLength} characters, got ${shown}`);
       if (s.pattern && !s.pattern.test(raw)) throw bad(`${shown} is not valid (${s.help})`);
+      if (s.url && !URL.canParse(raw)) throw bad(`${shown} is not a valid URL (host, port 0-65535)`);
       return raw;
     }
     case 'list': {
@@ -217,6 +220,22 @@ export function readSettingsFile(settings: readonly Setting[], file: string): Re
 }
 
 /**
+ * `--max-flows -1` → `--max-flows=-1` for an option that takes a value: node:util parseArgs refuses a value that
+ * starts with a dash as "ambiguous", so a negative number would never reach the check that names the range.
+ */
+export function attachNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const takesValue = a.startsWith('--') && !a.includes('=') && options[a.slice(2)]?.type === 'string';
+    if (takesValue && /^-\.?\d/.test(argv[i + 1] ?? '')) out.push(`${a}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+/**
  * Parses a command line (without the command name): `--config FILE`, `-h/--help`, `extra` options of the
  * command, and each setting's flag. An unknown or malformed option is ERR_CONFIG (one line).
  */
@@ -227,7 +246,7 @@ export function parseFlags(table: SettingsTable<unknown>, argv: string[], extra:
     if (f) options[f.name] = f.sets !== undefined ? { type: 'boolean' } : { type: 'string', ...(s.kind === 'list' ? { multiple: true } : {}) };
   }
   try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values as FlagValues;
+    return parseArgs({ args: attachNegativeValues(argv, options), options, allowPositionals: false, strict: true }).values as FlagValues;
   } catch (e) {
     throw configError((e as Error).message.split('\n')[0].replace(/\. To specify.*$/, ''));
   }

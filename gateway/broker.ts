@@ -113,10 +113,16 @@ export class EmbeddedBroker implements Bus {
     aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err }, 'mqtt client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err }, 'mqtt connection error'));
 
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(new NetsensorError('ERR_CONFIG', `embedded broker cannot listen on ${cfg.host}:${cfg.port}: ${(e as Error).message}`)));
-      server.listen(cfg.port, cfg.host, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) => reject(new NetsensorError('ERR_CONFIG', `embedded broker cannot listen on ${cfg.host}:${cfg.port}: ${(e as Error).message}`)));
+        server.listen(cfg.port, cfg.host, () => resolve());
+      });
+    } catch (e) {
+      // aedes' heartbeat timer would keep a gateway that cannot serve MQTT running
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw e;
+    }
     if (!creds && !isLoopback(cfg.host)) {
       log.warn({ host: cfg.host }, 'broker listens beyond loopback without a credentials file: only loopback clients will be accepted');
     }

@@ -90,7 +90,7 @@ const DAY_MS = 86_400_000;
  */
 export const SETTINGS: readonly Setting[] = [
   S('mqtt.broker', 'string', 'broker', 'use an external broker (mqtt://host:port or mqtts://host:port, MQTT v5) instead of the embedded one; events are read through the shared subscription $share/<group>/...',
-    { pattern: /^mqtts?:\/\/[^/\s]+(:\d+)?\/?$/, envAliases: ['NETSENSOR_GW_BROKER'] }),
+    { pattern: /^mqtts?:\/\/[^/\s]+(:\d+)?\/?$/, url: true, envAliases: ['NETSENSOR_GW_BROKER'] }),
   S('mqtt.shareGroup', 'string', 'share-group', 'shared-subscription group with --broker (letters, digits, _ or -)', { pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
   S('mqtt.username', 'string', 'mqtt-username', 'login at the external broker'),
   S('mqtt.password', 'string', undefined, 'password at the external broker (environment or file: flags show in ps)', { secret: true }),

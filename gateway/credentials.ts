@@ -75,7 +75,11 @@ export async function addCredential(path: string, id: string, role: Role = 'sens
   const password = randomBytes(18).toString('base64url');
   existing.set(id, { id, hash: await hashPassword(password), role });
   const text = [...existing.values()].map((c) => `${c.id}:${c.hash}${c.role === 'sensor' ? '' : ':' + c.role}`).join('\n') + '\n';
-  writeFileSync(path, text, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  try {
+    writeFileSync(path, text, { mode: 0o600 });
+    chmodSync(path, 0o600);
+  } catch (e) {
+    throw new NetsensorError('ERR_CONFIG', `cannot write credentials file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
   return password;
 }

@@ -7,6 +7,7 @@
  * auto_vacuum=INCREMENTAL gives the freed pages back to the file system.
  */
 import Database from 'better-sqlite3';
+import { NetsensorError } from '../common/errors.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { Alert } from './alert-types.js';
 
@@ -119,6 +120,24 @@ function annotate(e: RiskEvent, seq: number, received: number): StoredEvent {
   return s;
 }
 
+/**
+ * Opens the database and switches it to WAL, the first write: a path that cannot hold a database (missing or
+ * read-only directory, not a file) is a configuration error at start-up, one line naming it.
+ */
+function openDatabase(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    // auto_vacuum must be chosen before the first table exists; harmless on an existing file.
+    db.pragma('auto_vacuum = INCREMENTAL');
+    db.pragma('journal_mode = WAL');
+    return db;
+  } catch (e) {
+    db?.close();
+    throw new NetsensorError('ERR_CONFIG', `store.path: cannot open the event database ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 export class Store {
   readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
@@ -128,10 +147,7 @@ export class Store {
   private readonly linkManyStmt: Database.Statement;
 
   constructor(readonly path: string) {
-    this.db = new Database(path);
-    // auto_vacuum must be chosen before the first table exists; harmless on an existing file.
-    this.db.pragma('auto_vacuum = INCREMENTAL');
-    this.db.pragma('journal_mode = WAL');
+    this.db = openDatabase(path);
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     // Checkpoint every ~16 MB of WAL rather than 4 MB: pages rewritten by consecutive commits (alerts, index

@@ -161,7 +161,7 @@ export const SETTINGS: readonly Setting[] = [
   S('detect.updateIntervalMs', 'int', 'episode-update-ms', 'least time between two updates of one episode (ms)', { min: 100, max: 3_600_000 }),
   S('baseline.learnS', 'number', 'baseline-learn-s', 'site baseline learning period (s; 0 = off)', { min: 0, max: 31_536_000 }),
   S('baseline.driftPerHour', 'int', 'baseline-drift-per-hour', 'new endpoints learned per device per hour after learning', { min: 0, max: 10_000 }),
-  S('broker.url', 'string', 'broker', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', { pattern: /^(mqtts?|wss?|tcp|tls):\/\/[^\s]+$/ }),
+  S('broker.url', 'string', 'broker', 'MQTT broker URL (mqtt://, mqtts://, ws://, wss://)', { pattern: /^(mqtts?|wss?|tcp|tls):\/\/[^\s]+$/, url: true }),
   S('broker.mqttVersion', 'mqtt-version', 'mqtt-version', 'MQTT protocol: 4 (3.1.1), 5, or auto (5, falling back to 4)'),
   S('broker.username', 'string', 'username', 'MQTT username'),
   S('broker.password', 'string', 'password', 'MQTT password (prefer the environment or the file)', { secret: true }),

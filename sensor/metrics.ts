@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NetsensorError } from '../common/errors.js';
 
 export interface SensorCounters {
   packets: number;
@@ -92,7 +93,7 @@ export class SensorMetrics {
       );
     });
     return new Promise((resolve, reject) => {
-      this.server!.once('error', reject);
+      this.server!.once('error', (e) => reject(new NetsensorError('ERR_CONFIG', `metrics endpoint cannot listen on ${host}:${port}: ${e.message}`, { cause: e })));
       this.server!.listen(port, host, () => {
         const a = this.server!.address();
         resolve(typeof a === 'object' && a ? a.port : port);

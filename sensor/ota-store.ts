@@ -7,8 +7,11 @@
  * only when state.json is renamed into place, so a crash at any instant leaves either the old or the new state,
  * never a half-written model that is referenced. Files that no state references are removed at start-up.
  */
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirs } from '../common/dirs.js';
+import { NetsensorError } from '../common/errors.js';
 
 export interface OtaState {
   v: 1;
@@ -56,8 +59,14 @@ async function writeDurable(dir: string, name: string, data: Uint8Array | string
 export class OtaStore {
   constructor(readonly dir: string) {}
 
+  /** Creates the directory; one that cannot be created or written is a configuration error, found at start-up. */
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      makeDirs(this.dir, 0o700);
+      await access(this.dir, constants.W_OK | constants.X_OK); // an update must be storable when it arrives
+    } catch (e) {
+      throw new NetsensorError('ERR_CONFIG', `ota.stateDir ${this.dir} is not a writable directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    }
   }
 
   async readState(): Promise<OtaState | null> {

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
+import { attachNegativeValues } from '../../common/settings.js';
 import { readCapture } from '../../core/capture/reader.js';
 import { FlowCore, type CoreSettings } from '../../core/host.js';
 import { csvWriter } from '../../core/export/csv.js';
@@ -41,24 +42,22 @@ function positiveNumber(name: string, v: string | undefined, integer = false): n
   return n;
 }
 
+const OPTIONS = {
+  format: { type: 'string', default: 'jsonl' },
+  out: { type: 'string' },
+  'idle-timeout': { type: 'string' },
+  'active-timeout': { type: 'string' },
+  'max-flows': { type: 'string' },
+  'cic-names': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 const STOP = Symbol('output closed');
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        format: { type: 'string', default: 'jsonl' },
-        out: { type: 'string' },
-        'idle-timeout': { type: 'string' },
-        'active-timeout': { type: 'string' },
-        'max-flows': { type: 'string' },
-        'cic-names': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    parsed = parseArgs({ args: attachNegativeValues(argv, OPTIONS), allowPositionals: true, options: OPTIONS });
   } catch (e) {
     throw new NetsensorError('ERR_USAGE', `${(e as Error).message.replace(/\s*\n\s*/g, ' ')} (netsensor flows --help)`);
   }

@@ -62,10 +62,19 @@ async function generate(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** False for anything that cannot be stat'ed: it is then read as a key file, which fails with ERR_KEY naming it. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 async function show(argv: string[]): Promise<number> {
   const target = argv.find((a) => !a.startsWith('--'));
   if (!target) throw new NetsensorError('ERR_USAGE', `keys show needs a key file or directory\n${HELP}`);
-  const file = statSync(target).isDirectory()
+  const file = isDirectory(target)
     ? [join(target, PUBLIC_KEY_FILE), join(target, SIGNING_KEY_FILE)].find((f) => existsSync(f))
     : target;
   if (!file) throw new NetsensorError('ERR_KEY', `no ${PUBLIC_KEY_FILE} or ${SIGNING_KEY_FILE} in ${target}`);

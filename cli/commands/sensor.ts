@@ -9,6 +9,7 @@
  * With a pinned key (ota.pinnedKeys) the sensor follows its model channel (sensor/ota-link.ts): it starts on
  * the last applied update if there is one, and swaps verified updates in between batches.
  */
+import { isNetsensorError } from '../../common/errors.js';
 import { createLogger } from '../../common/log.js';
 import { configHelp, loadConfig } from '../../sensor/config.js';
 import { Delivery } from '../../sensor/delivery.js';
@@ -105,6 +106,18 @@ export async function run(argv: string[]): Promise<number> {
     mode = 'replay';
   }
 
+  if (metrics) {
+    // A port that cannot be bound is a configuration error: close what is open, then exit 2 with its one line.
+    const port = await metrics.listen(cfg.metrics.port, cfg.metrics.host).catch(async (e: unknown) => {
+      await ota?.close();
+      baselineStore?.close();
+      await delivery.close(0);
+      if (!ota) await model.close();
+      throw e;
+    });
+    log.info({ port }, 'metrics endpoint listening');
+  }
+
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping) {
@@ -118,10 +131,6 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  if (metrics) {
-    const port = await metrics.listen(cfg.metrics.port, cfg.metrics.host);
-    log.info({ port }, 'metrics endpoint listening');
-  }
   delivery.start();
   ota?.attachTo(delivery.publisher);
   baselineLink?.start();
@@ -134,8 +143,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await pipeline.run(source, mode);
   } catch (e) {
-    // a configuration problem only the capture could see (a filter tcpdump refuses): exit 2 after cleanup
-    if ((e as { code?: string }).code === 'ERR_CONFIG' || (e as { code?: string }).code === 'ERR_LIVE_CAPTURE') fatal = e;
+    // bad input only the capture could see (a filter tcpdump refuses, a file that is no capture): exit 2 after cleanup
+    if (isNetsensorError(e) && e.exitCode === 2) fatal = e;
     else log.error({ err: e }, 'capture failed');
     code = 1;
   }

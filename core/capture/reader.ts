@@ -163,7 +163,15 @@ export async function readCapture(path: string, sink: PacketSink, opts: ReadOpti
         }
       })();
       const gunzip = Readable.from(rest).pipe(createGunzip());
-      src = new StreamSource(gunzip, () => { gunzip.destroy(); void raw.close(); });
+      // zlib's own error ("unexpected end of file") says nothing about which file: name it, as bad input
+      const inflated = (async function* () {
+        try {
+          yield* gunzip;
+        } catch (e) {
+          throw new NetsensorError('ERR_CAPTURE_TRUNCATED', `compressed capture cut off or corrupt: ${path === '-' ? 'stdin' : path} (gzip: ${(e as Error).message})`, { cause: e });
+        }
+      })();
+      src = new StreamSource(inflated, () => { gunzip.destroy(); void raw.close(); });
       stats.compressed = true;
       try {
         end = await readAtLeast(src, buf, 0, PCAP_FILE_HEADER_BYTES);

@@ -1,8 +1,9 @@
-/** `netsensor model info [--model FILE] [--json]`: what a detection model file is, from its metadata. */
+/** `netsensor model info [FILE | --model FILE] [--json]`: what a detection model file is, from its metadata. */
 import { parseArgs } from 'node:util';
+import { NetsensorError } from '../../../common/errors.js';
 import { loadModel } from '../../../inference/model.js';
 
-const HELP = `usage: netsensor model info [--model FILE] [--json]
+const HELP = `usage: netsensor model info [FILE | --model FILE] [--json]
 
 Loads a detection model (default: the shipped models/netsensor-detect.onnx), checks it against this sensor's
 feature schema and prints its version, schema id, quantization, classes, thresholds and training summary.
@@ -10,9 +11,16 @@ A corrupt or incompatible file is an error (exit code 2).
 `;
 
 export async function runInfo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { model: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  } catch (e) {
+    throw new NetsensorError('ERR_USAGE', `${(e as Error).message.split('\n')[0]} (netsensor model info --help)`);
+  }
+  const { values, positionals } = parsed;
   if (values.help) { process.stdout.write(HELP); return 0; }
-  const model = await loadModel(values.model);
+  if (positionals.length + (values.model === undefined ? 0 : 1) > 1) throw new NetsensorError('ERR_USAGE', 'model info takes one model file (FILE or --model FILE)');
+  const model = await loadModel(values.model ?? positionals[0]);
   try {
     if (values.json) { process.stdout.write(JSON.stringify(model.metadata, null, 1) + '\n'); return 0; }
     const m = model.metadata;
