@@ -7,8 +7,8 @@
  *
  * Four settings, each run `repeats` times (the median run by packets/s is printed, with all the rates):
  * (0) thresholds no row reaches (no events: capture + features + inference + the outbox path idle),
- * (1) the model's own thresholds (on this generated traffic — 64 concurrent UDP flows from 4,096 hosts to 16
- *     servers at 100 kpps — the shipped model calls every flow `dos`, so this is an event per flow too),
+ * (1) the model's own thresholds (this generated traffic — 64 concurrent UDP flows from 4,096 hosts to 16
+ *     servers at 100 kpps — was all `dos` to model 1.1.0; model 1.2.0 calls none of it an attack),
  * (2) thresholds that flag every flow, as evidence (the default: episodes — a flood is a few events per second),
  * (3) the same with `--publish flows` (every flow is an event: the outbox + publisher path at full load).
  * Without a shipped model an untrained model with the real graph but smaller layers is used; the output says which.
