@@ -29,6 +29,8 @@ export interface TrackerOptions {
   newId?: () => string;
   /** Called after every evidence update (calibration watches peaks with it). */
   observer?: (track: Track, v: FlowVerdict) => void;
+  /** A flow that gave evidence but fed no episode: a local observation (the sensor stores them, bounded). */
+  onObservation?: (v: FlowVerdict) => void;
 }
 
 /** One actor doing one family, with or without an episode yet. */
@@ -150,7 +152,10 @@ export class EpisodeTracker {
         inEpisode = true; // close to alerting: never learned as normal
       }
     }
-    if (!inEpisode) this.counters.observations += 1;
+    if (!inEpisode) {
+      this.counters.observations += 1;
+      this.o.onObservation?.(v);
+    }
     this.o.baseline?.learn(v, inEpisode);
     if (this.tracks.size > this.maxTracks) this.evict();
     return out;
