@@ -91,6 +91,7 @@ try {
   console.log(`capture: ${packets} packets, ${flows} flows (${perFlow} packets each, UDP); model: ${model === shipped ? 'shipped' : 'untrained (same graph)'}`);
   await broker.start();
   await median('no events', ['--model', model, '--class-threshold', '1', '--anomaly-threshold', '1e9'], 'bench-none');
+  await median('no events, no site baseline', ['--model', model, '--class-threshold', '1', '--anomaly-threshold', '1e9', '--baseline-learn-s', '0'], 'bench-nobase');
   await median('model thresholds', ['--model', model], 'bench-model');
   // every flow is evidence (a flood the model flags flow by flow): episodes, what a sensor does by default
   await median('every flow evidence (episodes)', ['--model', model, '--anomaly-threshold', '0'], 'bench-evidence');

@@ -1,7 +1,8 @@
 /**
  * Local observations: flows that gave evidence but fed no published episode (detection/episodes.ts). They never go
  * on the alerts topic; they stay on the sensor, in its SQLite database beside the outbox, bounded to the newest
- * `maxRows`, queryable with `netsensor sensor observations`.
+ * `maxRows`, queryable with `netsensor sensor observations`. At most `perFlush` are kept between two flushes (a second):
+ * a storm of weak evidence is counted (`skipped`), not written row by row.
  */
 import Database from 'better-sqlite3';
 import { NetsensorError } from '../common/errors.js';
@@ -55,11 +56,14 @@ export class ObservationStore {
   }
 
   private pending: FlowVerdict[] = [];
+  /** Observations not stored because more than `perFlush` came between two flushes. */
+  skipped = 0;
+  perFlush = 1000;
 
-  /** Buffers one observation; written in one transaction per flush() (a timer's tick), or at once past 4,096. */
+  /** Buffers one observation; written in one transaction per flush() (the sensor's one-second tick). */
   push(v: FlowVerdict): void {
+    if (this.pending.length >= this.perFlush) { this.skipped += 1; return; }
     this.pending.push(v);
-    if (this.pending.length >= 4096) this.flush();
   }
 
   flush(): void {

@@ -79,8 +79,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { ObservationStore } = await import('../../sensor/observation-store.js');
   const observations = new ObservationStore(cfg.outbox.db);
+  // observations and learned endpoints are written once a second, one transaction each
   const observationTimer = setInterval(() => {
-    try { observations.flush(); } catch (e) { log.warn({ err: e }, 'observations not stored'); }
+    try { observations.flush(); baselineStore?.flush(); } catch (e) { log.warn({ err: e }, 'observations or baseline not stored'); }
   }, 1000);
   observationTimer.unref();
   const tracker = new EpisodeTracker({
