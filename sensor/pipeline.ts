@@ -258,11 +258,10 @@ export class Pipeline {
         }
         continue;
       }
-      const flow = wireFlowKey(key);
       // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
-      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(flow)) continue;
+      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(key.protocol, key.dst2src_packets, key.src_port)) continue;
       const v: FlowVerdict = {
-        flow, interim: key.interim, row, alertClass: s.alertClass, score: s.score,
+        flow: wireFlowKey(key), interim: key.interim, row, alertClass: s.alertClass, score: s.score,
         classThreshold: s.threshold, anomaly: s.anomaly, top: s.top,
       };
       for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));
