@@ -5,11 +5,12 @@
  *
  *   node --import tsx bench/sensor.ts [packets=1000000] [packetsPerFlow=10] [repeats=3]
  *
- * Three settings, each run `repeats` times (the median run by packets/s is printed, with all the rates):
+ * Four settings, each run `repeats` times (the median run by packets/s is printed, with all the rates):
  * (0) thresholds no row reaches (no events: capture + features + inference + the outbox path idle),
- * (1) the model's own thresholds (on this generated traffic — 64 concurrent UDP flows from 4,096 hosts to 16
- *     servers at 100 kpps — the shipped model calls every flow `dos`, so this is an event per flow too),
- * (2) thresholds that flag every flow (every flow is an event: the outbox + publisher path at full load).
+ * (1) the model's own thresholds (this generated traffic — 64 concurrent UDP flows from 4,096 hosts to 16
+ *     servers at 100 kpps — was all `dos` to model 1.1.0; model 1.2.0 calls none of it an attack),
+ * (2) thresholds that flag every flow, as evidence (the default: episodes — a flood is a few events per second),
+ * (3) the same with `--publish flows` (every flow is an event: the outbox + publisher path at full load).
  * Without a shipped model an untrained model with the real graph but smaller layers is used; the output says which.
  */
 import { spawn } from 'node:child_process';
@@ -90,8 +91,11 @@ try {
   console.log(`capture: ${packets} packets, ${flows} flows (${perFlow} packets each, UDP); model: ${model === shipped ? 'shipped' : 'untrained (same graph)'}`);
   await broker.start();
   await median('no events', ['--model', model, '--class-threshold', '1', '--anomaly-threshold', '1e9'], 'bench-none');
+  await median('no events, no site baseline', ['--model', model, '--class-threshold', '1', '--anomaly-threshold', '1e9', '--baseline-learn-s', '0'], 'bench-nobase');
   await median('model thresholds', ['--model', model], 'bench-model');
-  await median('every flow an event', ['--model', model, '--anomaly-threshold', '0'], 'bench-all');
+  // every flow is evidence (a flood the model flags flow by flow): episodes, what a sensor does by default
+  await median('every flow evidence (episodes)', ['--model', model, '--anomaly-threshold', '0'], 'bench-evidence');
+  await median('every flow an event (--publish flows)', ['--model', model, '--anomaly-threshold', '0', '--publish', 'flows'], 'bench-all');
 } finally {
   await broker.dispose();
   rmSync(dir, { recursive: true, force: true });

@@ -1,10 +1,31 @@
 /**
- * All finished flows of a capture file as one feature matrix plus keys: the offline path shared by
- * `netsensor detect`, `netsensor model eval` and the lab's dataset builder. Interim records (a long flow
- * reported while still open) are skipped: the flow's final record carries the same flow, complete.
+ * A capture file → flow rows: the one offline stream (`flows()`), used by `netsensor flows` (streamed to a writer,
+ * with back-pressure) and by `captureFlows()` — all finished flows as one feature matrix plus keys, for
+ * `netsensor detect`, `netsensor model eval` and the lab's dataset builder. (The live sensor drives the core from
+ * its pipeline instead: sensor/flow-engine.ts.)
  */
-import { readCapture, type CaptureStats } from './capture/reader.js';
-import { FlowCore, type CoreOptions, type KeyRecord } from './host.js';
+import { readCapture, type CaptureStats, type ReadOptions } from './capture/reader.js';
+import { FlowCore, type CoreOptions, type FlowBatch, type KeyRecord } from './host.js';
+
+export interface FlowStreamOptions {
+  /** Awaited between the reader's chunks, after the core has emitted their rows (back-pressure, early stop). */
+  afterChunk?: () => Promise<void>;
+  stdin?: ReadOptions['stdin'];
+}
+
+/** Streams every flow row of a capture into `onBatch` (views valid only during the call), ending with end_of_input. */
+export async function flows(path: string, core: FlowCore, onBatch: (b: FlowBatch) => void, opts: FlowStreamOptions = {}): Promise<CaptureStats> {
+  core.onBatch(onBatch);
+  const stats = await readCapture(path, core.push, {
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    afterChunk: async () => {
+      core.sync();
+      await opts.afterChunk?.();
+    },
+  });
+  core.flush('end_of_input');
+  return stats;
+}
 import { NUM_FEATURES } from './schema.js';
 
 export interface CaptureFlows {
@@ -18,7 +39,7 @@ export async function captureFlows(path: string, opts: CoreOptions = {}): Promis
   const core = await FlowCore.load(opts);
   const keys: KeyRecord[] = [];
   const chunks: Float32Array[] = [];
-  core.onBatch((batch) => {
+  const capture = await flows(path, core, (batch) => {
     const keep: number[] = [];
     batch.keys.forEach((k, i) => { if (!k.interim) keep.push(i); });
     if (keep.length === batch.rows) {
@@ -31,8 +52,6 @@ export async function captureFlows(path: string, opts: CoreOptions = {}): Promis
     chunks.push(f);
     for (const i of keep) keys.push(batch.keys[i]!);
   });
-  const capture = await readCapture(path, core.push);
-  core.flush('end_of_input');
   const features = new Float32Array(keys.length * NUM_FEATURES);
   let off = 0;
   for (const c of chunks) { features.set(c, off); off += c.length; }

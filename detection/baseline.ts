@@ -12,7 +12,8 @@
  *    device per hour: the baseline drifts slowly and boundedly, so an attacker who ramps up slowly is not absorbed;
  *  - down-weighting is multiplicative, not a whitelist: a flood or a brute force against a usual endpoint still
  *    passes its threshold, only later.
- * Bounded: at most `maxDevices` devices and `maxEndpoints` endpoints per device (further ones are not learned).
+ * Bounded: at most `maxDevices` devices (1,024), `maxEndpoints` endpoints per device (256) and `maxTotal` in all
+ * (50,000, ≈ 8 MB); further ones are not learned.
  */
 import { ANOMALY_WEIGHT } from './families.js';
 import type { DeviceSummary } from '../protocol/baseline.js';
@@ -43,6 +44,8 @@ export interface BaselineOptions {
   driftPerHour?: number;
   maxDevices?: number;
   maxEndpoints?: number;
+  /** Endpoints over all devices (memory bound: ≈ 150 B each). */
+  maxTotal?: number;
 }
 
 /** Where the baseline persists (sensor/baseline-store.ts: the sensor's SQLite database). */
@@ -58,6 +61,7 @@ export class Baseline {
   private readonly devices = new Map<string, Map<string, Endpoint>>();
   private readonly drift = new Map<string, { hour: number; added: number }>();
   private startMs: number | undefined;
+  private total = 0;
   readonly counters = { learned: 0, refused: 0, suppressed: 0 };
 
   constructor(private readonly o: BaselineOptions, private readonly store?: BaselinePersistence, restored?: { startMs?: number; endpoints: Endpoint[] }) {
@@ -97,18 +101,20 @@ export class Baseline {
     if (known) {
       known.flows += 1;
       known.lastMs = Math.max(known.lastMs, now);
-      if (known.flows % 16 === 1) this.store?.upsert(known); // counts persist in steps, not per flow
+      this.store?.upsert(known); // the store batches its writes
       return;
     }
     if (!learning && !this.driftAllows(f.src_ip, now)) return;
+    if (this.total >= (this.o.maxTotal ?? 50_000)) return;
     if (!eps) {
-      if (this.devices.size >= (this.o.maxDevices ?? 4096)) return;
+      if (this.devices.size >= (this.o.maxDevices ?? 1024)) return;
       eps = new Map();
       this.devices.set(f.src_ip, eps);
     }
-    if (eps.size >= (this.o.maxEndpoints ?? 1024)) return;
+    if (eps.size >= (this.o.maxEndpoints ?? 256)) return;
     const e: Endpoint = { device: f.src_ip, peer: f.dst_ip, port: f.dst_port, proto: f.proto, flows: 1, firstMs: f.first_seen_ms, lastMs: now };
     eps.set(key, e);
+    this.total += 1;
     this.counters.learned += 1;
     this.store?.upsert(e);
   }
@@ -117,6 +123,7 @@ export class Baseline {
   reset(): void {
     this.devices.clear();
     this.drift.clear();
+    this.total = 0;
     this.startMs = undefined;
     this.store?.clear();
   }
@@ -143,16 +150,14 @@ export class Baseline {
     return out;
   }
 
-  endpointCount(): number {
-    let n = 0;
-    for (const eps of this.devices.values()) n += eps.size;
-    return n;
-  }
+  endpointCount(): number { return this.total; }
 
   private put(e: Endpoint): void {
     let eps = this.devices.get(e.device);
     if (!eps) { eps = new Map(); this.devices.set(e.device, eps); }
-    eps.set(`${e.peer}|${e.port}|${e.proto}`, { ...e });
+    const key = `${e.peer}|${e.port}|${e.proto}`;
+    if (!eps.has(key)) this.total += 1;
+    eps.set(key, { ...e });
   }
 
   private driftAllows(device: string, now: number): boolean {

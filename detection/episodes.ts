@@ -29,6 +29,8 @@ export interface TrackerOptions {
   newId?: () => string;
   /** Called after every evidence update (calibration watches peaks with it). */
   observer?: (track: Track, v: FlowVerdict) => void;
+  /** A flow that gave evidence but fed no episode: a local observation (the sensor stores them, bounded). */
+  onObservation?: (v: FlowVerdict) => void;
 }
 
 /** One actor doing one family, with or without an episode yet. */
@@ -116,9 +118,10 @@ export class EpisodeTracker {
     for (const ev of items) {
       const key = policyOf(ev.family).perPeer ? `${ev.family}|${ev.role}|${ev.actor}|${ev.peer}` : `${ev.family}|${ev.role}|${ev.actor}`;
       let tr = this.tracks.get(key);
-      if (tr) this.tracks.delete(key); // re-insert: Map order is least recently touched first
-      else tr = this.newTrack(ev.family, ev.role, ev.actor, v, t);
-      this.tracks.set(key, tr);
+      if (!tr) {
+        tr = this.newTrack(ev.family, ev.role, ev.actor, v, t);
+        this.tracks.set(key, tr);
+      }
       decay(tr, t);
       let w = ev.weight;
       const factor = this.o.baseline?.factor(v, ev.family) ?? 1;
@@ -129,7 +132,8 @@ export class EpisodeTracker {
       tr.bytes += f.src2dst_bytes + f.dst2src_bytes;
       if (tr.peers.size < SET_CAP) tr.peers.add(ev.peer);
       if (tr.ports.size < SET_CAP) tr.ports.add(ev.port);
-      if (tr.targets.size < SET_CAP) tr.targets.add(`${ev.peer}|${f.proto}|${ev.port}`); // an IP-protocol scan varies the protocol
+      // distinct targets only matter up to the family's minimum (a string per flow is the tracker's largest cost)
+      if (tr.targets.size < tr.policy.minTargets) tr.targets.add(`${ev.peer}|${f.proto}|${ev.port}`); // an IP-protocol scan varies the protocol
       tr.firstMs = Math.min(tr.firstMs, f.first_seen_ms);
       tr.lastMs = Math.max(tr.lastMs, f.last_seen_ms);
       tr.scoreMax = Math.max(tr.scoreMax, ev.family === 'anomaly' ? 0 : v.score);
@@ -150,7 +154,10 @@ export class EpisodeTracker {
         inEpisode = true; // close to alerting: never learned as normal
       }
     }
-    if (!inEpisode) this.counters.observations += 1;
+    if (!inEpisode) {
+      this.counters.observations += 1;
+      this.o.onObservation?.(v);
+    }
     this.o.baseline?.learn(v, inEpisode);
     if (this.tracks.size > this.maxTracks) this.evict();
     return out;
@@ -216,11 +223,15 @@ export class EpisodeTracker {
     };
   }
 
-  /** Drops least recently touched tracks without an episode until under the cap (episodes are never dropped here). */
+  /**
+   * Drops the least recently touched tracks without an episode (episodes are never dropped here), down to 7/8 of the
+   * cap so the sort this costs is paid once per many new tracks, not per flow.
+   */
   private evict(): void {
-    for (const [key, tr] of this.tracks) {
-      if (this.tracks.size <= this.maxTracks) return;
-      if (tr.episode) continue;
+    const quiet = [...this.tracks.entries()].filter(([, tr]) => !tr.episode).sort((a, b) => a[1].lastMs - b[1].lastMs);
+    const target = Math.floor(this.maxTracks * 7 / 8);
+    for (const [key] of quiet) {
+      if (this.tracks.size <= target) return;
       this.tracks.delete(key);
       this.counters.evicted += 1;
     }

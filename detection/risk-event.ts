@@ -95,8 +95,6 @@ export function buildEvent(i: BuildInput): RiskEvent {
   return ev;
 }
 
-const SEVERITY_BY_FAMILY_FALLBACK = 2;
-
 /** The risk event that publishes one episode change (protocol/episode.ts): the family, its counts, its latest strong flow. */
 export function episodeEvent(c: EpisodeChange, sensorId: string, modelVersion: string, now = Date.now()): RiskEvent {
   const tr = c.track;
@@ -116,7 +114,7 @@ export function episodeEvent(c: EpisodeChange, sensorId: string, modelVersion: s
     class: cls,
     score: Math.min(1, Math.max(0, round(tr.scoreMax))),
     anomaly: Math.max(0, round(tr.anomalyMax)),
-    severity: cls === 'anomaly' ? (tr.anomalyMax >= 3 ? 2 : 3) : (tr.policy.severity ?? SEVERITY_BY_FAMILY_FALLBACK),
+    severity: cls === 'anomaly' ? (tr.anomalyMax >= 3 ? 2 : 3) : tr.policy.severity,
     model: modelVersion.slice(0, 128) || 'unknown',
     features,
     top,

@@ -25,12 +25,12 @@ function isMulticastOrBroadcast(ip: string): boolean {
 }
 
 /** Whether a flow can carry rule evidence (the pipeline hands such flows over even when the model calls them benign). */
-export function ruleCandidate(f: FlowVerdict['flow']): boolean {
-  return f.proto === 17 && f.dst2src_packets === 0 && AMPLIFIER_PORTS.has(f.src_port);
+export function ruleCandidate(proto: number, dst2srcPackets: number, srcPort: number): boolean {
+  return proto === 17 && dst2srcPackets === 0 && AMPLIFIER_PORTS.has(srcPort);
 }
 
 export function ruleEvidence(v: FlowVerdict): Evidence[] {
   const f = v.flow;
-  if (!ruleCandidate(f) || isMulticastOrBroadcast(f.dst_ip)) return [];
+  if (!ruleCandidate(f.proto, f.dst2src_packets, f.src_port) || isMulticastOrBroadcast(f.dst_ip)) return [];
   return [{ family: 'dos', role: 'dst', actor: f.dst_ip, peer: f.src_ip, port: f.src_port, weight: 1 }];
 }

@@ -49,7 +49,7 @@ export interface ScoreOptions {
   /** Threshold overrides (inference/decide.ts); rows that alert under them are the ones explained. */
   decision?: DecisionOverrides;
   /** Which rows to explain instead (default: alerting rows, or all with explainAll). */
-  explainIf?: (className: string, score: number, anomaly: number) => boolean;
+  explainIf?: (className: string, score: number, anomaly: number, alert: boolean) => boolean;
 }
 
 export interface DetectionModel {
@@ -180,7 +180,7 @@ export async function loadModelBytes(bytes: Uint8Array, source = '<buffer>'): Pr
       for (let r = 0; r < rows; r++) {
         const d = decide(probs, r * k, errs[r]!, thresholds, overrides);
         let top: Contribution[] = NO_TOP;
-        if (picker && (opts.explainIf ? opts.explainIf(d.className, d.score, d.anomaly) : d.alert || opts.explainAll)) {
+        if (picker && (opts.explainIf ? opts.explainIf(d.className, d.score, d.anomaly, d.alert) : d.alert || opts.explainAll)) {
           const at = r * NUM_FEATURES;
           if (d.alertClass === 'anomaly') {
             top = picker.pick(featErr, at, NUM_FEATURES, FEATURE_NAMES);

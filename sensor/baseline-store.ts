@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS baseline_endpoints (
 export class BaselineStore implements BaselinePersistence {
   private readonly db: Database.Database;
   private readonly stmt: { start: Database.Statement; upsert: Database.Statement };
+  private readonly dirty = new Map<string, Endpoint>();
+  private readonly writeTx: (rows: Endpoint[]) => void;
 
   constructor(path: string) {
     try {
@@ -35,6 +37,17 @@ export class BaselineStore implements BaselinePersistence {
       upsert: this.db.prepare(`INSERT INTO baseline_endpoints (device, peer, port, proto, flows, first_ms, last_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(device, peer, port, proto) DO UPDATE SET flows = excluded.flows, last_ms = excluded.last_ms`),
     };
+    this.writeTx = this.db.transaction((rows: Endpoint[]) => {
+      for (const e of rows) this.stmt.upsert.run(e.device, e.peer, e.port, e.proto, e.flows, Math.round(e.firstMs), Math.round(e.lastMs));
+    });
+  }
+
+  /** Writes the endpoints changed since the last flush, in one transaction. */
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const rows = [...this.dirty.values()];
+    this.dirty.clear();
+    this.writeTx(rows);
   }
 
   /** What a previous run learned. */
@@ -46,11 +59,16 @@ export class BaselineStore implements BaselinePersistence {
 
   saveStart(startMs: number): void { this.stmt.start.run(Math.round(startMs)); }
 
-  upsert(e: Endpoint): void { this.stmt.upsert.run(e.device, e.peer, e.port, e.proto, e.flows, Math.round(e.firstMs), Math.round(e.lastMs)); }
+  /** Remembers a changed endpoint (the same object: its latest counts are written at the next flush). */
+  upsert(e: Endpoint): void { this.dirty.set(`${e.device}|${e.peer}|${e.port}|${e.proto}`, e); }
 
   clear(): void {
+    this.dirty.clear();
     this.db.exec("DELETE FROM baseline_endpoints; DELETE FROM baseline_meta;");
   }
 
-  close(): void { this.db.close(); }
+  close(): void {
+    this.flush();
+    this.db.close();
+  }
 }

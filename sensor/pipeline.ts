@@ -29,6 +29,9 @@ import { ruleCandidate } from '../detection/rules.js';
 import { buildEvent, episodeEvent, type FlowRecordKey } from '../detection/risk-event.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 
+/** Alerting rows explained per batch when rows are evidence (their top features are summed per episode). */
+const EXPLAIN_PER_BATCH = 32;
+
 /** Packet sink signature of the capture readers (no object per packet). */
 export type PacketSinkFn = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
 
@@ -96,6 +99,7 @@ export interface Scorer {
     topFeatures?: number;
     explainAll?: boolean;
     decision?: DecisionOverrides;
+    explainIf?: (className: string, score: number, anomaly: number, alert: boolean) => boolean;
   }): Promise<ScoredRow[]>;
 }
 
@@ -231,8 +235,12 @@ export class Pipeline {
     const byFlow = cfg.publish === 'flows';
     // per-flow events keep the model's thresholds; as evidence, weaker verdicts count too (detection/families.ts)
     const decision: DecisionOverrides = { ...(byFlow ? {} : EVIDENCE_DECISION), classThreshold: cfg.classThreshold, anomalyThreshold: cfg.anomalyThreshold };
-    // explanations cost more than inference: only for the rows that alert (decide() with the overrides picks them)
-    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision });
+    // Explanations cost more than inference. Per-flow events explain every alerting row; as evidence, episodes sum
+    // their flows' top features, so a sample is enough: at most EXPLAIN_PER_BATCH alerting rows per batch (a flood
+    // of 100k alerting flows would otherwise cost an attribution each).
+    let explained = 0;
+    const explainIf = byFlow ? undefined : (_c: string, _s: number, _a: number, alert: boolean) => alert && explained++ < EXPLAIN_PER_BATCH;
+    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision, explainIf });
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
@@ -250,11 +258,10 @@ export class Pipeline {
         }
         continue;
       }
-      const flow = wireFlowKey(key);
       // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
-      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(flow)) continue;
+      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(key.protocol, key.dst2src_packets, key.src_port)) continue;
       const v: FlowVerdict = {
-        flow, interim: key.interim, row, alertClass: s.alertClass, score: s.score,
+        flow: wireFlowKey(key), interim: key.interim, row, alertClass: s.alertClass, score: s.score,
         classThreshold: s.threshold, anomaly: s.anomaly, top: s.top,
       };
       for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
 import { attachNegativeValues } from '../../common/settings.js';
-import { readCapture } from '../../core/capture/reader.js';
+import { flows } from '../../core/flows.js';
 import { FlowCore, type CoreSettings } from '../../core/host.js';
 import { csvWriter } from '../../core/export/csv.js';
 import { jsonlWriter } from '../../core/export/jsonl.js';
@@ -80,19 +80,16 @@ export async function run(argv: string[]): Promise<number> {
   const core = await FlowCore.load({ maxFlows, settings });
   const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
   const writer = format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'] }) : jsonlWriter(sink, { cicNames: values['cic-names'] });
-  let flows = 0;
-  core.onBatch((batch) => {
-    flows += batch.rows;
-    writer.write(batch);
-  });
-
+  let rows = 0;
   const t0 = performance.now();
   let stats;
   let stoppedEarly = false;
   try {
-    stats = await readCapture(capture, core.push, {
+    stats = await flows(capture, core, (batch) => {
+      rows += batch.rows;
+      writer.write(batch);
+    }, {
       afterChunk: async () => {
-        core.sync();
         await sink.drained();
         if (sink.closed) throw STOP;
       },
@@ -101,7 +98,6 @@ export async function run(argv: string[]): Promise<number> {
     if (e !== STOP) throw e;
     stoppedEarly = true;
   }
-  if (!stoppedEarly) core.flush('end_of_input');
   await sink.end();
   const elapsedS = (performance.now() - t0) / 1000;
 
@@ -115,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     packets: cs.packets,
     bytes: cs.bytes,
     ip_packets: cs.ipPackets,
-    flows,
+    flows: rows,
     events,
     unknown_linktypes: stats?.unknownLinktypes ?? {},
     skipped_packets: stats?.skippedPackets ?? 0,

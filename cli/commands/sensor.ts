@@ -19,6 +19,7 @@ import { liveSource, Pipeline, replaySource, type CaptureSource } from '../../se
 export const summary = 'run a sensor: live or replayed capture → detection → outbox → MQTT';
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'observations') return runObservations(argv.slice(1));
   const { help, config: cfg } = loadConfig(argv);
   if (help) {
     process.stdout.write(configHelp() + '\n');
@@ -77,7 +78,17 @@ export async function run(argv: string[]): Promise<number> {
     baselineStore = new BaselineStore(cfg.outbox.db);
     baseline = new Baseline({ learnMs: cfg.baseline.learnS * 1000, driftPerHour: cfg.baseline.driftPerHour }, baselineStore, baselineStore.restore());
   }
-  const tracker = new EpisodeTracker({ thresholds: episodeThresholds(model.metadata), updateIntervalMs: cfg.detect.updateIntervalMs, baseline });
+  const { ObservationStore } = await import('../../sensor/observation-store.js');
+  const observations = new ObservationStore(cfg.outbox.db);
+  // observations and learned endpoints are written once a second, one transaction each
+  const observationTimer = setInterval(() => {
+    try { observations.flush(); baselineStore?.flush(); } catch (e) { log.warn({ err: e }, 'observations or baseline not stored'); }
+  }, 1000);
+  observationTimer.unref();
+  const tracker = new EpisodeTracker({
+    thresholds: episodeThresholds(model.metadata), updateIntervalMs: cfg.detect.updateIntervalMs, baseline,
+    onObservation: (v) => observations.push(v),
+  });
   pipeline = new Pipeline({ cfg, engine, model, delivery, counters, metrics, log, tracker });
   if (baseline) {
     const { BaselineLink } = await import('../../sensor/baseline-link.js');
@@ -165,6 +176,8 @@ export async function run(argv: string[]): Promise<number> {
   await ota?.close(); // before the connection goes: an update being applied finishes or is abandoned
   baselineLink?.stop();
   baselineStore?.close();
+  clearInterval(observationTimer);
+  observations.close();
   const drained = await delivery.close(Math.max(500, cfg.shutdownTimeoutMs - (Date.now() - t0)));
   if (!drained) log.warn({ left: delivery.outbox.depth }, 'events left in the outbox for the next start');
   await metrics?.close();
@@ -173,4 +186,38 @@ export async function run(argv: string[]): Promise<number> {
   if (!ota) await model.close(); // with OTA the link owns (and has closed) every model
   if (fatal) throw fatal;
   return code;
+}
+
+const OBSERVATIONS_HELP = `usage: netsensor sensor observations [--db FILE] [--limit N] [--since MS] [--class NAME]
+
+Prints the sensor's local observations, newest first, one JSON object per line: flows that gave evidence (a
+non-benign verdict or a rule) but fed no published episode. They never reach the alerts topic; the sensor keeps the
+newest 100,000 in its database (--db, default: the sensor's outbox database).
+`;
+
+async function runObservations(argv: string[]): Promise<number> {
+  const { parseArgs } = await import('node:util');
+  const { NetsensorError } = await import('../../common/errors.js');
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: {
+      db: { type: 'string' }, limit: { type: 'string', default: '100' }, since: { type: 'string' }, class: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    } }));
+  } catch (e) {
+    throw new NetsensorError('ERR_USAGE', `${(e as Error).message} (netsensor sensor observations --help)`);
+  }
+  if (values.help) { process.stdout.write(OBSERVATIONS_HELP); return 0; }
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new NetsensorError('ERR_USAGE', `--limit must be an integer in [1, 1000000], got '${values.limit}'`);
+  const since = values.since === undefined ? undefined : Number(values.since);
+  if (since !== undefined && !Number.isFinite(since)) throw new NetsensorError('ERR_USAGE', `--since must be milliseconds since the epoch, got '${values.since}'`);
+  const { defaults } = await import('../../sensor/config.js');
+  const { ObservationStore } = await import('../../sensor/observation-store.js');
+  const store = new ObservationStore(values.db ?? defaults.outbox.db, 100_000, true);
+  try {
+    const rows = store.query({ limit, sinceMs: since, cls: values.class });
+    if (rows.length) process.stdout.write(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    return 0;
+  } finally { store.close(); }
 }

@@ -7,8 +7,11 @@ import { createSocket } from 'node:dgram';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import mqtt from 'mqtt';
 import { createRng } from '../train/rng.js';
+import { sendDiscovers } from './dhcp-discover.js';
+import { icmpTunnel } from './icmp-tunnel.js';
 
 type Params = Record<string, unknown>;
 const [kind, raw] = process.argv.slice(2);
@@ -424,6 +427,18 @@ Object.assign(kinds, {
       await sleep(jittered(num('periodMs', 1000), 0.15));
     }
     agent.destroy();
+  },
+});
+
+Object.assign(kinds, {
+  async dhcp() {
+    await sendDiscovers({ count: num('count', 100), gapMs: num('gapMs', 5), randomMac: bool('randomMac', true), dev: str('dev', 'vdhcpc') }, rng);
+  },
+  async icmptunnel() {
+    const self = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    if (!self) throw new Error('icmptunnel: this namespace has no IPv4 address');
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(str('peerMac', ''))) throw new Error('icmptunnel: peerMac must be the peer MAC');
+    await icmpTunnel({ host: str('host', '10.232.1.99'), peerMac: str('peerMac', ''), sessions: num('sessions', 1), count: num('count', 100), gapMs: num('gapMs', 50), sizeMin: num('sizeMin', 200), sizeMax: num('sizeMax', 900), maxMs: num('maxMs', 40_000) - 1000 }, self.address, rng, randomBytes);
   },
 });
 

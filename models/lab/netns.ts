@@ -22,6 +22,21 @@ export const HOSTS: Record<string, LabHost> = Object.fromEntries(
 
 export const BENIGN_CLIENTS = ['c1', 'c2', 'c3'].map((h) => HOSTS[h]!);
 
+/**
+ * A host on the link with no IPv4 address, as a DHCP client before its lease: what it broadcasts leaves with
+ * source 0.0.0.0 (see dhcp-discover.ts). IPv6 is off there, so it adds no neighbour discovery of its own to runs
+ * that do not use it.
+ */
+export const UNADDRESSED = { name: 'dhcpc', ns: `${PREFIX}dhcpc` } as const;
+
+/** The namespace of a lab host, the unaddressed one included. */
+export function namespaceOf(host: string): string {
+  if (host === UNADDRESSED.name) return UNADDRESSED.ns;
+  const h = HOSTS[host];
+  if (!h) throw new Error(`unknown lab host ${host}`);
+  return h.ns;
+}
+
 export function sh(cmd: string, args: string[], opts: { ignoreError?: boolean; timeoutMs?: number } = {}): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 30_000 });
@@ -66,13 +81,14 @@ export function createTopology(): void {
   inNs(BRIDGE_NS, 'ip', ['link', 'set', 'lo', 'up']);
   // IPv6 stays on: link-local neighbour discovery and MLD reports are part of a real network's benign chatter
   // (labelled benign, or with the run's class when they come from the attacker's address).
-  for (const host of Object.values(HOSTS)) {
+  for (const host of [...Object.values(HOSTS), UNADDRESSED]) {
     sh('ip', ['netns', 'add', host.ns]);
     const a = `v${host.name}`, b = `b${host.name}`;
     sh('ip', ['link', 'add', a, 'netns', host.ns, 'type', 'veth', 'peer', 'name', b, 'netns', BRIDGE_NS]);
     inNs(host.ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
     inNs(host.ns, 'ip', ['link', 'set', 'lo', 'up']);
-    inNs(host.ns, 'ip', ['addr', 'add', `${host.ip}/24`, 'dev', a]);
+    if ('ip' in host) inNs(host.ns, 'ip', ['addr', 'add', `${host.ip}/24`, 'dev', a]);
+    else inNs(host.ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
     inNs(host.ns, 'ip', ['link', 'set', a, 'up']);
     inNs(host.ns, 'ip', ['route', 'add', '224.0.0.0/4', 'dev', a]);
     // Limited broadcast (DHCP, some discovery protocols) needs a route when there is no default route.

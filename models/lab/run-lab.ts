@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRng } from '../train/rng.js';
-import { createTopology, destroyTopology, HOSTS, sh, signalGroup, sleep, spawnInNs, startCapture, stopProcess } from './netns.js';
+import { createTopology, destroyTopology, HOSTS, namespaceOf, sh, signalGroup, sleep, spawnInNs, startCapture, stopProcess } from './netns.js';
 import { planRuns, type Actor, type LabFiles, type RunSpec } from './scenarios.js';
 
 const { values } = parseArgs({ options: {
@@ -25,7 +25,6 @@ const out = resolve(values.out!);
 const labDir = resolve(new URL('.', import.meta.url).pathname);
 const clientsScript = join(labDir, 'clients.ts');
 const serversScript = join(labDir, 'servers.ts');
-const rawScript = join(labDir, 'raw-packets.py');
 mkdirSync(join(out, 'pcaps'), { recursive: true });
 mkdirSync(join(out, 'sink'), { recursive: true });
 
@@ -67,23 +66,22 @@ function prepareFiles(): LabFiles {
   return f;
 }
 
-let mac: string | undefined;
-function srvMac(): string {
-  mac ??= /link\/ether ([0-9a-f:]+)/.exec(sh('ip', ['-n', HOSTS.srv!.ns, 'link', 'show', 'vsrv']))![1]!;
-  return mac;
+const macs = new Map<string, string>();
+/** `$SRV_MAC`, `$EXT_MAC` … → that host's MAC: tools with their own stack (masscan, tcpreplay) need the peer's MAC, as there is no router in the lab. */
+function withMacs(x: unknown): unknown {
+  const host = typeof x === 'string' ? /^\$([A-Z0-9]+)_MAC$/.exec(x)?.[1]?.toLowerCase() : undefined;
+  if (!host) return x;
+  if (!macs.has(host)) macs.set(host, /link\/ether ([0-9a-f:]+)/.exec(sh('ip', ['-n', namespaceOf(host), 'link', 'show', `v${host}`]))![1]!);
+  return macs.get(host);
 }
 
 function startActor(a: Actor): ChildProcess {
-  const ns = HOSTS[a.host]!.ns;
+  const ns = namespaceOf(a.host);
   if (a.cmd.startsWith('client:')) {
-    return spawnInNs(ns, process.execPath, ['--import', 'tsx', clientsScript, a.cmd.slice(7), JSON.stringify({ ...(a.args as object), maxMs: a.timeoutMs - 500 })]);
+    const params = Object.fromEntries(Object.entries(a.args as object).map(([k, v]) => [k, withMacs(v)]));
+    return spawnInNs(ns, process.execPath, ['--import', 'tsx', clientsScript, a.cmd.slice(7), JSON.stringify({ ...params, maxMs: a.timeoutMs - 500 })]);
   }
-  if (a.cmd.startsWith('raw:')) {
-    return spawnInNs(ns, 'python3', [rawScript, a.cmd.slice(4), JSON.stringify({ ...(a.args as object), maxMs: a.timeoutMs - 500 })]);
-  }
-  // masscan has its own stack: it needs the target's MAC (there is no router in the lab).
-  const args = (a.args as string[]).map((x) => (x === '$SRV_MAC' ? srvMac() : x));
-  return spawnInNs(ns, a.cmd, args);
+  return spawnInNs(ns, a.cmd, (a.args as string[]).map((x) => String(withMacs(x))));
 }
 
 async function play(run: RunSpec): Promise<{ actor: string; code: number | null; stderr: string }[]> {
