@@ -138,7 +138,9 @@ export class EpisodeTracker {
       tr.lastMs = Math.max(tr.lastMs, f.last_seen_ms);
       tr.scoreMax = Math.max(tr.scoreMax, ev.family === 'anomaly' ? 0 : v.score);
       tr.anomalyMax = Math.max(tr.anomalyMax, v.anomaly);
-      if (w >= tr.repWeight * 0.5) { tr.rep = v; tr.repWeight = Math.max(w, tr.repWeight * 0.9); }
+      // The event's flow: the strongest so far, refreshed now and then. Kept as a copy — a verdict's row views its
+      // whole scoring batch, which a track must not hold alive.
+      if (w > tr.repWeight || tr.flows % 64 === 0) { tr.rep = ownRow(v); tr.repWeight = Math.max(w, tr.repWeight * 0.9); }
       for (const [name, c] of v.top) if (tr.top.size < TOP_CAP || tr.top.has(name)) tr.top.set(name, (tr.top.get(name) ?? 0) + Math.abs(c));
       this.o.observer?.(tr, v);
       if (tr.episode) {
@@ -219,7 +221,7 @@ export class EpisodeTracker {
     return {
       family, role, actor, policy: policyOf(family), threshold: this.thresholdOf(family), evidence: 0, at: t,
       flows: 0, packets: 0, bytes: 0, suppressed: 0, peers: new Set(), ports: new Set(), targets: new Set(),
-      firstMs: v.flow.first_seen_ms, lastMs: v.flow.last_seen_ms, scoreMax: 0, anomalyMax: 0, top: new Map(), rep: v, repWeight: 0,
+      firstMs: v.flow.first_seen_ms, lastMs: v.flow.last_seen_ms, scoreMax: 0, anomalyMax: 0, top: new Map(), rep: ownRow(v), repWeight: 0,
     };
   }
 
@@ -236,6 +238,10 @@ export class EpisodeTracker {
       this.counters.evicted += 1;
     }
   }
+}
+
+function ownRow(v: FlowVerdict): FlowVerdict {
+  return { ...v, row: Float32Array.from(v.row) };
 }
 
 /** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */
