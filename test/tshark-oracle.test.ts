@@ -8,7 +8,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { waitForOutput } from './helpers/child-output.ts';
 import { mkdtempSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -38,14 +39,7 @@ function compare(file: string): { records: any[]; flows: number } {
   return { records, flows: t.totals.size };
 }
 
-const waitFor = (child: ChildProcess, re: RegExp, ms: number) => new Promise<void>((resolve, reject) => {
-  let seen = '';
-  const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${seen}`)), ms);
-  const on = (d: Buffer) => { seen += d; if (re.test(seen)) { clearTimeout(timer); resolve(); } };
-  child.stdout?.on('data', on);
-  child.stderr?.on('data', on);
-  child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code} before ${re}: ${seen}`)); });
-});
+const waitFor = waitForOutput;
 
 const SERVER = `
 const http = require('http'), dgram = require('dgram');
