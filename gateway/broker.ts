@@ -18,7 +18,7 @@ import { LoginThrottle } from './login-throttle.js';
 import { readCredentials, verifyPassword, type Credential } from './credentials.js';
 import type { Bus, MessageHandler, PublishOptions } from './bus.js';
 import type { GatewayConfig } from './config.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { AUTH_FAILURES, GatewayMetrics } from './metrics.js';
 
 export function isLoopback(addr: string | undefined): boolean {
   if (!addr) return false;
@@ -51,7 +51,7 @@ export class EmbeddedBroker implements Bus {
     aedes.on('clientReady', (c) => connected.set(c.id, c));
     aedes.on('clientDisconnect', (c) => { if (connected.get(c.id) === c) connected.delete(c.id); });
     const throttle = new LoginThrottle();
-    const refuse = (reason: 'anonymous_remote' | 'bad_credentials' | 'throttled' | 'client_id' | 'takeover', returnCode: number, message: string) => {
+    const refuse = (reason: (typeof AUTH_FAILURES)[number], returnCode: number, message: string) => {
       metrics.authFailed.inc({ reason });
       return authError(message, returnCode);
     };

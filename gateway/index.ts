@@ -22,7 +22,7 @@ import { HttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { limitWarnings } from './log-limit.js';
 import { registerModelsApi } from './http/models-api.js';
-import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, watchGateway, type GatewayMetrics, type RECORD_STAGES } from './metrics.js';
 import { SqliteRolloutStore } from './ota/model-store.js';
 import { ModelDistributor } from './ota/distributor.js';
 import { Registry } from './registry.js';
@@ -64,6 +64,7 @@ export class Gateway {
       correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
       // Components that warn about what remote parties send log each such warning at most once a minute.
       const registry = new Registry(store, config.sensorStaleMs, limitWarnings(root.child({ component: 'registry' })));
+      watchGateway(metrics, { sensors: () => registry.list(), storeBytes: () => store.usedBytes() });
       bus = config.mqtt.broker
         ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }))
         : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, limitWarnings(root.child({ component: 'broker' })));
@@ -135,7 +136,7 @@ export class Gateway {
   }
 
   /** One failed record is counted and skipped: nothing one alert holds may end the process. */
-  private recordFailed(stage: 'alert' | 'alert_changes' | 'homeassistant', e: unknown, detail: Record<string, unknown> = {}): void {
+  private recordFailed(stage: (typeof RECORD_STAGES)[number], e: unknown, detail: Record<string, unknown> = {}): void {
     this.metrics.recordFailed.inc({ stage });
     this.log.error({ err: (e as Error)?.message ?? String(e), stage, ...detail }, 'record handling failed; skipped');
   }
