@@ -8,6 +8,8 @@ import {
   configError, defineSettings, envNamesOf, parseFlags, resolveSettings, type DeepPartial, type Setting, type SettingKind,
 } from '../common/settings.js';
 import { settingsHelp } from '../common/settings-help.js';
+import { hostname } from 'node:os';
+import { ID_PATTERN } from '../protocol/topics.js';
 
 export type { DeepPartial };
 
@@ -57,7 +59,14 @@ export interface GatewayConfig {
     /** Least time between two update messages of one alert on MQTT (creation and escalation are sent at once). */
     updateIntervalMs: number;
   };
-  homeAssistant: { enabled: boolean; discoveryPrefix: string };
+  homeAssistant: {
+    enabled: boolean;
+    discoveryPrefix: string;
+    /** The dashboard as Home Assistant links it; default http://<http.host or this host's name>:<http.port>/. */
+    configurationUrl?: string;
+  };
+  /** Names this gateway on MQTT (netsensor/v1/gateway/<id>/status) and in Home Assistant. */
+  gatewayId: string;
   /** Model distribution (OTA, docs/ota.md). */
   models: {
     /** Public keys (PEM or base64 lines) an upload must be signed by; without it uploads are checked for shape only. */
@@ -79,7 +88,14 @@ export const defaults: GatewayConfig = {
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
   models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
   sensorStaleMs: 5 * 60_000,
+  gatewayId: defaultGatewayId(),
 };
+
+/** The host's name, reduced to the id alphabet (topics and Home Assistant node ids). */
+function defaultGatewayId(): string {
+  const id = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return ID_PATTERN.test(id) ? id : 'gateway';
+}
 
 const S = (path: string, kind: SettingKind, flag: Setting['flag'], help: string, extra: Partial<Setting> = {}): Setting => ({ path, kind, flag, help, ...extra });
 const DAY_MS = 86_400_000;
@@ -119,6 +135,9 @@ export const SETTINGS: readonly Setting[] = [
   S('correlation.updateIntervalMs', 'int', undefined, 'least time between two update messages of one alert (ms)', { min: 0, max: DAY_MS }),
   S('homeAssistant.enabled', 'bool', { name: 'homeassistant', sets: true }, 'publish Home Assistant MQTT discovery'),
   S('homeAssistant.discoveryPrefix', 'string', undefined, 'Home Assistant discovery topic prefix'),
+  S('homeAssistant.configurationUrl', 'string', undefined, 'dashboard URL Home Assistant links the devices to (default http://<http host or host name>:<http port>/)',
+    { pattern: /^https?:\/\/\S+$/, url: true }),
+  S('gatewayId', 'string', 'gateway-id', 'this gateway\'s id on MQTT (netsensor/v1/gateway/<id>/status) and in Home Assistant (default: the host name)', { pattern: ID_PATTERN }),
   S('models.trustedKeysFile', 'file', 'model-keys', 'public keys (PEM or base64 lines) model uploads must be signed by', { envAliases: ['NETSENSOR_GW_MODEL_KEYS'] }),
   S('models.maxFailureRate', 'number', 'max-failure-rate', 'halt a model rollout when this share of sensors fails it (0..1)', { min: 0, max: 1 }),
   S('models.maxFirstStagePercent', 'int', undefined, 'cap on the first rollout stage, percent of a channel\'s sensors', { min: 1, max: 100 }),

@@ -30,7 +30,11 @@ export class ExternalBroker implements Bus {
     client.on('reconnect', () => log.info('reconnecting to external broker'));
   }
 
-  static async connect(cfg: GatewayConfig['mqtt'], log: Logger): Promise<ExternalBroker> {
+  /**
+   * `status`: the gateway's status topic; `will` is published (retained) by the broker when this connection dies,
+   * `online()` is published again after every reconnect (the will may have said offline meanwhile).
+   */
+  static async connect(cfg: GatewayConfig['mqtt'], log: Logger, status?: { topic: string; will: string; online: () => string }): Promise<ExternalBroker> {
     const url = cfg.broker!;
     try {
       const client = await connectAsync(url, {
@@ -43,9 +47,15 @@ export class ExternalBroker implements Bus {
         properties: { sessionExpiryInterval: 3600 },
         reconnectPeriod: 2000,
         connectTimeout: 10_000,
+        will: status ? { topic: status.topic, payload: Buffer.from(status.will), qos: 1, retain: true } : undefined,
         ca: cfg.tls?.caFile ? readFileSync(cfg.tls.caFile) : undefined,
       });
       log.info({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'connected to external broker (MQTT v5)');
+      if (status) {
+        client.on('connect', () => client.publish(status.topic, status.online(), { qos: 1, retain: true }, (e) => {
+          if (e) log.warn({ err: e }, 'publishing the online status failed');
+        }));
+      }
       return new ExternalBroker(client, cfg.shareGroup, log);
     } catch (e) {
       throw new NetsensorError('ERR_CONFIG', `cannot connect to broker ${url}: ${(e as Error).message}`, { cause: e });

@@ -17,6 +17,9 @@ import type { GatewayConfig } from './config.js';
 import { Correlator, type AlertChange } from './correlate.js';
 import { ExternalBroker } from './external.js';
 import { HomeAssistant } from './homeassistant.js';
+import { GATEWAY_WILL, gatewayOffline, gatewayOnline } from './gateway-status.js';
+import { packageVersion } from '../common/version.js';
+import { hostname } from 'node:os';
 import { registerApi } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
@@ -65,10 +68,16 @@ export class Gateway {
       // Components that warn about what remote parties send log each such warning at most once a minute.
       const registry = new Registry(store, config.sensorStaleMs, limitWarnings(root.child({ component: 'registry' })));
       watchGateway(metrics, { sensors: () => registry.list(), storeBytes: () => store.usedBytes() });
+      const statusTopic = topics.gatewayStatus(config.gatewayId);
       bus = config.mqtt.broker
-        ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }))
+        ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }), { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline })
         : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, limitWarnings(root.child({ component: 'broker' })));
-      const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, config.homeAssistant.discoveryPrefix, root.child({ component: 'homeassistant' })) : undefined;
+      await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
+      const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, {
+        prefix: config.homeAssistant.discoveryPrefix, gatewayId: config.gatewayId, version: packageVersion(),
+        configurationUrl: config.homeAssistant.configurationUrl ?? dashboardUrl(config.http),
+      }, root.child({ component: 'homeassistant' })) : undefined;
+      await ha?.announceGateway();
       http = new HttpServer(config.http, root.child({ component: 'http' }));
       let gw: Gateway | undefined;
       const ingest = new Ingest(store, correlator, registry, metrics, root.child({ component: 'ingest' }), (changes) => gw?.onAlertChanges(changes));
@@ -85,7 +94,7 @@ export class Gateway {
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
       registerModelsApi(http, models, rollouts);
-      if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
+      if (ha) registry.onChange((s) => void ha.announce(s.id, registry.versionOf(s.id), s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
         const t = parseSensorTopic(topic);
         if (t) registry.onStatus(t.sensorId, payload);
@@ -123,6 +132,9 @@ export class Gateway {
       for (const c of changes) {
         if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
         if (c.escalated) this.metrics.alertsEscalated.inc();
+        if (this.ha && !c.silent && (c.created || c.escalated)) {
+          this.ha.alert(c.alert, c.created ? 'created' : 'escalated').catch((e) => this.recordFailed('homeassistant', e, { alert: c.alert.id }));
+        }
       }
       this.alertPublisher.onChanges(changes);
     } catch (e) {
@@ -189,6 +201,8 @@ export class Gateway {
     this.alertPublisher.flush();
     await Promise.all([...this.publishing]);
     await this.models.idle().catch(() => {});
+    await this.bus.publish(topics.gatewayStatus(this.config.gatewayId), gatewayOffline(), { qos: 1, retain: true })
+      .catch((e) => this.log.warn({ err: e }, 'publishing the offline status failed'));
     await this.bus.close().catch((e) => this.log.warn({ err: e }, 'closing broker failed'));
     this.ingest.flush(); // anything delivered while the broker was closing
     try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: e }, 'writing alerts failed'); }
@@ -196,6 +210,12 @@ export class Gateway {
     this.store.close();
     this.log.info('gateway stopped');
   }
+}
+
+/** The dashboard's URL as seen from elsewhere: a wildcard listen address becomes this host's name. */
+function dashboardUrl(http: GatewayConfig['http']): string {
+  const host = http.host === '0.0.0.0' || http.host === '::' ? hostname() : http.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${http.port}/`;
 }
 
 /** Keys an upload must be signed by (models.trustedKeysFile); none → every upload is refused. */
