@@ -9,7 +9,7 @@
  */
 import { createServer as createTcpServer, type Server, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { readPem } from './tls-files.js';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import type { Logger } from '../common/log.js';
 import { NetsensorError } from '../common/errors.js';
@@ -19,6 +19,11 @@ import { readCredentials, verifyPassword, type Credential } from './credentials.
 import type { Bus, MessageHandler, PublishOptions } from './bus.js';
 import type { GatewayConfig } from './config.js';
 import type { AUTH_FAILURES, GatewayMetrics } from './metrics.js';
+
+/** Certificate, key and CA of the TLS listener, read now (start and reload). */
+export function tlsContext(tls: NonNullable<GatewayConfig['mqtt']['tls']>): { cert?: Buffer; key?: Buffer; ca?: Buffer } {
+  return { cert: readPem(tls.certFile, 'mqtt.tls.certFile'), key: readPem(tls.keyFile, 'mqtt.tls.keyFile'), ca: readPem(tls.caFile, 'mqtt.tls.caFile') };
+}
 
 export function isLoopback(addr: string | undefined): boolean {
   if (!addr) return false;
@@ -38,11 +43,10 @@ export class EmbeddedBroker implements Bus {
   static async start(cfg: GatewayConfig['mqtt'], haPrefix: string, metrics: GatewayMetrics, log: Logger): Promise<EmbeddedBroker> {
     const creds: Map<string, Credential> | undefined = cfg.credentialsFile ? readCredentials(cfg.credentialsFile) : undefined;
     const aedes = await Aedes.createBroker({ id: 'netsensor-gateway', heartbeatInterval: 60_000 });
+    // Mutual TLS: the handshake itself refuses a client without a certificate from the CA, before MQTT begins.
+    const mutual = Boolean(cfg.tls?.requireClientCert);
     const server = cfg.tls
-      ? createTlsServer({
-        cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile),
-        ca: cfg.tls.caFile ? readFileSync(cfg.tls.caFile) : undefined,
-      }, aedes.handle)
+      ? createTlsServer({ ...tlsContext(cfg.tls), requestCert: mutual, rejectUnauthorized: mutual }, aedes.handle)
       : createTcpServer(aedes.handle);
     const broker = new EmbeddedBroker(aedes, server, log);
 
@@ -126,7 +130,7 @@ export class EmbeddedBroker implements Bus {
     if (!creds && !isLoopback(cfg.host)) {
       log.warn({ host: cfg.host }, 'broker listens beyond loopback without a credentials file: only loopback clients will be accepted');
     }
-    log.info({ host: cfg.host, port: broker.port, tls: Boolean(cfg.tls), credentials: Boolean(creds) }, 'embedded MQTT broker listening');
+    log.info({ host: cfg.host, port: broker.port, tls: Boolean(cfg.tls), clientCerts: mutual, credentials: Boolean(creds) }, 'embedded MQTT broker listening');
     return broker;
   }
 

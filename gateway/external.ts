@@ -4,7 +4,7 @@
  * OTA topics are subscribed normally because every gateway keeps the whole registry.
  */
 import { connectAsync, type MqttClient } from 'mqtt';
-import { readFileSync } from 'node:fs';
+import { readPem } from './tls-files.js';
 import type { Logger } from '../common/log.js';
 import { NetsensorError } from '../common/errors.js';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
@@ -36,6 +36,7 @@ export class ExternalBroker implements Bus {
    */
   static async connect(cfg: GatewayConfig['mqtt'], log: Logger, status?: { topic: string; will: string; online: () => string }): Promise<ExternalBroker> {
     const url = cfg.broker!;
+    if (!cfg.brokerTls.verify) log.warn({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'the external broker\'s certificate is NOT verified (mqtt.brokerTls.verify false): anyone on the path can pose as the broker');
     try {
       const client = await connectAsync(url, {
         protocolVersion: 5,
@@ -48,7 +49,11 @@ export class ExternalBroker implements Bus {
         reconnectPeriod: 2000,
         connectTimeout: 10_000,
         will: status ? { topic: status.topic, payload: Buffer.from(status.will), qos: 1, retain: true } : undefined,
-        ca: cfg.tls?.caFile ? readFileSync(cfg.tls.caFile) : undefined,
+        // mqtt.tls.caFile served this before mqtt.brokerTls existed; still honoured
+        ca: readPem(cfg.brokerTls.caFile, 'mqtt.brokerTls.caFile') ?? readPem(cfg.tls?.caFile, 'mqtt.tls.caFile'),
+        cert: readPem(cfg.brokerTls.certFile, 'mqtt.brokerTls.certFile'),
+        key: readPem(cfg.brokerTls.keyFile, 'mqtt.brokerTls.keyFile'),
+        rejectUnauthorized: cfg.brokerTls.verify,
       });
       log.info({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'connected to external broker (MQTT v5)');
       if (status) {
