@@ -8,7 +8,7 @@
  * (login-throttle.ts). Every refusal is counted by reason.
  */
 import { createServer as createTcpServer, type Server, type AddressInfo } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import { readPem } from './tls-files.js';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import type { Logger } from '../common/log.js';
@@ -38,7 +38,9 @@ function authError(message: string, returnCode: number): AuthenticateError {
 export class EmbeddedBroker implements Bus {
   readonly kind = 'embedded' as const;
   private readonly identities = new WeakMap<Client, Identity>();
-  private constructor(private readonly aedes: Aedes, private readonly server: Server, private readonly log: Logger) {}
+  private constructor(private readonly aedes: Aedes, private readonly server: Server, private readonly log: Logger,
+    /** Logins by id; undefined: anonymous loopback clients only. Replaced by a reload. */
+    private creds: Map<string, Credential> | undefined) {}
 
   static async start(cfg: GatewayConfig['mqtt'], haPrefix: string, metrics: GatewayMetrics, log: Logger): Promise<EmbeddedBroker> {
     const creds: Map<string, Credential> | undefined = cfg.credentialsFile ? readCredentials(cfg.credentialsFile) : undefined;
@@ -48,7 +50,7 @@ export class EmbeddedBroker implements Bus {
     const server = cfg.tls
       ? createTlsServer({ ...tlsContext(cfg.tls), requestCert: mutual, rejectUnauthorized: mutual }, aedes.handle)
       : createTcpServer(aedes.handle);
-    const broker = new EmbeddedBroker(aedes, server, log);
+    const broker = new EmbeddedBroker(aedes, server, log, creds);
 
     // Connected clients by id: a CONNECT with an id in use by a different login is a takeover attempt.
     const connected = new Map<string, Client>();
@@ -77,6 +79,7 @@ export class EmbeddedBroker implements Bus {
 
     aedes.authenticate = (client, username, password, done) => {
       const remote = (client.conn as { remoteAddress?: string }).remoteAddress;
+      const creds = broker.creds;
       if (!creds) {
         if (isLoopback(remote)) {
           const err = admit(client, { role: 'anonymous', id: client.id });
@@ -132,6 +135,20 @@ export class EmbeddedBroker implements Bus {
     }
     log.info({ host: cfg.host, port: broker.port, tls: Boolean(cfg.tls), clientCerts: mutual, credentials: Boolean(creds) }, 'embedded MQTT broker listening');
     return broker;
+  }
+
+  /**
+   * Reads the credentials file and the TLS files again (SIGHUP) and returns the step that puts them in use; throws,
+   * changing nothing, when one is unusable. New logins and TLS handshakes use them; open connections stay.
+   */
+  prepareReload(cfg: GatewayConfig['mqtt']): () => void {
+    const creds = cfg.credentialsFile ? readCredentials(cfg.credentialsFile) : undefined;
+    const tls = cfg.tls && this.server instanceof TlsServer ? tlsContext(cfg.tls) : undefined;
+    if (tls) createSecureContext(tls); // a key that does not fit its certificate throws here, not in the listener
+    return () => {
+      this.creds = creds;
+      if (tls) (this.server as TlsServer).setSecureContext(tls);
+    };
   }
 
   get port(): number {

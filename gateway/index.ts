@@ -29,6 +29,7 @@ import { createGatewayMetrics, watchGateway, type GatewayMetrics, type RECORD_ST
 import { SqliteRolloutStore } from './ota/model-store.js';
 import { ModelDistributor } from './ota/distributor.js';
 import { Registry } from './registry.js';
+import { planReload, type ReloadPlan } from './reload.js';
 import { Baselines } from './baselines.js';
 import { registerBaselinesApi } from './http/baselines-api.js';
 import { Store } from './store.js';
@@ -116,6 +117,26 @@ export class Gateway {
       store.close();
       throw e;
     }
+  }
+
+  /**
+   * Applies what can change safely from `next` (gateway/reload.ts) and reports the rest. Files are read first:
+   * when one is unusable this throws and nothing changed.
+   */
+  reload(next: GatewayConfig): ReloadPlan {
+    const plan = planReload(this.config, next);
+    const commitBroker = this.bus instanceof EmbeddedBroker ? this.bus.prepareReload({ ...next.mqtt, tls: this.config.mqtt.tls && next.mqtt.tls }) : undefined;
+    commitBroker?.();
+    this.http.setAccess(next.http.token, next.http.loopbackExempt);
+    const c = this.config;
+    c.http.token = next.http.token;
+    c.http.tokenFile = next.http.tokenFile;
+    c.http.loopbackExempt = next.http.loopbackExempt;
+    c.mqtt.credentialsFile = next.mqtt.credentialsFile;
+    if (c.mqtt.tls && next.mqtt.tls) Object.assign(c.mqtt.tls, { certFile: next.mqtt.tls.certFile, keyFile: next.mqtt.tls.keyFile, caFile: next.mqtt.tls.caFile });
+    c.store.retentionDays = next.store.retentionDays;
+    c.store.maxBytes = next.store.maxBytes;
+    return plan;
   }
 
   /** The embedded broker's port (useful with port 0), or undefined with an external broker. */
