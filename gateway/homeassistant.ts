@@ -108,7 +108,8 @@ export class HomeAssistant {
   private readonly sent = new Map<string, string>();
   private readonly announced = new Set<string>();
   private readonly lastState = new Map<string, string>();
-  private readonly lastCount = new Map<string, number>();
+  /** Open alerts per sensor as of the last update, announced or not (an alert may beat its sensor's discovery). */
+  private counts = new Map<string, number>();
 
   constructor(private readonly bus: Bus, private readonly ha: HaIdentity, private readonly log: Logger) {}
 
@@ -131,7 +132,7 @@ export class HomeAssistant {
       await this.publishConfigs(sensorDiscovery(this.ha, id, sensorVersion));
       this.announced.add(id);
       await this.bus.publish(haTopics.availability(id), online ? 'online' : 'offline', { qos: 1, retain: true });
-      await this.publishState(id, this.lastCount.get(id) ?? 0);
+      await this.publishState(id);
     } catch (e) {
       this.log.warn({ err: e, sensor: id }, 'home assistant discovery failed');
     }
@@ -146,11 +147,13 @@ export class HomeAssistant {
   async update(open: Alert[]): Promise<void> {
     const counts = new Map<string, number>();
     for (const a of open) for (const s of a.sensors) counts.set(s, (counts.get(s) ?? 0) + 1);
-    for (const id of this.announced) await this.publishState(id, counts.get(id) ?? 0);
+    this.counts = counts;
+    for (const id of this.announced) await this.publishState(id);
   }
 
-  private async publishState(id: string, count: number): Promise<void> {
-    this.lastCount.set(id, count);
+  /** Publishes the current count when it changed; whichever caller comes last sends the latest counts. */
+  private async publishState(id: string): Promise<void> {
+    const count = this.counts.get(id) ?? 0;
     const state = JSON.stringify({ intrusion: count > 0 ? 'ON' : 'OFF', open_alerts: count });
     if (this.lastState.get(id) === state) return;
     this.lastState.set(id, state);

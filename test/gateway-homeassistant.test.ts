@@ -89,6 +89,8 @@ test('every discovery config follows the rules; gateway device, origin, versions
     assert.is(intrusion.payload.device.via_device, 'netsensor_gateway_gw-ha');
     assert.ok(intrusion.payload.availability.some((a: { topic: string }) => a.topic === topics.gatewayStatus('gw-ha')), 'availability lists the gateway');
     assert.ok(isAvailable(intrusion.payload, last), 'sensor and gateway online: available');
+    // the alert may arrive before the sensor's discovery is out: its state must still end up counting it
+    await waitFor(() => last.get('netsensor/v1/ha/edge-1/state') === JSON.stringify({ intrusion: 'ON', open_alerts: 1 }), 5000, 'edge-1 state ON');
 
     const [created, escalated] = events;
     assert.equal([created.msg.reason, created.msg.event_type], ['created', 'medium']);
