@@ -45,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       if (again.help) return;
       next = again.config;
     } catch (e) {
-      log.error({ err: e }, 'reload refused: the new configuration is invalid; running on with the previous one');
+      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: the new configuration is invalid; running on with the previous one');
       return;
     }
     try {
@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
       log.info({ applied: plan.apply }, 'configuration reloaded');
       if (plan.restart.length) log.warn({ settings: plan.restart }, 'changed settings that take effect only after a restart were not applied');
     } catch (e) {
-      log.error({ err: e }, 'reload refused: a file it names is unusable; running on with the previous configuration');
+      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: a file it names is unusable; running on with the previous configuration');
     }
   };
   process.on('SIGHUP', reload);
