@@ -10,8 +10,16 @@
  *   request (the core keys both directions as one flow), so they never match; multicast/broadcast responses
  *   (mDNS, SSDP NOTIFY) are excluded. Evidence goes to the destination (the victim), and its `dos` episode needs
  *   many such flows from several reflectors (families.ts), so a few stray replies stay observations.
+ *
+ * echo flood: an ICMP/ICMPv6 echo flow (one identifier, so one flow however long it runs) that carried at least
+ *   ECHO_FLOOD.minRequests requests at ECHO_FLOOD.minRate or more per second. The core reports such a flow early, at
+ *   128 packets, so the rule sees a flood within a fraction of a second, while a model trained on whole flows sees only
+ *   the first 128 packets of something. Ordinary pings send 1 request per second (`ping -i 0.2`, the fastest an
+ *   unprivileged user may ask for, 5); monitoring tools send a few per target. Evidence goes to the source and,
+ *   for a flood from several hosts, to the destination, weighted like the model's dos evidence (families.ts strength).
  */
 import type { Evidence, FlowVerdict } from './evidence.js';
+import { FAMILIES } from './families.js';
 
 /** UDP services abused for reflection/amplification (US-CERT TA14-017A and later additions). */
 export const AMPLIFIER_PORTS: ReadonlySet<number> = new Set([
@@ -24,13 +32,41 @@ function isMulticastOrBroadcast(ip: string): boolean {
   return (first >= 224 && first <= 239) || ip === '255.255.255.255' || ip.endsWith('.255');
 }
 
-/** Whether a flow can carry rule evidence (the pipeline hands such flows over even when the model calls them benign). */
-export function ruleCandidate(proto: number, dst2srcPackets: number, srcPort: number): boolean {
+/** An ICMP echo flood in one flow: this many requests, at this rate (requests per second over the flow's duration). */
+export const ECHO_FLOOD = { minRequests: 100, minRate: 50 } as const;
+
+/** The echo pairs' key (docs/flows.md): `dst_port` is the request type × 256. */
+const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };
+
+function isReflectedReply(proto: number, srcPort: number, dst2srcPackets: number): boolean {
   return proto === 17 && dst2srcPackets === 0 && AMPLIFIER_PORTS.has(srcPort);
+}
+
+function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, durationMs: number): boolean {
+  return ECHO_KEY[proto] === dstPort && src2dstPackets >= ECHO_FLOOD.minRequests
+    && src2dstPackets * 1000 >= ECHO_FLOOD.minRate * Math.max(durationMs, 1);
+}
+
+/**
+ * Whether a flow can carry rule evidence (the pipeline hands such flows over even when the model calls them benign).
+ * Plain numbers, no objects: it runs on every flow row.
+ */
+export function ruleCandidate(proto: number, srcPort: number, dstPort: number, src2dstPackets: number, dst2srcPackets: number, durationMs: number): boolean {
+  return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs);
 }
 
 export function ruleEvidence(v: FlowVerdict): Evidence[] {
   const f = v.flow;
-  if (!ruleCandidate(f.proto, f.dst2src_packets, f.src_port) || isMulticastOrBroadcast(f.dst_ip)) return [];
-  return [{ family: 'dos', role: 'dst', actor: f.dst_ip, peer: f.src_ip, port: f.src_port, weight: 1 }];
+  if (isReflectedReply(f.proto, f.src_port, f.dst2src_packets)) {
+    if (isMulticastOrBroadcast(f.dst_ip)) return [];
+    return [{ family: 'dos', role: 'dst', actor: f.dst_ip, peer: f.src_ip, port: f.src_port, weight: 1 }];
+  }
+  if (isEchoFlood(f.proto, f.dst_port, f.src2dst_packets, f.last_seen_ms - f.first_seen_ms)) {
+    const weight = FAMILIES.dos!.strength!(v.row);
+    return [
+      { family: 'dos', role: 'src', actor: f.src_ip, peer: f.dst_ip, port: f.dst_port, weight },
+      { family: 'dos', role: 'dst', actor: f.dst_ip, peer: f.src_ip, port: f.dst_port, weight },
+    ];
+  }
+  return [];
 }

@@ -259,7 +259,7 @@ export class Pipeline {
         continue;
       }
       // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
-      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(key.protocol, key.dst2src_packets, key.src_port)) continue;
+      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(key.protocol, key.src_port, key.dst_port, key.src2dst_packets, key.dst2src_packets, key.last_seen_ms - key.first_seen_ms)) continue;
       const v: FlowVerdict = {
         flow: wireFlowKey(key), interim: key.interim, row, alertClass: s.alertClass, score: s.score,
         classThreshold: s.threshold, anomaly: s.anomaly, top: s.top,
