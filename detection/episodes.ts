@@ -241,7 +241,8 @@ export class EpisodeTracker {
 }
 
 function ownRow(v: FlowVerdict): FlowVerdict {
-  return { ...v, row: Float32Array.from(v.row) };
+  // new Float32Array(typed array) is a memcpy; Float32Array.from() walks an iterator
+  return { ...v, row: v.row instanceof Float32Array ? new Float32Array(v.row) : Float32Array.from(v.row) };
 }
 
 /** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */

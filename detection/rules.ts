@@ -13,7 +13,7 @@
  *
  * echo flood: an ICMP/ICMPv6 echo flow (one identifier, so one flow however long it runs) that carried at least
  *   ECHO_FLOOD.minRequests requests at ECHO_FLOOD.minRate or more per second. The core reports such a flow early, at
- *   128 packets, so the rule sees a flood within a fraction of a second, while a model trained on whole flows sees only
+ *   128 packets (both directions), so the rule sees a flood within a fraction of a second, while a model trained on whole flows sees only
  *   the first 128 packets of something. Ordinary pings send 1 request per second (`ping -i 0.2`, the fastest an
  *   unprivileged user may ask for, 5); monitoring tools send a few per target. Evidence goes to the source and,
  *   for a flood from several hosts, to the destination, weighted like the model's dos evidence (families.ts strength).
@@ -32,8 +32,11 @@ function isMulticastOrBroadcast(ip: string): boolean {
   return (first >= 224 && first <= 239) || ip === '255.255.255.255' || ip.endsWith('.255');
 }
 
-/** An ICMP echo flood in one flow: this many requests, at this rate (requests per second over the flow's duration). */
-export const ECHO_FLOOD = { minRequests: 100, minRate: 50 } as const;
+/**
+ * An ICMP echo flood in one flow: this many requests, at this rate (requests per second over the flow's duration).
+ * 64: the core's early report comes at 128 packets in both directions, i.e. 64 requests when the victim answers.
+ */
+export const ECHO_FLOOD = { minRequests: 64, minRate: 50 } as const;
 
 /** The echo pairs' key (docs/flows.md): `dst_port` is the request type × 256. */
 const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };

@@ -213,7 +213,7 @@ test('reflection rule: replies without requests from many amplifiers to one addr
   assert.is(out[0]!.track.actor, '10.10.10.10');
 });
 
-test('echo flood rule: one ICMP echo flow of 128 requests in 0.25 s opens a dos episode on its source whatever the model says; a long ping at 1/s, or a short fast one, does not', () => {
+test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 s (the core\'s early report) opens a dos episode on its source whatever the model says; a long ping at 1/s, or a short fast one, does not', () => {
   const echo = (o: { t: number; requests: number; durationMs: number; proto?: number; dport?: number; pps?: number }): FlowVerdict => {
     const v = verdict({ src: '10.0.0.31', dst: '10.0.0.21', proto: o.proto ?? 1, dport: o.dport ?? 2048, t: o.t, packets: 2 * o.requests, interim: true });
     v.flow.first_seen_ms = o.t - o.durationMs;
@@ -226,13 +226,13 @@ test('echo flood rule: one ICMP echo flow of 128 requests in 0.25 s opens a dos 
   const calm: EpisodeChange[] = [
     ...quiet.observe(echo({ t: T0 + 600_000, requests: 600, durationMs: 600_000 })), // ping for 10 minutes
     ...quiet.observe(echo({ t: T0 + 700_000, requests: 128, durationMs: 25_600, dport: 2048 })), // ping -i 0.2
-    ...quiet.observe(echo({ t: T0 + 800_000, requests: 60, durationMs: 100 })), // a short burst, not a flood
+    ...quiet.observe(echo({ t: T0 + 800_000, requests: 40, durationMs: 100 })), // a short burst, not a flood
     ...quiet.observe(echo({ t: T0 + 900_000, requests: 500, durationMs: 1000, dport: 771 })), // not echo: port unreachable
   ];
   assert.equal(calm, []);
   for (const [proto, dport] of [[1, 2048], [58, 32768]] as const) {
     const tr = new EpisodeTracker({ newId: ids });
-    const opened = tr.observe(echo({ t: T0 + 260, requests: 128, durationMs: 256, proto, dport }));
+    const opened = tr.observe(echo({ t: T0 + 130, requests: 64, durationMs: 128, proto, dport }));
     assert.equal(states(opened), ['open:dos:src'], `proto ${proto}`);
     assert.is(opened[0]!.track.actor, '10.0.0.31');
   }
