@@ -18,7 +18,7 @@
  *   unprivileged user may ask for, 5); monitoring tools send a few per target. Evidence goes to the source and,
  *   for a flood from several hosts, to the destination, weighted like the model's dos evidence (families.ts strength).
  */
-import type { Evidence, FlowVerdict } from './evidence.js';
+import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { FAMILIES } from './families.js';
 
 /** UDP services abused for reflection/amplification (US-CERT TA14-017A and later additions). */
@@ -58,18 +58,14 @@ export function ruleCandidate(proto: number, srcPort: number, dstPort: number, s
   return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs);
 }
 
-export function ruleEvidence(v: FlowVerdict): Evidence[] {
+/** Adds the rules' evidence of one flow to `out`, except where the model already gave that family and role. */
+export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer): void {
   const f = v.flow;
   if (isReflectedReply(f.proto, f.src_port, f.dst2src_packets)) {
-    if (isMulticastOrBroadcast(f.dst_ip)) return [];
-    return [{ family: 'dos', role: 'dst', actor: f.dst_ip, peer: f.src_ip, port: f.src_port, weight: 1 }];
-  }
-  if (isEchoFlood(f.proto, f.dst_port, f.src2dst_packets, f.last_seen_ms - f.first_seen_ms)) {
+    if (!isMulticastOrBroadcast(f.dst_ip) && !out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.src_port, 1);
+  } else if (isEchoFlood(f.proto, f.dst_port, f.src2dst_packets, f.last_seen_ms - f.first_seen_ms)) {
     const weight = FAMILIES.dos!.strength!(v.row);
-    return [
-      { family: 'dos', role: 'src', actor: f.src_ip, peer: f.dst_ip, port: f.dst_port, weight },
-      { family: 'dos', role: 'dst', actor: f.dst_ip, peer: f.src_ip, port: f.dst_port, weight },
-    ];
+    if (!out.has('dos', 'src')) out.push('dos', 'src', f.src_ip, f.dst_ip, f.dst_port, weight);
+    if (!out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
   }
-  return [];
 }

@@ -100,6 +100,8 @@ export interface Scorer {
     explainAll?: boolean;
     decision?: DecisionOverrides;
     explainIf?: (className: string, score: number, anomaly: number, alert: boolean) => boolean;
+    /** false: the pipeline reads no probabilities (inference/model.ts then builds none). */
+    probabilities?: boolean;
   }): Promise<ScoredRow[]>;
 }
 
@@ -240,7 +242,7 @@ export class Pipeline {
     // of 100k alerting flows would otherwise cost an attribution each).
     let explained = 0;
     const explainIf = byFlow ? undefined : (_c: string, _s: number, _a: number, alert: boolean) => alert && explained++ < EXPLAIN_PER_BATCH;
-    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision, explainIf });
+    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision, explainIf, probabilities: false });
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
