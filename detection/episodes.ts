@@ -32,7 +32,8 @@ export interface TrackerOptions {
   newId?: () => string;
   /** Called after every evidence update (calibration watches peaks with it). */
   observer?: (track: Track, v: FlowVerdict) => void;
-  /** A flow that gave evidence but fed no episode: a local observation (the sensor stores them, bounded). */
+  /** A flow that gave evidence but fed no episode: a local observation (the sensor stores them, bounded). Like
+   *  every verdict handed to the tracker, `v` may be reused by the caller after the call: copy what is kept. */
   onObservation?: (v: FlowVerdict) => void;
 }
 
@@ -109,7 +110,10 @@ export class EpisodeTracker {
   get size(): number { return this.tracks.size; }
   thresholdOf(family: string): number { return this.thresholds[family] ?? policyOf(family).threshold; }
 
-  /** Takes one scored flow; returns the episodes to publish now (opened, or updated after the interval). */
+  /**
+   * Takes one scored flow; returns the episodes to publish now (opened, or updated after the interval). The verdict is
+   * read during the call only (the sensor reuses one object for every row): what a track keeps is copied (ownRow).
+   */
   observe(v: FlowVerdict): readonly EpisodeChange[] {
     const f = v.flow;
     const t = Math.max(this.clock, f.last_seen_ms);
@@ -253,7 +257,7 @@ export class EpisodeTracker {
 
 function ownRow(v: FlowVerdict): FlowVerdict {
   // new Float32Array(typed array) is a memcpy; Float32Array.from() walks an iterator
-  return { ...v, row: v.row instanceof Float32Array ? new Float32Array(v.row) : Float32Array.from(v.row) };
+  return { ...v, flow: { ...v.flow }, row: v.row instanceof Float32Array ? new Float32Array(v.row) : Float32Array.from(v.row) };
 }
 
 /** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */
