@@ -238,4 +238,24 @@ test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 
   }
 });
 
+test('a verdict object reused for the next flow (as the sensor does) changes nothing a track kept', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const v = verdict({ src: '10.0.0.66', dst: '10.0.0.10', dport: 22, t: T0, cls: 'bruteforce' });
+  const opened: EpisodeChange[] = [];
+  for (let i = 0; i < 8; i++) {
+    // the pipeline overwrites one object in place, row after row
+    v.flow.dst_port = 22; v.flow.first_seen_ms = T0 + i * 10; v.flow.last_seen_ms = T0 + i * 10 + 5;
+    opened.push(...tr.observe(v));
+  }
+  assert.equal(states(opened), ['open:bruteforce:src']);
+  const kept = opened[0]!.track;
+  const before = JSON.stringify(kept.rep.flow);
+  v.flow.src_ip = '192.0.2.1'; v.flow.dst_port = 9999; v.flow.last_seen_ms = 0;
+  (v.row as Float32Array).fill(7);
+  assert.is(JSON.stringify(kept.rep.flow), before);
+  assert.is(kept.rep.flow.src_ip, '10.0.0.66');
+  assert.ok(kept.rep.row[0] !== 7, 'the row is a copy');
+  assert.is(kept.actor, '10.0.0.66');
+});
+
 test.run();
