@@ -13,10 +13,10 @@
  *
  * echo flood: an ICMP/ICMPv6 echo flow (one identifier, so one flow however long it runs) that carried at least
  *   ECHO_FLOOD.minRequests requests at ECHO_FLOOD.minRate or more per second. The core reports such a flow early, at
- *   128 packets (both directions), so the rule sees a flood within a fraction of a second, while a model trained on whole flows sees only
- *   the first 128 packets of something. Ordinary pings send 1 request per second (`ping -i 0.2`, the fastest an
- *   unprivileged user may ask for, 5); monitoring tools send a few per target. Evidence goes to the source and,
- *   for a flood from several hosts, to the destination, weighted like the model's dos evidence (families.ts strength).
+ *   128 packets (both directions), so the rule sees a flood within a fraction of a second, while a model trained on
+ *   whole flows sees only the first 128 packets of something. Ordinary pings send one request per second and
+ *   monitoring tools a few per target. Evidence goes to the source and, for a flood from several hosts, to the
+ *   destination, weighted like the model's dos evidence (families.ts strength).
  */
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { FAMILIES } from './families.js';
