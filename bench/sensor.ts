@@ -4,6 +4,7 @@
  * the flow record was scored) to arrival at a subscriber on the same broker (≈ PUBACK), p50/p99.
  *
  *   node --import tsx bench/sensor.ts [packets=1000000] [packetsPerFlow=10] [repeats=3]
+ *   (env NETSENSOR_BENCH_MQTT_PORT: the Mosquitto port, default 18900)
  *
  * Four settings, each run `repeats` times (the median run by packets/s is printed, with all the rates):
  * (0) thresholds no row reaches (no events: capture + features + inference + the outbox path idle),
@@ -82,7 +83,8 @@ async function median(label: string, args: string[], id: string) {
   console.log(`${label}:`, JSON.stringify({ ...m, ppsRuns: runs.map((r) => r.pps), ppsPerCpuRuns: runs.map((r) => r.ppsPerCpu) }));
 }
 
-const broker = new Mosquitto(18900);
+// NETSENSOR_BENCH_MQTT_PORT: run beside tests that hold the default port
+const broker = new Mosquitto(Number(process.env.NETSENSOR_BENCH_MQTT_PORT ?? 18900));
 const pcapPath = join(dir, 'big.pcap');
 try {
   const flows = writePcap(pcapPath);

@@ -11,10 +11,13 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { EpisodeState } from '../protocol/episode.js';
 import type { Baseline } from './baseline.js';
-import { evidenceOf, type FlowVerdict } from './evidence.js';
+import { EvidenceBuffer, evidenceOf, type FlowVerdict } from './evidence.js';
 import { policyOf, thresholdsWith, type FamilyPolicy, type Role } from './families.js';
+import { TrackIndex } from './track-index.js';
 
 const SET_CAP = 4096;
+/** What observe() returns when nothing is to be published (shared: callers only read it). */
+const NOTHING: readonly EpisodeChange[] = Object.freeze([]);
 const TOP_CAP = 64;
 
 export interface TrackerOptions {
@@ -29,7 +32,8 @@ export interface TrackerOptions {
   newId?: () => string;
   /** Called after every evidence update (calibration watches peaks with it). */
   observer?: (track: Track, v: FlowVerdict) => void;
-  /** A flow that gave evidence but fed no episode: a local observation (the sensor stores them, bounded). */
+  /** A flow that gave evidence but fed no episode: a local observation (the sensor stores them, bounded). Like
+   *  every verdict handed to the tracker, `v` may be reused by the caller after the call: copy what is kept. */
   onObservation?: (v: FlowVerdict) => void;
 }
 
@@ -38,6 +42,8 @@ export interface Track {
   family: string;
   role: Role;
   actor: string;
+  /** The actor, or for per-peer families actor|peer: the track's key within its family and role. */
+  indexKey: string;
   policy: FamilyPolicy;
   threshold: number;
   evidence: number;
@@ -80,7 +86,8 @@ export interface TrackerCounters {
 }
 
 export class EpisodeTracker {
-  private readonly tracks = new Map<string, Track>();
+  private readonly tracks = new TrackIndex<Track>();
+  private readonly evidence = new EvidenceBuffer();
   private readonly thresholds: Record<string, number>;
   private readonly updateIntervalMs: number;
   private readonly maxTracks: number;
@@ -103,24 +110,29 @@ export class EpisodeTracker {
   get size(): number { return this.tracks.size; }
   thresholdOf(family: string): number { return this.thresholds[family] ?? policyOf(family).threshold; }
 
-  /** Takes one scored flow; returns the episodes to publish now (opened, or updated after the interval). */
-  observe(v: FlowVerdict): EpisodeChange[] {
+  /**
+   * Takes one scored flow; returns the episodes to publish now (opened, or updated after the interval). The verdict is
+   * read during the call only (the sensor reuses one object for every row): what a track keeps is copied (ownRow).
+   */
+  observe(v: FlowVerdict): readonly EpisodeChange[] {
     const f = v.flow;
     const t = Math.max(this.clock, f.last_seen_ms);
     this.clock = t;
-    const items = evidenceOf(v);
+    const items = this.evidence;
+    evidenceOf(v, items);
     if (items.length === 0) {
       this.o.baseline?.learn(v, false);
-      return [];
+      return NOTHING;
     }
-    const out: EpisodeChange[] = [];
+    let out: EpisodeChange[] | undefined; // most flows publish nothing: no array for them
     let inEpisode = false;
-    for (const ev of items) {
-      const key = policyOf(ev.family).perPeer ? `${ev.family}|${ev.role}|${ev.actor}|${ev.peer}` : `${ev.family}|${ev.role}|${ev.actor}`;
-      let tr = this.tracks.get(key);
+    for (let i = 0; i < items.length; i++) {
+      const ev = items.items[i]!;
+      const indexKey = policyOf(ev.family).perPeer ? `${ev.actor}|${ev.peer}` : ev.actor;
+      let tr = this.tracks.get(ev.family, ev.role, indexKey);
       if (!tr) {
-        tr = this.newTrack(ev.family, ev.role, ev.actor, v, t);
-        this.tracks.set(key, tr);
+        tr = this.newTrack(ev.family, ev.role, ev.actor, indexKey, v, t);
+        this.tracks.add(tr);
       }
       decay(tr, t);
       let w = ev.weight;
@@ -141,17 +153,20 @@ export class EpisodeTracker {
       // The event's flow: the strongest so far, refreshed now and then. Kept as a copy — a verdict's row views its
       // whole scoring batch, which a track must not hold alive.
       if (w > tr.repWeight || tr.flows % 64 === 0) { tr.rep = ownRow(v); tr.repWeight = Math.max(w, tr.repWeight * 0.9); }
-      for (const [name, c] of v.top) if (tr.top.size < TOP_CAP || tr.top.has(name)) tr.top.set(name, (tr.top.get(name) ?? 0) + Math.abs(c));
+      for (let k = 0; k < v.top.length; k++) {
+        const [name, c] = v.top[k]!;
+        if (tr.top.size < TOP_CAP || tr.top.has(name)) tr.top.set(name, (tr.top.get(name) ?? 0) + Math.abs(c));
+      }
       this.o.observer?.(tr, v);
       if (tr.episode) {
         inEpisode = true;
-        if (t - tr.episode.publishedAt >= this.updateIntervalMs) out.push(this.publish(tr, 'update', t));
+        if (t - tr.episode.publishedAt >= this.updateIntervalMs) (out ??= []).push(this.publish(tr, 'update', t));
         else tr.episode.dirty = true;
       } else if (this.passes(tr)) {
         inEpisode = true;
         tr.episode = { id: this.newId(), publishedAt: t, dirty: false, evidenceAtOpen: tr.evidence };
         this.counters.opened += 1;
-        out.push({ state: 'open', track: tr, id: tr.episode.id });
+        (out ??= []).push({ state: 'open', track: tr, id: tr.episode.id });
       } else if (tr.evidence >= 0.5 * tr.threshold) {
         inEpisode = true; // close to alerting: never learned as normal
       }
@@ -162,7 +177,7 @@ export class EpisodeTracker {
     }
     this.o.baseline?.learn(v, inEpisode);
     if (this.tracks.size > this.maxTracks) this.evict();
-    return out;
+    return out ?? NOTHING;
   }
 
   /**
@@ -175,33 +190,33 @@ export class EpisodeTracker {
     if (!force && t - this.lastExpiry < 250) return [];
     this.lastExpiry = t;
     const out: EpisodeChange[] = [];
-    for (const [key, tr] of this.tracks) {
+    this.tracks.forEach((tr) => {
       const quietFor = t - tr.lastMs;
       if (tr.episode) {
         if (quietFor >= closeAfter(tr.policy)) {
           out.push(this.publish(tr, 'closed', t));
-          this.tracks.delete(key);
+          this.tracks.delete(tr);
         } else if (tr.episode.dirty && t - tr.episode.publishedAt >= this.updateIntervalMs) {
           out.push(this.publish(tr, 'update', t));
         }
       } else if (quietFor >= 4 * tr.policy.halfLifeMs) {
-        this.tracks.delete(key); // decayed to under 1/16 of what it had: nothing left to remember
+        this.tracks.delete(tr); // decayed to under 1/16 of what it had: nothing left to remember
       }
-    }
+    });
     return out;
   }
 
   /** End of input / shutdown: every open episode is published one last time as closed; every track forgotten. */
   closeAll(): EpisodeChange[] {
     const out: EpisodeChange[] = [];
-    for (const tr of this.tracks.values()) if (tr.episode) out.push(this.publish(tr, 'closed', this.clock));
+    this.tracks.forEach((tr) => { if (tr.episode) out.push(this.publish(tr, 'closed', this.clock)); });
     this.tracks.clear();
     return out;
   }
 
   /** Open episodes (for status and tests). */
   openEpisodes(): Track[] {
-    return [...this.tracks.values()].filter((t) => t.episode);
+    return this.tracks.values().filter((t) => t.episode);
   }
 
   private passes(tr: Track): boolean {
@@ -217,9 +232,9 @@ export class EpisodeTracker {
     return { state, track: tr, id: e.id };
   }
 
-  private newTrack(family: string, role: Role, actor: string, v: FlowVerdict, t: number): Track {
+  private newTrack(family: string, role: Role, actor: string, indexKey: string, v: FlowVerdict, t: number): Track {
     return {
-      family, role, actor, policy: policyOf(family), threshold: this.thresholdOf(family), evidence: 0, at: t,
+      family, role, actor, indexKey, policy: policyOf(family), threshold: this.thresholdOf(family), evidence: 0, at: t,
       flows: 0, packets: 0, bytes: 0, suppressed: 0, peers: new Set(), ports: new Set(), targets: new Set(),
       firstMs: v.flow.first_seen_ms, lastMs: v.flow.last_seen_ms, scoreMax: 0, anomalyMax: 0, top: new Map(), rep: ownRow(v), repWeight: 0,
     };
@@ -230,18 +245,19 @@ export class EpisodeTracker {
    * cap so the sort this costs is paid once per many new tracks, not per flow.
    */
   private evict(): void {
-    const quiet = [...this.tracks.entries()].filter(([, tr]) => !tr.episode).sort((a, b) => a[1].lastMs - b[1].lastMs);
+    const quiet = this.tracks.values().filter((tr) => !tr.episode).sort((a, b) => a.lastMs - b.lastMs);
     const target = Math.floor(this.maxTracks * 7 / 8);
-    for (const [key] of quiet) {
+    for (const tr of quiet) {
       if (this.tracks.size <= target) return;
-      this.tracks.delete(key);
+      this.tracks.delete(tr);
       this.counters.evicted += 1;
     }
   }
 }
 
 function ownRow(v: FlowVerdict): FlowVerdict {
-  return { ...v, row: Float32Array.from(v.row) };
+  // new Float32Array(typed array) is a memcpy; Float32Array.from() walks an iterator
+  return { ...v, flow: { ...v.flow }, row: v.row instanceof Float32Array ? new Float32Array(v.row) : Float32Array.from(v.row) };
 }
 
 /** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */

@@ -34,24 +34,45 @@ export interface Evidence {
   weight: number;
 }
 
-/** The evidence items of one flow: the model's verdict, and the rules' (rules.ts) where the model saw nothing. */
-export function evidenceOf(v: FlowVerdict): Evidence[] {
-  const family = v.alertClass;
-  const rules = ruleEvidence(v);
-  if (!family) return rules;
-  const policy = policyOf(family);
-  let weight: number;
-  if (family === 'anomaly') weight = ANOMALY_WEIGHT;
-  else {
-    const t = v.classThreshold;
-    const confidence = t < 1 ? Math.min(1, Math.max(0, (v.score - t) / (1 - t))) : 1;
-    weight = 0.5 + 0.5 * confidence;
+/**
+ * The evidence items of one flow, written into a reusable buffer: a flood hands the tracker a flow row after flow row,
+ * so the items are overwritten in place, never allocated per flow. Valid until the next call with the same buffer.
+ */
+export class EvidenceBuffer {
+  /** Model roles (at most 2) plus rule items (at most 2). */
+  readonly items: Evidence[] = Array.from({ length: 4 }, () => ({ family: '', role: 'src' as Role, actor: '', peer: '', port: 0, weight: 0 }));
+  length = 0;
+
+  push(family: string, role: Role, actor: string, peer: string, port: number, weight: number): void {
+    const e = this.items[this.length++]!;
+    e.family = family; e.role = role; e.actor = actor; e.peer = peer; e.port = port; e.weight = weight;
   }
-  if (policy.strength) weight *= policy.strength(v.row);
-  const f = v.flow;
-  const items: Evidence[] = policy.roles.map((role) => role === 'src'
-    ? { family, role, actor: f.src_ip, peer: f.dst_ip, port: f.dst_port, weight }
-    : { family, role, actor: f.dst_ip, peer: f.src_ip, port: f.dst_port, weight });
-  for (const r of rules) if (!items.some((i) => i.family === r.family && i.role === r.role)) items.push(r);
-  return items;
+
+  has(family: string, role: Role): boolean {
+    for (let i = 0; i < this.length; i++) if (this.items[i]!.family === family && this.items[i]!.role === role) return true;
+    return false;
+  }
+}
+
+/** The evidence of one flow: the model's verdict, and the rules' (rules.ts) where the model gave none of that kind. */
+export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer): void {
+  out.length = 0;
+  const family = v.alertClass;
+  if (family) {
+    const policy = policyOf(family);
+    let weight: number;
+    if (family === 'anomaly') weight = ANOMALY_WEIGHT;
+    else {
+      const t = v.classThreshold;
+      const confidence = t < 1 ? Math.min(1, Math.max(0, (v.score - t) / (1 - t))) : 1;
+      weight = 0.5 + 0.5 * confidence;
+    }
+    if (policy.strength) weight *= policy.strength(v.row);
+    const f = v.flow;
+    for (const role of policy.roles) {
+      if (role === 'src') out.push(family, role, f.src_ip, f.dst_ip, f.dst_port, weight);
+      else out.push(family, role, f.dst_ip, f.src_ip, f.dst_port, weight);
+    }
+  }
+  ruleEvidence(v, out);
 }

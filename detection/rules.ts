@@ -10,8 +10,16 @@
  *   request (the core keys both directions as one flow), so they never match; multicast/broadcast responses
  *   (mDNS, SSDP NOTIFY) are excluded. Evidence goes to the destination (the victim), and its `dos` episode needs
  *   many such flows from several reflectors (families.ts), so a few stray replies stay observations.
+ *
+ * echo flood: an ICMP/ICMPv6 echo flow (one identifier, so one flow however long it runs) that carried at least
+ *   ECHO_FLOOD.minRequests requests at ECHO_FLOOD.minRate or more per second. The core reports such a flow early, at
+ *   128 packets (both directions), so the rule sees a flood within a fraction of a second, while a model trained on
+ *   whole flows sees only the first 128 packets of something. Ordinary pings send one request per second and
+ *   monitoring tools a few per target. Evidence goes to the source and, for a flood from several hosts, to the
+ *   destination, weighted like the model's dos evidence (families.ts strength).
  */
-import type { Evidence, FlowVerdict } from './evidence.js';
+import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
+import { FAMILIES } from './families.js';
 
 /** UDP services abused for reflection/amplification (US-CERT TA14-017A and later additions). */
 export const AMPLIFIER_PORTS: ReadonlySet<number> = new Set([
@@ -24,13 +32,40 @@ function isMulticastOrBroadcast(ip: string): boolean {
   return (first >= 224 && first <= 239) || ip === '255.255.255.255' || ip.endsWith('.255');
 }
 
-/** Whether a flow can carry rule evidence (the pipeline hands such flows over even when the model calls them benign). */
-export function ruleCandidate(proto: number, dst2srcPackets: number, srcPort: number): boolean {
+/**
+ * An ICMP echo flood in one flow: this many requests, at this rate (requests per second over the flow's duration).
+ * 64: the core's early report comes at 128 packets in both directions, i.e. 64 requests when the victim answers.
+ */
+export const ECHO_FLOOD = { minRequests: 64, minRate: 50 } as const;
+
+/** The echo pairs' key (docs/flows.md): `dst_port` is the request type × 256. */
+const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };
+
+function isReflectedReply(proto: number, srcPort: number, dst2srcPackets: number): boolean {
   return proto === 17 && dst2srcPackets === 0 && AMPLIFIER_PORTS.has(srcPort);
 }
 
-export function ruleEvidence(v: FlowVerdict): Evidence[] {
+function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, durationMs: number): boolean {
+  return ECHO_KEY[proto] === dstPort && src2dstPackets >= ECHO_FLOOD.minRequests
+    && src2dstPackets * 1000 >= ECHO_FLOOD.minRate * Math.max(durationMs, 1);
+}
+
+/**
+ * Whether a flow can carry rule evidence (the pipeline hands such flows over even when the model calls them benign).
+ * Plain numbers, no objects: it runs on every flow row.
+ */
+export function ruleCandidate(proto: number, srcPort: number, dstPort: number, src2dstPackets: number, dst2srcPackets: number, durationMs: number): boolean {
+  return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs);
+}
+
+/** Adds the rules' evidence of one flow to `out`, except where the model already gave that family and role. */
+export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer): void {
   const f = v.flow;
-  if (!ruleCandidate(f.proto, f.dst2src_packets, f.src_port) || isMulticastOrBroadcast(f.dst_ip)) return [];
-  return [{ family: 'dos', role: 'dst', actor: f.dst_ip, peer: f.src_ip, port: f.src_port, weight: 1 }];
+  if (isReflectedReply(f.proto, f.src_port, f.dst2src_packets)) {
+    if (!isMulticastOrBroadcast(f.dst_ip) && !out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.src_port, 1);
+  } else if (isEchoFlood(f.proto, f.dst_port, f.src2dst_packets, f.last_seen_ms - f.first_seen_ms)) {
+    const weight = FAMILIES.dos!.strength!(v.row);
+    if (!out.has('dos', 'src')) out.push('dos', 'src', f.src_ip, f.dst_ip, f.dst_port, weight);
+    if (!out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
+  }
 }

@@ -21,6 +21,7 @@ import { decide, type DecisionOverrides, type Thresholds } from './decide.js';
 
 /** Shared by every row that is not explained (never mutated). */
 const NO_TOP: Contribution[] = [];
+const NO_PROBABILITIES: number[] = [];
 
 export const DEFAULT_MODEL_FILE = 'models/netsensor-detect.onnx';
 
@@ -40,6 +41,7 @@ export interface RowScore {
   threshold: number;
   /** Top contributing features, only for alerting rows (or all rows with `explainAll`). */
   top: Contribution[];
+  /** Every class's probability, in classNames order (empty when the caller asked for none). */
   probabilities: number[];
 }
 
@@ -50,6 +52,8 @@ export interface ScoreOptions {
   decision?: DecisionOverrides;
   /** Which rows to explain instead (default: alerting rows, or all with explainAll). */
   explainIf?: (className: string, score: number, anomaly: number, alert: boolean) => boolean;
+  /** false: rows carry no probabilities (the sensor needs none: one array less per flow row). Default true. */
+  probabilities?: boolean;
 }
 
 export interface DetectionModel {
@@ -194,8 +198,11 @@ export async function loadModelBytes(bytes: Uint8Array, source = '<buffer>'): Pr
             top = picker.pick(attributor.run(d.classIndex), 0, NUM_FEATURES, FEATURE_NAMES);
           }
         }
-        const p = new Array<number>(k);
-        for (let c = 0; c < k; c++) p[c] = probs[r * k + c]!;
+        let p = NO_PROBABILITIES;
+        if (opts.probabilities !== false) {
+          p = new Array<number>(k);
+          for (let c = 0; c < k; c++) p[c] = probs[r * k + c]!;
+        }
         result[r] = {
           class: d.className, score: d.score, anomaly: d.anomaly, anomalyError: errs[r]!, alert: d.alert, alertClass: d.alertClass, threshold: d.threshold, top,
           probabilities: p,

@@ -8,6 +8,9 @@ import Database from 'better-sqlite3';
 import { NetsensorError } from '../common/errors.js';
 import type { FlowVerdict } from '../detection/evidence.js';
 
+/** Observations keep no feature row (the table has no column for it). */
+const NO_ROW = new Float32Array(0);
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS observations (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,10 +63,13 @@ export class ObservationStore {
   skipped = 0;
   perFlush = 1000;
 
-  /** Buffers one observation; written in one transaction per flush() (the sensor's one-second tick). */
+  /**
+   * Buffers a copy of one observation (the pipeline reuses its verdict object row after row); written in one
+   * transaction per flush() (the sensor's one-second tick).
+   */
   push(v: FlowVerdict): void {
     if (this.pending.length >= this.perFlush) { this.skipped += 1; return; }
-    this.pending.push(v);
+    this.pending.push({ ...v, flow: { ...v.flow }, row: NO_ROW, top: [] });
   }
 
   flush(): void {

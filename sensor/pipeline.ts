@@ -57,6 +57,13 @@ export function wireFlowKey(k: EngineFlowKey): FlowRecordKey {
   };
 }
 
+/** Sets `to` to the wire form of `k` in place (the pipeline's reused verdict: no object per flow row). */
+function setWireFlowKey(to: FlowRecordKey, k: EngineFlowKey): void {
+  to.src_ip = k.src_ip; to.dst_ip = k.dst_ip; to.src_port = k.src_port; to.dst_port = k.dst_port; to.proto = k.protocol;
+  to.end_reason = k.end_reason; to.vlan = k.vlan_id & 0x0fff; to.first_seen_ms = k.first_seen_ms; to.last_seen_ms = k.last_seen_ms;
+  to.src2dst_packets = k.src2dst_packets; to.src2dst_bytes = k.src2dst_bytes; to.dst2src_packets = k.dst2src_packets; to.dst2src_bytes = k.dst2src_bytes;
+}
+
 /** Flow rows copied out of the core: `count` rows of NUM_FEATURES features + their keys. */
 export interface FlowRows {
   count: number;
@@ -100,6 +107,8 @@ export interface Scorer {
     explainAll?: boolean;
     decision?: DecisionOverrides;
     explainIf?: (className: string, score: number, anomaly: number, alert: boolean) => boolean;
+    /** false: the pipeline reads no probabilities (inference/model.ts then builds none). */
+    probabilities?: boolean;
   }): Promise<ScoredRow[]>;
 }
 
@@ -139,6 +148,11 @@ export class Pipeline {
   private stopped = false;
   private source?: CaptureSource;
   readonly tracker: EpisodeTracker;
+  private readonly verdict: FlowVerdict = {
+    flow: wireFlowKey({ src_ip: '', dst_ip: '', src_port: 0, dst_port: 0, protocol: 0, end_reason: 'idle', vlan_id: 0, first_seen_ms: 0, last_seen_ms: 0,
+      src2dst_packets: 0, src2dst_bytes: 0, dst2src_packets: 0, dst2src_bytes: 0, interim: false }),
+    interim: false, row: new Float32Array(0), alertClass: undefined, score: 0, classThreshold: 0, anomaly: 0, top: [],
+  };
 
   constructor(o: PipelineOptions) {
     this.o = o;
@@ -240,7 +254,7 @@ export class Pipeline {
     // of 100k alerting flows would otherwise cost an attribution each).
     let explained = 0;
     const explainIf = byFlow ? undefined : (_c: string, _s: number, _a: number, alert: boolean) => alert && explained++ < EXPLAIN_PER_BATCH;
-    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision, explainIf });
+    const scores = await model.score(b.features, b.count, { topFeatures: 5, decision, explainIf, probabilities: false });
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
@@ -259,11 +273,12 @@ export class Pipeline {
         continue;
       }
       // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
-      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(key.protocol, key.dst2src_packets, key.src_port)) continue;
-      const v: FlowVerdict = {
-        flow: wireFlowKey(key), interim: key.interim, row, alertClass: s.alertClass, score: s.score,
-        classThreshold: s.threshold, anomaly: s.anomaly, top: s.top,
-      };
+      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(key.protocol, key.src_port, key.dst_port, key.src2dst_packets, key.dst2src_packets, key.last_seen_ms - key.first_seen_ms)) continue;
+      // one verdict object for every row: the tracker copies what it keeps (detection/episodes.ts)
+      const v = this.verdict;
+      setWireFlowKey(v.flow, key);
+      v.interim = key.interim; v.row = row; v.alertClass = s.alertClass; v.score = s.score;
+      v.classThreshold = s.threshold; v.anomaly = s.anomaly; v.top = s.top;
       for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));
     }
     for (const c of this.tracker.expire(this.tracker.now)) events.push(this.episodeEvent(c));

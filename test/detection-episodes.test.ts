@@ -213,4 +213,49 @@ test('reflection rule: replies without requests from many amplifiers to one addr
   assert.is(out[0]!.track.actor, '10.10.10.10');
 });
 
+test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 s (the core\'s early report) opens a dos episode on its source whatever the model says; a long ping at 1/s, or a short fast one, does not', () => {
+  const echo = (o: { t: number; requests: number; durationMs: number; proto?: number; dport?: number; pps?: number }): FlowVerdict => {
+    const v = verdict({ src: '10.0.0.31', dst: '10.0.0.21', proto: o.proto ?? 1, dport: o.dport ?? 2048, t: o.t, packets: 2 * o.requests, interim: true });
+    v.flow.first_seen_ms = o.t - o.durationMs;
+    v.flow.src2dst_packets = o.requests;
+    v.flow.dst2src_packets = o.requests;
+    (v.row as Float32Array)[featureIndex('bidirectional_packets_per_s')] = o.pps ?? (2000 * o.requests) / Math.max(o.durationMs, 1);
+    return v; // alertClass undefined: the model calls it benign
+  };
+  const quiet = new EpisodeTracker({ newId: ids });
+  const calm: EpisodeChange[] = [
+    ...quiet.observe(echo({ t: T0 + 600_000, requests: 600, durationMs: 600_000 })), // ping for 10 minutes
+    ...quiet.observe(echo({ t: T0 + 700_000, requests: 128, durationMs: 25_600, dport: 2048 })), // ping -i 0.2
+    ...quiet.observe(echo({ t: T0 + 800_000, requests: 40, durationMs: 100 })), // a short burst, not a flood
+    ...quiet.observe(echo({ t: T0 + 900_000, requests: 500, durationMs: 1000, dport: 771 })), // not echo: port unreachable
+  ];
+  assert.equal(calm, []);
+  for (const [proto, dport] of [[1, 2048], [58, 32768]] as const) {
+    const tr = new EpisodeTracker({ newId: ids });
+    const opened = tr.observe(echo({ t: T0 + 130, requests: 64, durationMs: 128, proto, dport }));
+    assert.equal(states(opened), ['open:dos:src'], `proto ${proto}`);
+    assert.is(opened[0]!.track.actor, '10.0.0.31');
+  }
+});
+
+test('a verdict object reused for the next flow (as the sensor does) changes nothing a track kept', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const v = verdict({ src: '10.0.0.66', dst: '10.0.0.10', dport: 22, t: T0, cls: 'bruteforce' });
+  const opened: EpisodeChange[] = [];
+  for (let i = 0; i < 8; i++) {
+    // the pipeline overwrites one object in place, row after row
+    v.flow.dst_port = 22; v.flow.first_seen_ms = T0 + i * 10; v.flow.last_seen_ms = T0 + i * 10 + 5;
+    opened.push(...tr.observe(v));
+  }
+  assert.equal(states(opened), ['open:bruteforce:src']);
+  const kept = opened[0]!.track;
+  const before = JSON.stringify(kept.rep.flow);
+  v.flow.src_ip = '192.0.2.1'; v.flow.dst_port = 9999; v.flow.last_seen_ms = 0;
+  (v.row as Float32Array).fill(7);
+  assert.is(JSON.stringify(kept.rep.flow), before);
+  assert.is(kept.rep.flow.src_ip, '10.0.0.66');
+  assert.ok(kept.rep.row[0] !== 7, 'the row is a copy');
+  assert.is(kept.actor, '10.0.0.66');
+});
+
 test.run();

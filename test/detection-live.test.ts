@@ -247,12 +247,7 @@ const MAX_PER_S = 3;
  * Attacks this build does not detect in time: each is asserted to STILL be missed (a fix fails here: remove it from the
  * list, and the strict assertion applies). Printed loudly on every run.
  */
-const KNOWN_GAPS: Record<string, string> = {
-  // The core reports the one-flow flood (hping3 keeps its ICMP identifier) at 128 packets and the dos policy accepts
-  // one flow by its packets (families.ts minPackets); what is missing is the verdict.
-  'ICMP echo flood': 'the shipped model (1.2.0) gives the flood\'s one flow no dos evidence at its early report (128 '
-    + 'packets): it was trained on whole flows (the lab\'s ICMP floods are detected once they end), never on early reports',
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, right class; a flood is a few messages per second', async () => {
   const l = await openLab();
