@@ -40,8 +40,11 @@ const FIELD_BYTES: usize = <usize>NUM_HOST_WINDOWS * 8;
 @unmanaged
 export class Host {
   addrA: u64; addrB: u64;
-  hash: u32; gen: u32;
-  firstMs: f64; // when the address took this slot
+  hash: u32;
+  /** live flows naming this host (0: idle, on the idle list) */
+  refs: u32;
+  /** idle-list links (host slots, -1 none) */
+  idlePrev: i32; idleNext: i32;
 }
 /*
  * Memory layout, chosen for cache lines (with 50k+ hosts nearly every per-packet host access is a miss): a
@@ -52,12 +55,7 @@ export class Host {
  */
 const HOST_VALUES_OFFSET: usize = (offsetof<Host>() + 7) & ~7;
 const HOT_BYTES: usize = (HOST_VALUES_OFFSET + <usize>HW_HOT_FIELDS * FIELD_BYTES + 63) & ~63;
-const COLD_VALUES_BYTES: usize = <usize>(HW_FIELDS - HW_HOT_FIELDS) * FIELD_BYTES;
-// After the cold values: live flows naming the host (u32), then the idle-list links (i32 prev, next; -1 none).
-const COLD_REFS: usize = COLD_VALUES_BYTES;
-const COLD_PREV: usize = COLD_VALUES_BYTES + 4;
-const COLD_NEXT: usize = COLD_VALUES_BYTES + 8;
-const COLD_BYTES: usize = COLD_VALUES_BYTES + 16;
+const COLD_BYTES: usize = <usize>(HW_FIELDS - HW_HOT_FIELDS) * FIELD_BYTES;
 // @ts-ignore: compile-time
 if (HOT_BYTES != 128 || HOST_VALUES_OFFSET + FIELD_BYTES > 64) ERROR('host hot record off its two cache lines');
 /** Bytes of state per host slot (both records). */
@@ -126,39 +124,31 @@ export function touchHostCold(i: i32): u64 {
   return acc + load<u64>(p + COLD_BYTES - 8);
 }
 
-// @ts-ignore: decorator
-@inline function coldAt(i: i32): usize { return cold + <usize>i * COLD_BYTES; }
-
-function idleUnlink(i: i32): void {
-  const c = coldAt(i);
-  const prev = load<i32>(c + COLD_PREV);
-  const next = load<i32>(c + COLD_NEXT);
-  if (prev >= 0) store<i32>(coldAt(prev) + COLD_NEXT, next); else idleHead = next;
-  if (next >= 0) store<i32>(coldAt(next) + COLD_PREV, prev); else idleTail = prev;
+function idleUnlink(h: Host): void {
+  const prev = h.idlePrev;
+  const next = h.idleNext;
+  if (prev >= 0) hostAt(prev).idleNext = next; else idleHead = next;
+  if (next >= 0) hostAt(next).idlePrev = prev; else idleTail = prev;
 }
 
-function idleAppend(i: i32): void {
-  const c = coldAt(i);
-  store<i32>(c + COLD_PREV, idleTail);
-  store<i32>(c + COLD_NEXT, -1);
-  if (idleTail >= 0) store<i32>(coldAt(idleTail) + COLD_NEXT, i); else idleHead = i;
+function idleAppend(i: i32, h: Host): void {
+  h.idlePrev = idleTail;
+  h.idleNext = -1;
+  if (idleTail >= 0) hostAt(idleTail).idleNext = i; else idleHead = i;
   idleTail = i;
 }
 
 /** A live flow now names host i (pins it). */
 export function hostRef(i: i32): void {
-  const c = coldAt(i);
-  const refs = load<u32>(c + COLD_REFS);
-  if (refs == 0) idleUnlink(i);
-  store<u32>(c + COLD_REFS, refs + 1);
+  const h = hostAt(i);
+  if (h.refs == 0) idleUnlink(h);
+  h.refs++;
 }
 
 /** A flow naming host i ended: the last one makes the host idle (the newest entry of the idle list). */
 export function hostUnref(i: i32): void {
-  const c = coldAt(i);
-  const refs = load<u32>(c + COLD_REFS) - 1;
-  store<u32>(c + COLD_REFS, refs);
-  if (refs == 0) idleAppend(i);
+  const h = hostAt(i);
+  if (--h.refs == 0) idleAppend(i, h);
 }
 
 /** Prefetch hint: the index bucket where hostFind() of an address whose addrHash is `hash` starts. */
@@ -192,7 +182,7 @@ export function hostFind(addr: usize): i32 {
  * missing (taking the least recently seen idle host's slot if every slot is used); -1 when every slot is
  * pinned by live flows.
  */
-export function hostPin(addr: usize, nowMs: f64): i32 {
+export function hostPin(addr: usize): i32 {
   let i = hostFind(addr);
   if (i >= 0) {
     hostRef(i);
@@ -206,7 +196,7 @@ export function hostPin(addr: usize, nowMs: f64): i32 {
       countEvent(EV_FLOW_HOST_TABLE_FULL);
       return -1;
     }
-    idleUnlink(i);
+    idleUnlink(hostAt(i));
     countEvent(EV_FLOW_HOST_EVICTED);
     const old = hostAt(i);
     indexDelete(index, indexMask, indexFind(index, indexMask, old.hash, i));
@@ -216,11 +206,9 @@ export function hostPin(addr: usize, nowMs: f64): i32 {
   const hash = <u32>addrHash(addr);
   addrCopy(changetype<usize>(h), addr);
   h.hash = hash;
-  h.gen++;
-  h.firstMs = nowMs;
+  h.refs = 1; // pinned by its creator, so not on the idle list
   memory.fill(hostField(i, 0), 0, HOT_BYTES - HOST_VALUES_OFFSET);
-  memory.fill(hostField(i, HW_HOT_FIELDS), 0, COLD_VALUES_BYTES);
-  store<u32>(coldAt(i) + COLD_REFS, 1); // pinned by its creator, so not on the idle list
+  memory.fill(hostField(i, HW_HOT_FIELDS), 0, COLD_BYTES);
   indexInsert(index, indexMask, hash, i);
   liveHosts++;
   return i;

@@ -73,8 +73,8 @@ export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32):
 /** Pins the flow's two hosts (assembly/features/hosts.ts); a side gets -1 if every host slot is pinned. */
 function bindHosts(f: Flow): void {
   const p = changetype<usize>(f);
-  f.srcHost = hostPin(p, nowMs); // pinned first, so pinning the responder can never take its slot
-  f.dstHost = hostPin(p + 16, nowMs);
+  f.srcHost = hostPin(p); // pinned first, so pinning the responder can never take its slot
+  f.dstHost = hostPin(p + 16);
 }
 
 /** Creates the current packet's flow (evicting if full); sets the initiator. */
