@@ -2,7 +2,7 @@
  * Per-host behaviour windows in the style of Kitsune's AfterImage: damped incremental statistics where an
  * observation's weight halves every half-life (1 s, 10 s, 100 s — generated from core/schema.ts).
  *
- * The host table is bounded (maxHosts from init; the host defaults it to twice the flow table, the most hosts
+ * The host table is bounded (maxHosts from init; core/host.ts defaults it to twice the flow table, the most hosts
  * live flows can name) and open-addressed on the address. A host named by a live flow is pinned: flows hold a
  * reference (hostRef/hostUnref, at flow creation and end), so a packet never has to look its hosts up again.
  * A host no live flow names is idle and sits on the idle list, ordered by when it became idle — which is its
