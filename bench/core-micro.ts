@@ -4,6 +4,7 @@
  * in random order — then pushed through core/host.ts. Reports, medians of `--runs` runs:
  *   - packets per CPU-second of the whole loop (push into the ring + core + draining rows into key objects),
  *   - packets per CPU-second inside sync() alone (the core's process() + drain), which is what the core costs.
+ * Each figure also as CPU cycles per packet (CPU seconds × the clock /proc/cpuinfo reports / packets).
  * `--verify` adds a digest of every output row (keys and features, order-independent and in order), so an
  * optimisation can be checked to compute exactly the same thing: run before and after, compare the digests.
  *
@@ -14,7 +15,7 @@
  *   --wasm a.wasm,b.wasm: compare builds (e.g. one saved before a change); their runs are interleaved so a load
  *     change on a shared machine hits all of them alike. The best run is printed too: load only ever slows a run.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCapture } from '../core/capture/reader.ts';
@@ -161,6 +162,12 @@ class Digest {
   };
 }
 
+/** The CPU's reported clock (MHz in /proc/cpuinfo; in a VM the host's nominal clock). */
+const cpuHz = (() => {
+  const m = /cpu MHz\s*:\s*([\d.]+)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '');
+  return m ? Number(m[1]) * 1e6 : NaN;
+})();
+const cycles = (cpuS: number) => `${((cpuS * cpuHz) / total).toFixed(0)} cycles`;
 const cpuSince = (c0: NodeJS.CpuUsage) => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e6; };
 interface Run { cpuS: number; wallS: number; syncS: number; rows: number }
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -208,14 +215,17 @@ for (let r = 0; r < runs; r++) {
   for (const b of builds) {
     const m = await once(b);
     results.get(b)!.push(m);
-    console.log(`run ${r + 1} ${b ?? 'build/netsensor.wasm'}: ${(total / m.cpuS / 1e6).toFixed(2)} Mpps per CPU-second (push + core), ` +
-      `${(total / m.syncS / 1e6).toFixed(2)} Mpps per CPU-second in sync() (core + drain), wall ${m.wallS.toFixed(2)} s, ${m.rows} rows`);
+    console.log(`run ${r + 1} ${b ?? 'build/netsensor.wasm'}: ${(total / m.cpuS / 1e6).toFixed(2)} Mpps per CPU-second (push + core, ` +
+      `${cycles(m.cpuS)}), ${(total / m.syncS / 1e6).toFixed(2)} Mpps per CPU-second in sync() (core + drain, ${cycles(m.syncS)}), ` +
+      `wall ${m.wallS.toFixed(2)} s, ${m.rows} rows`);
   }
 }
 for (const b of builds) {
   const rs = results.get(b)!;
-  console.log(`median of ${runs} ${b ?? 'build/netsensor.wasm'}: ${(total / median(rs.map((m) => m.cpuS)) / 1e6).toFixed(2)} Mpps per CPU-second, ` +
-    `${(total / median(rs.map((m) => m.syncS)) / 1e6).toFixed(2)} Mpps in sync(); ` +
+  const cpuS = median(rs.map((m) => m.cpuS));
+  const syncS = median(rs.map((m) => m.syncS));
+  console.log(`median of ${runs} ${b ?? 'build/netsensor.wasm'}: ${(total / cpuS / 1e6).toFixed(2)} Mpps per CPU-second (${cycles(cpuS)} per packet), ` +
+    `${(total / syncS / 1e6).toFixed(2)} Mpps in sync() (${cycles(syncS)}); ` +
     `best ${(total / Math.min(...rs.map((m) => m.cpuS)) / 1e6).toFixed(2)} / ${(total / Math.min(...rs.map((m) => m.syncS)) / 1e6).toFixed(2)}`);
   if (values.verify) {
     const d = new Digest();

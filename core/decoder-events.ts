@@ -54,6 +54,7 @@ export const CORE_COUNTERS = [
   'decoder.ppp.too_small',
   'decoder.chdlc.too_small',
   'decoder.nflog.invalid',
+  'flow.host_evicted',
 ] as const;
 
 export type CoreCounterName = (typeof CORE_COUNTERS)[number];

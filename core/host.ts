@@ -79,6 +79,15 @@ export interface CoreOptions {
 
 export const CORE_DEFAULTS = { maxFlows: 262_144, maxHosts: 65_536, ringBytes: 4 << 20, maxOut: 4096 } as const;
 
+/**
+ * Host-table size when none is given: room for both hosts of every flow the table can hold (live flows pin
+ * their hosts, assembly/features/hosts.ts), at least CORE_DEFAULTS.maxHosts. Slots are used in order, so
+ * memory only becomes resident as hosts appear (the address index, 16–32 B per slot, fills in as it is hashed into).
+ */
+export function hostsFor(maxFlows: number): number {
+  return Math.min(1 << 22, Math.max(CORE_DEFAULTS.maxHosts, 2 * maxFlows));
+}
+
 type Fn = (...args: number[]) => number;
 const REQUIRED = [
   'init', 'configure', 'ringPtr', 'ringCapacity', 'process', 'lastOffset', 'advance', 'flush', 'outRows',
@@ -198,9 +207,10 @@ export class FlowCore {
     } catch (e) {
       throw new NetsensorError('ERR_CORE_LOAD', `cannot instantiate the flow core: ${(e as Error).message}`, { cause: e, exitCode: 1 });
     }
+    const maxFlows = opts.maxFlows ?? CORE_DEFAULTS.maxFlows;
     const core = new FlowCore(instance, {
-      maxFlows: opts.maxFlows ?? CORE_DEFAULTS.maxFlows,
-      maxHosts: opts.maxHosts ?? CORE_DEFAULTS.maxHosts,
+      maxFlows,
+      maxHosts: opts.maxHosts ?? hostsFor(maxFlows),
       ringBytes: opts.ringBytes ?? CORE_DEFAULTS.ringBytes,
       maxOut: opts.maxOut ?? CORE_DEFAULTS.maxOut,
     });

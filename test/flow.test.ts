@@ -295,7 +295,8 @@ test('tiny table: emergency mode, then eviction of the least recently seen; no c
   fc.push(frames);
   assert.ok(fc.counter('flow.emergency_mode') >= 1, 'emergency counted');
   assert.ok(fc.counter('flow.evicted') >= 150, `evicted ${fc.counter('flow.evicted')}`);
-  assert.ok(fc.counter('flow.host_table_full') >= 150, 'host table bounded too');
+  // host table bounded too: each new client host takes an idle host's slot or, all pinned, goes without
+  assert.ok(fc.counter('flow.host_table_full') + fc.counter('flow.host_evicted') >= 150, 'host table bounded too');
   const evicted = fc.rows.filter((r) => r.reason === 'eviction');
   assert.is(evicted.length, fc.counter('flow.evicted'));
   // least recently seen goes first: evicted flows come out in arrival order

@@ -2,16 +2,19 @@
  * Per-host behaviour windows in the style of Kitsune's AfterImage: damped incremental statistics where an
  * observation's weight halves every half-life (1 s, 10 s, 100 s — generated from core/schema.ts).
  *
- * The host table is bounded (maxHosts from init): open addressing on the address, and when full the least
- * recently seen of HOST_EVICTION_SAMPLE slots (taken round-robin) is dropped, counted `flow.host_table_full`.
- * Sampled LRU (as Redis does) instead of an exact LRU list: a list would have to be relinked on every packet,
- * touching two random neighbours in memory each time, which costs more than the rest of the host update.
- * Flows cache their hosts' slot indices with the slot generation, so a dropped and reused slot is noticed.
+ * The host table is bounded (maxHosts from init; core/host.ts defaults it to twice the flow table, the most hosts
+ * live flows can name) and open-addressed on the address. A host named by a live flow is pinned: flows hold a
+ * reference (hostRef/hostUnref, at flow creation and end), so a packet never has to look its hosts up again.
+ * A host no live flow names is idle and sits on the idle list, ordered by when it became idle — which is its
+ * last update, since only packets of live flows update hosts — so the list head is the least recently seen
+ * idle host. A new host takes a never-used slot, else the idle head (`flow.host_evicted`), else none: every
+ * slot is pinned, the flow's side goes without host windows (its host features are 0), counted
+ * `flow.host_table_full` once per flow side, never per packet. No scans: each step is O(1).
  */
 import { addrHash, addrEq, addrCopy } from '../flow/key';
 import { indexDelete, indexFind, indexInsert, indexSlotsFor, probeHint } from '../flow/probe';
 import { countEvent } from '../events';
-import { EV_FLOW_HOST_TABLE_FULL } from '../generated/events';
+import { EV_FLOW_HOST_TABLE_FULL, EV_FLOW_HOST_EVICTED } from '../generated/events';
 import {
   NUM_HOST_WINDOWS, HOST_WINDOW_0_HALF_LIFE_S, HOST_WINDOW_1_HALF_LIFE_S, HOST_WINDOW_2_HALF_LIFE_S,
 } from '../generated/schema';
@@ -37,8 +40,11 @@ const FIELD_BYTES: usize = <usize>NUM_HOST_WINDOWS * 8;
 @unmanaged
 export class Host {
   addrA: u64; addrB: u64;
-  hash: u32; gen: u32;
-  lastMs: f64;
+  hash: u32;
+  /** live flows naming this host (0: idle, on the idle list) */
+  refs: u32;
+  /** idle-list links (host slots, -1 none) */
+  idlePrev: i32; idleNext: i32;
 }
 /*
  * Memory layout, chosen for cache lines (with 50k+ hosts nearly every per-packet host access is a miss): a
@@ -61,8 +67,8 @@ let index: usize = 0;
 let indexMask: u32 = 0;
 let capacity: i32 = 0;
 let used: i32 = 0;
-let hand: i32 = 0;
-const HOST_EVICTION_SAMPLE: i32 = 8;
+let idleHead: i32 = -1; // least recently seen idle host
+let idleTail: i32 = -1;
 export let liveHosts: i32 = 0;
 
 export function hostTableBytes(maxHosts: i32): usize {
@@ -118,6 +124,33 @@ export function touchHostCold(i: i32): u64 {
   return acc + load<u64>(p + COLD_BYTES - 8);
 }
 
+function idleUnlink(h: Host): void {
+  const prev = h.idlePrev;
+  const next = h.idleNext;
+  if (prev >= 0) hostAt(prev).idleNext = next; else idleHead = next;
+  if (next >= 0) hostAt(next).idlePrev = prev; else idleTail = prev;
+}
+
+function idleAppend(i: i32, h: Host): void {
+  h.idlePrev = idleTail;
+  h.idleNext = -1;
+  if (idleTail >= 0) hostAt(idleTail).idleNext = i; else idleHead = i;
+  idleTail = i;
+}
+
+/** A live flow now names host i (pins it). */
+export function hostRef(i: i32): void {
+  const h = hostAt(i);
+  if (h.refs == 0) idleUnlink(h);
+  h.refs++;
+}
+
+/** A flow naming host i ended: the last one makes the host idle (the newest entry of the idle list). */
+export function hostUnref(i: i32): void {
+  const h = hostAt(i);
+  if (--h.refs == 0) idleAppend(i, h);
+}
+
 /** Prefetch hint: the index bucket where hostFind() of an address whose addrHash is `hash` starts. */
 // @ts-ignore: decorator
 @inline export function hostBucket(hash: u32): u64 {
@@ -144,32 +177,27 @@ export function hostFind(addr: usize): i32 {
   }
 }
 
-/** The least recently seen of a few slots taken round-robin, never `keep`. */
-function evictionVictim(keep: i32): i32 {
-  let victim = -1;
-  let oldest = Infinity;
-  for (let k = 0; k < HOST_EVICTION_SAMPLE; k++) {
-    const i = hand;
-    hand = hand + 1 < capacity ? hand + 1 : 0;
-    if (i == keep) continue;
-    const t = hostAt(i).lastMs;
-    if (t < oldest) { oldest = t; victim = i; }
-  }
-  return victim;
-}
-
 /**
- * Host slot for an address, created when missing (dropping a sampled least recently seen host if full;
- * `keep` is a slot the caller still uses, never dropped).
+ * Host slot for an address, pinned for the calling flow (hostUnref when it ends): found, or created when
+ * missing (taking the least recently seen idle host's slot if every slot is used); -1 when every slot is
+ * pinned by live flows.
  */
-export function hostGet(addr: usize, nowMs: f64, keep: i32): i32 {
+export function hostPin(addr: usize): i32 {
   let i = hostFind(addr);
-  if (i >= 0) return i;
+  if (i >= 0) {
+    hostRef(i);
+    return i;
+  }
   if (used < capacity) {
     i = used++;
   } else {
-    i = evictionVictim(keep);
-    countEvent(EV_FLOW_HOST_TABLE_FULL);
+    i = idleHead;
+    if (i < 0) {
+      countEvent(EV_FLOW_HOST_TABLE_FULL);
+      return -1;
+    }
+    idleUnlink(hostAt(i));
+    countEvent(EV_FLOW_HOST_EVICTED);
     const old = hostAt(i);
     indexDelete(index, indexMask, indexFind(index, indexMask, old.hash, i));
     liveHosts--;
@@ -178,8 +206,7 @@ export function hostGet(addr: usize, nowMs: f64, keep: i32): i32 {
   const hash = <u32>addrHash(addr);
   addrCopy(changetype<usize>(h), addr);
   h.hash = hash;
-  h.gen++;
-  h.lastMs = nowMs; // also what eviction sampling compares
+  h.refs = 1; // pinned by its creator, so not on the idle list
   memory.fill(hostField(i, 0), 0, HOT_BYTES - HOST_VALUES_OFFSET);
   memory.fill(hostField(i, HW_HOT_FIELDS), 0, COLD_BYTES);
   indexInsert(index, indexMask, hash, i);
@@ -254,7 +281,6 @@ function setTime(nowMs: f64): void {
 /** Adds v to field k of every window of host i, at the time set by hostsAt(). */
 // @ts-ignore: decorator
 @inline export function hostAdd(i: i32, k: i32, v: f64): void {
-  hostAt(i).lastMs = gainsNow;
   const p = hostField(i, k);
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
     const q = p + (<usize>w << 3);
@@ -264,7 +290,6 @@ function setTime(nowMs: f64): void {
 
 /** A packet of `size` bytes sent by host i, at the time set by hostsAt(). */
 export function hostSent(i: i32, size: f64): void {
-  hostAt(i).lastMs = gainsNow;
   const ss = size * size;
   const n = hostField(i, HW_SENT_PACKETS);
   const ls = hostField(i, HW_SENT_LS);

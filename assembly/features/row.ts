@@ -7,7 +7,7 @@ import * as S from '../generated/schema';
 import { Flow, ST_S2D_WIN_SET, ST_D2S_WIN_SET, OFF_FLAGS_S2D, OFF_FLAGS_D2S, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
 import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
 import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
-import { hostAt, hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
+import { hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
 import { addStat } from '../events';
 import { KeyRecord, STAT_ROWS_EMITTED } from '../generated/abi';
 
@@ -29,8 +29,9 @@ function putStats(row: usize, first: i32, p: usize): void {
 const WINDOW_STRIDE: i32 = S.F_SRC_HOST_W10S_PACKETS - S.F_SRC_HOST_W1S_PACKETS;
 
 function putHostWindows(row: usize, f: Flow, nowMs: f64): void {
-  const src = f.srcHost >= 0 && hostAt(f.srcHost).gen == f.srcHostGen ? f.srcHost : -1;
-  const dst = f.dstHost >= 0 && hostAt(f.dstHost).gen == f.dstHostGen ? f.dstHost : -1;
+  // pinned while the flow lives (assembly/features/hosts.ts); -1 when the host table had no slot for it
+  const src = f.srcHost;
+  const dst = f.dstHost;
   if (src >= 0) {
     hostReadFactors(nowMs);
     for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {

@@ -14,7 +14,7 @@ import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush,
 import { classOf, isExpired, expiryReason, finish, expire, evictOne, flushOne, updateEmergency, scheduleFor, timeoutOf } from './expiry';
 import { activeMs, interimMs, EARLY_INTERIM_PACKETS } from './timeouts';
 import { startRecord, accumulate } from '../features/accumulate';
-import { hostTableBytes, hostsInit, hostGet, hostAt, hostsAt, hostAdd, hostSent, liveHosts, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_RECV_FLOWS, HW_RECV_PACKETS, HW_SRC_HOSTS } from '../features/hosts';
+import { hostTableBytes, hostsInit, hostPin, hostsAt, hostAdd, hostSent, liveHosts, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_RECV_FLOWS, HW_RECV_PACKETS, HW_SRC_HOSTS } from '../features/hosts';
 import { pairBytes, pairsInit, hostPairKey, portPairKey, pairContact } from '../features/pairs';
 import { outBytes, outInit, outFreeRows } from '../features/output';
 import { writeRow } from '../features/row';
@@ -70,27 +70,11 @@ export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32):
   return 0;
 }
 
-/** Host slot of a flow's initiator (or responder), re-found if the host table dropped it meanwhile. */
-// @ts-ignore: decorator
-@inline function srcHostOf(f: Flow): i32 {
-  let h = f.srcHost;
-  if (h < 0 || hostAt(h).gen != f.srcHostGen) {
-    h = hostGet(changetype<usize>(f), nowMs, f.dstHost);
-    f.srcHost = h;
-    f.srcHostGen = hostAt(h).gen;
-  }
-  return h;
-}
-
-// @ts-ignore: decorator
-@inline function dstHostOf(f: Flow): i32 {
-  let h = f.dstHost;
-  if (h < 0 || hostAt(h).gen != f.dstHostGen) {
-    h = hostGet(changetype<usize>(f) + 16, nowMs, f.srcHost);
-    f.dstHost = h;
-    f.dstHostGen = hostAt(h).gen;
-  }
-  return h;
+/** Pins the flow's two hosts (assembly/features/hosts.ts); a side gets -1 if every host slot is pinned. */
+function bindHosts(f: Flow): void {
+  const p = changetype<usize>(f);
+  f.srcHost = hostPin(p); // pinned first, so pinning the responder can never take its slot
+  f.dstHost = hostPin(p + 16);
 }
 
 /** Creates the current packet's flow (evicting if full); sets the initiator. */
@@ -119,25 +103,24 @@ function create(h: u32): i32 {
   f.vlan = pktVlanId;
   f.ipVersion = pktIpVersion;
   f.state = (flags & 0x12) == 0x02 ? ST_SYN_START : 0;
-  f.srcHost = -1;
-  f.dstHost = -1;
   startRecord(f, nowMs, ++flowSeq);
   lookupReverseOnCreate = swap;
 
   // Host behaviour: a flow started by the initiator towards the responder; first contacts via pair memory.
-  const src = srcHostOf(f);
-  const dst = dstHostOf(f);
+  bindHosts(f);
+  const src = f.srcHost;
+  const dst = f.dstHost;
   hostsAt(nowMs);
-  hostAdd(src, HW_FLOWS, 1);
-  hostAdd(dst, HW_RECV_FLOWS, 1);
+  if (src >= 0) hostAdd(src, HW_FLOWS, 1);
+  if (dst >= 0) hostAdd(dst, HW_RECV_FLOWS, 1);
   const pair = hostPairKey(p, p + 16);
   if (pairContact(pair, nowMs)) {
-    hostAdd(src, HW_DST_HOSTS, 1);
-    hostAdd(dst, HW_SRC_HOSTS, 1);
+    if (src >= 0) hostAdd(src, HW_DST_HOSTS, 1);
+    if (dst >= 0) hostAdd(dst, HW_SRC_HOSTS, 1);
   }
   // ICMP's key ports are types and identifiers, not services: as one "port" 0 per pair, as before they existed.
   const service = f.proto == 1 || f.proto == 58 ? <u16>0 : f.dstPort;
-  if (pairContact(portPairKey(pair, service, f.proto), nowMs)) hostAdd(src, HW_DST_PORTS, 1);
+  if (pairContact(portPairKey(pair, service, f.proto), nowMs) && src >= 0) hostAdd(src, HW_DST_PORTS, 1);
 
   listPush(i, classOf(f));
   updateEmergency();
@@ -195,11 +178,12 @@ export function flowPacket(): void {
   accumulate(f, reverse, now);
 
   const size = <f64>pktIpTotalLen;
-  const sender = reverse ? dstHostOf(f) : srcHostOf(f);
-  const receiver = reverse ? srcHostOf(f) : dstHostOf(f);
+  // the flow's hosts are pinned while it lives: no lookup, no generation check
+  const sender = reverse ? f.dstHost : f.srcHost;
+  const receiver = reverse ? f.srcHost : f.dstHost;
   hostsAt(now);
-  hostSent(sender, size);
-  hostAdd(receiver, HW_RECV_PACKETS, 1);
+  if (sender >= 0) hostSent(sender, size);
+  if (receiver >= 0) hostAdd(receiver, HW_RECV_PACKETS, 1);
 
   const c = classOf(f);
   listTouch(i, c, timeoutOf(f, c) * REQUEUE_SLACK);

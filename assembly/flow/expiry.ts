@@ -21,7 +21,7 @@ import {
   tcpIdleMs, udpIdleMs, icmpIdleMs, otherIdleMs, unansweredMs, closedLingerMs, emergencyFactor, timeoutsChanged,
 } from './timeouts';
 import { writeRow } from '../features/row';
-import { hostAt, hostsAt, hostAdd, HW_FAILED } from '../features/hosts';
+import { hostsAt, hostAdd, hostUnref, HW_FAILED } from '../features/hosts';
 import { countEvent, setStat } from '../events';
 import { EV_FLOW_EMERGENCY_MODE, EV_FLOW_EVICTED, EV_FLOW_TABLE_FULL } from '../generated/events';
 import { END_IDLE, END_FIN, END_RST, END_EVICTION, END_UNANSWERED } from '../generated/schema';
@@ -80,11 +80,14 @@ export function finish(i: i32, reason: u8, nowMs: f64): void {
   const f = flowAt(i);
   // A flow that got no reply, or was reset by the responder, counts against its initiator.
   const failed = !(f.state & ST_ANSWERED) || f.d2sRst > 0;
-  if (failed && f.srcHost >= 0 && hostAt(f.srcHost).gen == f.srcHostGen) {
+  if (failed && f.srcHost >= 0) {
     hostsAt(nowMs);
     hostAdd(f.srcHost, HW_FAILED, 1);
   }
   writeRow(f, reason, 0, nowMs);
+  // the row has read the hosts' windows: release them (the last flow of a host makes it idle, evictable)
+  if (f.srcHost >= 0) hostUnref(f.srcHost);
+  if (f.dstHost >= 0) hostUnref(f.dstHost);
   remove(i);
   setStat(STAT_FLOWS_ACTIVE, <u64>liveFlows);
   updateEmergency();

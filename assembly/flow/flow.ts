@@ -38,8 +38,8 @@ export class Flow {
   srcA: u64; srcB: u64; dstA: u64; dstB: u64;
   srcPort: u16; dstPort: u16; vlan: u16; proto: u8; ipVersion: u8;
   cls: u8; pad0: u8; state: u16;
-  // host-table slots of initiator/responder, with the generation seen, so an evicted host is noticed
-  srcHost: i32; srcHostGen: u32; dstHost: i32; dstHostGen: u32;
+  // host-table slots of initiator/responder (-1: none), pinned while the flow lives; 4 spare bytes after each
+  srcHost: i32; spare0: u32; dstHost: i32; spare1: u32;
   hash: u32;
   /** lastMs when the flow was last (re)queued on its class list: lists are ordered by it. */
   queuedMs: f64;

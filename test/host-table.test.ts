@@ -1,0 +1,109 @@
+/**
+ * The host table (assembly/features/hosts.ts) when hosts outnumber it: hosts of live flows are pinned, so a full
+ * table costs one `flow.host_table_full` per flow side that finds no slot (never one per packet); an idle host's
+ * slot is reused least recently seen first (`flow.host_evicted`); the default size follows the flow table.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FlowCore, hostsFor, type FlowBatch } from '../core/host.ts';
+import { ethernet, ipv4, tcp, udp } from './helpers/frames.ts';
+import { featureIndex } from '../core/schema.ts';
+
+const T0 = 1_700_000_000_000;
+const FIN = 0x01, SYN = 0x02, ACK = 0x10;
+
+interface Row { src: string; dst: string; sport: number; reason: string; f: (name: string) => number }
+
+async function core(maxFlows: number, maxHosts: number): Promise<{ core: FlowCore; rows: Row[] }> {
+  const c = await FlowCore.load({ maxFlows, maxHosts, ringBytes: 1 << 16, maxOut: 64 });
+  const rows: Row[] = [];
+  c.onBatch((b: FlowBatch) => {
+    const width = b.features.length / b.rows;
+    for (let r = 0; r < b.rows; r++) {
+      const feats = b.features.slice(r * width, (r + 1) * width);
+      const k = b.keys[r];
+      rows.push({ src: k.src_ip, dst: k.dst_ip, sport: k.src_port, reason: k.end_reason, f: (n) => feats[featureIndex(n)] });
+    }
+  });
+  return { core: c, rows };
+}
+
+function send(c: FlowCore, ts: number, frame: Uint8Array): void {
+  c.push(frame, 0, frame.length, frame.length, ts, 1);
+}
+const udpFrame = (src: string, dst: string, sport: number, dport: number) =>
+  ethernet(0x0800, ipv4({ src, dst, proto: 17 }, udp(sport, dport, new Uint8Array(20))));
+const tcpFrame = (src: string, dst: string, sport: number, dport: number, flags: number) =>
+  ethernet(0x0800, ipv4({ src, dst, proto: 6 }, tcp({ sport, dport, flags })));
+
+test('more hosts than slots: counted once per flow side, never per packet; pinned hosts keep their windows', async () => {
+  const { core: c, rows } = await core(64, 16);
+  const flows = 40;
+  const rounds = 20;
+  let ts = T0;
+  // 40 concurrent flows between 80 distinct hosts, their packets interleaved round-robin (both directions)
+  for (let r = 0; r < rounds; r++) {
+    for (let f = 0; f < flows; f++) {
+      const client = `10.0.${f}.1`, server = `10.9.${f}.1`;
+      ts += 0.01;
+      send(c, ts, r & 1 ? udpFrame(server, client, 53, 40000 + f) : udpFrame(client, server, 40000 + f, 53));
+    }
+  }
+  c.flush();
+  const full = c.counters()['flow.host_table_full'];
+  // 16 slots hold the first 8 flows' 16 hosts for the whole capture; every other flow misses both sides once
+  assert.is(full, 2 * (flows - 8), `flow.host_table_full ${full}, packets ${flows * rounds}`);
+  assert.is(c.counters()['flow.host_evicted'], 0, 'no host was idle while flows were live');
+  assert.is(rows.length, flows);
+  const withHosts = rows.filter((r) => r.f('src_host_w100s_packets') > 0);
+  assert.is(withHosts.length, 8, 'the first 8 flows have host windows');
+  for (const r of withHosts) {
+    // the client sent 10 of the flow's 20 packets, within 8 ms: a 100 s window has hardly decayed
+    assert.ok(Math.abs(r.f('src_host_w100s_packets') - 10) < 0.01, `client packets ${r.f('src_host_w100s_packets')}`);
+    assert.ok(Math.abs(r.f('dst_host_w100s_packets') - 10) < 0.01, `server received ${r.f('dst_host_w100s_packets')}`);
+  }
+  for (const r of rows.filter((x) => x.f('src_host_w100s_packets') === 0)) {
+    assert.is(r.f('dst_host_w100s_packets'), 0, 'a flow without host slots has no host features');
+  }
+});
+
+test('idle hosts are reused least recently seen first; a returning host keeps its history while it stays', async () => {
+  const { core: c, rows } = await core(8, 4);
+  // flow A (h1 → h2) and then flow B (h3 → h4) each open and close (FIN both ways, last ACK)
+  const session = (t: number, a: string, b: string, sport: number) => {
+    send(c, t, tcpFrame(a, b, sport, 80, SYN));
+    send(c, t + 1, tcpFrame(b, a, 80, sport, SYN | ACK));
+    send(c, t + 2, tcpFrame(a, b, sport, 80, ACK));
+    send(c, t + 3, tcpFrame(a, b, sport, 80, FIN | ACK));
+    send(c, t + 4, tcpFrame(b, a, 80, sport, FIN | ACK));
+    send(c, t + 5, tcpFrame(a, b, sport, 80, ACK));
+  };
+  session(T0, '10.0.0.1', '10.0.0.2', 1001);
+  session(T0 + 100, '10.0.0.3', '10.0.0.4', 1002);
+  c.advance(T0 + 5_000); // past the FIN linger: both flows end, all four hosts are idle (A's older)
+  assert.is(rows.length, 2);
+  // a new pair of hosts takes the two least recently seen slots: A's hosts, not B's
+  session(T0 + 6_000, '10.0.0.5', '10.0.0.6', 1003);
+  c.sync();
+  assert.is(c.counters()['flow.host_evicted'], 2);
+  // h3 returns: its slot was kept, so its window still holds flow B's 4 packets (decayed by 6 s of its 100 s half-life)
+  session(T0 + 6_100, '10.0.0.3', '10.0.0.7', 1004);
+  c.advance(T0 + 8_000); // these two end too: their hosts become idle
+  // h1 returns: it was dropped, so it starts from nothing
+  session(T0 + 8_100, '10.0.0.1', '10.0.0.8', 1005);
+  c.flush();
+  assert.is(c.counters()['flow.host_table_full'], 0, 'idle slots were always there to take');
+  const byPort = new Map(rows.map((r) => [r.sport, r]));
+  const h3 = byPort.get(1004)!.f('src_host_w100s_packets');
+  const h1 = byPort.get(1005)!.f('src_host_w100s_packets');
+  assert.ok(h3 > 7.5 && h3 < 8, `h3 carries its earlier 4 packets: ${h3}`);
+  assert.ok(h1 > 3.9 && h1 <= 4, `h1 starts afresh: ${h1}`);
+});
+
+test('default host table: twice the flow table, at least 65,536, at most 2^22', () => {
+  assert.is(hostsFor(1000), 65_536);
+  assert.is(hostsFor(200_000), 400_000);
+  assert.is(hostsFor(4_000_000), 1 << 22);
+});
+
+test.run();
