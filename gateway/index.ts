@@ -29,12 +29,19 @@ import { Registry } from './registry.js';
 import { Baselines } from './baselines.js';
 import { registerBaselinesApi } from './http/baselines-api.js';
 import { Store } from './store.js';
+import { ActionStore } from './response/action-store.js';
+import { CommandSigner } from './response/command-signer.js';
+import { ResponseEngine } from './response/engine.js';
+import { registerResponseApi } from './http/response-api.js';
+import { loadPrivateKey } from '../common/keys.js';
 
 export class Gateway {
   private timers: NodeJS.Timeout[] = [];
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
   readonly alertPublisher: AlertPublisher;
+  /** Automated response (docs/response.md); set once the gateway started. */
+  response!: ResponseEngine;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -84,6 +91,12 @@ export class Gateway {
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
       registerModelsApi(http, models, rollouts);
+      const actions = new ActionStore(store.db);
+      gw.response = new ResponseEngine({
+        config: config.response, store: actions, bus, log: root.child({ component: 'response' }), registry: metrics.registry,
+        signer: config.response.keyFile ? new CommandSigner(responseKey(config.response.keyFile), config.response.commandValidityMs) : undefined,
+      });
+      registerResponseApi(http, gw.response, actions);
       if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
         const t = parseSensorTopic(topic);
@@ -95,6 +108,7 @@ export class Gateway {
       registerBaselinesApi(http, baselines);
       await baselines.start();
       await models.start();
+      await gw.response.start();
       await http.listen();
       gw.timers.push(setInterval(() => gw!.housekeeping(), Math.min(config.store.retentionIntervalMs, 5000)).unref());
       gw.timers.push(setInterval(() => gw!.retention(), config.store.retentionIntervalMs).unref());
@@ -124,6 +138,7 @@ export class Gateway {
         if (c.escalated) this.metrics.alertsEscalated.inc();
       }
       this.alertPublisher.onChanges(changes);
+      this.response.onAlertChanges(changes);
     } catch (e) {
       this.recordFailed('alert_changes', e, { changes: changes.length });
     }
@@ -188,6 +203,7 @@ export class Gateway {
     this.alertPublisher.flush();
     await Promise.all([...this.publishing]);
     await this.models.idle().catch(() => {});
+    await this.response.stop().catch(() => {});
     await this.bus.close().catch((e) => this.log.warn({ err: e }, 'closing broker failed'));
     this.ingest.flush(); // anything delivered while the broker was closing
     try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: e }, 'writing alerts failed'); }
@@ -208,6 +224,14 @@ function trustedUploadKeys(config: GatewayConfig, log: Logger): import('node:cry
     return loadPublicKeysFrom(file);
   } catch (e) {
     throw new NetsensorError('ERR_CONFIG', `config models.trustedKeysFile: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function responseKey(file: string): import('node:crypto').KeyObject {
+  try {
+    return loadPrivateKey(file);
+  } catch (e) {
+    throw new NetsensorError('ERR_CONFIG', `config response.keyFile: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -69,7 +69,8 @@ export interface ResponseReport {
   /** Of the command, when it could be read. */
   seq?: number;
   op?: ResponseCommand['op'];
-  result: 'applied' | 'removed' | 'synced' | 'refused';
+  /** ready: the sensor's table is set up (start, reconnect) and it asks for the gateway's record (a sync). */
+  result: 'ready' | 'applied' | 'removed' | 'synced' | 'refused';
   /** The actions concerned (for a refusal of one action in a sync, that one). */
   action_ids: string[];
   reason?: RefuseReason;

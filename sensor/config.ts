@@ -11,7 +11,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { loadPublicKeysFrom } from '../common/keys.js';
-import { parseAllowEntry } from './response/allowlist.js';
+import { parseAllowEntry } from '../common/address-list.js';
 import { configError, defineSettings, deriveEnvName, parseFlags, resolveSettings, type Setting, type SettingKind } from '../common/settings.js';
 import { settingsHelp } from '../common/settings-help.js';
 import { ID_PATTERN } from '../protocol/topics.js';

@@ -38,7 +38,7 @@ export class ResponseLink {
   private readonly topic: string;
   private publisher?: Publisher;
   private queue: Promise<void> = Promise.resolve();
-  readonly counts = { applied: 0, removed: 0, synced: 0, refused: 0 };
+  readonly counts = { ready: 0, applied: 0, removed: 0, synced: 0, refused: 0 };
 
   constructor(private readonly o: ResponseLinkOptions) {
     this.nft = o.nft ?? systemNft();
@@ -71,7 +71,9 @@ export class ResponseLink {
       await client.subscribeAsync(this.topic, { qos: 1 });
     } catch (e) {
       this.o.log.warn({ err: e }, 'could not follow the response command topic');
+      return;
     }
+    await this.publish(this.report(undefined, 'ready', []));
   }
 
   private readonly onMessage = (topic: string, payload: Buffer): void => {
