@@ -167,8 +167,9 @@ function validateWhole(c: GatewayConfig): GatewayConfig {
     const problem = parseAllowEntry(entry);
     if (problem) throw configError(`response.allowlist: ${problem}`);
   }
-  if (c.response.mode !== 'off' && c.response.mode !== 'dry-run' && !c.response.keyFile) {
-    throw configError(`response.mode ${c.response.mode} needs response.keyFile (--response-key): commands are signed`);
+  const acting = c.response.mode === 'off' ? [] : [c.response.mode, ...c.response.playbooks.map((p) => p.mode ?? c.response.mode)].filter((m) => m !== 'dry-run');
+  if (acting.length > 0 && !c.response.keyFile) {
+    throw configError(`response mode ${acting[0]} needs response.keyFile (--response-key): commands are signed`);
   }
   if (tls && (tls.certFile === undefined || tls.keyFile === undefined)) throw configError('mqtt.tls.certFile (--tls-cert) and mqtt.tls.keyFile (--tls-key) go together');
   return c;

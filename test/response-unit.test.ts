@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
+import { saveKeyPair } from '../common/keys.ts';
 import { createLogger } from '../common/log.ts';
 import { CommandRefused, COMMAND_TYPE, openCommand, signCommand, type ResponseCommand } from '../protocol/command.ts';
 import type { Alert } from '../gateway/alert-types.ts';
@@ -24,6 +25,9 @@ import { addLines, nftTimeout, reconcileLines, removeLines, skeleton } from '../
 import { ReplayGuard } from '../sensor/response/replay-guard.ts';
 
 const gw = generateKeyPairSync('ed25519');
+const keyDir = mkdtempSync(join(tmpdir(), 'nsresp-unit-key-'));
+const keyFile = saveKeyPair(keyDir, gw).privatePath;
+test.after(() => rmSync(keyDir, { recursive: true, force: true }));
 const T0 = 1_800_000_000_000;
 const ID = '01930000-0000-7000-8000-000000000001';
 
@@ -85,7 +89,7 @@ test('playbooks: checked at start-up with the key that is wrong', () => {
   assert.match(err([{ name: 'a', match: ['dos'], action: 'nuke', ttlS: 60 }]), /action: one of/);
   assert.match(err([{ name: 'a', match: ['dos'], action: 'block_source' }]), /ttlS/);
   assert.match(err([{ name: 'a', match: ['dos'], action: 'block_source', ttlS: 1 }, { name: 'a', match: ['x'], action: 'block_source', ttlS: 1 }]), /twice/);
-  assert.throws(() => loadConfig({ flags: { response: { mode: 'auto', playbooks: [] } } }), /needs response.keyFile/);
+  assert.throws(() => loadConfig({ flags: { response: { mode: 'auto', playbooks: [] } } }), /response mode auto needs response.keyFile/);
   assert.throws(() => loadConfig({ env: { NETSENSOR_GW_RESPONSE_PLAYBOOKS: '[{' } }), /response.playbooks .*not valid JSON/);
   const fromEnv = loadConfig({ env: { NETSENSOR_GW_RESPONSE_PLAYBOOKS: '[{"name":"f","match":["dos"],"action":"block_source","ttlS":60}]' } });
   assert.equal(fromEnv.response.playbooks, [{ name: 'f', match: ['dos'], action: 'block_source', ttlS: 60, minSeverity: 3, minSensors: 1, minFlows: 1 }]);
@@ -115,7 +119,7 @@ function engineLab(over: Record<string, unknown> = {}) {
   const bus: Bus = { kind: 'embedded', subscribe: async () => {}, publish: async (topic, payload) => { sent.push({ topic, payload }); }, close: async () => {} };
   let now = T0;
   const config = loadConfig({ flags: { response: {
-    mode: 'dry-run', maxActive: 3, maxPerMinute: 2, allowlist: ['192.168.9.0/24'],
+    mode: 'dry-run', keyFile, maxActive: 3, maxPerMinute: 2, allowlist: ['192.168.9.0/24'],
     playbooks: [{ name: 'floods', match: ['dos', 'anomaly'], action: 'block_source', ttlS: 60, mode: 'auto' }, { name: 'ask', match: ['c2'], action: 'quarantine', ttlS: 60, mode: 'approve' }],
     ...over,
   } } }).response;

@@ -195,20 +195,21 @@ export class ResponseEngine {
       if (detail) rec.reason = detail;
     }
     this.o.store.save(rec);
-    this.addHistory(rec, event, evidence ? JSON.stringify({ ...evidence, note: detail }) : detail);
+    this.addHistory(rec, event, detail, evidence);
     this.metrics.actions.inc({ kind: rec.kind, mode: rec.mode, state });
     const log = state === 'skipped' || state === 'refused' ? this.o.log.warn.bind(this.o.log) : this.o.log.info.bind(this.o.log);
     log({ action: rec.id, alert: rec.alert_id, sensor: rec.sensor, kind: rec.kind, src: rec.src, dst: rec.dst, mode: rec.mode, state, detail }, 'response action');
   }
 
-  private addHistory(rec: ActionRecord, event: string, detail: string | null): void {
+  /** `evidence`: what the alert showed when the playbook matched (kept with the first step). */
+  private addHistory(rec: ActionRecord, event: string, detail: string | null, evidence?: Record<string, unknown>): void {
     const ts = this.now;
-    this.o.store.addHistory({ action_id: rec.id, alert_id: rec.alert_id, ts, event, detail });
+    this.o.store.addHistory({ action_id: rec.id, alert_id: rec.alert_id, ts, event, detail: evidence ? JSON.stringify({ note: detail, evidence }) : detail });
     const msg = {
       timestamp: new Date(ts).toISOString(), event_type: 'netsensor_response', host: rec.sensor, src_ip: rec.src, ...(rec.dst ? { dest_ip: rec.dst } : {}),
       netsensor: {
         action_id: rec.id, alert_id: rec.alert_id, playbook: rec.playbook, action: rec.kind, mode: rec.mode, state: rec.state, event, detail,
-        ttl_ms: rec.ttl_ms, until: rec.until_ms ? new Date(rec.until_ms).toISOString() : null,
+        ...(evidence ? { evidence } : {}), ttl_ms: rec.ttl_ms, until: rec.until_ms ? new Date(rec.until_ms).toISOString() : null,
       },
     };
     const p: Promise<void> = this.o.bus.publish(topics.responseAction(rec.sensor), JSON.stringify(msg), { qos: 1 })
