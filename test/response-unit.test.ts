@@ -14,7 +14,9 @@ import { Registry } from 'prom-client';
 import { saveKeyPair } from '../common/keys.ts';
 import { createLogger } from '../common/log.ts';
 import { CommandRefused, COMMAND_TYPE, openCommand, signCommand, type ResponseCommand } from '../protocol/command.ts';
+import { mayPublish, maySubscribe } from '../gateway/acl.ts';
 import type { Alert } from '../gateway/alert-types.ts';
+import { topics } from '../protocol/topics.ts';
 import type { Bus } from '../gateway/bus.ts';
 import { loadConfig } from '../gateway/config.ts';
 import { ActionStore } from '../gateway/response/action-store.ts';
@@ -99,6 +101,17 @@ test('playbooks: checked at start-up with the key that is wrong', () => {
   assert.not.ok(matches(p, alert({ class: 'dos', severity: 3, flow_count: 10 })), 'not grave enough');
   assert.not.ok(matches(p, alert({ class: 'dos', severity: 2, flow_count: 9 })), 'too little evidence');
   assert.not.ok(matches(p, alert({ class: 'bruteforce', severity: 1, flow_count: 99 })));
+});
+
+test('broker ACL: only the gateway publishes commands; a sensor reads its own and reports under its own id', () => {
+  const sensor = { role: 'sensor' as const, id: 's1' };
+  const anon = { role: 'anonymous' as const, id: 'x' };
+  assert.ok(mayPublish(sensor, topics.responseReport('s1')));
+  assert.not.ok(mayPublish(sensor, topics.responseReport('s2')));
+  for (const who of [sensor, anon]) for (const id of ['s1', 's2']) assert.not.ok(mayPublish(who, topics.response(id)), `${who.role} → ${id}`);
+  assert.not.ok(mayPublish(anon, topics.responseAction('s1')));
+  assert.ok(maySubscribe(sensor, topics.response('s1')));
+  assert.not.ok(maySubscribe(sensor, topics.response('s2')));
 });
 
 let n = 0;
