@@ -19,7 +19,7 @@ function wrap(text: string): string[] {
 }
 
 const METAVAR: Record<Setting['kind'], string> = {
-  string: 'V', file: 'FILE', int: 'N', number: 'N', bool: 'true|false', enum: 'V', 'mqtt-version': '4|5|auto', list: 'V[,V…]',
+  string: 'V', file: 'FILE', int: 'N', number: 'N', bool: 'true|false', enum: 'V', 'mqtt-version': '4|5|auto', list: 'V[,V…]', json: 'JSON',
 };
 
 function shownDefault(table: SettingsTable<unknown>, s: Setting): string {

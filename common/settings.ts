@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { NetsensorError } from './errors.js';
 
-export type SettingKind = 'string' | 'file' | 'int' | 'number' | 'bool' | 'enum' | 'mqtt-version' | 'list';
+export type SettingKind = 'string' | 'file' | 'int' | 'number' | 'bool' | 'enum' | 'mqtt-version' | 'list' | 'json';
 
 export interface FlagSpec {
   /** Without dashes. */
@@ -125,6 +125,15 @@ export function convert(s: Setting, raw: unknown, origin: string): unknown {
       const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
       if (!items || !items.every((x) => typeof x === 'string')) throw bad(`expected a list of strings (JSON array, or comma-separated), got ${shown}`);
       return items.map((x: string) => x.trim()).filter(Boolean);
+    }
+    case 'json': {
+      // structured settings (a list of playbooks): JSON in the file as is, JSON text from the environment
+      if (typeof raw !== 'string') return raw;
+      try {
+        return JSON.parse(raw);
+      } catch (e) {
+        throw bad(`not valid JSON (${(e as Error).message})`);
+      }
     }
     case 'enum': {
       if (typeof raw !== 'string' || !s.values!.includes(raw)) throw bad(`expected one of ${s.values!.join(', ')}, got ${shown}`);

@@ -1,7 +1,8 @@
 /**
  * Topic access rules of the embedded broker, as pure functions (the Mosquitto example in deploy/mosquitto
  * expresses the same rules in its ACL file).
- *  - sensor <id>: publish only netsensor/v1/sensors/<id>/{events,status,ota}; subscribe only netsensor/v1/models/#.
+ *  - sensor <id>: publish only netsensor/v1/sensors/<id>/{events,status,ota,baseline,response-report}; subscribe only
+ *    netsensor/v1/models/# and its own baseline/reset and response (signed commands) topics.
  *  - anonymous (loopback only, no credentials file): publish only to sensors/<any id>/{events,status,ota};
  *    subscribe to anything. Never models/ or alerts/.
  *  - observer: publish nothing; subscribe to alerts, sensor status and Home Assistant topics.
@@ -15,7 +16,7 @@ import type { Role } from './credentials.js';
 
 export type Identity = { role: Role; id: string } | { role: 'anonymous'; id: string };
 
-const SENSOR_KINDS = new Set(['events', 'status', 'ota', 'baseline']);
+const SENSOR_KINDS = new Set(['events', 'status', 'ota', 'baseline', 'response-report']);
 
 export function mayPublish(who: Identity, topic: string): boolean {
   if (who.role === 'admin') return true;
@@ -28,7 +29,8 @@ export function mayPublish(who: Identity, topic: string): boolean {
 export function maySubscribe(who: Identity, filter: string, haPrefix = 'homeassistant'): boolean {
   if (who.role === 'admin' || who.role === 'anonymous') return true;
   // a sensor follows the model channels and its own baseline-reset command (which only the gateway may publish)
-  if (who.role === 'sensor') return filter.startsWith(`${TOPIC_ROOT}/models/`) || filter === `${TOPIC_ROOT}/sensors/${who.id}/baseline/reset`;
+  if (who.role === 'sensor') return filter.startsWith(`${TOPIC_ROOT}/models/`) || filter === `${TOPIC_ROOT}/sensors/${who.id}/baseline/reset`
+    || filter === `${TOPIC_ROOT}/sensors/${who.id}/response`;
   return filter.startsWith(`${TOPIC_ROOT}/alerts/`) || filter === `${TOPIC_ROOT}/sensors/+/status` ||
     /^netsensor\/v1\/sensors\/[^/#+]+\/status$/.test(filter) || filter.startsWith(`${TOPIC_ROOT}/ha/`) || filter.startsWith(`${haPrefix}/`) ||
     /^netsensor\/v1\/gateway\/[^/#]+\/status$/.test(filter);

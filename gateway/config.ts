@@ -11,6 +11,8 @@ import { settingsHelp } from '../common/settings-help.js';
 import { hostname } from 'node:os';
 import { ID_PATTERN } from '../protocol/topics.js';
 import { resolveSecret } from './secrets.js';
+import { parseAllowEntry } from '../common/address-list.js';
+import { parsePlaybooks, RESPONSE_MODES, type Playbook, type ResponseMode } from './response/playbooks.js';
 
 export type { DeepPartial };
 
@@ -84,6 +86,24 @@ export interface GatewayConfig {
     /** Cap on the first stage, percent of a channel's sensors (the signed --rollout applies when lower). */
     maxFirstStagePercent: number;
   };
+  /** Automated response (docs/response.md). Off by default. */
+  response: {
+    mode: ResponseMode;
+    /** The gateway's Ed25519 response signing key (PKCS#8 PEM, mode 0600); sensors pin its public half. */
+    keyFile?: string;
+    /** Playbooks, JSON (gateway/response/playbooks.ts). */
+    playbooks: Playbook[];
+    /** Critical hosts never named by an action: addresses or address/prefix (the gateway's own addresses always are). */
+    allowlist: string[];
+    /** Act on anomaly-only alerts (class `anomaly`, no model class) too. */
+    anomalyActions: boolean;
+    /** Most actions active or waiting for approval at once. */
+    maxActive: number;
+    /** Most actions started per minute. */
+    maxPerMinute: number;
+    /** A command is void this long after it was signed. */
+    commandValidityMs: number;
+  };
   /** A sensor is shown offline when nothing was heard from it for this long (the last will usually says it sooner). */
   sensorStaleMs: number;
 }
@@ -95,6 +115,7 @@ export const defaults: GatewayConfig = {
   correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2, fanInSources: 10, updateIntervalMs: 10_000 },
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
   models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
+  response: { mode: 'off', playbooks: [], allowlist: [], anomalyActions: false, maxActive: 32, maxPerMinute: 10, commandValidityMs: 30_000 },
   sensorStaleMs: 5 * 60_000,
   gatewayId: defaultGatewayId(),
 };
@@ -156,6 +177,14 @@ export const SETTINGS: readonly Setting[] = [
   S('models.trustedKeysFile', 'file', 'model-keys', 'public keys (PEM or base64 lines) model uploads must be signed by', { envAliases: ['NETSENSOR_GW_MODEL_KEYS'] }),
   S('models.maxFailureRate', 'number', 'max-failure-rate', 'halt a model rollout when this share of sensors fails it (0..1)', { min: 0, max: 1 }),
   S('models.maxFirstStagePercent', 'int', undefined, 'cap on the first rollout stage, percent of a channel\'s sensors', { min: 1, max: 100 }),
+  S('response.mode', 'enum', 'response', 'automated response: off | dry-run (record what would be done) | approve (wait for approval through the API) | auto', { values: RESPONSE_MODES }),
+  S('response.keyFile', 'file', 'response-key', 'Ed25519 key response commands are signed with (netsensor keys generate; sensors pin its signing.pub)'),
+  S('response.playbooks', 'json', undefined, 'playbooks: a JSON list of {name, match, action, ttlS, minSeverity, minSensors, minFlows, sensors, mode} (docs/response.md)'),
+  S('response.allowlist', 'list', 'response-allow', 'critical hosts no action may name: address or address/prefix; repeat or comma-separate'),
+  S('response.anomalyActions', 'bool', undefined, 'let anomaly-only alerts trigger playbooks too'),
+  S('response.maxActive', 'int', undefined, 'most response actions active or awaiting approval at once', { min: 1, max: 1024 }),
+  S('response.maxPerMinute', 'int', undefined, 'most response actions started per minute', { min: 1, max: 10_000 }),
+  S('response.commandValidityMs', 'int', undefined, 'a signed command is void this long after signing (ms)', { min: 1000, max: 3_600_000 }),
   S('sensorStaleMs', 'int', undefined, 'a sensor is shown offline after this long without a message (ms)', { min: 1000, max: 30 * DAY_MS }),
 ];
 
@@ -167,6 +196,15 @@ export const envNamesFor = (path: string): string[] => envNamesOf(TABLE, SETTING
 /** Rules that involve more than one setting; secrets read from their files or systemd credentials. */
 function validateWhole(c: GatewayConfig, env: NodeJS.ProcessEnv): GatewayConfig {
   const tls = c.mqtt.tls as Partial<NonNullable<GatewayConfig['mqtt']['tls']>> | undefined;
+  c.response.playbooks = parsePlaybooks(c.response.playbooks);
+  for (const entry of c.response.allowlist) {
+    const problem = parseAllowEntry(entry);
+    if (problem) throw configError(`response.allowlist: ${problem}`);
+  }
+  const acting = c.response.mode === 'off' ? [] : [c.response.mode, ...c.response.playbooks.map((p) => p.mode ?? c.response.mode)].filter((m) => m !== 'dry-run');
+  if (acting.length > 0 && !c.response.keyFile) {
+    throw configError(`response mode ${acting[0]} needs response.keyFile (--response-key): commands are signed`);
+  }
   if (tls && (tls.certFile === undefined || tls.keyFile === undefined)) throw configError('mqtt.tls.certFile (--tls-cert) and mqtt.tls.keyFile (--tls-key) go together');
   if (tls?.requireClientCert && !tls.caFile) throw configError('mqtt.tls.requireClientCert needs mqtt.tls.caFile (--tls-ca): the CA client certificates must be issued by');
   const b = c.mqtt.brokerTls;

@@ -33,12 +33,19 @@ import { planReload, type ReloadPlan } from './reload.js';
 import { Baselines } from './baselines.js';
 import { registerBaselinesApi } from './http/baselines-api.js';
 import { Store } from './store.js';
+import { ActionStore } from './response/action-store.js';
+import { CommandSigner } from './response/command-signer.js';
+import { ResponseEngine } from './response/engine.js';
+import { registerResponseApi } from './http/response-api.js';
+import { loadPrivateKey } from '../common/keys.js';
 
 export class Gateway {
   private timers: NodeJS.Timeout[] = [];
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
   readonly alertPublisher: AlertPublisher;
+  /** Automated response (docs/response.md); set once the gateway started. */
+  response!: ResponseEngine;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -95,6 +102,12 @@ export class Gateway {
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
       registerModelsApi(http, models, rollouts);
+      const actions = new ActionStore(store.db);
+      gw.response = new ResponseEngine({
+        config: config.response, store: actions, bus, log: root.child({ component: 'response' }), registry: metrics.registry,
+        signer: config.response.keyFile ? new CommandSigner(responseKey(config.response.keyFile), config.response.commandValidityMs) : undefined,
+      });
+      registerResponseApi(http, gw.response, actions);
       if (ha) registry.onChange((s) => void ha.announce(s.id, registry.versionOf(s.id), s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
         const t = parseSensorTopic(topic);
@@ -106,6 +119,7 @@ export class Gateway {
       registerBaselinesApi(http, baselines);
       await baselines.start();
       await models.start();
+      await gw.response.start();
       await http.listen();
       gw.timers.push(setInterval(() => gw!.housekeeping(), Math.min(config.store.retentionIntervalMs, 5000)).unref());
       gw.timers.push(setInterval(() => gw!.retention(), config.store.retentionIntervalMs).unref());
@@ -158,6 +172,7 @@ export class Gateway {
         }
       }
       this.alertPublisher.onChanges(changes);
+      this.response.onAlertChanges(changes);
     } catch (e) {
       this.recordFailed('alert_changes', e, { changes: changes.length });
     }
@@ -222,6 +237,7 @@ export class Gateway {
     this.alertPublisher.flush();
     await Promise.all([...this.publishing]);
     await this.models.idle().catch(() => {});
+    await this.response.stop().catch(() => {});
     await this.bus.publish(topics.gatewayStatus(this.config.gatewayId), gatewayOffline(), { qos: 1, retain: true })
       .catch((e) => this.log.warn({ err: e }, 'publishing the offline status failed'));
     await this.bus.close().catch((e) => this.log.warn({ err: e }, 'closing broker failed'));
@@ -250,6 +266,14 @@ function trustedUploadKeys(config: GatewayConfig, log: Logger): import('node:cry
     return loadPublicKeysFrom(file);
   } catch (e) {
     throw new NetsensorError('ERR_CONFIG', `config models.trustedKeysFile: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function responseKey(file: string): import('node:crypto').KeyObject {
+  try {
+    return loadPrivateKey(file);
+  } catch (e) {
+    throw new NetsensorError('ERR_CONFIG', `config response.keyFile: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -21,6 +21,12 @@ export const topics = {
   /** OTA: operator → gateway upload of a signed bundle (manifest envelope + payload). */
   modelUpload: (channel: string) => `${TOPIC_ROOT}/models/${channel}/upload`,
   allModelUploads: `${TOPIC_ROOT}/models/+/upload`,
+  /** Response (docs/response.md): signed commands gateway → sensor, and the sensor's reports about them (JSON). */
+  response: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/response`,
+  responseReport: (sensorId: string) => `${TOPIC_ROOT}/sensors/${sensorId}/response-report`,
+  allResponseReports: `${TOPIC_ROOT}/sensors/+/response-report`,
+  /** Response actions, their approval, expiry and undo, as the gateway records them (JSON, gateway → anyone). */
+  responseAction: (sensorId: string) => `${TOPIC_ROOT}/responses/${sensorId}`,
   alert: (severity: string, sensorId: string) => `${TOPIC_ROOT}/alerts/${severity}/${sensorId}`,
   allEvents: `${TOPIC_ROOT}/sensors/+/events`,
   allStatus: `${TOPIC_ROOT}/sensors/+/status`,

@@ -11,6 +11,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { loadPublicKeysFrom } from '../common/keys.js';
+import { parseAllowEntry } from '../common/address-list.js';
 import { configError, defineSettings, deriveEnvName, parseFlags, resolveSettings, type Setting, type SettingKind } from '../common/settings.js';
 import { settingsHelp } from '../common/settings-help.js';
 import { ID_PATTERN } from '../protocol/topics.js';
@@ -102,6 +103,20 @@ export interface SensorConfig {
     /** Applied models and the anti-rollback state (created 0700). */
     stateDir: string;
   };
+  /** Containment on the forwarding box (docs/response.md): nftables actions the gateway signs. Off by default. */
+  response: {
+    enabled: boolean;
+    /** The gateway's response public key (file: PEM / base64, or inline base64); required when enabled. */
+    gatewayKey?: string;
+    /** Critical hosts never blocked: addresses or address/prefix (the box's own addresses, default routes, DNS servers and the broker always are). */
+    allowlist: string[];
+    /** The last accepted command sequence number (replay protection). */
+    stateDir: string;
+    /** rate_limit: packets per second let through per limited source. */
+    ratePps: number;
+    /** Most actions the sensor holds at once. */
+    maxActions: number;
+  };
   heartbeatS: number;
   metrics: { port: number; host: string };
   /** SIGTERM: bound on flushing + publishing before the database is closed. */
@@ -129,6 +144,7 @@ export const defaults: SensorConfig = {
     batchMaxEvents: 100, batchMaxBytes: 64 * 1024, flushIntervalMs: 200, inflight: 4,
   },
   ota: { channel: 'stable', pinnedKeys: [], stateDir: 'netsensor-ota' },
+  response: { enabled: false, allowlist: [], stateDir: 'netsensor-response', ratePps: 50, maxActions: 256 },
   heartbeatS: 30,
   metrics: { port: 0, host: '0.0.0.0' },
   shutdownTimeoutMs: 5_000,
@@ -183,6 +199,12 @@ export const SETTINGS: readonly Setting[] = [
   S('ota.channel', 'string', 'ota-channel', 'model update channel to follow', { pattern: ID_PATTERN }),
   S('ota.pinnedKeys', 'list', 'ota-key', 'pinned model-signing public key: file (PEM / base64 lines) or base64; repeat or comma-separate (none = OTA off)'),
   S('ota.stateDir', 'string', 'ota-state-dir', 'directory of applied models and anti-rollback state'),
+  S('response.enabled', 'bool', 'response', 'apply the gateway\'s signed response commands with nftables (true|false; needs root / CAP_NET_ADMIN on the forwarding box)'),
+  S('response.gatewayKey', 'string', 'response-key', 'the gateway\'s response public key: file (PEM / base64) or base64'),
+  S('response.allowlist', 'list', 'response-allow', 'critical hosts never blocked: address or address/prefix; repeat or comma-separate'),
+  S('response.stateDir', 'string', 'response-state-dir', 'directory of the response replay-protection state'),
+  S('response.ratePps', 'int', 'response-rate-pps', 'rate_limit: packets per second let through per limited source', { min: 1, max: 1_000_000 }),
+  S('response.maxActions', 'int', 'response-max-actions', 'most response actions held at once', { min: 1, max: 1024 }),
   S('heartbeatS', 'number', 'heartbeat-s', 'retained status heartbeat period (s)', { min: 0.1, max: 86_400 }),
   S('metrics.port', 'int', 'metrics-port', 'Prometheus endpoint port (0 = off)', { min: 0, max: 65_535 }),
   S('metrics.host', 'string', 'metrics-host', 'Prometheus endpoint address'),
@@ -226,6 +248,18 @@ function validateWhole(c: SensorConfig): void {
       throw bad(`${path}: cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     if (!statSync(f).isFile()) throw bad(`${path}: ${f} is not a regular file`);
+  }
+  if (c.response.enabled && c.response.gatewayKey === undefined) throw bad('response.enabled needs response.gatewayKey (the gateway\'s response public key)');
+  if (c.response.gatewayKey !== undefined) {
+    try {
+      loadPublicKeysFrom(c.response.gatewayKey);
+    } catch (e) {
+      throw bad(`response.gatewayKey: ${(e as Error).message}`);
+    }
+  }
+  for (const entry of c.response.allowlist) {
+    const problem = parseAllowEntry(entry);
+    if (problem) throw bad(`response.allowlist: ${problem}`);
   }
   for (const entry of c.ota.pinnedKeys) {
     try {

@@ -142,8 +142,19 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  // Response enforcement (docs/response.md): the table is set up before any command can arrive.
+  let response: import('../../sensor/response/response-link.js').ResponseLink | undefined;
+  if (cfg.response.enabled) {
+    const [{ ResponseLink }, { loadPublicKeysFrom }] = await Promise.all([import('../../sensor/response/response-link.js'), import('../../common/keys.js')]);
+    response = new ResponseLink({
+      sensorId: cfg.id, gatewayKey: loadPublicKeysFrom(cfg.response.gatewayKey!)[0], stateDir: cfg.response.stateDir, allowlist: cfg.response.allowlist,
+      brokerUrl: cfg.broker.url, ratePps: cfg.response.ratePps, maxActions: cfg.response.maxActions, log: log.child({ component: 'response' }),
+    });
+    await response.prepare();
+  }
   delivery.start();
   ota?.attachTo(delivery.publisher);
+  if (response) response.attachTo(delivery.publisher);
   baselineLink?.start();
   log.info({ mode, iface: cfg.capture.iface, pcap: cfg.capture.pcap, model: model.version, model_source: restored ? 'ota' : 'file', broker: cfg.broker.url }, 'sensor started');
 
@@ -173,6 +184,7 @@ export async function run(argv: string[]): Promise<number> {
     cpu_seconds: Math.round(cpuSeconds * 1000) / 1000,
     packets_per_cpu_s: Math.round(c.packets / Math.max(cpuSeconds, 1e-3)),
   }, 'capture finished');
+  await response?.idle();
   await ota?.close(); // before the connection goes: an update being applied finishes or is abandoned
   baselineLink?.stop();
   baselineStore?.close();
