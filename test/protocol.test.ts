@@ -68,7 +68,7 @@ test('model topics parse: channel and kind, odd channels refused', () => {
 
 test('status messages: what the sensor encodes the gateway parses; the last will too; junk is refused', () => {
   const st = { state: 'online' as const, ts: 1_800_000_000_000, model: 'm-7', version: '0.1.0', mqtt: 5 as const, counters: { packets: 12, mode: 'live' } };
-  assert.equal(parseStatus(Buffer.from(encodeStatus(st))), { state: 'online', ts: st.ts, model: 'm-7', counters: { packets: 12, mode: 'live' } });
+  assert.equal(parseStatus(Buffer.from(encodeStatus(st))), { state: 'online', ts: st.ts, model: 'm-7', version: '0.1.0', counters: { packets: 12, mode: 'live' } });
   assert.equal(parseStatus(Buffer.from(OFFLINE_STATUS)), { state: 'offline' });
   assert.equal(parseStatus(cborEncode({ state: 'offline', ts: 5 })), { state: 'offline', ts: 5 }, 'CBOR accepted');
   const bounded = parseStatus(Buffer.from(JSON.stringify({ state: 'online', model: 'x'.repeat(200), counters: { a: {}, b: 1 } })))!;
