@@ -13,6 +13,7 @@ import type { DetectionModel } from '../inference/model.js';
 import type { RiskEvent } from '../protocol/event.js';
 import { AlertPublisher, type AlertReason } from '../gateway/alert-publisher.js';
 import { alertTopic, toEve, type EveAlert } from '../gateway/alerts.js';
+import { isEveReason, toEveAlert } from '../gateway/eve-alert.js';
 import { defaults as gatewayDefaults } from '../gateway/config.js';
 import { Correlator } from '../gateway/correlate.js';
 import type { StoredEvent } from '../gateway/store.js';
@@ -25,6 +26,8 @@ export interface AlertMessage {
   topic: string;
   reason: AlertReason;
   payload: EveAlert;
+  /** The Suricata EVE alert record the gateway's EVE file would hold (created and escalated only). */
+  eve?: Record<string, unknown>;
 }
 
 export interface AlertReplay {
@@ -56,7 +59,7 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
   const latest = new Map<string, EveAlert>();
   const publisher = new AlertPublisher((a, sensor, reason) => {
     const payload = toEve(a, sensor, reason);
-    messages.push({ topic: alertTopic(a, sensor), reason, payload });
+    messages.push({ topic: alertTopic(a, sensor), reason, payload, eve: isEveReason(reason) ? toEveAlert(a, sensor, reason) : undefined });
     latest.set(a.id, payload);
   }, gatewayDefaults.correlation.updateIntervalMs, () => clock);
   const correlator = new Correlator(gatewayDefaults.correlation, () => clock);

@@ -8,7 +8,7 @@
 import { isNetsensorError, NetsensorError } from '../common/errors.js';
 
 const COMMANDS: Record<string, string> = {
-  flows: 'write one record per finished flow of a capture (jsonl or csv)',
+  flows: 'write one record per finished flow of a capture (jsonl, csv or Suricata EVE)',
   detect: 'score the flows of a capture with the detection model',
   model: 'train, evaluate, inspect or publish detection models',
   sensor: 'run a sensor: live or replayed capture → detection → outbox → MQTT',

@@ -30,10 +30,14 @@ message (created, escalated, updated), the same JSON the gateway publishes (Suri
 src_ip, dest_ip, alert.severity, and under "netsensor": class, kind, reason, flow_count, event_count,
 host_count, port_count, first_seen, last_seen). A summary goes to stderr.
 
+With --alerts --format eve: Suricata EVE JSON alert records, as the gateway's EVE file holds them — one per
+alert and one per escalation (no "updated" messages), flow_id, community_id, flow{}, extras in alert.metadata
+(docs/gateway.md, "EVE JSON").
+
 options:
   --alerts            alert messages (episodes + gateway correlation) instead of flow verdicts
   --model FILE        ONNX detection model (default: the shipped models/netsensor-detect.onnx)
-  --format jsonl|text output format (default jsonl)
+  --format F         jsonl or text (default jsonl); with --alerts also eve
   --all               a record for every flow, alerting or not (field "alert" tells which)
   --no-anomaly        alert on classifier decisions only
   --top N             contributing features per record (default 5)
@@ -61,12 +65,15 @@ export async function run(argv: string[]): Promise<number> {
       'no-anomaly': { type: 'boolean', default: false }, top: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h', default: false },
     } });
   } catch (e) {
-    throw new NetsensorError('ERR_USAGE', `${(e as Error).message}\n${HELP}`);
+    throw new NetsensorError('ERR_USAGE', `${(e as Error).message.replace(/\s*\n\s*/g, ' ')} (netsensor detect --help)`);
   }
   const { values, positionals } = parsed;
   if (values.help) { process.stdout.write(HELP); return 0; }
-  if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', `detect needs exactly one capture file\n${HELP}`);
-  if (values.format !== 'jsonl' && values.format !== 'text') throw new NetsensorError('ERR_USAGE', `--format must be jsonl or text, got '${values.format}'`);
+  if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', 'detect needs exactly one capture file (netsensor detect --help)');
+  const formats = values.alerts ? ['jsonl', 'text', 'eve'] : ['jsonl', 'text'];
+  if (!formats.includes(values.format)) {
+    throw new NetsensorError('ERR_USAGE', `--format must be ${formats.join(', ')}${values.format === 'eve' ? ' (eve needs --alerts)' : ''}, got '${values.format}'`);
+  }
   const top = Number(values.top);
   if (!Number.isInteger(top) || top < 0) throw new NetsensorError('ERR_USAGE', `--top expects a non-negative integer, got '${values.top}'`);
   const model = await loadModel(values.model);
@@ -77,14 +84,15 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (values.alerts) {
       const r = await replayAlerts(positionals[0]!, model);
-      const lines = r.messages.map((m) => values.format === 'jsonl' ? JSON.stringify(m.payload)
+      const shown = values.format === 'eve' ? r.messages.filter((m) => m.eve) : r.messages;
+      const lines = shown.map((m) => values.format === 'eve' ? JSON.stringify(m.eve) : values.format === 'jsonl' ? JSON.stringify(m.payload)
         : `${m.payload.netsensor.reason}\t${m.payload.netsensor.class}\tsev ${m.payload.alert.severity}\t${m.payload.src_ip} -> ${m.payload.dest_ip}\tflows ${m.payload.netsensor.flow_count}\t${m.payload.alert.signature}`);
       if (lines.length && !closed) process.stdout.write(lines.join('\n') + '\n');
       const byClass: Record<string, number> = {};
       for (const a of r.alerts) byClass[a.netsensor.class] = (byClass[a.netsensor.class] ?? 0) + 1;
       process.stderr.write(JSON.stringify({
         summary: 'detect --alerts', capture: positionals[0], model_version: model.version, packets: r.packets, flows: r.flows,
-        events: r.events, alerts: r.alerts.length, messages: r.messages.length, by_class: byClass, evidence: r.tracker,
+        events: r.events, alerts: r.alerts.length, messages: shown.length, by_class: byClass, evidence: r.tracker,
         elapsed_ms: Math.round(performance.now() - t0),
       }) + '\n');
       return 0;

@@ -8,10 +8,11 @@ import { attachNegativeValues } from '../../common/settings.js';
 import { flows } from '../../core/flows.js';
 import { FlowCore, type CoreSettings } from '../../core/host.js';
 import { csvWriter } from '../../core/export/csv.js';
+import { eveFlowWriter } from '../../core/export/eve-flows.js';
 import { jsonlWriter } from '../../core/export/jsonl.js';
 import { fileSink, streamSink } from '../../core/export/writer.js';
 
-export const summary = 'write one record per finished flow of a capture (jsonl or csv)';
+export const summary = 'write one record per finished flow of a capture (jsonl, csv or Suricata EVE)';
 
 const HELP = `usage: netsensor flows <capture|-> [options]
 
@@ -22,7 +23,8 @@ length), end_reason, then every feature of the schema (docs/features.md). A summ
 line. Flow rules and timeouts: docs/flows.md.
 
 options:
-  --format jsonl|csv      output format (default jsonl)
+  --format jsonl|csv|eve  output format (default jsonl); eve: one Suricata EVE JSON "flow" event per flow
+                          (flow_id, community_id, flow{} counters, tcp flags, app_proto dns), docs/flows.md
   --out FILE              write records to FILE instead of stdout
   --idle-timeout S        idle timeout in seconds for every protocol (defaults: TCP 120, UDP 60, ICMP 30)
   --active-timeout S      a record longer than this ends 'active' and a new one continues (default 1800)
@@ -68,7 +70,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', 'expected exactly one capture file (or - for stdin); see netsensor flows --help');
   const format = values.format;
-  if (format !== 'jsonl' && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--format must be jsonl or csv, got '${format}'`);
+  if (format !== 'jsonl' && format !== 'csv' && format !== 'eve') throw new NetsensorError('ERR_USAGE', `--format must be jsonl, csv or eve, got '${format}'`);
+  if (format === 'eve' && values['cic-names']) throw new NetsensorError('ERR_USAGE', '--cic-names applies to --format csv or jsonl, not eve');
   const idle = positiveNumber('idle-timeout', values['idle-timeout']);
   const settings: CoreSettings = {
     tcpIdleS: idle, udpIdleS: idle, icmpIdleS: idle, otherIdleS: idle,
@@ -79,7 +82,8 @@ export async function run(argv: string[]): Promise<number> {
 
   const core = await FlowCore.load({ maxFlows, settings });
   const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
-  const writer = format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'] }) : jsonlWriter(sink, { cicNames: values['cic-names'] });
+  const writer = format === 'eve' ? eveFlowWriter(sink)
+    : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'] }) : jsonlWriter(sink, { cicNames: values['cic-names'] });
   let rows = 0;
   const t0 = performance.now();
   let stats;
