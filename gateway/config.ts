@@ -58,6 +58,15 @@ export interface GatewayConfig {
     updateIntervalMs: number;
   };
   homeAssistant: { enabled: boolean; discoveryPrefix: string };
+  /** Suricata EVE JSON output of alerts (gateway/eve-output.ts, docs/gateway.md). */
+  eve: {
+    /** Append one EVE alert record per alert and per escalation to this file; SIGHUP reopens it. */
+    file?: string;
+    /** Also send each record to this syslog server (udp://host:port). */
+    syslog?: string;
+    /** Community ID seed (0 unless every tool whose logs are joined uses another). */
+    communityIdSeed: number;
+  };
   /** Model distribution (OTA, docs/ota.md). */
   models: {
     /** Public keys (PEM or base64 lines) an upload must be signed by; without it uploads are checked for shape only. */
@@ -77,6 +86,7 @@ export const defaults: GatewayConfig = {
   store: { path: 'netsensor-gateway.db', retentionDays: 30, maxBytes: 1024 * 1024 * 1024, retentionIntervalMs: 60_000 },
   correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2, fanInSources: 10, updateIntervalMs: 10_000 },
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
+  eve: { communityIdSeed: 0 },
   models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
   sensorStaleMs: 5 * 60_000,
 };
@@ -119,6 +129,10 @@ export const SETTINGS: readonly Setting[] = [
   S('correlation.updateIntervalMs', 'int', undefined, 'least time between two update messages of one alert (ms)', { min: 0, max: DAY_MS }),
   S('homeAssistant.enabled', 'bool', { name: 'homeassistant', sets: true }, 'publish Home Assistant MQTT discovery'),
   S('homeAssistant.discoveryPrefix', 'string', undefined, 'Home Assistant discovery topic prefix'),
+  S('eve.file', 'string', 'eve-file', 'append a Suricata EVE JSON alert record per alert and per escalation to this file (reopened on SIGHUP, for logrotate)'),
+  S('eve.syslog', 'string', 'eve-syslog', 'also send each EVE record to this syslog server: udp://host:port (RFC 5424, facility local5)',
+    { pattern: /^udp:\/\/[^/\s]+(:\d+)?\/?$/, url: true }),
+  S('eve.communityIdSeed', 'int', undefined, 'Community ID seed of the EVE records', { min: 0, max: 65535 }),
   S('models.trustedKeysFile', 'file', 'model-keys', 'public keys (PEM or base64 lines) model uploads must be signed by', { envAliases: ['NETSENSOR_GW_MODEL_KEYS'] }),
   S('models.maxFailureRate', 'number', 'max-failure-rate', 'halt a model rollout when this share of sensors fails it (0..1)', { min: 0, max: 1 }),
   S('models.maxFirstStagePercent', 'int', undefined, 'cap on the first rollout stage, percent of a channel\'s sensors', { min: 1, max: 100 }),

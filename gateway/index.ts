@@ -10,6 +10,7 @@ import { parseSensorTopic, topics } from '../protocol/topics.js';
 import { AlertPublisher } from './alert-publisher.js';
 import { alertTopic, toEve } from './alerts.js';
 import { EmbeddedBroker } from './broker.js';
+import { EveOutput } from './eve-output.js';
 import type { AlertReason } from './alert-publisher.js';
 import type { Alert } from './alert-types.js';
 import type { Bus } from './bus.js';
@@ -35,6 +36,8 @@ export class Gateway {
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
   readonly alertPublisher: AlertPublisher;
+  /** The EVE file / syslog output of alerts, when configured. */
+  eve: EveOutput | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -59,7 +62,9 @@ export class Gateway {
     const store = new Store(config.store.path);
     let bus: Bus | undefined;
     let http: HttpServer | undefined;
+    let eve: EveOutput | undefined;
     try {
+      eve = EveOutput.create(config.eve, root.child({ component: 'eve' }));
       const correlator = new Correlator(config.correlation);
       correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
       // Components that warn about what remote parties send log each such warning at most once a minute.
@@ -78,6 +83,7 @@ export class Gateway {
         log: limitWarnings(root),
       });
       gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, models, log);
+      gw.eve = eve;
       const broker = bus;
       registerApi(http, {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
@@ -101,6 +107,7 @@ export class Gateway {
       log.info({ http: `http://${config.http.host}:${http.port}/`, broker: config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}` }, 'gateway started');
       return gw;
     } catch (e) {
+      eve?.close();
       await http?.close().catch(() => {});
       await bus?.close().catch(() => {});
       store.close();
@@ -142,6 +149,11 @@ export class Gateway {
 
   private sendAlert(a: Alert, sensor: string, reason: AlertReason): void {
     let msg: string;
+    try {
+      this.eve?.onAlert(a, sensor, reason);
+    } catch (e) {
+      this.recordFailed('alert', e, { alert: a.id, output: 'eve' });
+    }
     try {
       msg = JSON.stringify(toEve(a, sensor, reason));
     } catch (e) {
@@ -192,6 +204,7 @@ export class Gateway {
     this.ingest.flush(); // anything delivered while the broker was closing
     try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: e }, 'writing alerts failed'); }
     try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
+    this.eve?.close();
     this.store.close();
     this.log.info('gateway stopped');
   }

@@ -38,7 +38,9 @@ export function ipBytes(ip: string): Buffer {
     const [a, b, c, d] = dotted[1].split('.').map(Number);
     text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
-  const [head, tail] = text.split('::') as [string, string | undefined];
+  const halves = text.split('::');
+  if (halves.length > 2) throw new Error(`not an IP address: ${ip}`);
+  const [head, tail] = halves as [string, string | undefined];
   const groups = (s: string | undefined) => (s ? s.split(':') : []);
   const h = groups(head), t = groups(tail);
   const all = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];

@@ -22,7 +22,7 @@ const flagIndexes = (dir: string) => FLAGS.map(([bit, name]) => [bit, featureInd
 const TS_FLAGS = flagIndexes('src2dst');
 const TC_FLAGS = flagIndexes('dst2src');
 const I = {
-  icmpType: featureIndex('icmp_type'), icmpCode: featureIndex('icmp_code'), ipVersion: featureIndex('ip_version'),
+  ipVersion: featureIndex('ip_version'),
   dnsQueries: featureIndex('dns_queries'), dnsResponses: featureIndex('dns_responses'),
 };
 
@@ -50,7 +50,7 @@ function state(k: KeyRecord): string {
 export function eveFlowRecord(k: KeyRecord, f: Float32Array, row: number, communityIdSeed = 0): Record<string, unknown> {
   const base = row * NUM_FEATURES;
   const tuple = eveTuple({ ...k, proto: k.protocol, vlan: k.vlan_id }, {
-    icmp: { type: f[base + I.icmpType], code: f[base + I.icmpCode] }, answered: k.dst2src_packets > 0, communityIdSeed,
+    answered: k.dst2src_packets > 0, communityIdSeed,
   });
   const { flow_id, ...rest } = tuple;
   const dns = f[base + I.dnsQueries] + f[base + I.dnsResponses] > 0;

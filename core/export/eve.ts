@@ -32,12 +32,15 @@ export interface EveKey {
 }
 
 /**
- * ICMP type and code of a flow key. netsensor keys ICMP in its port columns (docs/flows.md): `dst_port` is
- * request type × 256 (pairs) or type × 256 + code; a pair flow begun by its reply has it in `src_port`.
+ * ICMP type and code of the initiator, read from the flow key: netsensor keys ICMP in its port columns from the
+ * requester's side (docs/flows.md) — `dst_port` is the request type × 256 for a request/reply pair, type × 256 +
+ * code for any other type; a pair without identifier begun by its reply has the request type × 256 in
+ * `src_port` and 0 in `dst_port`, its initiator having sent the reply.
  */
-export function icmpOfKey(k: Pick<EveKey, 'src_port' | 'dst_port'>): { type: number; code: number } {
-  const v = k.dst_port !== 0 ? k.dst_port : k.src_port;
-  return { type: v >> 8, code: v & 255 };
+export function icmpOfKey(proto: number, k: Pick<EveKey, 'src_port' | 'dst_port'>): { type: number; code: number } {
+  if (k.dst_port !== 0) return { type: k.dst_port >> 8, code: k.dst_port & 255 };
+  const request = k.src_port >> 8;
+  return { type: icmpCounterpart(proto, request) ?? request, code: 0 };
 }
 
 /** The EVE tuple fields in Suricata's order; ICMP gets icmp_type/icmp_code (and the reply's type when answered) instead of ports. */
@@ -57,8 +60,6 @@ export interface EveTuple {
 }
 
 export interface TupleOptions {
-  /** ICMP type/code of the first packet when known (the flow features); otherwise read from the key. */
-  icmp?: { type: number; code: number };
   /** The responder answered (an ICMP pair then has a response type). */
   answered?: boolean;
   communityIdSeed?: number;
@@ -78,7 +79,7 @@ function flowId(digest: Buffer, vlan: number, firstSeenMs: number): number {
 }
 
 export function eveTuple(k: EveKey, o: TupleOptions = {}): EveTuple {
-  const icmp = isIcmp(k.proto) ? (o.icmp && o.icmp.type >= 0 ? o.icmp : icmpOfKey(k)) : undefined;
+  const icmp = isIcmp(k.proto) ? icmpOfKey(k.proto, k) : undefined;
   const digest = communityDigest({
     proto: k.proto, srcIp: k.src_ip, dstIp: k.dst_ip,
     srcPort: icmp ? icmp.type : k.src_port, dstPort: icmp ? icmp.code : k.dst_port,
