@@ -39,6 +39,9 @@ export interface AlertReplay {
   flows: number;
   packets: number;
   tracker: Pipeline['tracker']['counters'];
+  /** The capture was cut off (replayed up to the cut); `warnings` say where. */
+  truncated: boolean;
+  warnings: string[];
 }
 
 export interface ReplayOptions {
@@ -77,12 +80,15 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
   const counters = newCounters();
   const engine = await createFlowEngine(cfg.core);
   const pipeline = new Pipeline({ cfg, engine, model, delivery, counters, log: createLogger('silent') });
-  const stats = { packets: 0 };
+  const stats = { packets: 0, truncated: false, warnings: [] as string[] };
   await pipeline.run(replaySource(capture, 'fast', async (p, sink, o) => {
     const s = await readCapture(p, sink, o);
     stats.packets = s.packets;
+    stats.truncated = s.truncated;
+    stats.warnings = s.warnings;
     return s;
   }, pipeline), 'replay');
   publisher.flush(); // the trailing updates a live gateway would send once their interval passed
-  return { messages, alerts: [...latest.values()], events, flows: counters.flows, packets: stats.packets, tracker: pipeline.tracker.counters };
+  return { messages, alerts: [...latest.values()], events, flows: counters.flows, packets: stats.packets, tracker: pipeline.tracker.counters,
+    truncated: stats.truncated, warnings: stats.warnings };
 }

@@ -43,7 +43,8 @@ options:
   --top N             contributing features per record (default 5)
   -h, --help          this help
 
-exit codes: 0 done (alerts or not), 2 bad input, unreadable capture, corrupt or incompatible model
+exit codes: 0 done (alerts or not; a capture cut off part-way is read up to the cut, with a warning line and
+"truncated": true in the summary), 2 bad input, unreadable capture, corrupt or incompatible model
 `;
 
 function record(f: ScoredFlow, version: string, all: boolean): Record<string, unknown> {
@@ -88,11 +89,12 @@ export async function run(argv: string[]): Promise<number> {
       const lines = shown.map((m) => values.format === 'eve' ? JSON.stringify(m.eve) : values.format === 'jsonl' ? JSON.stringify(m.payload)
         : `${m.payload.netsensor.reason}\t${m.payload.netsensor.class}\tsev ${m.payload.alert.severity}\t${m.payload.src_ip} -> ${m.payload.dest_ip}\tflows ${m.payload.netsensor.flow_count}\t${m.payload.alert.signature}`);
       if (lines.length && !closed) process.stdout.write(lines.join('\n') + '\n');
+      for (const w of r.warnings) process.stderr.write(`netsensor: warning: ${w}\n`);
       const byClass: Record<string, number> = {};
       for (const a of r.alerts) byClass[a.netsensor.class] = (byClass[a.netsensor.class] ?? 0) + 1;
       process.stderr.write(JSON.stringify({
         summary: 'detect --alerts', capture: positionals[0], model_version: model.version, packets: r.packets, flows: r.flows,
-        events: r.events, alerts: r.alerts.length, messages: shown.length, by_class: byClass, evidence: r.tracker,
+        events: r.events, alerts: r.alerts.length, messages: shown.length, by_class: byClass, evidence: r.tracker, truncated: r.truncated,
         elapsed_ms: Math.round(performance.now() - t0),
       }) + '\n');
       return 0;
@@ -108,9 +110,10 @@ export async function run(argv: string[]): Promise<number> {
       if (lines.length >= 1000) { process.stdout.write(lines.join('\n') + '\n'); lines.length = 0; }
     }
     if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+    for (const w of det.warnings) process.stderr.write(`netsensor: warning: ${w}\n`);
     process.stderr.write(JSON.stringify({
       summary: 'detect', capture: positionals[0], model_version: model.version, packets: det.packets, flows: det.flows,
-      alerts: det.alerts.length, by_class: det.byClass, elapsed_ms: Math.round(performance.now() - t0),
+      alerts: det.alerts.length, by_class: det.byClass, truncated: det.truncated, elapsed_ms: Math.round(performance.now() - t0),
     }) + '\n');
     return 0;
   } finally {

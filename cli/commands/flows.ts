@@ -32,7 +32,8 @@ options:
   --cic-names             CSV header with CICFlowMeter column names where the meaning is the same
   -h, --help              this help
 
-exit codes: 0 done (a capture cut off mid-record still ends 0, with a warning), 2 bad input or usage
+exit codes: 0 done (a capture cut off part-way — plain or gzip — is read up to the cut and still ends 0, with a
+warning line and "truncated": true in the summary), 2 bad input or usage
 `;
 
 function positiveNumber(name: string, v: string | undefined, integer = false): number | undefined {
