@@ -29,7 +29,9 @@ options:
   --idle-timeout S        idle timeout in seconds for every protocol (defaults: TCP 120, UDP 60, ICMP 30)
   --active-timeout S      a record longer than this ends 'active' and a new one continues (default 1800)
   --max-flows N           flow table capacity (default 262144); when full: shorter timeouts, then eviction
-  --cic-names             CSV header with CICFlowMeter column names where the meaning is the same
+  --cic-names             CSV in the CIC-IDS2017 dialect: its 85 columns exactly (Flow ID, Timestamp, Label…),
+                          in CIC's units (µs, payload lengths); columns netsensor cannot compute are empty
+  --label L               the Label column of --cic-names (default empty)
   -h, --help              this help
 
 exit codes: 0 done (a capture cut off part-way — plain or gzip — is read up to the cut and still ends 0, with a
@@ -52,6 +54,7 @@ const OPTIONS = {
   'active-timeout': { type: 'string' },
   'max-flows': { type: 'string' },
   'cic-names': { type: 'boolean', default: false },
+  label: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -72,7 +75,9 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', 'expected exactly one capture file (or - for stdin); see netsensor flows --help');
   const format = values.format;
   if (format !== 'jsonl' && format !== 'csv' && format !== 'eve') throw new NetsensorError('ERR_USAGE', `--format must be jsonl, csv or eve, got '${format}'`);
-  if (format === 'eve' && values['cic-names']) throw new NetsensorError('ERR_USAGE', '--cic-names applies to --format csv or jsonl, not eve');
+  if (values['cic-names'] && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--cic-names is a CSV dialect: use it with --format csv, not ${format}`);
+  if (values.label !== undefined && !values['cic-names']) throw new NetsensorError('ERR_USAGE', '--label fills the Label column of --cic-names');
+  if (values.label !== undefined && /[",\n\r]/.test(values.label)) throw new NetsensorError('ERR_USAGE', '--label cannot contain a comma, a quote or a line break');
   const idle = positiveNumber('idle-timeout', values['idle-timeout']);
   const settings: CoreSettings = {
     tcpIdleS: idle, udpIdleS: idle, icmpIdleS: idle, otherIdleS: idle,
@@ -84,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
   const core = await FlowCore.load({ maxFlows, settings });
   const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
   const writer = format === 'eve' ? eveFlowWriter(sink)
-    : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'] }) : jsonlWriter(sink, { cicNames: values['cic-names'] });
+    : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'], label: values.label }) : jsonlWriter(sink);
   let rows = 0;
   const t0 = performance.now();
   let stats;
