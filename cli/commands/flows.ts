@@ -11,6 +11,7 @@ import { csvWriter } from '../../core/export/csv.js';
 import { eveFlowWriter } from '../../core/export/eve-flows.js';
 import { jsonlWriter } from '../../core/export/jsonl.js';
 import { fileSink, streamSink } from '../../core/export/writer.js';
+import { progress } from '../progress.js';
 
 export const summary = 'write one record per finished flow of a capture (jsonl, csv or Suricata EVE)';
 
@@ -20,7 +21,7 @@ Reads a pcap or pcapng capture (format recognised by its magic number, optionall
 stdin) and writes one record per finished flow: src_ip, src_port, dst_ip, dst_port, protocol, vlan_id,
 first_seen_ms, last_seen_ms, src2dst_packets, src2dst_bytes, dst2src_packets, dst2src_bytes (bytes = IP total
 length), end_reason, then every feature of the schema (docs/features.md). A summary goes to stderr as one JSON
-line. Flow rules and timeouts: docs/flows.md.
+line; while reading, a progress line when stderr is a terminal. Flow rules and timeouts: docs/flows.md.
 
 options:
   --format jsonl|csv|eve  output format (default jsonl); eve: one Suricata EVE JSON "flow" event per flow
@@ -92,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'], label: values.label }) : jsonlWriter(sink);
   let rows = 0;
   const t0 = performance.now();
+  const shown = progress('netsensor flows', capture);
   let stats;
   let stoppedEarly = false;
   try {
@@ -100,6 +102,12 @@ export async function run(argv: string[]): Promise<number> {
       writer.write(batch);
     }, {
       afterChunk: async () => {
+        if (shown.active) {
+          const s = core.stats();
+          // File bytes ≈ captured bytes + a 16-byte record header per packet (pcap; close enough for pcapng).
+          shown.bytes(s.bytes + 16 * s.packets);
+          shown.update(s.packets, rows);
+        }
         await sink.drained();
         if (sink.closed) throw STOP;
       },
@@ -108,6 +116,7 @@ export async function run(argv: string[]): Promise<number> {
     if (e !== STOP) throw e;
     stoppedEarly = true;
   }
+  shown.done();
   await sink.end();
   const elapsedS = (performance.now() - t0) / 1000;
 
