@@ -48,6 +48,8 @@ export interface ReplayOptions {
   sensorId?: string;
   /** Sensor settings to change (e.g. `{ detect: { publish: 'flows' } }` to see what per-flow events would give). */
   sensor?: { detect?: Partial<SensorConfig['detect']> };
+  /** Called after each chunk of the capture with the packets and flows so far (progress). */
+  onChunk?: (packets: number, flows: number) => void;
 }
 
 export async function replayAlerts(capture: string, model: DetectionModel, opts: ReplayOptions = {}): Promise<AlertReplay> {
@@ -82,7 +84,9 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
   const pipeline = new Pipeline({ cfg, engine, model, delivery, counters, log: createLogger('silent') });
   const stats = { packets: 0, truncated: false, warnings: [] as string[] };
   await pipeline.run(replaySource(capture, 'fast', async (p, sink, o) => {
-    const s = await readCapture(p, sink, o);
+    const s = await readCapture(p, sink, opts.onChunk ? {
+      ...o, afterChunk: async () => { await o.afterChunk(); opts.onChunk!(counters.packets, counters.flows); },
+    } : o);
     stats.packets = s.packets;
     stats.truncated = s.truncated;
     stats.warnings = s.warnings;

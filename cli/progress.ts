@@ -40,7 +40,7 @@ export function progress(label: string, path: string, stream: NodeJS.WriteStream
       const now = Date.now();
       if (now - last < 250) return;
       last = now;
-      const pct = size ? ` ${Math.min(99, Math.floor((read * 100) / size))}%` : '';
+      const pct = size && read > 0 ? ` ${Math.min(99, Math.floor((read * 100) / size))}%` : '';
       stream.write(`\r\x1b[K${label}${pct}  ${packets.toLocaleString('en')} packets  ${flows.toLocaleString('en')} flows  ${Math.round((now - t0) / 1000)} s`);
       shown = true;
     },

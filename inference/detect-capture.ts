@@ -21,8 +21,9 @@ export interface CaptureDetection {
   warnings: string[];
 }
 
-export async function detectCapture(path: string, model: DetectionModel, opts: ScoreOptions & { keepAll?: boolean; batch?: number } = {}): Promise<CaptureDetection> {
-  const flows = await captureFlows(path);
+export async function detectCapture(path: string, model: DetectionModel,
+  opts: ScoreOptions & { keepAll?: boolean; batch?: number; onChunk?: (packets: number, flows: number) => void } = {}): Promise<CaptureDetection> {
+  const flows = await captureFlows(path, { onChunk: opts.onChunk });
   const rows = flows.keys.length;
   const batch = opts.batch ?? 4096;
   const alerts: ScoredFlow[] = [];

@@ -27,6 +27,14 @@ withTools(test, ['script'])('on a terminal: a progress line with packets and flo
   assert.ok(Number(m![1].replace(/,/g, '')) <= summary.packets);
 });
 
+withTools(test, ['script'])('detect on a terminal: a progress line, erased before the records', () => {
+  const args = [process.execPath, '--import', 'tsx', join(root, 'cli/main.ts'), 'detect', capture, '--alerts', '--format', 'eve'];
+  const r = spawnSync('script', ['-qec', args.map((a) => `'${a}'`).join(' '), '/dev/null'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stdout);
+  assert.match(r.stdout, /\r\x1b\[Knetsensor detect  [\d,]+ packets  [\d,]+ flows  \d+ s/);
+  assert.ok(r.stdout.includes(`${ERASE}{"timestamp"`), 'erased before the first record');
+});
+
 test('into a pipe: no progress, only the summary', () => {
   const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);

@@ -9,6 +9,7 @@ import { NetsensorError } from '../../common/errors.js';
 import { detectCapture, type ScoredFlow } from '../../inference/detect-capture.js';
 import { loadModel } from '../../inference/model.js';
 import { replayAlerts } from '../alert-replay.js';
+import { progress } from '../progress.js';
 
 export const summary = 'score the flows of a capture with the detection model';
 
@@ -82,9 +83,12 @@ export async function run(argv: string[]): Promise<number> {
   // `netsensor detect x.pcap | head` closes stdout early: stop quietly instead of crashing on EPIPE.
   let closed = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') closed = true; else throw e; });
+  const bar = progress('netsensor detect', positionals[0]!);
+  const onChunk = bar.active ? (packets: number, flows: number) => bar.update(packets, flows) : undefined;
   try {
     if (values.alerts) {
-      const r = await replayAlerts(positionals[0]!, model);
+      const r = await replayAlerts(positionals[0]!, model, { onChunk });
+      bar.done();
       const shown = values.format === 'eve' ? r.messages.filter((m) => m.eve) : r.messages;
       const lines = shown.map((m) => values.format === 'eve' ? JSON.stringify(m.eve) : values.format === 'jsonl' ? JSON.stringify(m.payload)
         : `${m.payload.netsensor.reason}\t${m.payload.netsensor.class}\tsev ${m.payload.alert.severity}\t${m.payload.src_ip} -> ${m.payload.dest_ip}\tflows ${m.payload.netsensor.flow_count}\t${m.payload.alert.signature}`);
@@ -99,7 +103,10 @@ export async function run(argv: string[]): Promise<number> {
       }) + '\n');
       return 0;
     }
-    const det = await detectCapture(positionals[0]!, model, { topFeatures: top, decision: { useAnomaly: !values['no-anomaly'] }, keepAll: values.all, explainAll: values.all });
+    const det = await detectCapture(positionals[0]!, model, {
+      topFeatures: top, decision: { useAnomaly: !values['no-anomaly'] }, keepAll: values.all, explainAll: values.all, onChunk,
+    });
+    bar.done();
     const out = values.all ? det.all! : det.alerts;
     const lines: string[] = [];
     for (const f of out) {
@@ -117,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     }) + '\n');
     return 0;
   } finally {
+    bar.done();
     await model.close();
   }
 }
