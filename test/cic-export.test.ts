@@ -3,6 +3,8 @@
  * from the same frames: per TCP connection, the packet counts, payload lengths (CIC's "Length" is transport
  * payload), PSH counts, the duration and the inter-arrival maximum and sample deviation in microseconds.
  * And the columns netsensor cannot compute with CIC's meaning stay empty, never approximated.
+ * The NFStream naming mode (`--nfstream-names`): NFStream's column list exactly (as its NFlow declares it) and,
+ * per connection, IP byte counts and the sample deviation of IP packet sizes equal to tshark's.
  */
 import { spawnSync, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,8 +16,8 @@ import { withTools } from './helpers/tools.ts';
 const root = new URL('..', import.meta.url).pathname;
 const capture = join(root, 'test/fixtures/lab/bruteforce.pcap');
 
-function cicRows(args: string[] = []): { header: string[]; rows: Record<string, string>[] } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'flows', capture, '--format', 'csv', '--cic-names', ...args],
+function cicRows(args: string[] = ['--cic-names']): { header: string[]; rows: Record<string, string>[] } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'flows', capture, '--format', 'csv', ...args],
     { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
   assert.is(r.status, 0, r.stderr);
   const [head, ...lines] = r.stdout.trim().split('\n');
@@ -24,21 +26,21 @@ function cicRows(args: string[] = []): { header: string[]; rows: Record<string, 
   return { header, rows: lines.map((l) => { const c = l.split(','); const o: Record<string, string> = {}; header.forEach((h, i) => { if (!(h in o)) o[h] = c[i]; }); return o; }) };
 }
 
-interface Conn { key: string; times: number[]; fwd: number; bwd: number; fwdLen: number; bwdLen: number; fwdPsh: number }
+interface Conn { key: string; times: number[]; fwd: number; bwd: number; fwdLen: number; bwdLen: number; fwdPsh: number; fwdIp: number[]; bwdIp: number[] }
 
 /** tshark's view: per TCP stream, direction from the first packet's sender (the SYN's, in these captures). */
 function tsharkConnections(): Map<string, Conn> {
   const out = execFileSync('tshark', ['-r', capture, '-Y', 'tcp', '-T', 'fields', '-E', 'separator=,',
-    '-e', 'tcp.stream', '-e', 'ip.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'tcp.dstport', '-e', 'frame.time_epoch', '-e', 'tcp.len', '-e', 'tcp.flags.push'],
+    '-e', 'tcp.stream', '-e', 'ip.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'tcp.dstport', '-e', 'frame.time_epoch', '-e', 'tcp.len', '-e', 'tcp.flags.push', '-e', 'ip.len'],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
   const streams = new Map<string, Conn & { src: string }>();
   for (const line of out.trim().split('\n')) {
-    const [stream, src, sport, dst, dport, t, len, psh] = line.split(',');
+    const [stream, src, sport, dst, dport, t, len, psh, ipLen] = line.split(',');
     let c = streams.get(stream);
-    if (!c) { c = { key: `${src}-${dst}-${sport}-${dport}-6`, src: `${src}:${sport}`, times: [], fwd: 0, bwd: 0, fwdLen: 0, bwdLen: 0, fwdPsh: 0 }; streams.set(stream, c); }
+    if (!c) { c = { key: `${src}-${dst}-${sport}-${dport}-6`, src: `${src}:${sport}`, times: [], fwd: 0, bwd: 0, fwdLen: 0, bwdLen: 0, fwdPsh: 0, fwdIp: [], bwdIp: [] }; streams.set(stream, c); }
     c.times.push(Number(t) * 1e6);
     const forward = `${src}:${sport}` === c.src;
-    if (forward) { c.fwd++; c.fwdLen += Number(len); c.fwdPsh += psh === '1' || psh === 'True' ? 1 : 0; } else { c.bwd++; c.bwdLen += Number(len); }
+    if (forward) { c.fwd++; c.fwdLen += Number(len); c.fwdPsh += psh === '1' || psh === 'True' ? 1 : 0; c.fwdIp.push(Number(ipLen)); } else { c.bwd++; c.bwdLen += Number(len); c.bwdIp.push(Number(ipLen)); }
   }
   return new Map([...streams.values()].map((c) => [c.key, c]));
 }
@@ -79,7 +81,7 @@ withTools(test, ['tshark'])('CIC columns equal tshark\'s per connection: counts,
 });
 
 test('the columns netsensor lacks are empty; a label fills Label; other columns are numbers', () => {
-  const { header, rows } = cicRows(['--label', 'SSH-Patator']);
+  const { header, rows } = cicRows(['--cic-names', '--label', 'SSH-Patator']);
   assert.ok(CIC_MISSING.length > 0 && CIC_MISSING.every((m) => header.includes(m)));
   for (const r of rows) {
     for (const m of CIC_MISSING) assert.is(r[m], '', `${m} left empty`);
@@ -90,6 +92,39 @@ test('the columns netsensor lacks are empty; a label fills Label; other columns 
       assert.ok(r[h] !== '' && Number.isFinite(Number(r[h])), `${h} = '${r[h]}'`);
     }
   }
+});
+
+/** NFStream's NFlow slots with statistical_analysis=True and n_dissections=0 (nfstream/flow.py), in order. */
+const NFSTREAM = [
+  'id', 'expiration_id', 'src_ip', 'src_mac', 'src_oui', 'src_port', 'dst_ip', 'dst_mac', 'dst_oui', 'dst_port', 'protocol', 'ip_version',
+  'vlan_id', 'tunnel_id', 'bidirectional_first_seen_ms', 'bidirectional_last_seen_ms', 'bidirectional_duration_ms', 'bidirectional_packets',
+  'bidirectional_bytes', 'src2dst_first_seen_ms', 'src2dst_last_seen_ms', 'src2dst_duration_ms', 'src2dst_packets', 'src2dst_bytes',
+  'dst2src_first_seen_ms', 'dst2src_last_seen_ms', 'dst2src_duration_ms', 'dst2src_packets', 'dst2src_bytes',
+  ...['ps', 'piat_ms'].flatMap((q) => ['bidirectional', 'src2dst', 'dst2src'].flatMap((d) => ['min', 'mean', 'stddev', 'max'].map((s) => `${d}_${s}_${q}`))),
+  ...['bidirectional', 'src2dst', 'dst2src'].flatMap((d) => ['syn', 'cwr', 'ece', 'urg', 'ack', 'psh', 'rst', 'fin'].map((f) => `${d}_${f}_packets`)),
+];
+
+withTools(test, ['tshark'])('--nfstream-names: NFStream\'s columns exactly; IP bytes and sample deviations of packet sizes equal tshark\'s', () => {
+  const { header, rows } = cicRows(['--nfstream-names']);
+  assert.equal(header, NFSTREAM);
+  const conns = tsharkConnections();
+  const key = (r: Record<string, string>) => `${r.src_ip}-${r.dst_ip}-${r.src_port}-${r.dst_port}-${r.protocol}`;
+  const count = new Map<string, number>();
+  for (const r of rows) count.set(key(r), (count.get(key(r)) ?? 0) + 1);
+  let compared = 0;
+  for (const r of rows) {
+    const c = conns.get(key(r));
+    if (!c || count.get(key(r)) !== 1) continue;
+    compared++;
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    assert.is(Number(r.src2dst_bytes), sum(c.fwdIp));
+    assert.is(Number(r.bidirectional_bytes), sum(c.fwdIp) + sum(c.bwdIp));
+    close(Number(r.src2dst_stddev_ps), sampleStd(c.fwdIp), `${key(r)} src2dst sample std`, 1e-3);
+    close(Number(r.bidirectional_stddev_ps), sampleStd([...c.fwdIp, ...c.bwdIp]), `${key(r)} bidirectional sample std`, 1e-3);
+    close(Number(r.bidirectional_duration_ms) * 1000, c.times.at(-1)! - c.times[0], `${key(r)} duration`);
+    assert.is(r.src_mac, '', 'not measured: empty');
+  }
+  assert.ok(compared >= 20, `compared ${compared} connections`);
 });
 
 test.run();

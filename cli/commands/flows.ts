@@ -33,6 +33,8 @@ options:
   --cic-names             CSV in the CIC-IDS2017 dialect: its 85 columns exactly (Flow ID, Timestamp, Label…),
                           in CIC's units (µs, payload lengths); columns netsensor cannot compute are empty
   --label L               the Label column of --cic-names (default empty)
+  --nfstream-names        CSV with NFStream's columns exactly (statistical_analysis=True, accounting_mode=1):
+                          its names and order, sample deviations; columns netsensor lacks are empty
   -h, --help              this help
 
 exit codes: 0 done (a capture cut off part-way — plain or gzip — is read up to the cut and still ends 0, with a
@@ -56,6 +58,7 @@ const OPTIONS = {
   'max-flows': { type: 'string' },
   'cic-names': { type: 'boolean', default: false },
   label: { type: 'string' },
+  'nfstream-names': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -76,6 +79,8 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', 'expected exactly one capture file (or - for stdin); see netsensor flows --help');
   const format = values.format;
   if (format !== 'jsonl' && format !== 'csv' && format !== 'eve') throw new NetsensorError('ERR_USAGE', `--format must be jsonl, csv or eve, got '${format}'`);
+  if (values['cic-names'] && values['nfstream-names']) throw new NetsensorError('ERR_USAGE', 'choose one of --cic-names and --nfstream-names');
+  if (values['nfstream-names'] && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--nfstream-names is a CSV dialect: use it with --format csv, not ${format}`);
   if (values['cic-names'] && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--cic-names is a CSV dialect: use it with --format csv, not ${format}`);
   if (values.label !== undefined && !values['cic-names']) throw new NetsensorError('ERR_USAGE', '--label fills the Label column of --cic-names');
   if (values.label !== undefined && /[",\n\r]/.test(values.label)) throw new NetsensorError('ERR_USAGE', '--label cannot contain a comma, a quote or a line break');
@@ -90,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   const core = await FlowCore.load({ maxFlows, settings });
   const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
   const writer = format === 'eve' ? eveFlowWriter(sink)
-    : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'], label: values.label }) : jsonlWriter(sink);
+    : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'], nfstreamNames: values['nfstream-names'], label: values.label }) : jsonlWriter(sink);
   let rows = 0;
   const t0 = performance.now();
   const shown = progress('netsensor flows', capture);

@@ -8,13 +8,11 @@
  * renamed feature throws instead of writing a wrong column). A column netsensor cannot compute with CIC's meaning is left empty,
  * never approximated (docs/flows.md lists them): a model trained on CIC data must not read a look-alike value.
  */
-import { featureIndex, NUM_FEATURES } from '../schema.js';
 import type { FlowBatch, KeyRecord } from '../host.js';
-import { formatFeature } from './record.js';
+import { cell, rowFeatures, type FeatureOf, type Value } from './columns.js';
 import type { FlowWriter, TextSink } from './writer.js';
 
-type Value = number | string | undefined;
-type Column = [name: string, value: ((k: KeyRecord, f: (name: string) => number, durUs: number) => Value) | undefined];
+type Column = [name: string, value: ((k: KeyRecord, f: FeatureOf, durUs: number) => Value) | undefined];
 
 const isIcmp = (k: KeyRecord) => k.protocol === 1 || k.protocol === 58;
 const perSecond = (n: number, durUs: number): Value => (durUs > 0 ? n / (durUs / 1e6) : undefined);
@@ -40,7 +38,7 @@ function iat(dir: string, stat: 'total' | 'mean' | 'std' | 'max' | 'min', packet
 const all = (k: KeyRecord) => k.src2dst_packets + k.dst2src_packets;
 const fwd = (k: KeyRecord) => k.src2dst_packets;
 const bwd = (k: KeyRecord) => k.dst2src_packets;
-const payload = (f: (name: string) => number) => f('src2dst_payload_bytes') + f('dst2src_payload_bytes');
+const payload = (f: FeatureOf) => f('src2dst_payload_bytes') + f('dst2src_payload_bytes');
 const two = (n: number) => String(n).padStart(2, '0');
 
 /** CICFlowMeter's "dd/MM/yyyy hh:mm:ss a", in UTC. */
@@ -129,16 +127,6 @@ export const CIC_COLUMNS: readonly Column[] = [
 /** Names of the CIC columns left empty (docs/flows.md explains each group). */
 export const CIC_MISSING: readonly string[] = CIC_COLUMNS.filter(([n, v]) => v === undefined && n !== 'Label').map(([n]) => n);
 
-/** Feature name → schema index, looked up once per name. */
-const INDEX = new Map<string, number>();
-const indexOf = (name: string): number => {
-  let i = INDEX.get(name);
-  if (i === undefined) { i = featureIndex(name); INDEX.set(name, i); }
-  return i;
-};
-
-const cell = (v: Value): string => (v === undefined ? '' : typeof v === 'string' ? v : formatFeature(v));
-
 export function cicCsvWriter(out: TextSink, opts: { label?: string } = {}): FlowWriter {
   const names = CIC_COLUMNS.map(([n]) => n);
   const label = opts.label ?? '';
@@ -150,8 +138,7 @@ export function cicCsvWriter(out: TextSink, opts: { label?: string } = {}): Flow
       const lines: string[] = [];
       for (let r = 0; r < batch.rows; r++) {
         const k = batch.keys[r];
-        const base = r * NUM_FEATURES;
-        const f = (name: string) => batch.features[base + indexOf(name)];
+        const f = rowFeatures(batch, r);
         const durUs = Math.round((k.last_seen_ms - k.first_seen_ms) * 1000);
         lines.push(CIC_COLUMNS.map(([n, v]) => (n === 'Label' ? label : cell(v?.(k, f, durUs)))).join(','));
       }
