@@ -138,7 +138,7 @@ test('flows --max-flows -1; detect and keys usage errors are one line, not the h
 /** A capture cut off part-way, plain or gzip: flows up to the cut, one warning line, "truncated" and exit 0. */
 function expectTruncated(args: string[], warning: RegExp): Record<string, any> {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NETSENSOR_LOG_LEVEL: 'error' },
+    cwd: root, encoding: 'utf8', timeout: 30_000, maxBuffer: 1 << 26, env: { ...process.env, NETSENSOR_LOG_LEVEL: 'error' },
   });
   assert.is(r.status, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
