@@ -13,6 +13,7 @@ import type { DetectionModel } from '../inference/model.js';
 import type { RiskEvent } from '../protocol/event.js';
 import { AlertPublisher, type AlertReason } from '../gateway/alert-publisher.js';
 import { alertTopic, toEve, type EveAlert } from '../gateway/alerts.js';
+import { isEveReason, toEveAlert } from '../gateway/eve-alert.js';
 import { defaults as gatewayDefaults } from '../gateway/config.js';
 import { Correlator } from '../gateway/correlate.js';
 import type { StoredEvent } from '../gateway/store.js';
@@ -25,6 +26,8 @@ export interface AlertMessage {
   topic: string;
   reason: AlertReason;
   payload: EveAlert;
+  /** The Suricata EVE alert record the gateway's EVE file would hold (created and escalated only). */
+  eve?: Record<string, unknown>;
 }
 
 export interface AlertReplay {
@@ -36,12 +39,17 @@ export interface AlertReplay {
   flows: number;
   packets: number;
   tracker: Pipeline['tracker']['counters'];
+  /** The capture was cut off (replayed up to the cut); `warnings` say where. */
+  truncated: boolean;
+  warnings: string[];
 }
 
 export interface ReplayOptions {
   sensorId?: string;
   /** Sensor settings to change (e.g. `{ detect: { publish: 'flows' } }` to see what per-flow events would give). */
   sensor?: { detect?: Partial<SensorConfig['detect']> };
+  /** Called after each chunk of the capture with the packets and flows so far (progress). */
+  onChunk?: (packets: number, flows: number) => void;
 }
 
 export async function replayAlerts(capture: string, model: DetectionModel, opts: ReplayOptions = {}): Promise<AlertReplay> {
@@ -56,7 +64,7 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
   const latest = new Map<string, EveAlert>();
   const publisher = new AlertPublisher((a, sensor, reason) => {
     const payload = toEve(a, sensor, reason);
-    messages.push({ topic: alertTopic(a, sensor), reason, payload });
+    messages.push({ topic: alertTopic(a, sensor), reason, payload, eve: isEveReason(reason) ? toEveAlert(a, sensor, reason) : undefined });
     latest.set(a.id, payload);
   }, gatewayDefaults.correlation.updateIntervalMs, () => clock);
   const correlator = new Correlator(gatewayDefaults.correlation, () => clock);
@@ -74,12 +82,17 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
   const counters = newCounters();
   const engine = await createFlowEngine(cfg.core);
   const pipeline = new Pipeline({ cfg, engine, model, delivery, counters, log: createLogger('silent') });
-  const stats = { packets: 0 };
+  const stats = { packets: 0, truncated: false, warnings: [] as string[] };
   await pipeline.run(replaySource(capture, 'fast', async (p, sink, o) => {
-    const s = await readCapture(p, sink, o);
+    const s = await readCapture(p, sink, opts.onChunk ? {
+      ...o, afterChunk: async () => { await o.afterChunk(); opts.onChunk!(counters.packets, counters.flows); },
+    } : o);
     stats.packets = s.packets;
+    stats.truncated = s.truncated;
+    stats.warnings = s.warnings;
     return s;
   }, pipeline), 'replay');
   publisher.flush(); // the trailing updates a live gateway would send once their interval passed
-  return { messages, alerts: [...latest.values()], events, flows: counters.flows, packets: stats.packets, tracker: pipeline.tracker.counters };
+  return { messages, alerts: [...latest.values()], events, flows: counters.flows, packets: stats.packets, tracker: pipeline.tracker.counters,
+    truncated: stats.truncated, warnings: stats.warnings };
 }

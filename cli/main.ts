@@ -8,13 +8,14 @@
 import { isNetsensorError, NetsensorError } from '../common/errors.js';
 
 const COMMANDS: Record<string, string> = {
-  flows: 'write one record per finished flow of a capture (jsonl or csv)',
+  flows: 'write one record per finished flow of a capture (jsonl, csv or Suricata EVE)',
   detect: 'score the flows of a capture with the detection model',
   model: 'train, evaluate, inspect or publish detection models',
   sensor: 'run a sensor: live or replayed capture → detection → outbox → MQTT',
   gateway: 'run the gateway: broker, event store, correlation, alerts, API, dashboard, model updates',
   keys: 'generate and inspect model-signing keys',
   demo: 'embedded broker + gateway + a sensor replaying a bundled capture (what `npm start` runs)',
+  version: 'the version, feature schema id and runtime (-V or --version: the version alone)',
 };
 
 export interface Command {
@@ -37,9 +38,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
-  if (name === '--version') {
+  if (name === '--version' || name === '-V' || name === 'version') {
     const { packageVersion } = await import('../common/version.js');
-    process.stdout.write(`${packageVersion()}\n`);
+    if (name !== 'version') { process.stdout.write(`${packageVersion()}\n`); return 0; }
+    if (rest.length) throw new NetsensorError('ERR_USAGE', 'version takes no arguments');
+    const { SCHEMA_ID } = await import('../core/schema.js');
+    process.stdout.write(`netsensor ${packageVersion()}\nfeature schema ${SCHEMA_ID}\nnode ${process.version} ${process.platform}/${process.arch}\n`);
     return 0;
   }
   if (!(name in COMMANDS)) {

@@ -35,7 +35,8 @@ export interface CaptureFlows {
   capture: CaptureStats;
 }
 
-export async function captureFlows(path: string, opts: CoreOptions = {}): Promise<CaptureFlows> {
+/** `onChunk`: called after each chunk read with the packets read and finished flows so far (progress). */
+export async function captureFlows(path: string, opts: CoreOptions & { onChunk?: (packets: number, flows: number) => void } = {}): Promise<CaptureFlows> {
   const core = await FlowCore.load(opts);
   const keys: KeyRecord[] = [];
   const chunks: Float32Array[] = [];
@@ -51,7 +52,7 @@ export async function captureFlows(path: string, opts: CoreOptions = {}): Promis
     keep.forEach((i, j) => f.set(batch.features.subarray(i * NUM_FEATURES, (i + 1) * NUM_FEATURES), j * NUM_FEATURES));
     chunks.push(f);
     for (const i of keep) keys.push(batch.keys[i]!);
-  });
+  }, opts.onChunk ? { afterChunk: async () => opts.onChunk!(core.stats().packets, keys.length) } : {});
   const features = new Float32Array(keys.length * NUM_FEATURES);
   let off = 0;
   for (const c of chunks) { features.set(c, off); off += c.length; }

@@ -1,6 +1,18 @@
 /** The gateway's alert record: what correlation produces, the store keeps and the API returns. */
 export type AlertKind = 'class' | 'port_scan' | 'host_sweep' | 'fan_in';
 
+export interface AlertFlow {
+  vlan: number;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  src2dst_packets: number;
+  src2dst_bytes: number;
+  dst2src_packets: number;
+  dst2src_bytes: number;
+  /** Application protocol the sensor recognised (EVE's app_proto): 'dns' when the flow carried a DNS name. */
+  app_proto?: string;
+}
+
 export interface Alert {
   /** UUIDv7: creation-ordered, so the API pages by id. */
   id: string;
@@ -38,6 +50,8 @@ export interface Alert {
   dest_ip: string;
   dest_port: number;
   proto: number;
+  /** Of the first event: its flow's counters and times (EVE's flow{} block); absent in alerts stored before it existed. */
+  flow?: AlertFlow;
   score_max: number;
   anomaly_max: number;
   model: string;

@@ -52,13 +52,13 @@ const CATEGORIES: Record<string, string> = {
 };
 
 /** Stable signature ids per rule kind/class (netsensor's own range, not Suricata's rule space). */
-function signatureId(a: Alert): number {
+export function signatureId(a: Alert): number {
   let h = 0;
   for (const ch of `${a.kind}:${a.class}`) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
   return 9_000_000 + (h % 1_000_000);
 }
 
-function signature(a: Alert): string {
+export function signature(a: Alert): string {
   if (a.kind === 'port_scan') return `NETSENSOR port scan from ${a.src_ip} (${a.port_count} ports)`;
   if (a.kind === 'host_sweep') return `NETSENSOR host sweep / lateral movement from ${a.src_ip} (${a.host_count} hosts)`;
   if (a.kind === 'fan_in') return `NETSENSOR distributed ${a.class} against ${a.dest_ip} from ${a.source_count ?? 0} sources`;

@@ -77,6 +77,15 @@ export interface GatewayConfig {
   };
   /** Names this gateway on MQTT (netsensor/v1/gateway/<id>/status) and in Home Assistant. */
   gatewayId: string;
+  /** Suricata EVE JSON output of alerts (gateway/eve-output.ts, docs/gateway.md). */
+  eve: {
+    /** Append one EVE alert record per alert and per escalation to this file; SIGHUP reopens it. */
+    file?: string;
+    /** Also send each record to this syslog server (udp://host:port). */
+    syslog?: string;
+    /** Community ID seed (0 unless every tool whose logs are joined uses another). */
+    communityIdSeed: number;
+  };
   /** Model distribution (OTA, docs/ota.md). */
   models: {
     /** Public keys (PEM or base64 lines) an upload must be signed by; without it uploads are checked for shape only. */
@@ -114,6 +123,7 @@ export const defaults: GatewayConfig = {
   store: { path: 'netsensor-gateway.db', retentionDays: 30, maxBytes: 1024 * 1024 * 1024, retentionIntervalMs: 60_000 },
   correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2, fanInSources: 10, updateIntervalMs: 10_000 },
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
+  eve: { communityIdSeed: 0 },
   models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
   response: { mode: 'off', playbooks: [], allowlist: [], anomalyActions: false, maxActive: 32, maxPerMinute: 10, commandValidityMs: 30_000 },
   sensorStaleMs: 5 * 60_000,
@@ -174,6 +184,10 @@ export const SETTINGS: readonly Setting[] = [
   S('homeAssistant.configurationUrl', 'string', undefined, 'dashboard URL Home Assistant links the devices to (default http://<http host or host name>:<http port>/)',
     { pattern: /^https?:\/\/\S+$/, url: true }),
   S('gatewayId', 'string', 'gateway-id', 'this gateway\'s id on MQTT (netsensor/v1/gateway/<id>/status) and in Home Assistant (default: the host name)', { pattern: ID_PATTERN }),
+  S('eve.file', 'string', 'eve-file', 'append a Suricata EVE JSON alert record per alert and per escalation to this file (reopened on SIGHUP, for logrotate)'),
+  S('eve.syslog', 'string', 'eve-syslog', 'also send each EVE record to this syslog server: udp://host:port (RFC 5424, facility local5)',
+    { pattern: /^udp:\/\/[^/\s]+(:\d+)?\/?$/, url: true }),
+  S('eve.communityIdSeed', 'int', undefined, 'Community ID seed of the EVE records', { min: 0, max: 65535 }),
   S('models.trustedKeysFile', 'file', 'model-keys', 'public keys (PEM or base64 lines) model uploads must be signed by', { envAliases: ['NETSENSOR_GW_MODEL_KEYS'] }),
   S('models.maxFailureRate', 'number', 'max-failure-rate', 'halt a model rollout when this share of sensors fails it (0..1)', { min: 0, max: 1 }),
   S('models.maxFirstStagePercent', 'int', undefined, 'cap on the first rollout stage, percent of a channel\'s sensors', { min: 1, max: 100 }),

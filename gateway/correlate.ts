@@ -22,7 +22,7 @@
  * Memory is bounded: per-source / per-destination tracking sets and the number of tracked keys are capped.
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { Alert, AlertKind } from './alert-types.js';
+import type { Alert, AlertFlow, AlertKind } from './alert-types.js';
 import type { GatewayConfig } from './config.js';
 import type { StoredEvent } from './store.js';
 
@@ -469,12 +469,21 @@ function isOneShot(s: SourceTrack, t: number, windowMs: number): boolean {
   return s.recent.length < 2 || s.recent[s.recent.length - 2].t < t - windowMs;
 }
 
+function alertFlow(e: StoredEvent): AlertFlow {
+  const f = e.flow;
+  return {
+    vlan: f.vlan, first_seen_ms: f.first_seen_ms, last_seen_ms: f.last_seen_ms,
+    src2dst_packets: f.src2dst_packets, src2dst_bytes: f.src2dst_bytes, dst2src_packets: f.dst2src_packets, dst2src_bytes: f.dst2src_bytes,
+    ...((e.features.dns_qname_entropy ?? 0) > 0 ? { app_proto: 'dns' } : {}),
+  };
+}
+
 function newAlert(kind: AlertKind, cls: string, e: StoredEvent, t: number, wall: number, severity: 1 | 2 | 3): Alert {
   return {
     id: uuidv7(), kind, class: cls, src_ip: e.flow.src_ip, severity, base_severity: severity, status: 'open',
     first_seen: t, last_seen: t, created_at: wall, updated_at: wall, event_count: 0, sensors: [],
     hosts: [], host_count: 0, ports: [], port_count: 0,
-    src_port: e.flow.src_port, dest_ip: e.flow.dst_ip, dest_port: e.flow.dst_port, proto: e.flow.proto,
+    src_port: e.flow.src_port, dest_ip: e.flow.dst_ip, dest_port: e.flow.dst_port, proto: e.flow.proto, flow: alertFlow(e),
     score_max: 0, anomaly_max: 0, model: e.model, top: [], flow_count: 0,
   };
 }

@@ -10,6 +10,7 @@ import { parseSensorTopic, topics } from '../protocol/topics.js';
 import { AlertPublisher } from './alert-publisher.js';
 import { alertTopic, toEve } from './alerts.js';
 import { EmbeddedBroker } from './broker.js';
+import { EveOutput } from './eve-output.js';
 import type { AlertReason } from './alert-publisher.js';
 import type { Alert } from './alert-types.js';
 import type { Bus } from './bus.js';
@@ -46,6 +47,8 @@ export class Gateway {
   readonly alertPublisher: AlertPublisher;
   /** Automated response (docs/response.md); set once the gateway started. */
   response!: ResponseEngine;
+  /** The EVE file / syslog output of alerts, when configured. */
+  eve: EveOutput | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -70,7 +73,9 @@ export class Gateway {
     const store = new Store(config.store.path);
     let bus: Bus | undefined;
     let http: HttpServer | undefined;
+    let eve: EveOutput | undefined;
     try {
+      eve = EveOutput.create(config.eve, root.child({ component: 'eve' }));
       const correlator = new Correlator(config.correlation);
       correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
       // Components that warn about what remote parties send log each such warning at most once a minute.
@@ -96,6 +101,7 @@ export class Gateway {
         log: limitWarnings(root),
       });
       gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, models, log);
+      gw.eve = eve;
       const broker = bus;
       registerApi(http, {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
@@ -126,6 +132,7 @@ export class Gateway {
       log.info({ http: `http://${config.http.host}:${http.port}/`, broker: config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}` }, 'gateway started');
       return gw;
     } catch (e) {
+      eve?.close();
       await http?.close().catch(() => {});
       await bus?.close().catch(() => {});
       store.close();
@@ -192,6 +199,11 @@ export class Gateway {
   private sendAlert(a: Alert, sensor: string, reason: AlertReason): void {
     let msg: string;
     try {
+      this.eve?.onAlert(a, sensor, reason);
+    } catch (e) {
+      this.recordFailed('alert', e, { alert: a.id, output: 'eve' });
+    }
+    try {
       msg = JSON.stringify(toEve(a, sensor, reason));
     } catch (e) {
       return this.recordFailed('alert', e, { alert: a.id });
@@ -244,6 +256,7 @@ export class Gateway {
     this.ingest.flush(); // anything delivered while the broker was closing
     try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: e }, 'writing alerts failed'); }
     try { this.registry.flush(); } catch { /* store may already be unusable; nothing to save */ }
+    this.eve?.close();
     this.store.close();
     this.log.info('gateway stopped');
   }

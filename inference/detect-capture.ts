@@ -16,10 +16,14 @@ export interface CaptureDetection {
   byClass: Record<string, number>;
   /** Every flow's score (only with `keepAll`). */
   all?: ScoredFlow[];
+  /** The capture was cut off (scored up to the cut); `warnings` say where. */
+  truncated: boolean;
+  warnings: string[];
 }
 
-export async function detectCapture(path: string, model: DetectionModel, opts: ScoreOptions & { keepAll?: boolean; batch?: number } = {}): Promise<CaptureDetection> {
-  const flows = await captureFlows(path);
+export async function detectCapture(path: string, model: DetectionModel,
+  opts: ScoreOptions & { keepAll?: boolean; batch?: number; onChunk?: (packets: number, flows: number) => void } = {}): Promise<CaptureDetection> {
+  const flows = await captureFlows(path, { onChunk: opts.onChunk });
   const rows = flows.keys.length;
   const batch = opts.batch ?? 4096;
   const alerts: ScoredFlow[] = [];
@@ -37,5 +41,8 @@ export async function detectCapture(path: string, model: DetectionModel, opts: S
       if (opts.keepAll) all.push(item);
     });
   }
-  return { flows: rows, packets: flows.capture.packets, alerts, byClass, all: opts.keepAll ? all : undefined };
+  return {
+    flows: rows, packets: flows.capture.packets, alerts, byClass, all: opts.keepAll ? all : undefined,
+    truncated: flows.capture.truncated, warnings: flows.capture.warnings,
+  };
 }

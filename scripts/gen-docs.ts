@@ -19,7 +19,7 @@ export function renderFeatureDoc(): string {
     'then every feature below in this order (a feature whose name equals a key column is written once, as the key column).',
     `End reasons: ${END_REASONS.map((r) => `\`${r}\``).join(', ')}.`,
     '',
-    'With `--cic-names` the CSV header uses the CICFlowMeter column name where the meaning is the same (column "CIC name").',
+    'The "CIC name" column names the closest CICFlowMeter feature; its units can differ (CIC: µs, payload lengths). `--cic-names` converts them itself ([flows.md](flows.md#cic-ids2017-dialect---cic-names)).',
     '',
     '| # | name | unit | CIC name | meaning |',
     '|---|---|---|---|---|',

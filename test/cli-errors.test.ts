@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -126,10 +126,49 @@ test('sensor --pcap: a text file and an empty file are bad input', () => {
   expectOneLine(cli(sensor('p2', ['--pcap', path('empty.pcap')])), /not a pcap or pcapng capture: .*empty\.pcap \(empty\)/);
 });
 
-test('flows and detect: a truncated .pcap.gz; flows --max-flows -1', () => {
-  expectOneLine(cli(['flows', path('cut.pcap.gz')]), /compressed capture cut off or corrupt: .*cut\.pcap\.gz.*\[ERR_CAPTURE_TRUNCATED\]$/);
-  expectOneLine(cli(['detect', path('cut.pcap.gz')]), /compressed capture cut off or corrupt: .*cut\.pcap\.gz/);
+test('flows --max-flows -1; detect and keys usage errors are one line, not the help', () => {
   expectOneLine(cli(['flows', capture, '--max-flows', '-1']), /--max-flows expects a positive integer, got '-1'/);
+  expectOneLine(cli(['detect', capture, '--bogus']), /Unknown option '--bogus'.*\(netsensor detect --help\) \[ERR_USAGE\]$/);
+  expectOneLine(cli(['detect']), /detect needs exactly one capture file/);
+  expectOneLine(cli(['keys']), /keys needs a subcommand: generate or show/);
+  expectOneLine(cli(['keys', 'generate']), /keys generate needs --out DIR \(netsensor keys --help\)/);
+  expectOneLine(cli(['version', 'extra']), /version takes no arguments/);
+});
+
+/** A capture cut off part-way, plain or gzip: flows up to the cut, one warning line, "truncated" and exit 0. */
+function expectTruncated(args: string[], warning: RegExp): Record<string, any> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], {
+    cwd: root, encoding: 'utf8', timeout: 30_000, maxBuffer: 1 << 26, env: { ...process.env, NETSENSOR_LOG_LEVEL: 'error' },
+  });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.is(lines.length, 2, `a warning and the summary:\n${r.stderr}`);
+  assert.match(lines[0], warning);
+  const summary = JSON.parse(lines[1]);
+  assert.is(summary.truncated, true);
+  return { summary, records: r.stdout.split('\n').filter(Boolean) };
+}
+
+test('a truncated capture, plain or gzip, is read up to the cut: warning, "truncated", exit 0 (flows and detect)', () => {
+  writeFileSync(path('cut.pcap'), pcapFile(packets).subarray(0, 24 + 1500 * 30 + 7));
+  const plain = expectTruncated(['flows', path('cut.pcap')], /^netsensor: warning: capture cut off mid-record/);
+  assert.ok(plain.records.length > 100 && plain.records.length < 3000, `flows before the cut: ${plain.records.length}`);
+  const gzipped = expectTruncated(['flows', path('cut.pcap.gz')], /^netsensor: warning: compressed capture cut off or corrupt after \d+ decompressed bytes/);
+  assert.ok(gzipped.records.length > 100 && gzipped.records.length < 3000, `flows before the cut: ${gzipped.records.length}`);
+  expectTruncated(['detect', path('cut.pcap.gz')], /^netsensor: warning: compressed capture cut off or corrupt/);
+  expectTruncated(['detect', path('cut.pcap'), '--alerts'], /^netsensor: warning: capture cut off mid-record/);
+});
+
+test('-V, --version and version', () => {
+  const v = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
+  for (const flag of ['-V', '--version']) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), flag], { cwd: root, encoding: 'utf8' });
+    assert.is(r.status, 0);
+    assert.is(r.stdout, `${v}\n`);
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), 'version'], { cwd: root, encoding: 'utf8' });
+  assert.is(r.status, 0);
+  assert.match(r.stdout, new RegExp(`^netsensor ${v.replace(/\./g, '\\.')}\nfeature schema nsf\\d+-[0-9a-f]{12}\nnode v\\d+`));
 });
 
 test('keys: show a missing file, generate into an unwritable path', () => {

@@ -9,6 +9,7 @@ import { NetsensorError } from '../../common/errors.js';
 import { detectCapture, type ScoredFlow } from '../../inference/detect-capture.js';
 import { loadModel } from '../../inference/model.js';
 import { replayAlerts } from '../alert-replay.js';
+import { progress } from '../progress.js';
 
 export const summary = 'score the flows of a capture with the detection model';
 
@@ -30,16 +31,21 @@ message (created, escalated, updated), the same JSON the gateway publishes (Suri
 src_ip, dest_ip, alert.severity, and under "netsensor": class, kind, reason, flow_count, event_count,
 host_count, port_count, first_seen, last_seen). A summary goes to stderr.
 
+With --alerts --format eve: Suricata EVE JSON alert records, as the gateway's EVE file holds them — one per
+alert and one per escalation (no "updated" messages), flow_id, community_id, flow{}, extras in alert.metadata
+(docs/gateway.md, "EVE JSON").
+
 options:
   --alerts            alert messages (episodes + gateway correlation) instead of flow verdicts
   --model FILE        ONNX detection model (default: the shipped models/netsensor-detect.onnx)
-  --format jsonl|text output format (default jsonl)
+  --format F         jsonl or text (default jsonl); with --alerts also eve
   --all               a record for every flow, alerting or not (field "alert" tells which)
   --no-anomaly        alert on classifier decisions only
   --top N             contributing features per record (default 5)
   -h, --help          this help
 
-exit codes: 0 done (alerts or not), 2 bad input, unreadable capture, corrupt or incompatible model
+exit codes: 0 done (alerts or not; a capture cut off part-way is read up to the cut, with a warning line and
+"truncated": true in the summary), 2 bad input, unreadable capture, corrupt or incompatible model
 `;
 
 function record(f: ScoredFlow, version: string, all: boolean): Record<string, unknown> {
@@ -61,12 +67,15 @@ export async function run(argv: string[]): Promise<number> {
       'no-anomaly': { type: 'boolean', default: false }, top: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h', default: false },
     } });
   } catch (e) {
-    throw new NetsensorError('ERR_USAGE', `${(e as Error).message}\n${HELP}`);
+    throw new NetsensorError('ERR_USAGE', `${(e as Error).message.replace(/\s*\n\s*/g, ' ')} (netsensor detect --help)`);
   }
   const { values, positionals } = parsed;
   if (values.help) { process.stdout.write(HELP); return 0; }
-  if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', `detect needs exactly one capture file\n${HELP}`);
-  if (values.format !== 'jsonl' && values.format !== 'text') throw new NetsensorError('ERR_USAGE', `--format must be jsonl or text, got '${values.format}'`);
+  if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', 'detect needs exactly one capture file (netsensor detect --help)');
+  const formats = values.alerts ? ['jsonl', 'text', 'eve'] : ['jsonl', 'text'];
+  if (!formats.includes(values.format)) {
+    throw new NetsensorError('ERR_USAGE', `--format must be ${formats.join(', ')}${values.format === 'eve' ? ' (eve needs --alerts)' : ''}, got '${values.format}'`);
+  }
   const top = Number(values.top);
   if (!Number.isInteger(top) || top < 0) throw new NetsensorError('ERR_USAGE', `--top expects a non-negative integer, got '${values.top}'`);
   const model = await loadModel(values.model);
@@ -74,22 +83,30 @@ export async function run(argv: string[]): Promise<number> {
   // `netsensor detect x.pcap | head` closes stdout early: stop quietly instead of crashing on EPIPE.
   let closed = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') closed = true; else throw e; });
+  const bar = progress('netsensor detect', positionals[0]!);
+  const onChunk = bar.active ? (packets: number, flows: number) => bar.update(packets, flows) : undefined;
   try {
     if (values.alerts) {
-      const r = await replayAlerts(positionals[0]!, model);
-      const lines = r.messages.map((m) => values.format === 'jsonl' ? JSON.stringify(m.payload)
+      const r = await replayAlerts(positionals[0]!, model, { onChunk });
+      bar.done();
+      const shown = values.format === 'eve' ? r.messages.filter((m) => m.eve) : r.messages;
+      const lines = shown.map((m) => values.format === 'eve' ? JSON.stringify(m.eve) : values.format === 'jsonl' ? JSON.stringify(m.payload)
         : `${m.payload.netsensor.reason}\t${m.payload.netsensor.class}\tsev ${m.payload.alert.severity}\t${m.payload.src_ip} -> ${m.payload.dest_ip}\tflows ${m.payload.netsensor.flow_count}\t${m.payload.alert.signature}`);
       if (lines.length && !closed) process.stdout.write(lines.join('\n') + '\n');
+      for (const w of r.warnings) process.stderr.write(`netsensor: warning: ${w}\n`);
       const byClass: Record<string, number> = {};
       for (const a of r.alerts) byClass[a.netsensor.class] = (byClass[a.netsensor.class] ?? 0) + 1;
       process.stderr.write(JSON.stringify({
         summary: 'detect --alerts', capture: positionals[0], model_version: model.version, packets: r.packets, flows: r.flows,
-        events: r.events, alerts: r.alerts.length, messages: r.messages.length, by_class: byClass, evidence: r.tracker,
+        events: r.events, alerts: r.alerts.length, messages: shown.length, by_class: byClass, evidence: r.tracker, truncated: r.truncated,
         elapsed_ms: Math.round(performance.now() - t0),
       }) + '\n');
       return 0;
     }
-    const det = await detectCapture(positionals[0]!, model, { topFeatures: top, decision: { useAnomaly: !values['no-anomaly'] }, keepAll: values.all, explainAll: values.all });
+    const det = await detectCapture(positionals[0]!, model, {
+      topFeatures: top, decision: { useAnomaly: !values['no-anomaly'] }, keepAll: values.all, explainAll: values.all, onChunk,
+    });
+    bar.done();
     const out = values.all ? det.all! : det.alerts;
     const lines: string[] = [];
     for (const f of out) {
@@ -100,12 +117,14 @@ export async function run(argv: string[]): Promise<number> {
       if (lines.length >= 1000) { process.stdout.write(lines.join('\n') + '\n'); lines.length = 0; }
     }
     if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+    for (const w of det.warnings) process.stderr.write(`netsensor: warning: ${w}\n`);
     process.stderr.write(JSON.stringify({
       summary: 'detect', capture: positionals[0], model_version: model.version, packets: det.packets, flows: det.flows,
-      alerts: det.alerts.length, by_class: det.byClass, elapsed_ms: Math.round(performance.now() - t0),
+      alerts: det.alerts.length, by_class: det.byClass, truncated: det.truncated, elapsed_ms: Math.round(performance.now() - t0),
     }) + '\n');
     return 0;
   } finally {
+    bar.done();
     await model.close();
   }
 }

@@ -8,10 +8,12 @@ import { attachNegativeValues } from '../../common/settings.js';
 import { flows } from '../../core/flows.js';
 import { FlowCore, type CoreSettings } from '../../core/host.js';
 import { csvWriter } from '../../core/export/csv.js';
+import { eveFlowWriter } from '../../core/export/eve-flows.js';
 import { jsonlWriter } from '../../core/export/jsonl.js';
 import { fileSink, streamSink } from '../../core/export/writer.js';
+import { progress } from '../progress.js';
 
-export const summary = 'write one record per finished flow of a capture (jsonl or csv)';
+export const summary = 'write one record per finished flow of a capture (jsonl, csv or Suricata EVE)';
 
 const HELP = `usage: netsensor flows <capture|-> [options]
 
@@ -19,18 +21,24 @@ Reads a pcap or pcapng capture (format recognised by its magic number, optionall
 stdin) and writes one record per finished flow: src_ip, src_port, dst_ip, dst_port, protocol, vlan_id,
 first_seen_ms, last_seen_ms, src2dst_packets, src2dst_bytes, dst2src_packets, dst2src_bytes (bytes = IP total
 length), end_reason, then every feature of the schema (docs/features.md). A summary goes to stderr as one JSON
-line. Flow rules and timeouts: docs/flows.md.
+line; while reading, a progress line when stderr is a terminal. Flow rules and timeouts: docs/flows.md.
 
 options:
-  --format jsonl|csv      output format (default jsonl)
+  --format jsonl|csv|eve  output format (default jsonl); eve: one Suricata EVE JSON "flow" event per flow
+                          (flow_id, community_id, flow{} counters, tcp flags, app_proto dns), docs/flows.md
   --out FILE              write records to FILE instead of stdout
   --idle-timeout S        idle timeout in seconds for every protocol (defaults: TCP 120, UDP 60, ICMP 30)
   --active-timeout S      a record longer than this ends 'active' and a new one continues (default 1800)
   --max-flows N           flow table capacity (default 262144); when full: shorter timeouts, then eviction
-  --cic-names             CSV header with CICFlowMeter column names where the meaning is the same
+  --cic-names             CSV in the CIC-IDS2017 dialect: its 85 columns exactly (Flow ID, Timestamp, Label…),
+                          in CIC's units (µs, payload lengths); columns netsensor cannot compute are empty
+  --label L               the Label column of --cic-names (default empty)
+  --nfstream-names        CSV with NFStream's columns exactly (statistical_analysis=True, accounting_mode=1):
+                          its names and order, sample deviations; columns netsensor lacks are empty
   -h, --help              this help
 
-exit codes: 0 done (a capture cut off mid-record still ends 0, with a warning), 2 bad input or usage
+exit codes: 0 done (a capture cut off part-way — plain or gzip — is read up to the cut and still ends 0, with a
+warning line and "truncated": true in the summary), 2 bad input or usage
 `;
 
 function positiveNumber(name: string, v: string | undefined, integer = false): number | undefined {
@@ -49,6 +57,8 @@ const OPTIONS = {
   'active-timeout': { type: 'string' },
   'max-flows': { type: 'string' },
   'cic-names': { type: 'boolean', default: false },
+  label: { type: 'string' },
+  'nfstream-names': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -68,7 +78,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new NetsensorError('ERR_USAGE', 'expected exactly one capture file (or - for stdin); see netsensor flows --help');
   const format = values.format;
-  if (format !== 'jsonl' && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--format must be jsonl or csv, got '${format}'`);
+  if (format !== 'jsonl' && format !== 'csv' && format !== 'eve') throw new NetsensorError('ERR_USAGE', `--format must be jsonl, csv or eve, got '${format}'`);
+  if (values['cic-names'] && values['nfstream-names']) throw new NetsensorError('ERR_USAGE', 'choose one of --cic-names and --nfstream-names');
+  if (values['nfstream-names'] && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--nfstream-names is a CSV dialect: use it with --format csv, not ${format}`);
+  if (values['cic-names'] && format !== 'csv') throw new NetsensorError('ERR_USAGE', `--cic-names is a CSV dialect: use it with --format csv, not ${format}`);
+  if (values.label !== undefined && !values['cic-names']) throw new NetsensorError('ERR_USAGE', '--label fills the Label column of --cic-names');
+  if (values.label !== undefined && /[",\n\r]/.test(values.label)) throw new NetsensorError('ERR_USAGE', '--label cannot contain a comma, a quote or a line break');
   const idle = positiveNumber('idle-timeout', values['idle-timeout']);
   const settings: CoreSettings = {
     tcpIdleS: idle, udpIdleS: idle, icmpIdleS: idle, otherIdleS: idle,
@@ -79,9 +94,11 @@ export async function run(argv: string[]): Promise<number> {
 
   const core = await FlowCore.load({ maxFlows, settings });
   const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
-  const writer = format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'] }) : jsonlWriter(sink, { cicNames: values['cic-names'] });
+  const writer = format === 'eve' ? eveFlowWriter(sink)
+    : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'], nfstreamNames: values['nfstream-names'], label: values.label }) : jsonlWriter(sink);
   let rows = 0;
   const t0 = performance.now();
+  const shown = progress('netsensor flows', capture);
   let stats;
   let stoppedEarly = false;
   try {
@@ -90,6 +107,12 @@ export async function run(argv: string[]): Promise<number> {
       writer.write(batch);
     }, {
       afterChunk: async () => {
+        if (shown.active) {
+          const s = core.stats();
+          // File bytes ≈ captured bytes + a 16-byte record header per packet (pcap; close enough for pcapng).
+          shown.bytes(s.bytes + 16 * s.packets);
+          shown.update(s.packets, rows);
+        }
         await sink.drained();
         if (sink.closed) throw STOP;
       },
@@ -98,6 +121,7 @@ export async function run(argv: string[]): Promise<number> {
     if (e !== STOP) throw e;
     stoppedEarly = true;
   }
+  shown.done();
   await sink.end();
   const elapsedS = (performance.now() - t0) / 1000;
 

@@ -44,7 +44,7 @@ function describe(pub: KeyObject): string {
 
 async function generate(argv: string[]): Promise<number> {
   const out = flag(argv, '--out');
-  if (!out) throw new NetsensorError('ERR_USAGE', `keys generate needs --out DIR\n${HELP}`);
+  if (!out) throw new NetsensorError('ERR_USAGE', 'keys generate needs --out DIR (netsensor keys --help)');
   const signedBy = flag(argv, '--signed-by');
   // Load the endorsing key before writing anything, so a bad --signed-by leaves no orphan key behind.
   const current = signedBy ? loadPrivateKey(signedBy) : undefined;
@@ -73,7 +73,7 @@ function isDirectory(path: string): boolean {
 
 async function show(argv: string[]): Promise<number> {
   const target = argv.find((a) => !a.startsWith('--'));
-  if (!target) throw new NetsensorError('ERR_USAGE', `keys show needs a key file or directory\n${HELP}`);
+  if (!target) throw new NetsensorError('ERR_USAGE', 'keys show needs a key file or directory (netsensor keys --help)');
   const file = isDirectory(target)
     ? [join(target, PUBLIC_KEY_FILE), join(target, SIGNING_KEY_FILE)].find((f) => existsSync(f))
     : target;
@@ -86,11 +86,12 @@ async function show(argv: string[]): Promise<number> {
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h' || rest.includes('--help')) {
+  if (!sub) throw new NetsensorError('ERR_USAGE', 'keys needs a subcommand: generate or show (netsensor keys --help)');
+  if (sub === '--help' || sub === '-h' || rest.includes('--help')) {
     process.stdout.write(HELP);
-    return sub ? 0 : 2;
+    return 0;
   }
   if (sub === 'generate') return generate(rest);
   if (sub === 'show') return show(rest);
-  throw new NetsensorError('ERR_USAGE', `unknown keys subcommand '${sub}'\n${HELP}`);
+  throw new NetsensorError('ERR_USAGE', `unknown keys subcommand '${sub}' (netsensor keys --help)`);
 }

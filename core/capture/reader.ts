@@ -163,12 +163,15 @@ export async function readCapture(path: string, sink: PacketSink, opts: ReadOpti
         }
       })();
       const gunzip = Readable.from(rest).pipe(createGunzip());
-      // zlib's own error ("unexpected end of file") says nothing about which file: name it, as bad input
+      // A compressed capture cut off (or corrupt) part-way is read up to the cut, as a plain one is: what came
+      // before is processed, the stats say truncated and a warning names the cause.
+      let inflatedBytes = 0;
       const inflated = (async function* () {
         try {
-          yield* gunzip;
+          for await (const chunk of gunzip) { inflatedBytes += (chunk as Buffer).length; yield chunk as Buffer; }
         } catch (e) {
-          throw new NetsensorError('ERR_CAPTURE_TRUNCATED', `compressed capture cut off or corrupt: ${path === '-' ? 'stdin' : path} (gzip: ${(e as Error).message})`, { cause: e });
+          stats.truncated = true;
+          addWarning(stats, `compressed capture cut off or corrupt after ${inflatedBytes} decompressed bytes (gzip: ${(e as Error).message}); everything before was processed`);
         }
       })();
       src = new StreamSource(inflated, () => { gunzip.destroy(); void raw.close(); });
@@ -231,7 +234,7 @@ export async function readCapture(path: string, sink: PacketSink, opts: ReadOpti
       end += n;
     }
     if (parser instanceof PcapngParser) parser.flushSkipped();
-    if (!parser.stopped && end - start > 0) {
+    if (!parser.stopped && end - start > 0 && !stats.truncated) {
       stats.truncated = true;
       addWarning(stats, `capture cut off mid-record: last ${end - start} bytes at byte ${fileOffset + start} ignored`);
     }

@@ -1,15 +1,19 @@
 /**
- * CSV flow export: a header line (schema names, or CICFlowMeter names with --cic-names), then one line per
+ * CSV flow export: a header line (schema names; --cic-names selects the CIC-IDS2017 dialect, core/export/cic.ts; --nfstream-names NFStream's, nfstream.ts), then one line per
  * finished flow. No value contains a comma or a quote (addresses, numbers, end-reason words), so none is quoted;
  * a non-finite feature value is an empty cell.
  */
 import { NUM_FEATURES } from '../schema.js';
 import type { FlowBatch } from '../host.js';
+import { cicCsvWriter } from './cic.js';
+import { nfstreamCsvWriter } from './nfstream.js';
 import { recordLayout, writeKeyColumns } from './record.js';
 import { TextBuffer } from './text-buffer.js';
 import type { FlowWriter, TextSink } from './writer.js';
 
-export function csvWriter(out: TextSink, opts: { cicNames?: boolean } = {}): FlowWriter {
+export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNames?: boolean; label?: string } = {}): FlowWriter {
+  if (opts.cicNames) return cicCsvWriter(out, opts);
+  if (opts.nfstreamNames) return nfstreamCsvWriter(out);
   const layout = recordLayout(opts);
   const idx = layout.featureIndexes;
   const comma = TextBuffer.encode(',');
