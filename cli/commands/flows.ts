@@ -9,7 +9,7 @@ import { flows } from '../../core/flows.js';
 import { FlowCore, type CoreSettings } from '../../core/host.js';
 import { csvWriter } from '../../core/export/csv.js';
 import { jsonlWriter } from '../../core/export/jsonl.js';
-import { fileSink, streamSink } from '../../core/export/writer.js';
+import { fileSink, stdoutSink } from '../../core/export/writer.js';
 
 export const summary = 'write one record per finished flow of a capture (jsonl or csv)';
 
@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   const capture = positionals[0];
 
   const core = await FlowCore.load({ maxFlows, settings });
-  const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
+  const sink = values.out ? await fileSink(values.out) : stdoutSink();
   const writer = format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'] }) : jsonlWriter(sink, { cicNames: values['cic-names'] });
   let rows = 0;
   const t0 = performance.now();
@@ -86,11 +86,11 @@ export async function run(argv: string[]): Promise<number> {
   let stoppedEarly = false;
   try {
     stats = await flows(capture, core, (batch) => {
+      if (sink.closed) return; // the reader left during a burst (end of input): stop formatting
       rows += batch.rows;
       writer.write(batch);
     }, {
       afterChunk: async () => {
-        await sink.drained();
         if (sink.closed) throw STOP;
       },
     });
@@ -98,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
     if (e !== STOP) throw e;
     stoppedEarly = true;
   }
+  stoppedEarly ||= sink.closed;
   await sink.end();
   const elapsedS = (performance.now() - t0) / 1000;
 
