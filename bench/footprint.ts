@@ -14,6 +14,7 @@
  *        [--model FILE]   (detection model for the idle sensor; default: the shipped one)
  *        [--runs N]   (every measurement N times; the table shows the median run, by RSS, and lists them all)
  *        [--update-results]   (rewrites the "Footprint" section of bench/RESULTS.md, nothing else)
+ *        [--sensor-variants N]   (only the whole sensor at N live flows, under several V8 flags and MALLOC_ARENA_MAX)
  *        [--render-json FILE]   (only renders a result saved with --json; with --update-results records it)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -322,7 +323,11 @@ function writeFlowsPcap(file: string, n: number, gapS: number): void {
  * flows followed by a quiet gap: RSS and CPU sampled inside the gap are those of a sensor holding n live flows;
  * the peak (VmHWM) also covers scoring all n at once when the capture ends.
  */
-async function measureSensorPeak(n: number, sizing: Sizing, model: string): Promise<SensorPeak> {
+/** How the sensor's Node is started: V8 flags and environment (what --sensor-variants compares). */
+interface Variant { label: string; nodeFlags: string[]; env: Record<string, string> }
+const PLAIN: Variant = { label: 'defaults', nodeFlags: [], env: {} };
+
+async function measureSensorPeak(n: number, sizing: Sizing, model: string, variant: Variant = PLAIN): Promise<SensorPeak> {
   const main = join(repo, 'dist/cli/main.js');
   const dir = mkdtempSync(join(tmpdir(), 'netsensor-footprint-'));
   const { createRequire } = await import('node:module');
@@ -336,10 +341,10 @@ async function measureSensorPeak(n: number, sizing: Sizing, model: string): Prom
     const pcap = join(dir, 'flows.pcap');
     writeFlowsPcap(pcap, n, LIVE_GAP_S);
     const t0 = performance.now();
-    const child = spawn(process.execPath, [main, 'sensor', '--pcap', pcap, '--replay', 'realtime', '--id', 'footprint',
+    const child = spawn(process.execPath, [...variant.nodeFlags, main, 'sensor', '--pcap', pcap, '--replay', 'realtime', '--id', 'footprint',
       '--broker', `mqtt://127.0.0.1:${port}`, '--db', join(dir, 'outbox.db'), '--max-flows', String(sizing.maxFlows),
       '--max-hosts', String(sizing.maxHosts), '--unanswered-s', '3600', ...(model ? ['--model', model] : [])],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSENSOR_LOG_LEVEL: 'warn' } });
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSENSOR_LOG_LEVEL: 'warn', ...variant.env } });
     let stderr = '';
     child.stderr!.on('data', (d) => { stderr += d; if (stderr.length > 8000) stderr = stderr.slice(-4000); });
     let peakKb = 0;
@@ -440,10 +445,47 @@ function renderSection(r: { flows: FlowScenario[]; peaks: SensorPeak[]; idle?: I
   ].join('\n');
 }
 
+/**
+ * What the process-level knobs do to the whole sensor at 100k live flows (sized for the load): V8's young
+ * generation (16 MiB semi-spaces by default, two of them plus the copy reserve), a capped old generation, and
+ * glibc's per-thread malloc arenas (onnxruntime, SQLite and libuv threads each get one).
+ */
+const VARIANTS: Variant[] = [
+  PLAIN,
+  { label: '--max-semi-space-size=1', nodeFlags: ['--max-semi-space-size=1'], env: {} },
+  { label: 'MALLOC_ARENA_MAX=2', nodeFlags: [], env: { MALLOC_ARENA_MAX: '2' } },
+  { label: '--max-semi-space-size=1 + MALLOC_ARENA_MAX=2', nodeFlags: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } },
+  { label: '--max-semi-space-size=1 --max-old-space-size=64 + MALLOC_ARENA_MAX=2', nodeFlags: ['--max-semi-space-size=1', '--max-old-space-size=64'], env: { MALLOC_ARENA_MAX: '2' } },
+];
+
+async function sensorVariants(n: number, model: string, runs: number): Promise<string> {
+  const rows: string[] = [];
+  for (const v of VARIANTS) {
+    try {
+      const p = await repeat(runs, 'liveRssMiB', () => measureSensorPeak(n, sizedFor(n), model, v), 'peakRssMiB');
+      process.stderr.write(`variant ${v.label}: ${JSON.stringify(p)}\n`);
+      rows.push(`| ${v.label} | **${p.liveRssMiB}** | ${p.liveCpuPercent} % | ${p.peakRssMiB} |${p.runs ? ` ${p.runs} |` : ' |'}`);
+    } catch (e) {
+      rows.push(`| ${v.label} | failed: ${(e as Error).message.split('\n')[0].slice(0, 120)} | | | |`);
+    }
+  }
+  return [
+    `### Whole sensor at ${n.toLocaleString('en')} live flows: V8 and allocator settings`,
+    '',
+    `\`node --import tsx bench/footprint.ts --sensor-variants ${n}${runs > 1 ? ` --runs ${runs}` : ''}\` on ${cpus().length}× ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)};`,
+    'same replay as the table above (sized for the load); the flags are given to the sensor\'s Node.',
+    '',
+    '| sensor started with | RSS live MiB | CPU live | peak RSS MiB | every run: live / peak MiB |',
+    '|---|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
 /** Replaces (or appends) only this bench's section, between its markers; other engineers own the rest. */
-function updateResults(section: string): void {
+function updateResults(section: string, marker = 'footprint'): void {
   const file = join(repo, 'bench/RESULTS.md');
-  const [begin, end] = ['<!-- footprint:begin -->', '<!-- footprint:end -->'];
+  const [begin, end] = [`<!-- ${marker}:begin -->`, `<!-- ${marker}:end -->`];
   const block = `${begin}\n${section.trimEnd()}\n${end}`;
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
   const a = text.indexOf(begin), b = text.indexOf(end);
@@ -463,6 +505,13 @@ async function main(argv: string[]): Promise<number> {
     const section = renderSection(JSON.parse(readFileSync(saved, 'utf8')));
     process.stdout.write(section);
     if (argv.includes('--update-results')) updateResults(section);
+    return 0;
+  }
+  const variantsAt = opt('--sensor-variants', '');
+  if (variantsAt) {
+    const section = await sensorVariants(Number(variantsAt), opt('--model', ''), Math.max(1, Number(opt('--runs', '1'))));
+    process.stdout.write(section);
+    if (argv.includes('--update-results')) updateResults(section, 'footprint-variants');
     return 0;
   }
   const counts = opt('--flows', '0,10000,100000,1000000').split(',').filter((c) => /^\d+$/.test(c)).map(Number);

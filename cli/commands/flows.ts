@@ -10,7 +10,7 @@ import { FlowCore, type CoreSettings } from '../../core/host.js';
 import { csvWriter } from '../../core/export/csv.js';
 import { eveFlowWriter } from '../../core/export/eve-flows.js';
 import { jsonlWriter } from '../../core/export/jsonl.js';
-import { fileSink, streamSink } from '../../core/export/writer.js';
+import { fileSink, stdoutSink } from '../../core/export/writer.js';
 import { progress } from '../progress.js';
 
 export const summary = 'write one record per finished flow of a capture (jsonl, csv or Suricata EVE)';
@@ -93,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
   const capture = positionals[0];
 
   const core = await FlowCore.load({ maxFlows, settings });
-  const sink = values.out ? await fileSink(values.out) : streamSink(process.stdout, false);
+  const sink = values.out ? await fileSink(values.out) : stdoutSink();
   const writer = format === 'eve' ? eveFlowWriter(sink)
     : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'], nfstreamNames: values['nfstream-names'], label: values.label }) : jsonlWriter(sink);
   let rows = 0;
@@ -103,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
   let stoppedEarly = false;
   try {
     stats = await flows(capture, core, (batch) => {
+      if (sink.closed) return; // the reader left during a burst (end of input): stop formatting
       rows += batch.rows;
       writer.write(batch);
     }, {
@@ -113,7 +114,6 @@ export async function run(argv: string[]): Promise<number> {
           shown.bytes(s.bytes + 16 * s.packets);
           shown.update(s.packets, rows);
         }
-        await sink.drained();
         if (sink.closed) throw STOP;
       },
     });
@@ -122,6 +122,7 @@ export async function run(argv: string[]): Promise<number> {
     stoppedEarly = true;
   }
   shown.done();
+  stoppedEarly ||= sink.closed;
   await sink.end();
   const elapsedS = (performance.now() - t0) / 1000;
 

@@ -33,8 +33,9 @@ export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNam
           tb.feature(f[base + idx[j]], empty);
         }
         tb.byte(10);
+        if (tb.pos >= TextBuffer.FLUSH_AT) tb.flushTo(out);
       }
-      out.write(tb.take());
+      tb.flushTo(out);
     },
   };
 }

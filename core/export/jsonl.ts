@@ -6,7 +6,7 @@
 import { NUM_FEATURES } from '../schema.js';
 import type { FlowBatch } from '../host.js';
 import { recordLayout, writeKeyColumns } from './record.js';
-import { TextBuffer } from './text-buffer.js';
+import { PrefixTable, TextBuffer } from './text-buffer.js';
 import type { FlowWriter, TextSink } from './writer.js';
 
 export function jsonlWriter(out: TextSink, opts: { cicNames?: boolean } = {}): FlowWriter {
@@ -14,7 +14,7 @@ export function jsonlWriter(out: TextSink, opts: { cicNames?: boolean } = {}): F
   const idx = layout.featureIndexes;
   const nk = layout.keyColumns.length;
   const keyPrefixes = layout.keyColumns.map((_, i) => TextBuffer.encode(`${i === 0 ? '{' : ','}${JSON.stringify(layout.names[i])}:`));
-  const featPrefixes = idx.map((_, j) => TextBuffer.encode(`,${JSON.stringify(layout.names[nk + j])}:`));
+  const featPrefixes = new PrefixTable(idx.map((_, j) => `,${JSON.stringify(layout.names[nk + j])}:`));
   const nul = TextBuffer.encode('null');
   const tb = new TextBuffer();
   return {
@@ -26,13 +26,14 @@ export function jsonlWriter(out: TextSink, opts: { cicNames?: boolean } = {}): F
         writeKeyColumns(tb, batch.keys[r], keyPrefixes, true);
         const base = r * NUM_FEATURES;
         for (let j = 0; j < idx.length; j++) {
-          tb.bytes(featPrefixes[j]);
+          tb.prefix(featPrefixes, j);
           tb.feature(f[base + idx[j]], nul);
         }
         tb.byte(125);
         tb.byte(10);
+        if (tb.pos >= TextBuffer.FLUSH_AT) tb.flushTo(out);
       }
-      out.write(tb.take());
+      tb.flushTo(out);
     },
   };
 }

@@ -3,8 +3,28 @@
  * thousands of flow records × ~130 columns must not create a string per value (that garbage, not the
  * formatting, dominated the export's cost). Number formatting rules match record.ts formatFeature().
  */
+import type { TextSink } from './writer.js';
+/** ASCII prefixes (column names with their punctuation) stored as little-endian 32-bit words for TextBuffer.prefix(). */
+export class PrefixTable {
+  readonly words: Int32Array;
+  /** prefix j is words wordAt[j]..wordAt[j + 1], of which length[j] bytes count */
+  readonly wordAt: Int32Array;
+  readonly length: Int32Array;
+  constructor(prefixes: string[]) {
+    this.wordAt = new Int32Array(prefixes.length + 1);
+    this.length = Int32Array.from(prefixes, (s) => s.length);
+    prefixes.forEach((s, j) => { this.wordAt[j + 1] = this.wordAt[j] + Math.ceil(s.length / 4); });
+    const bytes = new Uint8Array(this.wordAt[prefixes.length] * 4);
+    prefixes.forEach((s, j) => bytes.set(TextBuffer.encode(s), this.wordAt[j] * 4));
+    this.words = new Int32Array(bytes.buffer);
+  }
+}
+
 export class TextBuffer {
-  buf = new Uint8Array(1 << 20);
+  /** Writers hand the buffer to their sink once it holds this much (at a row boundary): memory stays flat. */
+  static readonly FLUSH_AT = 256 << 10;
+  buf = new Uint8Array(512 << 10);
+  private dv = new DataView(this.buf.buffer);
   pos = 0;
   private readonly digits = new Uint8Array(24);
 
@@ -15,6 +35,7 @@ export class TextBuffer {
     const b = new Uint8Array(size);
     b.set(this.buf.subarray(0, this.pos));
     this.buf = b;
+    this.dv = new DataView(b.buffer);
   }
 
   /** Bytes of an ASCII string encoded once (column prefixes). */
@@ -28,6 +49,20 @@ export class TextBuffer {
     let p = this.pos;
     for (let i = 0; i < b.length; i++) buf[p++] = b[i];
     this.pos = p;
+  }
+
+  /**
+   * Prefix `j` of a table, copied 4 bytes at a time (JSON's `,"name":` prefixes are most of its bytes). The last
+   * word may spill up to 3 bytes past the prefix: room is made for whole words, and the next write covers them.
+   */
+  prefix(t: PrefixTable, j: number): void {
+    const from = t.wordAt[j], to = t.wordAt[j + 1];
+    this.room((to - from) * 4);
+    const dv = this.dv;
+    const w = t.words;
+    let p = this.pos;
+    for (let i = from; i < to; i++, p += 4) dv.setInt32(p, w[i], true);
+    this.pos += t.length[j];
   }
 
   /** An ASCII string (addresses, end reasons). */
@@ -108,7 +143,13 @@ export class TextBuffer {
     this.fixed(v, 6, 1e6);
   }
 
-  /** A copy of the bytes written so far, then empty (the copy is what a stream keeps). */
+  /** Writes the bytes so far to a sink that consumes them before returning (no copy), then empties. */
+  flushTo(out: TextSink): void {
+    if (this.pos > 0) out.write(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+  }
+
+  /** A copy of the bytes written so far, then empty. */
   take(): Buffer {
     const out = Buffer.from(this.buf.subarray(0, this.pos));
     this.pos = 0;

@@ -1,74 +1,79 @@
 /**
- * Where flow records go: a text sink over a file or stdout that buffers writes and lets the producer wait
- * for the stream to drain (so a slow consumer bounds memory), and tolerates a closed pipe (`| head`).
+ * Where flow records go: a text sink over a file descriptor (a file, or stdout) that writes synchronously.
+ * The core emits finished flows synchronously, sometimes hundreds of thousands at once (end of input, an idle
+ * sweep after a gap in the capture); a stream would queue all of them in memory when the consumer is slower.
+ * A blocking write instead makes the consumer's pace the producer's: a reader that pauses pauses the whole
+ * pipeline, and nothing beyond the writer's own small buffer is ever held. A closed pipe (`| head`) stops it.
  */
-import { createWriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { NetsensorError } from '../../common/errors.js';
 import type { FlowBatch } from '../host.js';
 
 export interface FlowWriter {
   names: string[];
+  /** Formats and writes the batch's rows (views: valid only during the call) before returning. */
   write(batch: FlowBatch): void;
 }
 
 export interface TextSink {
+  /** Writes the bytes before returning (the caller may reuse them), waiting for a slow consumer if need be. */
   write(text: string | Uint8Array): void;
-  /** resolves once buffered output is below the stream's high-water mark */
-  drained(): Promise<void>;
   /** true once the reader went away (EPIPE): stop producing */
   readonly closed: boolean;
   end(): Promise<void>;
 }
 
-/** Resolves on 'drain' or 'close', removing both listeners either way (no listener build-up). */
-function drainOrClose(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => { stream.off('drain', done); stream.off('close', done); resolve(); };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
+// A descriptor inherited in non-blocking mode (a pipe another libuv program set up) answers EAGAIN when full:
+// sleep briefly and retry rather than buffer.
+const FULL_PIPE_WAIT_MS = 2;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-export function streamSink(stream: Writable, ownsStream: boolean): TextSink {
+export function fdSink(fd: number, name: string, ownsFd: boolean): TextSink {
   let closed = false;
-  let error: Error | undefined;
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') closed = true;
-    else error = e;
-  });
-  const check = () => {
-    if (error) throw new NetsensorError('ERR_USAGE', `cannot write flow records: ${error.message}`, { cause: error });
+  const fail = (e: NodeJS.ErrnoException): never => {
+    throw new NetsensorError('ERR_USAGE', `cannot write flow records to ${name}: ${e.message}`, { cause: e });
   };
   return {
     get closed() { return closed; },
     write(text: string | Uint8Array) {
-      check();
-      if (!closed && text.length > 0) stream.write(text);
-    },
-    async drained() {
-      check();
-      if (!closed && stream.writableNeedDrain) await drainOrClose(stream);
+      if (closed) return;
+      const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+      let off = 0;
+      while (off < bytes.length) {
+        try {
+          off += writeSync(fd, bytes, off, bytes.length - off);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EAGAIN') Atomics.wait(sleeper, 0, 0, FULL_PIPE_WAIT_MS);
+          else if (code === 'EPIPE') { closed = true; return; }
+          else fail(e as NodeJS.ErrnoException);
+        }
+      }
     },
     async end() {
-      check();
-      if (closed) return;
-      if (ownsStream) {
-        await new Promise<void>((resolve) => stream.end(resolve));
-      } else if (stream.writableNeedDrain) {
-        await drainOrClose(stream);
-      }
-      check();
+      if (!ownsFd) return;
+      try { closeSync(fd); } catch (e) { fail(e as NodeJS.ErrnoException); }
     },
   };
 }
 
+/**
+ * Standard output, written directly to descriptor 1 (process.stdout would queue what a slow reader leaves).
+ * A pipe or socket that libuv opened is non-blocking; it is switched back to blocking the way Node itself does
+ * for terminals (the handle's setBlocking), so a full pipe waits in write() instead of spinning on EAGAIN.
+ */
+export function stdoutSink(): TextSink {
+  const handle = (process.stdout as unknown as { _handle?: { setBlocking?: (b: boolean) => number } })._handle;
+  handle?.setBlocking?.(true);
+  return fdSink(1, 'stdout', false);
+}
+
 export async function fileSink(path: string): Promise<TextSink> {
-  const stream = createWriteStream(path);
+  let fd: number;
   try {
-    await new Promise<void>((resolve, reject) => { stream.once('open', () => resolve()); stream.once('error', reject); });
+    fd = openSync(path, 'w');
   } catch (e) {
     throw new NetsensorError('ERR_USAGE', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
-  return streamSink(stream, true);
+  return fdSink(fd, path, true);
 }

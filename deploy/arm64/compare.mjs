@@ -2,17 +2,25 @@
 /**
  * Compares two smoke reports (deploy/arm64/smoke.mjs), normally x86-64 native against arm64 under qemu:
  *   flows   identical rows (same SHA-256 of each capture's JSON lines)
- *   detect  identical class per flow
+ *   detect  identical class per flow; every risk score within SCORE_TOLERANCE and every anomaly ratio
+ *           (reconstruction error / threshold) within ANOMALY_TOLERANCE × max(1, ratio)
  *   ort     identical argmax class per row (except near-ties: top-2 margin ≤ 2 × SCORE_TOLERANCE); raw
- *           outputs within SCORE_TOLERANCE (int8 kernels round differently on different CPUs)
+ *           outputs within SCORE_TOLERANCE (int8 and float kernels round differently on different CPUs:
+ *           measured up to 1e-4 in detect scores and 1e-5 in raw outputs; the tolerance leaves 10× room)
  *   sqlite  both ran
- *   sensor  same number of events published per capture, same classes
+ *   sensor  the same set of events (flow, end reason, class) per capture; nothing dropped on either side
+ * Then the speed of `flows` and of the sensor replay on each side, in packets per second (wall clock,
+ * process start-up included).
  * A step skipped on both sides (its command does not exist yet) is reported, not failed.
  * Usage: node deploy/arm64/compare.mjs REFERENCE.json CANDIDATE.json   → exit 0 when they agree
  */
 import { readFileSync } from 'node:fs';
 
-const SCORE_TOLERANCE = 0.02;
+const SCORE_TOLERANCE = 1e-3;
+// The int8 model quantizes its activations; most likely a value within rounding of a quantization step lands on the
+// neighbouring level on the other CPU, and that row's reconstruction error moves by up to ~1 % (measured: 1 row of
+// 130,000 at 0.75 %, 2 more above 1e-4, the rest below). Decisions are compared exactly through the classes.
+const ANOMALY_TOLERANCE = 1e-2;
 
 const [refFile, candFile] = process.argv.slice(2);
 if (!refFile || !candFile) {
@@ -45,13 +53,21 @@ compareStep('flows', (a, b) => {
 });
 
 compareStep('detect', (a, b) => {
-  const ok = same(a.captures, b.captures) && same(a.classes, b.classes);
-  let maxDiff = 0;
+  const classesOk = same(a.captures, b.captures) && same(a.classes, b.classes);
+  // scores come in pairs per flow: [risk, anomaly ratio]
+  const max = [0, 0], over1e4 = [0, 0];
+  let missing = 0;
   (a.scores ?? []).forEach((s, i) => {
     const t = b.scores?.[i];
-    if (typeof s === 'number' && typeof t === 'number') maxDiff = Math.max(maxDiff, Math.abs(s - t));
+    if (typeof s !== 'number' && typeof t !== 'number') return;
+    if (typeof s !== 'number' || typeof t !== 'number') { missing++; return; }
+    const d = Math.abs(s - t) / Math.max(1, Math.abs(s));
+    max[i % 2] = Math.max(max[i % 2], d);
+    if (d > 1e-4) over1e4[i % 2]++;
   });
-  return [ok, `${ok ? 'classes identical' : 'classes differ'} ${JSON.stringify(a.classes)}; max score difference ${maxDiff.toExponential(2)}`];
+  const ok = classesOk && missing === 0 && (a.scores?.length ?? 0) === (b.scores?.length ?? 0)
+    && max[0] <= SCORE_TOLERANCE && max[1] <= ANOMALY_TOLERANCE;
+  return [ok, `${classesOk ? 'classes identical' : 'classes differ'} ${JSON.stringify(a.classes)}; max difference: risk ${max[0].toExponential(2)} (tolerance ${SCORE_TOLERANCE}), anomaly ${max[1].toExponential(2)} (tolerance ${ANOMALY_TOLERANCE}); rows above 1e-4: risk ${over1e4[0]}, anomaly ${over1e4[1]}${missing ? `, ${missing} scores missing on one side` : ''}`];
 });
 
 compareStep('ort', (a, b) => {
@@ -88,6 +104,16 @@ compareStep('sensor', (a, b) => {
   const ok = same(counts(a), counts(b)) && same(a.classes, b.classes) && sameEvents && b.decodeErrors === 0;
   return [ok, `events ${JSON.stringify(counts(b))} ${sameEvents ? '(same flows, same classes)' : '(DIFFERENT flows or classes)'}, classes ${JSON.stringify(b.classes)}`];
 });
+
+// Speed, for the record (not a pass/fail check): packets per second of `flows` and of the sensor replay.
+for (const name of ['flows', 'sensor']) {
+  const sa = ref.steps?.[name]?.speed, sb = cand.steps?.[name]?.speed;
+  if (!sa || !sb) continue;
+  for (const [capture, x] of Object.entries(sa)) {
+    const y = sb[capture];
+    if (y) lines.push(`speed ${name.padEnd(7)} ${capture}: ${x.packets} packets, ${ref.arch} ${x.packetsPerS} packets/s, ${cand.arch} ${y.packetsPerS} packets/s (×${(x.packetsPerS / Math.max(1, y.packetsPerS)).toFixed(1)} slower)`);
+  }
+}
 
 process.stdout.write(`${ref.arch} (${ref.cpuModel}) vs ${cand.arch} (QEMU_CPU=${cand.qemuCpu ?? 'native'})\n${lines.join('\n')}\n`);
 process.stdout.write(failures ? `${failures} check(s) FAILED\n` : 'arm64 agrees with the reference\n');

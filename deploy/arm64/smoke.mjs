@@ -27,7 +27,12 @@ import { basename, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
-const STEP_TIMEOUT_MS = 15 * 60_000; // qemu runs ~10× slower than native; a slow step is not a failed one
+const STEP_TIMEOUT_MS = 30 * 60_000; // qemu runs ~10× slower than native; a slow step is not a failed one
+// Rows of each capture fed to the models in the ort step: enough to cover every class, few enough to keep a
+// 100k-flow capture's step short under emulation (the detect step already scores every flow).
+const ORT_ROWS_PER_CAPTURE = 4096;
+// The sensor step compares the exact set of events, so nothing may be dropped: outbox caps far above any input.
+const SENSOR_OUTBOX = ['--outbox-max-rows', '100000000', '--outbox-max-bytes', '1000000000000'];
 
 function parseArgs(argv) {
   const out = { pcaps: [], app: process.cwd(), out: '', work: '', model: '' };
@@ -70,13 +75,25 @@ function runCli(app, args, opts = {}) {
 const hasCommand = (app, name) => existsSync(join(app, 'dist/cli/commands', `${name}.js`));
 const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 
-/** Parses JSON lines; a CSV (header + rows) is returned as objects keyed by the header too. */
-function parseRows(text) {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
+/** The command's one-line JSON summary on stderr (flows, detect), or undefined. */
+function summaryOf(stderr) {
+  try { return JSON.parse(stderr.trim().split('\n').pop()); } catch { return undefined; }
+}
+const perSecond = (n, ms) => Math.round(n / Math.max(ms, 1) * 1000);
+
+/** Parses JSON lines (at most `limit`); a CSV (header + rows) is returned as objects keyed by the header too. */
+function parseRows(text, limit = Infinity) {
+  const lines = [];
+  for (let at = 0; at < text.length && lines.length <= limit;) {
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    if (end > at && text.slice(at, end).trim() !== '') lines.push(text.slice(at, end));
+    at = end + 1;
+  }
   if (lines.length === 0) return [];
-  if (lines[0].trimStart().startsWith('{')) return lines.map((l) => JSON.parse(l));
+  if (lines[0].trimStart().startsWith('{')) return lines.slice(0, limit).map((l) => JSON.parse(l));
   const header = lines[0].split(',');
-  return lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+  return lines.slice(1, limit + 1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
 }
 
 function classOf(row) {
@@ -108,16 +125,25 @@ const skip = (why) => Object.assign(new Error(why), { skip: true });
 async function flowsStep(app, pcaps, work) {
   if (!hasCommand(app, 'flows')) throw skip('no `netsensor flows` command in dist/');
   const perCapture = {};
-  const allRows = [];
+  const speed = {};
+  const sampleRows = []; // the first rows of each capture, for the ort step
+  let total = 0;
   for (const pcap of pcaps) {
     const outFile = join(work, `${basename(pcap)}.flows.jsonl`);
-    await runCli(app, ['flows', pcap, '--format', 'jsonl', '--out', outFile]);
+    const t0 = performance.now();
+    const { stderr } = await runCli(app, ['flows', pcap, '--format', 'jsonl', '--out', outFile]);
+    const ms = performance.now() - t0;
     const text = readFileSync(outFile, 'utf8');
-    const rows = parseRows(text);
-    perCapture[basename(pcap)] = { rows: rows.length, sha256: sha256(text) };
-    allRows.push(...rows);
+    let rows = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) rows++;
+    perCapture[basename(pcap)] = { rows, sha256: sha256(text) };
+    // Throughput is kept apart from `captures`, which compare.mjs requires to be identical.
+    const packets = summaryOf(stderr)?.packets ?? 0;
+    speed[basename(pcap)] = { packets, ms: Math.round(ms), packetsPerS: perSecond(packets, ms) };
+    total += rows;
+    for (const r of parseRows(text, ORT_ROWS_PER_CAPTURE)) sampleRows.push(r);
   }
-  return { captures: perCapture, rows: allRows.length, sample: allRows.slice(0, 3), _rows: allRows };
+  return { captures: perCapture, speed, rows: total, sample: sampleRows.slice(0, 3), _rows: sampleRows };
 }
 
 async function detectStep(app, pcaps, work, model) {
@@ -132,8 +158,11 @@ async function detectStep(app, pcaps, work, model) {
     const rows = parseRows(stdout);
     const cls = rows.map((r) => [r.predicted, classOf(r), r.alert].join('|'));
     perCapture[basename(pcap)] = { rows: rows.length, classesSha256: sha256(JSON.stringify(cls)) };
-    for (const r of rows) { const c = classOf(r) ?? 'unknown'; classes[c] = (classes[c] ?? 0) + 1; }
-    scores.push(...rows.flatMap((r) => [scoreOf(r), r.anomaly]));
+    for (const r of rows) {
+      const c = classOf(r) ?? 'unknown';
+      classes[c] = (classes[c] ?? 0) + 1;
+      scores.push(scoreOf(r), r.anomaly); // one push per row: spreading 100k rows into one call overflows the stack
+    }
   }
   return { captures: perCapture, classes, scores };
 }
@@ -199,11 +228,12 @@ async function ortStep(app, flowRows, work, model) {
     const meta = session.inputMetadata?.[0];
     const width = Array.isArray(meta?.shape) ? Number(meta.shape[meta.shape.length - 1]) : (names?.length ?? 0);
     if (!(width > 0)) throw new Error(`${file}: cannot tell the input width`);
-    // Input: the capture's own flow features when they are there (as the sensor does), else a fixed pattern.
+    // Input: the captures' own flow features, as the sensor scores them. No rows is a failure, not a reason to
+    // make some up: made-up rows agree across CPUs without showing anything about real traffic.
     let rows = flowRows
       .map((r) => (Array.isArray(r.features) ? r.features : names ? names.map((n) => Number(r[n] ?? 0)) : undefined))
       .filter((f) => f && f.length === width);
-    if (rows.length === 0) rows = Array.from({ length: 64 }, (_, i) => Array.from({ length: width }, (_, j) => ((i * 31 + j * 7) % 97) / 97));
+    if (rows.length === 0) throw new Error(`${file}: no flow rows of width ${width} to score (did the flows step fail?)`);
     if (isProbe) rows = rows.map((r) => r.map((v) => Math.min(8, Math.log1p(Math.max(0, Number(v) || 0)))));
     const data = new Float32Array(rows.length * width);
     rows.forEach((r, i) => data.set(r.map(Number), i * width));
@@ -267,7 +297,7 @@ function freePort() {
   });
 }
 
-async function sensorStep(app, pcaps, work, model) {
+async function sensorStep(app, pcaps, work, model, packetsOf) {
   if (!hasCommand(app, 'sensor')) throw skip('no `netsensor sensor` command in dist/');
   const require = createRequire(join(app, 'package.json'));
   const aedesModule = require('aedes');
@@ -299,20 +329,27 @@ async function sensorStep(app, pcaps, work, model) {
     } catch { received.decodeErrors++; }
   });
   const perCapture = {};
+  const speed = {};
   try {
     for (const pcap of pcaps) {
       const db = join(work, `${basename(pcap)}.outbox.db`);
       for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
       const before = received.events;
-      await runCli(app, ['sensor', '--pcap', pcap, '--replay', 'fast', '--broker', url, '--id', id, '--db', db, ...(model ? ['--model', model] : [])]);
+      const t0 = performance.now();
+      await runCli(app, ['sensor', '--pcap', pcap, '--replay', 'fast', '--broker', url, '--id', id, '--db', db, ...SENSOR_OUTBOX, ...(model ? ['--model', model] : [])]);
+      const ms = performance.now() - t0;
       // QoS 1: everything the sensor got acknowledged has reached the broker; give the observer a moment.
       for (let i = 0; i < 50 && received.events === before; i++) await new Promise((r) => setTimeout(r, 100));
       const Database = require('better-sqlite3');
       const h = new Database(db, { readonly: true });
       const tables = h.prepare("select name from sqlite_master where type = 'table'").all().map((r) => r.name);
       const outboxRows = Object.fromEntries(tables.map((t) => [t, h.prepare(`select count(*) as c from "${t}"`).get().c]));
+      const dropped = tables.includes('meta') ? h.prepare("select value from meta where key = 'dropped'").get()?.value ?? 0 : 0;
       h.close();
+      if (dropped > 0) throw new Error(`${basename(pcap)}: the outbox dropped ${dropped} events, so the set of events cannot be compared`);
       perCapture[basename(pcap)] = { events: received.events - before, outboxRows };
+      const packets = packetsOf[basename(pcap)] ?? 0;
+      speed[basename(pcap)] = { packets, ms: Math.round(ms), packetsPerS: perSecond(packets, ms) };
     }
   } finally {
     await client.endAsync();
@@ -322,7 +359,7 @@ async function sensorStep(app, pcaps, work, model) {
   if (received.events === 0) throw new Error('the sensor published no events');
   // Which flows became events, and as what: order-independent (delivery batches may interleave differently).
   const eventsSha256 = sha256(eventKeys.sort().join('\n'));
-  return { captures: perCapture, ...received, eventsSha256, sampleEvents: eventKeys.slice(0, 3) };
+  return { captures: perCapture, speed, ...received, eventsSha256, sampleEvents: eventKeys.slice(0, 3) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -342,16 +379,18 @@ async function main() {
   };
   const t0 = performance.now();
   let flowRows = [];
+  let packetsOf = {};
   await step(report, 'flows', async () => {
     const r = await flowsStep(opts.app, opts.pcaps, work);
     flowRows = r._rows;
+    packetsOf = Object.fromEntries(Object.entries(r.speed).map(([k, v]) => [k, v.packets]));
     delete r._rows;
     return r;
   });
   await step(report, 'detect', () => detectStep(opts.app, opts.pcaps, work, opts.model));
   await step(report, 'ort', () => ortStep(opts.app, flowRows, work, opts.model));
   await step(report, 'sqlite', () => sqliteStep(opts.app, work));
-  await step(report, 'sensor', () => sensorStep(opts.app, opts.pcaps, work, opts.model));
+  await step(report, 'sensor', () => sensorStep(opts.app, opts.pcaps, work, opts.model, packetsOf));
   report.totalMs = Math.round(performance.now() - t0);
   writeFileSync(opts.out, JSON.stringify(report, null, 1) + '\n');
   if (!opts.work) rmSync(work, { recursive: true, force: true });

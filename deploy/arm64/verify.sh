@@ -10,8 +10,9 @@
 #
 # Usage: deploy/arm64/verify.sh [--no-build] [--model FILE] [CAPTURE…]
 #   --model FILE  check this detection model instead of the shipped models/netsensor-detect.onnx
-#   CAPTURE defaults to two public captures in ../shared/pcaps next to the repository (an nmap SYN scan, web browsing);
-#   NETSENSOR_SMOKE_PCAPS (space-separated) does the same. Settings: deploy/arm64/lib.sh.
+#   CAPTURE defaults to two public captures in ../shared/pcaps next to the repository (an nmap SYN scan, web browsing)
+#   and a spoofed SYN flood of 130,000 flows recorded here with hping3 and tcpdump (make-flood-capture.sh, kept in
+#   .state/); NETSENSOR_SMOKE_PCAPS (space-separated) does the same. Settings: deploy/arm64/lib.sh.
 source "$(dirname "$0")/lib.sh"
 require_root_user
 
@@ -31,7 +32,12 @@ if [ ${#pcaps[@]} -eq 0 ]; then
   if [ -n "${NETSENSOR_SMOKE_PCAPS:-}" ]; then
     read -r -a pcaps <<< "$NETSENSOR_SMOKE_PCAPS"
   else
-    pcaps=("$REPO/../shared/pcaps/chrissanders-packets/synscan.pcapng" "$REPO/../shared/pcaps/chrissanders-packets/http_espn.pcapng")
+    flood="$STATE/arm64-synflood-130k.pcap"
+    if [ ! -s "$flood" ]; then
+      log "recording a 130,000-flow SYN flood (hping3 → tcpdump between two network namespaces)"
+      "$REPO/deploy/arm64/make-flood-capture.sh" "$flood.tmp" 130000 >/dev/null && mv "$flood.tmp" "$flood"
+    fi
+    pcaps=("$REPO/../shared/pcaps/chrissanders-packets/synscan.pcapng" "$REPO/../shared/pcaps/chrissanders-packets/http_espn.pcapng" "$flood")
   fi
 fi
 for p in "${pcaps[@]}"; do [ -f "$p" ] || die "capture not found: $p"; done
