@@ -28,6 +28,7 @@ import { ModelDistributor } from './ota/distributor.js';
 import { Registry } from './registry.js';
 import { Baselines } from './baselines.js';
 import { registerBaselinesApi } from './http/baselines-api.js';
+import { registerTriageApi } from './http/triage-api.js';
 import { Store } from './store.js';
 
 export class Gateway {
@@ -83,6 +84,7 @@ export class Gateway {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
+      registerTriageApi(http, { store, ingest });
       registerModelsApi(http, models, rollouts);
       if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
