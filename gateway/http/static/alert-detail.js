@@ -15,6 +15,12 @@ export function alertTitle(a) {
   return `${what} from ${a.src_ip} against ${a.dest_ip}${a.host_count > 1 ? ` and ${a.host_count - 1} more` : ''}`;
 }
 
+/** Times in a history entry's detail (…_seen, …_ts, …_at) are shown like every other time. */
+function detailValue(key, v) {
+  if (typeof v === 'number' && /(seen|_ts|_at)$/.test(key) && v > 1e12) return fmtTime(v);
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
 export const triageLabel = (t) => (t.state === 'new' ? 'new' : `${t.state}${t.actor ? ` by ${t.actor}` : ''}`);
 
 function list(values, count, cap) {
@@ -54,7 +60,7 @@ export async function showAlert(id) {
   }
   fill($('#detail-history tbody'), history.map((h) => el('tr', { 'data-kind': h.kind },
     el('td', {}, fmtTime(h.ts)), el('td', {}, h.kind), el('td', {}, h.actor), el('td', { class: 'note' }, h.note ?? ''),
-    el('td', {}, h.detail ? Object.entries(h.detail).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ') : ''))),
+    el('td', {}, h.detail ? Object.entries(h.detail).map(([k, v]) => `${k.replace(/_/g, ' ')} ${detailValue(k, v)}`).join(', ') : ''))),
   'nothing yet', 5);
 
   const max = Math.max(1e-9, ...a.top.map((t) => t[1]));

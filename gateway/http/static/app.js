@@ -105,16 +105,14 @@ function filterLink(name, value, label = value) {
 }
 
 async function loadStats() {
-  let range = currentRange();
-  if (range.since === null) {
-    // "All time" before the store's extent is known: ask once for it.
-    const first = await api(`/api/stats?${rangeQuery(currentRange(Date.now())).toString()}`);
+  if (time.preset === 'all') {
+    // "All time" spans the alerts of the current scope (all sensors or one): ask for that extent first.
+    const first = await api(`/api/stats?${rangeQuery({ since: null }).toString()}`);
     time.extent = { first: first.alerts.first_seen, last: first.alerts.last_seen };
-    range = currentRange();
-    if (range.since === null) range = { since: Date.now() - 86_400_000, until: Date.now() };
   }
+  let range = currentRange();
+  if (range.since === null) range = { since: Date.now() - 86_400_000, until: Date.now() };
   const st = await api(`/api/stats?${rangeQuery(range).toString()}`);
-  time.extent = { first: st.alerts.first_seen, last: st.alerts.last_seen };
   $('#range-label').textContent = `${describeRange(range)} · flow time (when a sensor saw the traffic) · times in ${time.zone === 'UTC' ? 'UTC' : `${localZone} (${zoneLabel()})`}`;
   renderTimeline($('#timeline'), st, range);
   const outside = st.alerts.total - st.alerts.in_range;

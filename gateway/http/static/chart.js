@@ -77,9 +77,10 @@ export function renderTimeline(svg, st, range) {
     const t = start + i * bucket;
     const x = M.left + i * w;
     svg.append(node('line', { x1: x, x2: x, y1: M.top + plotH, y2: M.top + plotH + 4, class: 'axis' }));
-    svg.append(node('text', { x, y: M.top + plotH + 16, class: 'tick', 'text-anchor': 'middle' }, fmtTick(t, bucket)));
+    const anchor = x > width - M.right - 24 ? 'end' : 'middle';
+    svg.append(node('text', { x, y: M.top + plotH + 16, class: 'tick', 'text-anchor': anchor }, fmtTick(t, bucket)));
     const day = fmtDay(t);
-    if (bucket < 86_400_000 && day !== lastDay) svg.append(node('text', { x, y: M.top + plotH + 28, class: 'tick day', 'text-anchor': 'middle' }, day));
+    if (bucket < 86_400_000 && day !== lastDay) svg.append(node('text', { x, y: M.top + plotH + 28, class: 'tick day', 'text-anchor': anchor }, day));
     lastDay = day;
   }
   svg.append(node('text', { x: width - M.right, y: HEIGHT - 2, class: 'axis-label', 'text-anchor': 'end' }, `first seen (flow time, ${zoneLabel(range.until)})`));

@@ -72,7 +72,8 @@ export function currentRange(now = Date.now()) {
   if (time.preset === 'custom' && time.custom.since !== null && time.custom.until !== null) return { ...time.custom };
   if (time.preset === 'all') {
     if (time.extent.first === null) return { since: null, until: null };
-    return { since: time.extent.first, until: Math.max(time.extent.last ?? now, time.extent.first + 1) };
+    // At least an hour, so a burst of a few seconds still draws as a bar among others, not one full-width block.
+    return { since: time.extent.first, until: Math.max(time.extent.last ?? now, time.extent.first + HOUR) };
   }
   return { since: now - (PRESETS[time.preset] ?? DAY), until: now };
 }
