@@ -6,12 +6,13 @@
  * again) and `note`; other parts of the gateway append their own kinds (e.g. an automated response) with
  * `append()`. Kinds are lower-case words; `detail` is any JSON object.
  *
- * Triage state of an alert: `new` → `acknowledged` → `closed`; `reopened` when events join a closed alert
- * (a database trigger, so it happens in the very transaction that stores them). Independent of the alert's
- * `status`, which says whether correlation still adds events to it.
+ * Triage state of an alert: `new` → `acknowledged` → `closed`; `reopened` when events join a closed alert —
+ * checked on every write of an alert (Store.upsertAlert), so it happens in the transaction that stores them.
+ * Independent of the alert's `status`, which says whether correlation still adds events to it.
  */
 import type Database from 'better-sqlite3';
 import { NetsensorError } from '../common/errors.js';
+import type { Alert } from './alert-types.js';
 
 export type TriageState = 'new' | 'acknowledged' | 'closed' | 'reopened';
 export const TRIAGE_STATES: readonly TriageState[] = ['new', 'acknowledged', 'closed', 'reopened'];
@@ -60,10 +61,31 @@ function check(e: NewHistoryEntry): void {
 export class AlertHistory {
   private readonly insert: Database.Statement;
   private readonly setTriage: Database.Statement;
+  /**
+   * Closed alerts that correlation may still add events to (status open) → their event count at closing. Only
+   * these can fire again, so the check on every alert write is one map lookup; bounded by the open alerts.
+   */
+  private readonly closedAt = new Map<string, number>();
 
   constructor(private readonly db: Database.Database) {
     this.insert = db.prepare('INSERT INTO alert_history (alert_id, ts, kind, actor, note, detail) VALUES (?, ?, ?, ?, ?, ?)');
     this.setTriage = db.prepare('UPDATE alerts SET triage = ?, triage_ts = ?, triage_actor = ?, triage_note = ? WHERE id = ?');
+    const rows = db.prepare(`SELECT id, event_count FROM alerts WHERE triage = 'closed' AND status = 'open'`).all() as Array<{ id: string; event_count: number }>;
+    for (const r of rows) this.closedAt.set(r.id, r.event_count);
+  }
+
+  /** Called with every alert the store writes: a closed alert with more events than at closing fired again. */
+  onAlertWritten(a: Alert): void {
+    const at = this.closedAt.get(a.id);
+    if (at === undefined) return;
+    if (a.event_count > at) {
+      this.closedAt.delete(a.id);
+      this.setTriage.run('reopened', a.updated_at, 'gateway', null, a.id);
+      this.insert.run(a.id, a.updated_at, 'reopened', 'gateway', null,
+        JSON.stringify({ event_count_at_close: at, event_count: a.event_count, last_seen: a.last_seen }));
+    } else if (a.status === 'closed') {
+      this.closedAt.delete(a.id); // correlation is done with it: it cannot fire again
+    }
   }
 
   /** Appends an entry; the alert must exist. Returns the entry's id. */
@@ -89,7 +111,12 @@ export class AlertHistory {
     const { kind, state } = TRIAGE_ACTIONS[action];
     return this.db.transaction(() => {
       const id = this.append({ alert_id: alertId, ts, kind, actor, note });
-      if (state) this.setTriage.run(state, Math.round(ts), actor, note, alertId);
+      if (state) {
+        this.setTriage.run(state, Math.round(ts), actor, note, alertId);
+        const row = this.db.prepare('SELECT event_count, status FROM alerts WHERE id = ?').get(alertId) as { event_count: number; status: string };
+        if (state === 'closed' && row.status === 'open') this.closedAt.set(alertId, row.event_count);
+        else this.closedAt.delete(alertId);
+      }
       return { triage: this.triage(alertId)!, entry: this.entry(id)! };
     })();
   }

@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 const MIGRATIONS: Array<(db: Database.Database) => void> = [
   // 1: triage. Destination and merge target as columns (filters without parsing every body); the triage state
   // next to the body, which correlation rewrites; the alert history any part of the gateway can append to.
+  // No index on dest_ip and no triggers: each measured as a third or more off alert writes on the ingest path.
   (db) => {
     db.exec(`
       ALTER TABLE alerts ADD COLUMN dest_ip TEXT NOT NULL DEFAULT '';
@@ -18,7 +19,6 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
       ALTER TABLE alerts ADD COLUMN triage_actor TEXT;
       ALTER TABLE alerts ADD COLUMN triage_note TEXT;
       UPDATE alerts SET dest_ip = coalesce(json_extract(body, '$.dest_ip'), ''), merged_into = json_extract(body, '$.merged_into');
-      CREATE INDEX alerts_dest ON alerts(dest_ip, id);
 
       CREATE TABLE alert_history (
         id INTEGER PRIMARY KEY,
@@ -30,23 +30,6 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
         detail TEXT
       );
       CREATE INDEX alert_history_alert ON alert_history(alert_id, id);
-
-      -- A closed alert that fires again (correlation adds events to it) is reopened, in the same transaction
-      -- as the write that carries the new events; its time is the gateway time of that update.
-      CREATE TRIGGER alerts_reopen AFTER UPDATE OF event_count ON alerts
-      WHEN OLD.triage = 'closed' AND NEW.event_count > OLD.event_count
-      BEGIN
-        UPDATE alerts SET triage = 'reopened', triage_ts = NEW.updated_at, triage_actor = 'gateway', triage_note = NULL WHERE id = NEW.id;
-        INSERT INTO alert_history (alert_id, ts, kind, actor, detail)
-        VALUES (NEW.id, NEW.updated_at, 'reopened', 'gateway',
-          json_object('event_count_at_close', OLD.event_count, 'event_count', NEW.event_count, 'last_seen', NEW.last_seen));
-      END;
-
-      -- Retention removes an alert's history with the alert.
-      CREATE TRIGGER alerts_history_delete AFTER DELETE ON alerts
-      BEGIN
-        DELETE FROM alert_history WHERE alert_id = OLD.id;
-      END;
     `);
   },
 ];

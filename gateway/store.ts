@@ -178,7 +178,7 @@ export class Store {
     this.upsertAlertStmt = this.db.prepare(
       `INSERT INTO alerts (id, kind, class, src_ip, dest_ip, merged_into, severity, status, first_seen, last_seen, created_at, updated_at, event_count, sensors, body)
        VALUES (@id, @kind, @class, @src_ip, @dest_ip, @merged_into, @severity, @status, @first_seen, @last_seen, @created_at, @updated_at, @event_count, @sensors, @body)
-       ON CONFLICT(id) DO UPDATE SET dest_ip=excluded.dest_ip, merged_into=excluded.merged_into, severity=excluded.severity, status=excluded.status, last_seen=excluded.last_seen,
+       ON CONFLICT(id) DO UPDATE SET merged_into=excluded.merged_into, severity=excluded.severity, status=excluded.status, last_seen=excluded.last_seen,
          first_seen=excluded.first_seen, updated_at=excluded.updated_at, event_count=excluded.event_count, sensors=excluded.sensors, body=excluded.body`,
     );
     this.linkStmt = this.db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, event_seq) VALUES (?, ?)');
@@ -209,6 +209,7 @@ export class Store {
       first_seen: a.first_seen, last_seen: a.last_seen, created_at: a.created_at, updated_at: a.updated_at,
       event_count: a.event_count, sensors: JSON.stringify(a.sensors), body: JSON.stringify(a),
     });
+    this.history.onAlertWritten(a);
   }
 
   linkEvent(alertId: string, eventSeq: number): void {
@@ -360,7 +361,11 @@ export class Store {
       events += this.transaction(() => { delLinks.run(row.seq); return delEvents.run(row.seq).changes; });
       this.db.pragma('incremental_vacuum');
     }
-    const alerts = this.db.prepare(`DELETE FROM alerts WHERE last_seen < ? AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.alert_id = alerts.id)`).run(cutoff).changes;
+    const gone = `last_seen < ? AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.alert_id = alerts.id)`;
+    const alerts = this.transaction(() => {
+      this.db.prepare(`DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM alerts WHERE ${gone})`).run(cutoff);
+      return this.db.prepare(`DELETE FROM alerts WHERE ${gone}`).run(cutoff).changes;
+    });
     if (events > 0 || alerts > 0) this.db.pragma('incremental_vacuum');
     return { events, alerts };
   }

@@ -63,10 +63,35 @@ test('history: other parts of the gateway append their own entries; bad entries 
     assert.equal(s.history.list(id).map((h) => [h.kind, h.actor, h.detail]), [['response', 'playbook:block', { action: 'block', ttl_s: 600 }]]);
     assert.throws(() => s.history.append({ alert_id: id, ts: 5, kind: 'Not A Kind', actor: 'x' }), (e: any) => e.code === 'ERR_ALERT_HISTORY_INVALID');
     assert.throws(() => s.history.append({ alert_id: '0190b4c0-0000-7000-8000-0000000000ff', ts: 5, kind: 'note', actor: 'x' }), (e: any) => e.code === 'ERR_ALERT_NOT_FOUND');
-    // Retention deleting the alert takes its history along.
-    s.db.prepare('DELETE FROM alerts WHERE id = ?').run(id);
+    // Retention deleting the alert (ended long ago, no events left) takes its history along.
+    assert.equal(s.applyRetention(Date.now(), 86_400_000, 1 << 30), { events: 0, alerts: 1 });
+    assert.is(s.getAlert(id), undefined);
     assert.is(s.history.list(id).length, 0);
   } finally { s.close(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('reopen: a closed alert that gets events after a restart reopens; acknowledged or ended alerts do not', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nsdash-reopen-'));
+  const path = join(dir, 'gw.db');
+  const alert = (n: number, over: Record<string, unknown> = {}) => ({ id: `0190b4c0-0000-7000-8000-00000000000${n}`, kind: 'class', class: 'scan', src_ip: '10.0.0.1',
+    dest_ip: '10.0.0.2', severity: 2, status: 'open', first_seen: 1, last_seen: 2, created_at: 3, updated_at: 4, event_count: 1, sensors: ['s1'], ...over }) as never;
+  try {
+    let s = new Store(path);
+    for (const n of [1, 2, 3]) s.upsertAlert(alert(n));
+    s.history.act(alert(1).id, 'close', 'bob', 'known', 10);
+    s.history.act(alert(2).id, 'acknowledge', 'bob', null, 10);
+    s.history.act(alert(3).id, 'close', 'bob', null, 10);
+    s.upsertAlert(alert(3, { status: 'closed', updated_at: 20 })); // correlation ended it: nothing can join any more
+    s.close();
+    s = new Store(path);
+    s.upsertAlert(alert(1, { event_count: 2, updated_at: 30 }));
+    s.upsertAlert(alert(2, { event_count: 2, updated_at: 30 }));
+    assert.equal([1, 2, 3].map((n) => s.getAlert(alert(n).id)!.triage.state), ['reopened', 'acknowledged', 'closed']);
+    assert.equal(s.history.list(alert(1).id).map((h) => [h.kind, h.ts]), [['closed', 10], ['reopened', 30]]);
+    s.upsertAlert(alert(1, { event_count: 3, updated_at: 40 }));
+    assert.is(s.history.list(alert(1).id).length, 2, 'reopened once, not on every later write');
+    s.close();
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 test('API: acknowledge and close with a note, persisted; a closed alert that fires again reopens; filters', async () => {
