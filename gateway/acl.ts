@@ -30,7 +30,8 @@ export function maySubscribe(who: Identity, filter: string, haPrefix = 'homeassi
   // a sensor follows the model channels and its own baseline-reset command (which only the gateway may publish)
   if (who.role === 'sensor') return filter.startsWith(`${TOPIC_ROOT}/models/`) || filter === `${TOPIC_ROOT}/sensors/${who.id}/baseline/reset`;
   return filter.startsWith(`${TOPIC_ROOT}/alerts/`) || filter === `${TOPIC_ROOT}/sensors/+/status` ||
-    /^netsensor\/v1\/sensors\/[^/#+]+\/status$/.test(filter) || filter.startsWith(`${TOPIC_ROOT}/ha/`) || filter.startsWith(`${haPrefix}/`);
+    /^netsensor\/v1\/sensors\/[^/#+]+\/status$/.test(filter) || filter.startsWith(`${TOPIC_ROOT}/ha/`) || filter.startsWith(`${haPrefix}/`) ||
+    /^netsensor\/v1\/gateway\/[^/#]+\/status$/.test(filter);
 }
 
 export function mayUseClientId(who: Identity, clientId: string): boolean {

@@ -8,8 +8,8 @@
  * (login-throttle.ts). Every refusal is counted by reason.
  */
 import { createServer as createTcpServer, type Server, type AddressInfo } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { createSecureContext, createServer as createTlsServer, Server as TlsServer } from 'node:tls';
+import { readPem } from './tls-files.js';
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import type { Logger } from '../common/log.js';
 import { NetsensorError } from '../common/errors.js';
@@ -18,7 +18,12 @@ import { LoginThrottle } from './login-throttle.js';
 import { readCredentials, verifyPassword, type Credential } from './credentials.js';
 import type { Bus, MessageHandler, PublishOptions } from './bus.js';
 import type { GatewayConfig } from './config.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { AUTH_FAILURES, GatewayMetrics } from './metrics.js';
+
+/** Certificate, key and CA of the TLS listener, read now (start and reload). */
+export function tlsContext(tls: NonNullable<GatewayConfig['mqtt']['tls']>): { cert?: Buffer; key?: Buffer; ca?: Buffer } {
+  return { cert: readPem(tls.certFile, 'mqtt.tls.certFile'), key: readPem(tls.keyFile, 'mqtt.tls.keyFile'), ca: readPem(tls.caFile, 'mqtt.tls.caFile') };
+}
 
 export function isLoopback(addr: string | undefined): boolean {
   if (!addr) return false;
@@ -33,25 +38,26 @@ function authError(message: string, returnCode: number): AuthenticateError {
 export class EmbeddedBroker implements Bus {
   readonly kind = 'embedded' as const;
   private readonly identities = new WeakMap<Client, Identity>();
-  private constructor(private readonly aedes: Aedes, private readonly server: Server, private readonly log: Logger) {}
+  private constructor(private readonly aedes: Aedes, private readonly server: Server, private readonly log: Logger,
+    /** Logins by id; undefined: anonymous loopback clients only. Replaced by a reload. */
+    private creds: Map<string, Credential> | undefined) {}
 
   static async start(cfg: GatewayConfig['mqtt'], haPrefix: string, metrics: GatewayMetrics, log: Logger): Promise<EmbeddedBroker> {
     const creds: Map<string, Credential> | undefined = cfg.credentialsFile ? readCredentials(cfg.credentialsFile) : undefined;
     const aedes = await Aedes.createBroker({ id: 'netsensor-gateway', heartbeatInterval: 60_000 });
+    // Mutual TLS: the handshake itself refuses a client without a certificate from the CA, before MQTT begins.
+    const mutual = Boolean(cfg.tls?.requireClientCert);
     const server = cfg.tls
-      ? createTlsServer({
-        cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile),
-        ca: cfg.tls.caFile ? readFileSync(cfg.tls.caFile) : undefined,
-      }, aedes.handle)
+      ? createTlsServer({ ...tlsContext(cfg.tls), requestCert: mutual, rejectUnauthorized: mutual }, aedes.handle)
       : createTcpServer(aedes.handle);
-    const broker = new EmbeddedBroker(aedes, server, log);
+    const broker = new EmbeddedBroker(aedes, server, log, creds);
 
     // Connected clients by id: a CONNECT with an id in use by a different login is a takeover attempt.
     const connected = new Map<string, Client>();
     aedes.on('clientReady', (c) => connected.set(c.id, c));
     aedes.on('clientDisconnect', (c) => { if (connected.get(c.id) === c) connected.delete(c.id); });
     const throttle = new LoginThrottle();
-    const refuse = (reason: 'anonymous_remote' | 'bad_credentials' | 'throttled' | 'client_id' | 'takeover', returnCode: number, message: string) => {
+    const refuse = (reason: (typeof AUTH_FAILURES)[number], returnCode: number, message: string) => {
       metrics.authFailed.inc({ reason });
       return authError(message, returnCode);
     };
@@ -73,6 +79,7 @@ export class EmbeddedBroker implements Bus {
 
     aedes.authenticate = (client, username, password, done) => {
       const remote = (client.conn as { remoteAddress?: string }).remoteAddress;
+      const creds = broker.creds;
       if (!creds) {
         if (isLoopback(remote)) {
           const err = admit(client, { role: 'anonymous', id: client.id });
@@ -126,8 +133,22 @@ export class EmbeddedBroker implements Bus {
     if (!creds && !isLoopback(cfg.host)) {
       log.warn({ host: cfg.host }, 'broker listens beyond loopback without a credentials file: only loopback clients will be accepted');
     }
-    log.info({ host: cfg.host, port: broker.port, tls: Boolean(cfg.tls), credentials: Boolean(creds) }, 'embedded MQTT broker listening');
+    log.info({ host: cfg.host, port: broker.port, tls: Boolean(cfg.tls), clientCerts: mutual, credentials: Boolean(creds) }, 'embedded MQTT broker listening');
     return broker;
+  }
+
+  /**
+   * Reads the credentials file and the TLS files again (SIGHUP) and returns the step that puts them in use; throws,
+   * changing nothing, when one is unusable. New logins and TLS handshakes use them; open connections stay.
+   */
+  prepareReload(cfg: GatewayConfig['mqtt']): () => void {
+    const creds = cfg.credentialsFile ? readCredentials(cfg.credentialsFile) : undefined;
+    const tls = cfg.tls && this.server instanceof TlsServer ? tlsContext(cfg.tls) : undefined;
+    if (tls) createSecureContext(tls); // a key that does not fit its certificate throws here, not in the listener
+    return () => {
+      this.creds = creds;
+      if (tls) (this.server as TlsServer).setSecureContext(tls);
+    };
   }
 
   get port(): number {

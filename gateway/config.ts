@@ -8,6 +8,9 @@ import {
   configError, defineSettings, envNamesOf, parseFlags, resolveSettings, type DeepPartial, type Setting, type SettingKind,
 } from '../common/settings.js';
 import { settingsHelp } from '../common/settings-help.js';
+import { hostname } from 'node:os';
+import { ID_PATTERN } from '../protocol/topics.js';
+import { resolveSecret } from './secrets.js';
 
 export type { DeepPartial };
 
@@ -20,10 +23,15 @@ export interface GatewayConfig {
     port: number;
     /** File of `id:scrypt-hash[:role]` lines; without it only anonymous loopback clients may connect. */
     credentialsFile?: string;
-    tls?: { certFile: string; keyFile: string; caFile?: string };
+    /** Embedded broker over TLS; `requireClientCert`: mutual TLS, clients need a certificate issued by `caFile`. */
+    tls?: { certFile: string; keyFile: string; caFile?: string; requireClientCert?: boolean };
     /** External broker: the gateway's own login and the shared-subscription group. */
     username?: string;
     password?: string;
+    /** File holding `password` (or the systemd credential `mqtt-password`). */
+    passwordFile?: string;
+    /** External broker over mqtts://: CA to verify it by, the gateway's client certificate, verification. */
+    brokerTls: { caFile?: string; certFile?: string; keyFile?: string; verify: boolean };
     shareGroup: string;
     clientId: string;
   };
@@ -32,6 +40,8 @@ export interface GatewayConfig {
     port: number;
     /** Bearer token required from non-loopback clients; without one, only loopback clients are served. */
     token?: string;
+    /** File holding `token` (or the systemd credential `api-token`). */
+    tokenFile?: string;
     /** Loopback clients need no token (set false to require it everywhere). */
     loopbackExempt: boolean;
   };
@@ -57,7 +67,14 @@ export interface GatewayConfig {
     /** Least time between two update messages of one alert on MQTT (creation and escalation are sent at once). */
     updateIntervalMs: number;
   };
-  homeAssistant: { enabled: boolean; discoveryPrefix: string };
+  homeAssistant: {
+    enabled: boolean;
+    discoveryPrefix: string;
+    /** The dashboard as Home Assistant links it; default http://<http.host or this host's name>:<http.port>/. */
+    configurationUrl?: string;
+  };
+  /** Names this gateway on MQTT (netsensor/v1/gateway/<id>/status) and in Home Assistant. */
+  gatewayId: string;
   /** Model distribution (OTA, docs/ota.md). */
   models: {
     /** Public keys (PEM or base64 lines) an upload must be signed by; without it uploads are checked for shape only. */
@@ -72,14 +89,21 @@ export interface GatewayConfig {
 }
 
 export const defaults: GatewayConfig = {
-  mqtt: { host: '127.0.0.1', port: 1883, shareGroup: 'netsensor', clientId: `netsensor-gateway-${process.pid}` },
+  mqtt: { host: '127.0.0.1', port: 1883, shareGroup: 'netsensor', clientId: `netsensor-gateway-${process.pid}`, brokerTls: { verify: true } },
   http: { host: '127.0.0.1', port: 8080, loopbackExempt: true },
   store: { path: 'netsensor-gateway.db', retentionDays: 30, maxBytes: 1024 * 1024 * 1024, retentionIntervalMs: 60_000 },
   correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2, fanInSources: 10, updateIntervalMs: 10_000 },
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
   models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
   sensorStaleMs: 5 * 60_000,
+  gatewayId: defaultGatewayId(),
 };
+
+/** The host's name, reduced to the id alphabet (topics and Home Assistant node ids). */
+function defaultGatewayId(): string {
+  const id = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return ID_PATTERN.test(id) ? id : 'gateway';
+}
 
 const S = (path: string, kind: SettingKind, flag: Setting['flag'], help: string, extra: Partial<Setting> = {}): Setting => ({ path, kind, flag, help, ...extra });
 const DAY_MS = 86_400_000;
@@ -94,6 +118,11 @@ export const SETTINGS: readonly Setting[] = [
   S('mqtt.shareGroup', 'string', 'share-group', 'shared-subscription group with --broker (letters, digits, _ or -)', { pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
   S('mqtt.username', 'string', 'mqtt-username', 'login at the external broker'),
   S('mqtt.password', 'string', undefined, 'password at the external broker (environment or file: flags show in ps)', { secret: true }),
+  S('mqtt.passwordFile', 'file', 'mqtt-password-file', 'file holding the external broker password (one line, not readable by others); default: the systemd credential mqtt-password'),
+  S('mqtt.brokerTls.caFile', 'file', 'broker-ca', 'CA certificates the external broker (mqtts://) is verified against (default: the system\'s)'),
+  S('mqtt.brokerTls.certFile', 'file', 'broker-cert', 'client certificate the gateway presents to the external broker (with --broker-key)'),
+  S('mqtt.brokerTls.keyFile', 'file', 'broker-key', 'private key of the client certificate'),
+  S('mqtt.brokerTls.verify', 'bool', { name: 'broker-no-verify', sets: false }, 'verify the external broker\'s certificate and name (the flag turns it off: testing only)'),
   S('mqtt.clientId', 'string', undefined, 'MQTT client id at the external broker'),
   S('mqtt.host', 'string', 'mqtt-host', 'embedded broker listen address'),
   S('mqtt.port', 'int', 'mqtt-port', 'embedded broker port', { min: 0, max: 65535 }),
@@ -101,11 +130,13 @@ export const SETTINGS: readonly Setting[] = [
     { envAliases: ['NETSENSOR_GW_CREDENTIALS'] }),
   S('mqtt.tls.certFile', 'file', 'tls-cert', 'serve MQTT over TLS with this certificate (with --tls-key)'),
   S('mqtt.tls.keyFile', 'file', 'tls-key', 'private key of the TLS certificate'),
-  S('mqtt.tls.caFile', 'file', 'tls-ca', 'CA certificates for TLS (optional)'),
+  S('mqtt.tls.caFile', 'file', 'tls-ca', 'CA certificates for TLS (optional; with --tls-require-client-cert the CA client certificates must come from)'),
+  S('mqtt.tls.requireClientCert', 'bool', { name: 'tls-require-client-cert', sets: true }, 'mutual TLS: refuse clients without a certificate issued by --tls-ca'),
   S('http.host', 'string', 'http-host', 'API/dashboard listen address'),
   S('http.port', 'int', 'http-port', 'API/dashboard port', { min: 0, max: 65535 }),
   S('http.token', 'string', undefined, 'bearer token required from non-loopback API clients, ≥ 16 characters (environment or file: flags show in ps)',
     { secret: true, minLength: 16, envAliases: ['NETSENSOR_GW_API_TOKEN'] }),
+  S('http.tokenFile', 'file', 'token-file', 'file holding the API token (one line, not readable by others); default: the systemd credential api-token'),
   S('http.loopbackExempt', 'bool', { name: 'token-required-on-loopback', sets: false }, 'loopback clients need no token (the flag requires the token from loopback too)'),
   S('store.path', 'string', 'db', 'SQLite database', { envAliases: ['NETSENSOR_GW_DB'] }),
   S('store.retentionDays', 'number', 'retention-days', 'delete events older than this many days', { min: 0, exclusiveMin: true }),
@@ -119,6 +150,9 @@ export const SETTINGS: readonly Setting[] = [
   S('correlation.updateIntervalMs', 'int', undefined, 'least time between two update messages of one alert (ms)', { min: 0, max: DAY_MS }),
   S('homeAssistant.enabled', 'bool', { name: 'homeassistant', sets: true }, 'publish Home Assistant MQTT discovery'),
   S('homeAssistant.discoveryPrefix', 'string', undefined, 'Home Assistant discovery topic prefix'),
+  S('homeAssistant.configurationUrl', 'string', undefined, 'dashboard URL Home Assistant links the devices to (default http://<http host or host name>:<http port>/)',
+    { pattern: /^https?:\/\/\S+$/, url: true }),
+  S('gatewayId', 'string', 'gateway-id', 'this gateway\'s id on MQTT (netsensor/v1/gateway/<id>/status) and in Home Assistant (default: the host name)', { pattern: ID_PATTERN }),
   S('models.trustedKeysFile', 'file', 'model-keys', 'public keys (PEM or base64 lines) model uploads must be signed by', { envAliases: ['NETSENSOR_GW_MODEL_KEYS'] }),
   S('models.maxFailureRate', 'number', 'max-failure-rate', 'halt a model rollout when this share of sensors fails it (0..1)', { min: 0, max: 1 }),
   S('models.maxFirstStagePercent', 'int', undefined, 'cap on the first rollout stage, percent of a channel\'s sensors', { min: 1, max: 100 }),
@@ -130,16 +164,24 @@ const TABLE = defineSettings<GatewayConfig>({ envPrefix: 'NETSENSOR_GW_', defaul
 /** Environment names read for a setting: the derived one, then the older alias if there is one. */
 export const envNamesFor = (path: string): string[] => envNamesOf(TABLE, SETTINGS.find((s) => s.path === path)!);
 
-/** Rules that involve more than one setting. */
-function validateWhole(c: GatewayConfig): GatewayConfig {
+/** Rules that involve more than one setting; secrets read from their files or systemd credentials. */
+function validateWhole(c: GatewayConfig, env: NodeJS.ProcessEnv): GatewayConfig {
   const tls = c.mqtt.tls as Partial<NonNullable<GatewayConfig['mqtt']['tls']>> | undefined;
   if (tls && (tls.certFile === undefined || tls.keyFile === undefined)) throw configError('mqtt.tls.certFile (--tls-cert) and mqtt.tls.keyFile (--tls-key) go together');
+  if (tls?.requireClientCert && !tls.caFile) throw configError('mqtt.tls.requireClientCert needs mqtt.tls.caFile (--tls-ca): the CA client certificates must be issued by');
+  const b = c.mqtt.brokerTls;
+  if ((b.certFile === undefined) !== (b.keyFile === undefined)) throw configError('mqtt.brokerTls.certFile (--broker-cert) and mqtt.brokerTls.keyFile (--broker-key) go together');
+  const usesBrokerTls = b.caFile !== undefined || b.certFile !== undefined || !b.verify;
+  if (usesBrokerTls && !c.mqtt.broker?.startsWith('mqtts://')) throw configError('mqtt.brokerTls.* applies to an external broker over TLS: set mqtt.broker (--broker) to mqtts://host:port');
+  c.http.token = resolveSecret({ value: 'http.token', file: 'http.tokenFile', credential: 'api-token', current: c.http.token, currentFile: c.http.tokenFile }, env);
+  if (c.http.token !== undefined && c.http.token.length < 16) throw configError('http.token (from its file): expected at least 16 characters', { key: 'http.token' });
+  c.mqtt.password = resolveSecret({ value: 'mqtt.password', file: 'mqtt.passwordFile', credential: 'mqtt-password', current: c.mqtt.password, currentFile: c.mqtt.passwordFile }, env);
   return c;
 }
 
 /** defaults < file < environment < `flags` (programmatic values), validated. */
 export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: DeepPartial<GatewayConfig> } = {}): GatewayConfig {
-  return validateWhole(resolveSettings(TABLE, { file: opts.file, env: opts.env, overrides: opts.flags }));
+  return validateWhole(resolveSettings(TABLE, { file: opts.file, env: opts.env, overrides: opts.flags }), opts.env ?? {});
 }
 
 export type ParsedArgs = { help: true } | { help: false; logLevel?: string; config: GatewayConfig };
@@ -148,7 +190,7 @@ export type ParsedArgs = { help: true } | { help: false; logLevel?: string; conf
 export function loadConfigFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
   const flags = parseFlags(TABLE, argv, { 'log-level': { type: 'string' } });
   if (flags.help) return { help: true };
-  const config = validateWhole(resolveSettings(TABLE, { file: flags.config as string | undefined, env, flags }));
+  const config = validateWhole(resolveSettings(TABLE, { file: flags.config as string | undefined, env, flags }), env);
   return { help: false, logLevel: flags['log-level'] as string | undefined, config };
 }
 

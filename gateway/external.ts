@@ -4,7 +4,7 @@
  * OTA topics are subscribed normally because every gateway keeps the whole registry.
  */
 import { connectAsync, type MqttClient } from 'mqtt';
-import { readFileSync } from 'node:fs';
+import { readPem } from './tls-files.js';
 import type { Logger } from '../common/log.js';
 import { NetsensorError } from '../common/errors.js';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
@@ -30,8 +30,13 @@ export class ExternalBroker implements Bus {
     client.on('reconnect', () => log.info('reconnecting to external broker'));
   }
 
-  static async connect(cfg: GatewayConfig['mqtt'], log: Logger): Promise<ExternalBroker> {
+  /**
+   * `status`: the gateway's status topic; `will` is published (retained) by the broker when this connection dies,
+   * `online()` is published again after every reconnect (the will may have said offline meanwhile).
+   */
+  static async connect(cfg: GatewayConfig['mqtt'], log: Logger, status?: { topic: string; will: string; online: () => string }): Promise<ExternalBroker> {
     const url = cfg.broker!;
+    if (!cfg.brokerTls.verify) log.warn({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'the external broker\'s certificate is NOT verified (mqtt.brokerTls.verify false): anyone on the path can pose as the broker');
     try {
       const client = await connectAsync(url, {
         protocolVersion: 5,
@@ -43,9 +48,19 @@ export class ExternalBroker implements Bus {
         properties: { sessionExpiryInterval: 3600 },
         reconnectPeriod: 2000,
         connectTimeout: 10_000,
-        ca: cfg.tls?.caFile ? readFileSync(cfg.tls.caFile) : undefined,
+        will: status ? { topic: status.topic, payload: Buffer.from(status.will), qos: 1, retain: true } : undefined,
+        // mqtt.tls.caFile served this before mqtt.brokerTls existed; still honoured
+        ca: readPem(cfg.brokerTls.caFile, 'mqtt.brokerTls.caFile') ?? readPem(cfg.tls?.caFile, 'mqtt.tls.caFile'),
+        cert: readPem(cfg.brokerTls.certFile, 'mqtt.brokerTls.certFile'),
+        key: readPem(cfg.brokerTls.keyFile, 'mqtt.brokerTls.keyFile'),
+        rejectUnauthorized: cfg.brokerTls.verify,
       });
       log.info({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'connected to external broker (MQTT v5)');
+      if (status) {
+        client.on('connect', () => client.publish(status.topic, status.online(), { qos: 1, retain: true }, (e) => {
+          if (e) log.warn({ err: e }, 'publishing the online status failed');
+        }));
+      }
       return new ExternalBroker(client, cfg.shareGroup, log);
     } catch (e) {
       throw new NetsensorError('ERR_CONFIG', `cannot connect to broker ${url}: ${(e as Error).message}`, { cause: e });

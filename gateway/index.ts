@@ -17,15 +17,19 @@ import type { GatewayConfig } from './config.js';
 import { Correlator, type AlertChange } from './correlate.js';
 import { ExternalBroker } from './external.js';
 import { HomeAssistant } from './homeassistant.js';
+import { GATEWAY_WILL, gatewayOffline, gatewayOnline } from './gateway-status.js';
+import { packageVersion } from '../common/version.js';
+import { hostname } from 'node:os';
 import { registerApi } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { Ingest } from './ingest.js';
 import { limitWarnings } from './log-limit.js';
 import { registerModelsApi } from './http/models-api.js';
-import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, watchGateway, type GatewayMetrics, type RECORD_STAGES } from './metrics.js';
 import { SqliteRolloutStore } from './ota/model-store.js';
 import { ModelDistributor } from './ota/distributor.js';
 import { Registry } from './registry.js';
+import { planReload, type ReloadPlan } from './reload.js';
 import { Baselines } from './baselines.js';
 import { registerBaselinesApi } from './http/baselines-api.js';
 import { registerTriageApi } from './http/triage-api.js';
@@ -65,10 +69,17 @@ export class Gateway {
       correlator.resume(store.openAlerts(Date.now() - config.correlation.windowMs));
       // Components that warn about what remote parties send log each such warning at most once a minute.
       const registry = new Registry(store, config.sensorStaleMs, limitWarnings(root.child({ component: 'registry' })));
+      watchGateway(metrics, { sensors: () => registry.list(), storeBytes: () => store.usedBytes() });
+      const statusTopic = topics.gatewayStatus(config.gatewayId);
       bus = config.mqtt.broker
-        ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }))
+        ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }), { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline })
         : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, limitWarnings(root.child({ component: 'broker' })));
-      const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, config.homeAssistant.discoveryPrefix, root.child({ component: 'homeassistant' })) : undefined;
+      await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
+      const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, {
+        prefix: config.homeAssistant.discoveryPrefix, gatewayId: config.gatewayId, version: packageVersion(),
+        configurationUrl: config.homeAssistant.configurationUrl ?? dashboardUrl(config.http),
+      }, root.child({ component: 'homeassistant' })) : undefined;
+      await ha?.announceGateway();
       http = new HttpServer(config.http, root.child({ component: 'http' }));
       let gw: Gateway | undefined;
       const ingest = new Ingest(store, correlator, registry, metrics, root.child({ component: 'ingest' }), (changes) => gw?.onAlertChanges(changes));
@@ -86,7 +97,7 @@ export class Gateway {
       });
       registerTriageApi(http, { store, ingest });
       registerModelsApi(http, models, rollouts);
-      if (ha) registry.onChange((s) => void ha.announce(s.id, s.model, s.state === 'online'));
+      if (ha) registry.onChange((s) => void ha.announce(s.id, registry.versionOf(s.id), s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
         const t = parseSensorTopic(topic);
         if (t) registry.onStatus(t.sensorId, payload);
@@ -110,6 +121,26 @@ export class Gateway {
     }
   }
 
+  /**
+   * Applies what can change safely from `next` (gateway/reload.ts) and reports the rest. Files are read first:
+   * when one is unusable this throws and nothing changed.
+   */
+  reload(next: GatewayConfig): ReloadPlan {
+    const plan = planReload(this.config, next);
+    const commitBroker = this.bus instanceof EmbeddedBroker ? this.bus.prepareReload({ ...next.mqtt, tls: this.config.mqtt.tls && next.mqtt.tls }) : undefined;
+    commitBroker?.();
+    this.http.setAccess(next.http.token, next.http.loopbackExempt);
+    const c = this.config;
+    c.http.token = next.http.token;
+    c.http.tokenFile = next.http.tokenFile;
+    c.http.loopbackExempt = next.http.loopbackExempt;
+    c.mqtt.credentialsFile = next.mqtt.credentialsFile;
+    if (c.mqtt.tls && next.mqtt.tls) Object.assign(c.mqtt.tls, { certFile: next.mqtt.tls.certFile, keyFile: next.mqtt.tls.keyFile, caFile: next.mqtt.tls.caFile });
+    c.store.retentionDays = next.store.retentionDays;
+    c.store.maxBytes = next.store.maxBytes;
+    return plan;
+  }
+
   /** The embedded broker's port (useful with port 0), or undefined with an external broker. */
   get mqttPort(): number | undefined {
     return this.bus instanceof EmbeddedBroker ? this.bus.port : undefined;
@@ -124,6 +155,9 @@ export class Gateway {
       for (const c of changes) {
         if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
         if (c.escalated) this.metrics.alertsEscalated.inc();
+        if (this.ha && !c.silent && (c.created || c.escalated)) {
+          this.ha.alert(c.alert, c.created ? 'created' : 'escalated').catch((e) => this.recordFailed('homeassistant', e, { alert: c.alert.id }));
+        }
       }
       this.alertPublisher.onChanges(changes);
     } catch (e) {
@@ -137,7 +171,7 @@ export class Gateway {
   }
 
   /** One failed record is counted and skipped: nothing one alert holds may end the process. */
-  private recordFailed(stage: 'alert' | 'alert_changes' | 'homeassistant', e: unknown, detail: Record<string, unknown> = {}): void {
+  private recordFailed(stage: (typeof RECORD_STAGES)[number], e: unknown, detail: Record<string, unknown> = {}): void {
     this.metrics.recordFailed.inc({ stage });
     this.log.error({ err: (e as Error)?.message ?? String(e), stage, ...detail }, 'record handling failed; skipped');
   }
@@ -190,6 +224,8 @@ export class Gateway {
     this.alertPublisher.flush();
     await Promise.all([...this.publishing]);
     await this.models.idle().catch(() => {});
+    await this.bus.publish(topics.gatewayStatus(this.config.gatewayId), gatewayOffline(), { qos: 1, retain: true })
+      .catch((e) => this.log.warn({ err: e }, 'publishing the offline status failed'));
     await this.bus.close().catch((e) => this.log.warn({ err: e }, 'closing broker failed'));
     this.ingest.flush(); // anything delivered while the broker was closing
     try { this.ingest.persistAlerts(); } catch (e) { this.log.error({ err: e }, 'writing alerts failed'); }
@@ -197,6 +233,12 @@ export class Gateway {
     this.store.close();
     this.log.info('gateway stopped');
   }
+}
+
+/** The dashboard's URL as seen from elsewhere: a wildcard listen address becomes this host's name. */
+function dashboardUrl(http: GatewayConfig['http']): string {
+  const host = http.host === '0.0.0.0' || http.host === '::' ? hostname() : http.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${http.port}/`;
 }
 
 /** Keys an upload must be signed by (models.trustedKeysFile); none → every upload is refused. */

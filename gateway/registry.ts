@@ -21,6 +21,8 @@ export class Registry {
   private readonly sensors = new Map<string, SensorRow>();
   private readonly dirty = new Set<string>();
   private readonly listeners: StatusListener[] = [];
+  /** Software versions the sensors reported in their status (kept in memory: the status repeats it). */
+  private readonly versions = new Map<string, string>();
   badStatus = 0;
 
   constructor(private readonly store: Store, private readonly staleMs: number, private readonly log: Logger, private readonly now: () => number = Date.now) {
@@ -55,6 +57,7 @@ export class Registry {
     s.last_seen = this.now();
     if (st.ts !== undefined) s.status_ts = st.ts;
     if (st.model !== undefined) s.model = st.model;
+    if (st.version !== undefined) this.versions.set(id, st.version);
     if (st.counters !== undefined) s.counters = st.counters;
     this.store.upsertSensor(s);
     this.dirty.delete(id);
@@ -96,6 +99,10 @@ export class Registry {
   list(): SensorView[] {
     const t = this.now();
     return [...this.sensors.values()].sort((a, b) => a.id.localeCompare(b.id)).map((s) => ({ ...s, stale: t - s.last_seen > this.staleMs }));
+  }
+
+  versionOf(id: string): string | undefined {
+    return this.versions.get(id);
   }
 
   onlineCount(): number {

@@ -38,6 +38,8 @@ export interface ParsedStatus {
   state: SensorState;
   ts?: number;
   model?: string;
+  /** The sensor's software version (semver-like, bounded). */
+  version?: string;
   counters?: Record<string, number | string>;
 }
 
@@ -55,6 +57,7 @@ export function parseStatus(payload: Uint8Array): ParsedStatus | undefined {
   const out: ParsedStatus = { state: o.state };
   if (typeof o.ts === 'number' && Number.isFinite(o.ts)) out.ts = o.ts;
   if (typeof o.model === 'string' && o.model.length <= MAX_MODEL_CHARS) out.model = o.model;
+  if (typeof o.version === 'string' && /^[0-9A-Za-z.+-]{1,64}$/.test(o.version)) out.version = o.version;
   if (typeof o.counters === 'object' && o.counters !== null && !Array.isArray(o.counters)) {
     const c: Record<string, number | string> = {};
     for (const [k, x] of Object.entries(o.counters).slice(0, MAX_COUNTERS)) if (typeof x === 'number' || typeof x === 'string') c[k.slice(0, MAX_COUNTER_NAME)] = x;

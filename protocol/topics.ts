@@ -25,6 +25,8 @@ export const topics = {
   allEvents: `${TOPIC_ROOT}/sensors/+/events`,
   allStatus: `${TOPIC_ROOT}/sensors/+/status`,
   allOta: `${TOPIC_ROOT}/sensors/+/ota`,
+  /** The gateway's health, JSON, retained; its last will (external broker) says {"state":"offline"}. */
+  gatewayStatus: (gatewayId: string) => `${TOPIC_ROOT}/gateway/${gatewayId}/status`,
 } as const;
 
 /** The MQTT client id a sensor connects with; brokers bind it to the sensor's login (gateway/acl.ts). */

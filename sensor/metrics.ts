@@ -8,6 +8,8 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { NetsensorError } from '../common/errors.js';
+import { CORE_COUNTERS } from '../core/decoder-events.js';
+import { registerBuildInfo } from '../common/build-info.js';
 
 export interface SensorCounters {
   packets: number;
@@ -46,7 +48,9 @@ export class SensorMetrics {
   constructor(c: SensorCounters, g: Gauges, labels: Record<string, string> = {}) {
     const r = this.registry;
     r.setDefaultLabels(labels);
-    collectDefaultMetrics({ register: r, prefix: 'netsensor_sensor_process_' });
+    // Unprefixed process_* / nodejs_*: the names stock Node dashboards query (the `sensor` label tells processes apart).
+    collectDefaultMetrics({ register: r });
+    registerBuildInfo(r, 'sensor');
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(read()); } });
     const gauge = (name: string, help: string, read: () => number) =>
@@ -67,7 +71,9 @@ export class SensorMetrics {
       name: 'netsensor_decoder_events_total', help: 'Core decoder and flow-table events', labelNames: ['event'], registers: [r],
       collect() {
         this.reset();
-        for (const [event, n] of Object.entries(c.decoderEvents)) if (n > 0) this.inc({ event }, n);
+        // every known event from 0, so a rate() over one exists before its first occurrence
+        for (const event of CORE_COUNTERS) this.inc({ event }, c.decoderEvents[event] ?? 0);
+        for (const [event, n] of Object.entries(c.decoderEvents)) if (n > 0 && !CORE_COUNTERS.includes(event as never)) this.inc({ event }, n);
       },
     });
     gauge('netsensor_outbox_depth', 'Events waiting in the outbox', g.outboxDepth);

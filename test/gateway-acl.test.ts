@@ -152,7 +152,9 @@ function waitPort(port: number, timeoutMs: number): Promise<void> {
 /** The shipped example configuration, pointed at test files and port. */
 function mosquittoConf(dir: string): string {
   const example = readFileSync(new URL('../deploy/mosquitto/mosquitto.conf', import.meta.url), 'utf8');
-  writeFileSync(join(dir, 'netsensor.acl'), readFileSync(new URL('../deploy/mosquitto/netsensor.acl', import.meta.url)));
+  // A second reader of sensor topics for the test: with use_username_as_clientid two "gateway" logins would share one id.
+  writeFileSync(join(dir, 'netsensor.acl'), readFileSync(new URL('../deploy/mosquitto/netsensor.acl', import.meta.url), 'utf8')
+    + '\nuser watcher\ntopic read netsensor/v1/sensors/#\ntopic read netsensor/v1/models/#\n');
   return example
     .replace(/^password_file .*$/m, `password_file ${join(dir, 'netsensor.passwd')}`)
     .replace(/^acl_file .*$/m, `acl_file ${join(dir, 'netsensor.acl')}`)
@@ -167,7 +169,7 @@ withTools(test, ['mosquitto', 'mosquitto_passwd'])('Mosquitto with the example c
   let g: Awaited<ReturnType<typeof startGateway>> | undefined;
   const pass: Record<string, string> = {};
   try {
-    const out = execFileSync('sh', [new URL('../deploy/mosquitto/make-passwd.sh', import.meta.url).pathname, join(dir, 'netsensor.passwd'), 'gateway', 'sensor-a', 'sensor-b', 'observer'], { encoding: 'utf8' });
+    const out = execFileSync('sh', [new URL('../deploy/mosquitto/make-passwd.sh', import.meta.url).pathname, join(dir, 'netsensor.passwd'), 'gateway', 'sensor-a', 'sensor-b', 'observer', 'watcher'], { encoding: 'utf8' });
     for (const line of out.trim().split('\n')) { const [u, p] = line.split(' '); pass[u] = p; }
     writeFileSync(join(dir, 'mosquitto.conf'), mosquittoConf(dir));
     // Mosquitto started as root drops to its own user: let it read the files.
@@ -181,7 +183,7 @@ withTools(test, ['mosquitto', 'mosquitto_passwd'])('Mosquitto with the example c
 
     // The gateway in external-broker mode, events through $share/netsensor/…
     g = await startGateway({ mqtt: { broker: url, username: 'gateway', password: pass.gateway, clientId: 'gw-test-1' }, http: { port: HTTP2 } });
-    const watcher = await connect(url, { username: 'gateway', password: pass.gateway, protocolVersion: 5, clientId: 'gw-watch' });
+    const watcher = await connect(url, { username: 'watcher', password: pass.watcher, protocolVersion: 5 });
     const got = collect(watcher);
     await watcher.subscribeAsync(['netsensor/v1/sensors/#', 'netsensor/v1/models/#'], { qos: 1 });
     const observer = await connect(url, { username: 'observer', password: pass.observer, protocolVersion: 5 });
@@ -213,7 +215,15 @@ withTools(test, ['mosquitto', 'mosquitto_passwd'])('Mosquitto with the example c
     assert.is(alerts.length, 1);
     assert.is(spied.length, 0, 'the spy received nothing');
     assert.is(g.gw.store.countEvents(), 2);
-    await Promise.all([watcher.endAsync(), observer.endAsync(), spy.endAsync(), sb.endAsync()]);
+    await spy.endAsync();
+    // Takeover: sensor-a logs in under sensor-b's client id; the broker uses the user name as id, sensor-b stays on.
+    let sbClosed = false;
+    sb.on('close', () => { sbClosed = true; });
+    const thief = await connect(url, { username: 'sensor-a', password: pass['sensor-a'], protocolVersion: 5, clientId: sensorClientId('sensor-b') });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.not.ok(sbClosed, 'sensor-b kept its connection');
+    assert.ok(sb.connected);
+    await Promise.all([watcher.endAsync(), observer.endAsync(), thief.endAsync(), sb.endAsync()]);
   } finally {
     await g?.stop();
     if (broker && broker.exitCode === null) {

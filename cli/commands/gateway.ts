@@ -1,5 +1,5 @@
 /**
- * `netsensor gateway [options]` runs the gateway until SIGINT/SIGTERM.
+ * `netsensor gateway [options]` runs the gateway until SIGINT/SIGTERM; SIGHUP reloads what may change safely.
  * `netsensor gateway add-sensor <id> --credentials FILE [--role R]` adds a sensor login to the embedded
  * broker's credentials file and prints the generated password once.
  */
@@ -37,11 +37,32 @@ export async function run(argv: string[]): Promise<number> {
   const { Gateway } = await import('../../gateway/index.js');
   const gw = await Gateway.start(config, log);
   process.stderr.write(`netsensor gateway: dashboard http://${config.http.host}:${gw.httpPort}/  mqtt ${config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}`}\n`);
+  // SIGHUP: read the configuration again (same file, environment and flags) and apply what may change safely.
+  const reload = () => {
+    let next;
+    try {
+      const again = loadConfigFromArgs(argv, process.env);
+      if (again.help) return;
+      next = again.config;
+    } catch (e) {
+      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: the new configuration is invalid; running on with the previous one');
+      return;
+    }
+    try {
+      const plan = gw.reload(next);
+      log.info({ applied: plan.apply }, 'configuration reloaded');
+      if (plan.restart.length) log.warn({ settings: plan.restart }, 'changed settings that take effect only after a restart were not applied');
+    } catch (e) {
+      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: a file it names is unusable; running on with the previous configuration');
+    }
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
   await gw.stop();
   return 0;
 }

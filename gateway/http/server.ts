@@ -81,6 +81,12 @@ export class HttpServer {
     this.policy = { token: opts.token, loopbackExempt: opts.loopbackExempt, hosts: allowedHosts(opts.host, opts.hosts) };
   }
 
+  /** A new token / loopback rule for the requests that follow (configuration reload). */
+  setAccess(token: string | undefined, loopbackExempt: boolean): void {
+    this.policy.token = token;
+    this.policy.loopbackExempt = loopbackExempt;
+  }
+
   /** Registers `GET /api/things/:id`-style routes (other gateway modules add theirs, e.g. model rollouts). */
   route(method: string, pattern: string, handler: Handler): void {
     this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
