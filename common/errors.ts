@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'ERR_OTA_REJECTED'
   | 'ERR_KEY'
   | 'ERR_LIVE_CAPTURE'
-  | 'ERR_OUTBOX';
+  | 'ERR_OUTBOX'
+  | 'ERR_ALERT_NOT_FOUND'
+  | 'ERR_ALERT_HISTORY_INVALID';
 
 export class NetsensorError extends Error {
   readonly code: ErrorCode;

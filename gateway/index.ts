@@ -33,6 +33,7 @@ import { Registry } from './registry.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import { Baselines } from './baselines.js';
 import { registerBaselinesApi } from './http/baselines-api.js';
+import { registerTriageApi } from './http/triage-api.js';
 import { Store } from './store.js';
 import { ActionStore } from './response/action-store.js';
 import { CommandSigner } from './response/command-signer.js';
@@ -107,6 +108,7 @@ export class Gateway {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
+      registerTriageApi(http, { store, ingest });
       registerModelsApi(http, models, rollouts);
       const actions = new ActionStore(store.db);
       gw.response = new ResponseEngine({

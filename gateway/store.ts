@@ -10,16 +10,26 @@ import Database from 'better-sqlite3';
 import { NetsensorError } from '../common/errors.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { Alert } from './alert-types.js';
+import { AlertHistory, triageOf, type Triage, type TriageRow, type TriageState } from './alert-history.js';
+import { migrate } from './store-migrations.js';
 
 export interface StoredEvent extends RiskEvent {
   seq: number;
   received: number;
 }
 
+/** An alert as the API returns it: the correlation record plus its triage state (kept beside it, not in it). */
+export type StoredAlert = Alert & { triage: Triage };
+
 export interface AlertQuery {
   severity?: number;
   class?: string;
   src_ip?: string;
+  /** The alert's destination, or one of the hosts it touched. */
+  dest_ip?: string;
+  /** false: leave out alerts merged into a fan_in alert; true: only those. */
+  merged?: boolean;
+  triage?: TriageState[];
   sensor?: string;
   status?: string;
   since?: number;
@@ -145,6 +155,8 @@ export class Store {
   private readonly linkStmt: Database.Statement;
   /** LINK_ROWS pairs per statement: one call into SQLite per 64 links instead of one per link. */
   private readonly linkManyStmt: Database.Statement;
+  /** Alert history and triage (alert-history.ts); other gateway parts append their entries here. */
+  readonly history: AlertHistory;
 
   constructor(readonly path: string) {
     this.db = openDatabase(path);
@@ -157,14 +169,16 @@ export class Store {
     // then spills pages mid-transaction and reads index pages back. 64 MB keeps a group and the hot pages in memory.
     this.db.pragma('cache_size = -65536');
     this.db.exec(SCHEMA);
+    migrate(this.db);
+    this.history = new AlertHistory(this.db);
     const cols = `id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto, vlan, first_seen, last_seen, end_reason,
       s2d_packets, s2d_bytes, d2s_packets, d2s_bytes, class, severity, score, anomaly, model, body`;
     const row = `(${Array(EVENT_COLUMNS).fill('?').join(', ')})`;
     this.insertEvent = this.db.prepare(`INSERT OR IGNORE INTO events (${cols}) VALUES ${row}`);
     this.upsertAlertStmt = this.db.prepare(
-      `INSERT INTO alerts (id, kind, class, src_ip, severity, status, first_seen, last_seen, created_at, updated_at, event_count, sensors, body)
-       VALUES (@id, @kind, @class, @src_ip, @severity, @status, @first_seen, @last_seen, @created_at, @updated_at, @event_count, @sensors, @body)
-       ON CONFLICT(id) DO UPDATE SET severity=excluded.severity, status=excluded.status, last_seen=excluded.last_seen,
+      `INSERT INTO alerts (id, kind, class, src_ip, dest_ip, merged_into, severity, status, first_seen, last_seen, created_at, updated_at, event_count, sensors, body)
+       VALUES (@id, @kind, @class, @src_ip, @dest_ip, @merged_into, @severity, @status, @first_seen, @last_seen, @created_at, @updated_at, @event_count, @sensors, @body)
+       ON CONFLICT(id) DO UPDATE SET merged_into=excluded.merged_into, severity=excluded.severity, status=excluded.status, last_seen=excluded.last_seen,
          first_seen=excluded.first_seen, updated_at=excluded.updated_at, event_count=excluded.event_count, sensors=excluded.sensors, body=excluded.body`,
     );
     this.linkStmt = this.db.prepare('INSERT OR IGNORE INTO alert_events (alert_id, event_seq) VALUES (?, ?)');
@@ -191,10 +205,11 @@ export class Store {
 
   upsertAlert(a: Alert): void {
     this.upsertAlertStmt.run({
-      id: a.id, kind: a.kind, class: a.class, src_ip: a.src_ip, severity: a.severity, status: a.status,
+      id: a.id, kind: a.kind, class: a.class, src_ip: a.src_ip, dest_ip: a.dest_ip, merged_into: a.merged_into ?? null, severity: a.severity, status: a.status,
       first_seen: a.first_seen, last_seen: a.last_seen, created_at: a.created_at, updated_at: a.updated_at,
       event_count: a.event_count, sensors: JSON.stringify(a.sensors), body: JSON.stringify(a),
     });
+    this.history.onAlertWritten(a);
   }
 
   linkEvent(alertId: string, eventSeq: number): void {
@@ -216,9 +231,9 @@ export class Store {
     return (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
   }
 
-  getAlert(id: string): Alert | undefined {
-    const row = this.db.prepare('SELECT body FROM alerts WHERE id = ?').get(id) as { body: string } | undefined;
-    return row ? (JSON.parse(row.body) as Alert) : undefined;
+  getAlert(id: string): StoredAlert | undefined {
+    const row = this.db.prepare(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = ?`).get(id) as AlertRow | undefined;
+    return row ? alertOf(row) : undefined;
   }
 
   /** Open alerts still inside the correlation window, to resume correlation after a restart. */
@@ -227,21 +242,27 @@ export class Store {
       .map((r) => JSON.parse(r.body) as Alert);
   }
 
-  queryAlerts(q: AlertQuery): { alerts: Alert[]; next_cursor: string | null } {
+  queryAlerts(q: AlertQuery): { alerts: StoredAlert[]; next_cursor: string | null } {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.severity !== undefined) { where.push('severity = ?'); args.push(q.severity); }
     if (q.class !== undefined) { where.push('class = ?'); args.push(q.class); }
     if (q.src_ip !== undefined) { where.push('src_ip = ?'); args.push(q.src_ip); }
+    if (q.dest_ip !== undefined) {
+      where.push(`(dest_ip = ? OR EXISTS (SELECT 1 FROM json_each(alerts.body, '$.hosts') WHERE value = ?))`);
+      args.push(q.dest_ip, q.dest_ip);
+    }
+    if (q.merged !== undefined) where.push(q.merged ? 'merged_into IS NOT NULL' : 'merged_into IS NULL');
+    if (q.triage !== undefined && q.triage.length > 0) { where.push(`triage IN (${q.triage.map(() => '?').join(', ')})`); args.push(...q.triage); }
     if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
     if (q.sensor !== undefined) { where.push('EXISTS (SELECT 1 FROM json_each(alerts.sensors) WHERE value = ?)'); args.push(q.sensor); }
     // An alert belongs to [since, until] when its activity overlaps the interval.
     if (q.since !== undefined) { where.push('last_seen >= ?'); args.push(q.since); }
     if (q.until !== undefined) { where.push('first_seen <= ?'); args.push(q.until); }
     if (q.cursor !== undefined) { where.push('id < ?'); args.push(q.cursor); }
-    const sql = `SELECT body FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as { body: string }[];
-    const alerts = rows.slice(0, q.limit).map((r) => JSON.parse(r.body) as Alert);
+    const sql = `SELECT ${ALERT_COLUMNS} FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as AlertRow[];
+    const alerts = rows.slice(0, q.limit).map(alertOf);
     return { alerts, next_cursor: rows.length > q.limit ? alerts[alerts.length - 1].id : null };
   }
 
@@ -253,19 +274,41 @@ export class Store {
     return rows.map(rowToEvent);
   }
 
-  /** Aggregates for the dashboard: alerts per time bucket and the sources with most events. */
-  stats(since: number, bucketMs: number) {
+  /**
+   * Aggregates for the dashboard, all on one time basis — flow time (when the traffic was seen): alerts per
+   * bucket of their first_seen inside [since, until], and the sources and destinations with most events among
+   * the alerts whose activity overlaps it. Merged alerts live on inside their fan_in alert and are not counted.
+   */
+  stats(q: { since: number; until: number; bucketMs: number; sensor?: string }) {
+    const where = ['merged_into IS NULL'];
+    const args: unknown[] = [];
+    if (q.sensor !== undefined) { where.push('EXISTS (SELECT 1 FROM json_each(alerts.sensors) WHERE value = ?)'); args.push(q.sensor); }
+    const base = where.join(' AND ');
+    // last_seen >= since follows from first_seen >= since; stated so the last_seen index applies.
     const timeline = this.db.prepare(
-      `SELECT CAST(created_at / ? AS INTEGER) * ? AS t, severity, count(*) AS n FROM alerts WHERE created_at >= ? GROUP BY t, severity ORDER BY t`,
-    ).all(bucketMs, bucketMs, since) as Array<{ t: number; severity: number; n: number }>;
-    // A fan_in alert's src_ip is only the first of many sources, and merged alerts live on inside one: not top sources.
+      `SELECT CAST(first_seen / ? AS INTEGER) * ? AS t, severity, count(*) AS n FROM alerts
+       WHERE ${base} AND last_seen >= ? AND first_seen >= ? AND first_seen <= ? GROUP BY t, severity ORDER BY t`,
+    ).all(q.bucketMs, q.bucketMs, ...args, q.since, q.since, q.until) as Array<{ t: number; severity: number; n: number }>;
+    const overlap = `${base} AND last_seen >= ? AND first_seen <= ?`;
+    const inRange = [...args, q.since, q.until];
+    // A fan_in alert's src_ip is only the first of many sources: not a top source (it is a top destination).
     const topSources = this.db.prepare(
       `SELECT src_ip, count(*) AS alerts, sum(event_count) AS events, min(severity) AS severity FROM alerts
-       WHERE last_seen >= ? AND kind != 'fan_in' AND json_extract(body, '$.merged_into') IS NULL
-       GROUP BY src_ip ORDER BY events DESC LIMIT 10`,
-    ).all(since) as Array<{ src_ip: string; alerts: number; events: number; severity: number }>;
-    const bySeverity = this.db.prepare(`SELECT severity, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY severity`).all() as Array<{ severity: number; n: number }>;
-    return { timeline, top_sources: topSources, open_by_severity: bySeverity };
+       WHERE ${overlap} AND kind != 'fan_in' GROUP BY src_ip ORDER BY events DESC LIMIT 10`,
+    ).all(...inRange) as Array<{ src_ip: string; alerts: number; events: number; severity: number }>;
+    // A host sweep's dest_ip is only its first host: not a top destination.
+    const topDestinations = this.db.prepare(
+      `SELECT dest_ip, count(*) AS alerts, sum(event_count) AS events, min(severity) AS severity FROM alerts
+       WHERE ${overlap} AND kind != 'host_sweep' GROUP BY dest_ip ORDER BY events DESC LIMIT 10`,
+    ).all(...inRange) as Array<{ dest_ip: string; alerts: number; events: number; severity: number }>;
+    const counts = this.db.prepare(
+      `SELECT count(*) AS total, sum(last_seen >= ? AND first_seen <= ?) AS in_range, min(first_seen) AS first, max(last_seen) AS last FROM alerts WHERE ${base}`,
+    ).get(q.since, q.until, ...args) as { total: number; in_range: number | null; first: number | null; last: number | null };
+    const bySeverity = this.db.prepare(`SELECT severity, count(*) AS n FROM alerts WHERE ${base} AND status = 'open' GROUP BY severity`).all(...args) as Array<{ severity: number; n: number }>;
+    return {
+      timeline, top_sources: topSources, top_destinations: topDestinations, open_by_severity: bySeverity,
+      alerts: { in_range: counts.in_range ?? 0, total: counts.total, first_seen: counts.first, last_seen: counts.last },
+    };
   }
 
   upsertSensor(s: SensorRow): void {
@@ -318,7 +361,11 @@ export class Store {
       events += this.transaction(() => { delLinks.run(row.seq); return delEvents.run(row.seq).changes; });
       this.db.pragma('incremental_vacuum');
     }
-    const alerts = this.db.prepare(`DELETE FROM alerts WHERE last_seen < ? AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.alert_id = alerts.id)`).run(cutoff).changes;
+    const gone = `last_seen < ? AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.alert_id = alerts.id)`;
+    const alerts = this.transaction(() => {
+      this.db.prepare(`DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM alerts WHERE ${gone})`).run(cutoff);
+      return this.db.prepare(`DELETE FROM alerts WHERE ${gone}`).run(cutoff).changes;
+    });
     if (events > 0 || alerts > 0) this.db.pragma('incremental_vacuum');
     return { events, alerts };
   }
@@ -326,6 +373,15 @@ export class Store {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+const ALERT_COLUMNS = 'body, triage, triage_ts, triage_actor, triage_note';
+type AlertRow = TriageRow & { body: string };
+
+function alertOf(r: AlertRow): StoredAlert {
+  const a = JSON.parse(r.body) as StoredAlert;
+  a.triage = triageOf(r);
+  return a;
 }
 
 function rowToEvent(r: Record<string, unknown>): StoredEvent {

@@ -168,7 +168,10 @@ test('fan-in: many one-shot sources against one host → ONE fan_in alert; earli
   assert.is(eve.netsensor.source_count, 510);
   assert.is(eve.netsensor.sources!.length, 64);
   assert.is(eve.alert.severity, 1);
-  assert.is(store.stats(0, 3_600_000).top_sources.length, 0, 'spoofed sources are not top sources');
+  const st = store.stats({ since: 0, until: Number.MAX_SAFE_INTEGER, bucketMs: 3_600_000 });
+  assert.is(st.top_sources.length, 0, 'spoofed sources are not top sources');
+  assert.equal(st.top_destinations.map((d) => d.dest_ip), ['10.1.1.10'], 'the fan-in target is the top destination');
+  assert.is(st.alerts.total, 1, 'merged alerts are not counted');
 }));
 
 test('fan-in: a source with events of its own keeps (or gets) its own alert; other hosts and active sources are untouched', () => {

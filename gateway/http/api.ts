@@ -1,12 +1,15 @@
 /**
  * The REST API (JSON). Routes:
  *   GET /api/health                 liveness + ingest counters (rejections by reason)
- *   GET /api/alerts                 filters: severity, class, src_ip, sensor, status, since, until; limit + cursor
+ *   GET /api/alerts                 filters: severity, class, src_ip, dest_ip, sensor, status, triage, merged, since, until;
+ *                                   limit + cursor
  *   GET /api/alerts/:id             one alert
  *   GET /api/alerts/:id/events      its events (limit + cursor)
+ *   /api/alerts/:id/history, …      triage (acknowledge, close, reopen, note) and history: triage-api.ts
  *   GET /api/sensors                registry
  *   /api/models…                    model distribution: models-api.ts
- *   GET /api/stats                  dashboard aggregates (timeline, top sources)
+ *   GET /api/stats                  dashboard aggregates on flow time (timeline, top sources and destinations); since,
+ *                                   until, sensor, bucket
  *   GET /metrics                    Prometheus text
  */
 import type { Store } from '../store.js';
@@ -14,6 +17,7 @@ import type { Registry } from '../registry.js';
 import type { Ingest } from '../ingest.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Correlator } from '../correlate.js';
+import { TRIAGE_STATES, type TriageState } from '../alert-history.js';
 import { HttpError, RawReply, type HttpServer } from './server.js';
 
 export interface ApiContext {
@@ -27,6 +31,7 @@ export interface ApiContext {
 }
 
 const MAX_LIMIT = 500;
+const SENSOR = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 function intParam(url: URL, name: string, min: number, max: number): number | undefined {
   const v = url.searchParams.get(name);
@@ -52,7 +57,27 @@ function strParam(url: URL, name: string, pattern: RegExp): string | undefined {
   return v;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const IP = /^[0-9a-fA-F:.]{2,45}$/;
+const DAY = 86_400_000;
+/** Timeline buckets the API picks from when none is asked for: the smallest giving at most 48 over the range. */
+const BUCKETS = [60_000, 300_000, 900_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, DAY, 7 * DAY, 30 * DAY, 365 * DAY];
+
+function boolParam(url: URL, name: string): boolean | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === '') return undefined;
+  if (v !== 'true' && v !== 'false') throw new HttpError(400, `${name} must be true or false`);
+  return v === 'true';
+}
+
+/** A comma-separated list of triage states. */
+function triageParam(url: URL): TriageState[] | undefined {
+  const v = url.searchParams.get('triage');
+  if (v === null || v === '') return undefined;
+  const states = v.split(',');
+  for (const t of states) if (!TRIAGE_STATES.includes(t as TriageState)) throw new HttpError(400, `triage must be a comma-separated list of ${TRIAGE_STATES.join(', ')}`);
+  return states as TriageState[];
+}
 
 export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/health', () => ({
@@ -76,9 +101,12 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
     return ctx.store.queryAlerts({
       severity: intParam(url, 'severity', 1, 3),
       class: strParam(url, 'class', /^[a-z][a-z0-9_]{0,31}$/),
-      src_ip: strParam(url, 'src_ip', /^[0-9a-fA-F:.]{2,45}$/),
-      sensor: strParam(url, 'sensor', /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+      src_ip: strParam(url, 'src_ip', IP),
+      dest_ip: strParam(url, 'dest_ip', IP),
+      sensor: strParam(url, 'sensor', SENSOR),
       status,
+      triage: triageParam(url),
+      merged: boolParam(url, 'merged'),
       since: timeParam(url, 'since'),
       until: timeParam(url, 'until'),
       cursor: strParam(url, 'cursor', UUID),
@@ -107,10 +135,13 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/sensors', () => ({ sensors: ctx.registry.list() }));
 
   http.route('GET', '/api/stats', (_req, url) => {
-    const since = timeParam(url, 'since') ?? Date.now() - 24 * 3600_000;
-    const bucket = intParam(url, 'bucket', 1000, 86_400_000) ?? 3600_000;
+    const until = timeParam(url, 'until') ?? Date.now();
+    const since = timeParam(url, 'since') ?? until - DAY;
+    if (since > until) throw new HttpError(400, 'since must not be after until');
+    const bucket = intParam(url, 'bucket', 1000, 365 * DAY) ?? BUCKETS.find((b) => (until - since) / b <= 48) ?? BUCKETS[BUCKETS.length - 1];
+    const sensor = strParam(url, 'sensor', SENSOR);
     ctx.ingest.persistAlerts();
-    return { since, bucket, ...ctx.store.stats(since, bucket) };
+    return { time_basis: 'flow', since, until, bucket, ...(sensor ? { sensor } : {}), ...ctx.store.stats({ since, until, bucketMs: bucket, sensor }) };
   });
 
   http.route('GET', '/metrics', async () => {

@@ -54,6 +54,11 @@ const STATIC: Record<string, string> = {
   '/': 'index.html',
   '/index.html': 'index.html',
   '/app.js': 'app.js',
+  '/api.js': 'api.js',
+  '/dom.js': 'dom.js',
+  '/time.js': 'time.js',
+  '/chart.js': 'chart.js',
+  '/alert-detail.js': 'alert-detail.js',
   '/style.css': 'style.css',
 };
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };

@@ -1,47 +1,13 @@
-// netsensor dashboard: plain JS over the gateway's JSON API (same origin). On loopback the API answers
-// without a token; otherwise the page asks for one and keeps it in sessionStorage for this tab only.
-'use strict';
+// netsensor dashboard: plain JS modules over the gateway's JSON API (same origin), refreshed every 5 s.
+// One time range and zone for every panel (time.js); `#sensor=<id>` narrows the page to one sensor.
+import { AuthNeeded, api, apiPost } from './api.js';
+import { alertTitle, initTriage, showAlert, triageLabel } from './alert-detail.js';
+import { renderTimeline } from './chart.js';
+import { $, el, fill, sevBadge } from './dom.js';
+import { currentRange, describeRange, fmtTime, localZone, parseLocalInput, setZone, time, toLocalInput, zoneLabel } from './time.js';
 
-const SEV = { 1: 'high', 2: 'medium', 3: 'low' };
-const state = { cursor: null, filters: {}, selected: null };
-const $ = (sel) => document.querySelector(sel);
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else if (k.startsWith('data-')) e.setAttribute(k, v);
-    else e[k] = v;
-  }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c == null ? '' : String(c)));
-  return e;
-}
-
-const fmtTime = (ms) => (ms ? new Date(ms).toLocaleString() : '');
-const sevBadge = (s) => el('span', { class: `sev sev-${s}` }, SEV[s] || s);
-
-class AuthNeeded extends Error {}
-
-async function api(path) {
-  const headers = {};
-  const token = sessionStorage.getItem('netsensor-token');
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(path, { headers });
-  if (r.status === 401 || r.status === 403) throw new AuthNeeded((await r.json().catch(() => ({}))).error?.message || 'token required');
-  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
-  return r.json();
-}
-
-/** State-changing requests: JSON body, the token if any, and a custom header a cross-site form cannot send. */
-async function apiPost(path, body = {}) {
-  const headers = { 'content-type': 'application/json', 'x-netsensor-request': '1' };
-  const token = sessionStorage.getItem('netsensor-token');
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
-  if (r.status === 401 || r.status === 403) throw new AuthNeeded((await r.json().catch(() => ({}))).error?.message || 'token required');
-  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
-  return r.json();
-}
+const state = { cursor: null, filters: {}, selected: null, sensors: [] };
+const ACTIVITY = { open: 'active', closed: 'ended' };
 
 function askToken(message) {
   $('#token-form').hidden = false;
@@ -49,10 +15,10 @@ function askToken(message) {
   $('#token-error').textContent = message || '';
 }
 
-function fill(tbody, rows, empty, cols) {
-  tbody.replaceChildren();
-  if (rows.length === 0) tbody.append(el('tr', {}, el('td', { class: 'empty', colSpan: cols }, empty)));
-  for (const r of rows) tbody.append(r);
+/** The sensor the page is narrowed to (`#sensor=<id>`), if any. */
+function viewSensor() {
+  const m = /^#sensor=(.+)$/.exec(location.hash);
+  return m ? decodeURIComponent(m[1]) : undefined;
 }
 
 async function loadHealth() {
@@ -62,10 +28,29 @@ async function loadHealth() {
 
 async function loadSensors() {
   const { sensors } = await api('/api/sensors');
-  fill($('#sensors tbody'), sensors.map((s) => el('tr', { 'data-sensor': s.id },
-    el('td', {}, s.id),
+  state.sensors = sensors;
+  fill($('#sensors tbody'), sensors.map((s) => el('tr', { 'data-sensor': s.id, class: s.id === viewSensor() ? 'selected' : '' },
+    el('td', {}, el('a', { href: `#sensor=${encodeURIComponent(s.id)}`, title: `only ${s.id}` }, s.id)),
     el('td', { class: `state-${s.state}` }, s.stale && s.state === 'online' ? 'online (quiet)' : s.state),
     el('td', {}, fmtTime(s.last_seen)), el('td', {}, s.model || ''), el('td', {}, s.events), el('td', {}, s.rejected))), 'no sensors yet', 6);
+  renderSensorView();
+}
+
+/** The per-sensor view: the sensor's own record above the page, which every panel below now filters by. */
+function renderSensorView() {
+  const id = viewSensor();
+  $('#sensor-view').hidden = !id;
+  for (const e of document.querySelectorAll('.sensor-scope')) e.textContent = id ? ` · sensor ${id}` : '';
+  if (!id) return;
+  const s = state.sensors.find((x) => x.id === id);
+  $('#sensor-view-title').textContent = id;
+  const counters = s ? Object.entries(s.counters || {}).filter(([, v]) => typeof v === 'number') : [];
+  const fields = s ? [
+    ['state', s.stale && s.state === 'online' ? 'online (quiet)' : s.state], ['last seen', fmtTime(s.last_seen)], ['first seen', fmtTime(s.first_seen)],
+    ['model', s.model || ''], ['events stored', s.events], ['batches rejected', s.rejected],
+    ...counters.map(([k, v]) => [k.replace(/_/g, ' '), v]),
+  ] : [['state', 'not known to this gateway']];
+  $('#sensor-view-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
 async function loadBaselines() {
@@ -73,15 +58,15 @@ async function loadBaselines() {
   const rows = [];
   for (const b of baselines) {
     const r = await api(`/api/sensors/${encodeURIComponent(b.sensor)}/baseline`);
-    const state = r.learning ? `learning until ${fmtTime(r.learn_until_ms)}` : `learned · ${r.suppressed} suppressed`;
+    const learn = r.learning ? `learning until ${fmtTime(r.learn_until_ms)}` : `learned · ${r.suppressed} suppressed`;
     const reset = el('button', { type: 'button', class: 'reset-baseline', 'data-sensor': b.sensor }, 'Reset');
     reset.addEventListener('click', () => {
       if (!confirm(`Forget what ${b.sensor} learned and start learning again?`)) return;
       apiPost(`/api/sensors/${encodeURIComponent(b.sensor)}/baseline/reset`).then(refresh).catch(report);
     });
-    if (r.devices.length === 0) rows.push(el('tr', { 'data-sensor': b.sensor }, el('td', {}, b.sensor), el('td', {}, state), el('td', { colSpan: 5 }, 'no device learned yet'), el('td', {}, reset)));
+    if (r.devices.length === 0) rows.push(el('tr', { 'data-sensor': b.sensor }, el('td', {}, b.sensor), el('td', {}, learn), el('td', { colSpan: 5 }, 'no device learned yet'), el('td', {}, reset)));
     r.devices.forEach((d, i) => rows.push(el('tr', { 'data-sensor': b.sensor, 'data-device': d.device },
-      el('td', {}, i === 0 ? b.sensor : ''), el('td', {}, i === 0 ? state : ''), el('td', {}, d.device), el('td', {}, d.endpoints),
+      el('td', {}, i === 0 ? b.sensor : ''), el('td', {}, i === 0 ? learn : ''), el('td', {}, d.device), el('td', {}, d.endpoints),
       el('td', {}, d.flows), el('td', {}, d.peers.join(' ')), el('td', {}, d.ports.join(' ')), el('td', {}, i === 0 ? reset : ''))));
   }
   fill($('#baselines tbody'), rows, 'no sensor reports a baseline', 8);
@@ -105,117 +90,119 @@ async function loadModels() {
   'no sensor follows a channel', 5);
 }
 
+function rangeQuery(r) {
+  const p = new URLSearchParams();
+  if (r.since !== null) { p.set('since', String(Math.floor(r.since))); p.set('until', String(Math.ceil(r.until))); }
+  if (viewSensor()) p.set('sensor', viewSensor());
+  return p;
+}
+
+/** A link that filters the alert list by one field. */
+function filterLink(name, value, label = value) {
+  const a = el('a', { href: '#', class: 'filter-link' }, label);
+  a.addEventListener('click', (ev) => { ev.preventDefault(); $('#filters').elements[name].value = value; applyFilters(); });
+  return a;
+}
+
 async function loadStats() {
-  const st = await api('/api/stats');
-  const svg = $('#timeline');
-  svg.replaceChildren();
-  const ns = 'http://www.w3.org/2000/svg';
-  const buckets = 24;
-  const start = Math.floor(Date.now() / st.bucket) * st.bucket - (buckets - 1) * st.bucket;
-  const per = new Map();
-  for (const t of st.timeline) {
-    const i = Math.round((t.t - start) / st.bucket);
-    if (i < 0 || i >= buckets) continue;
-    const b = per.get(i) || { 1: 0, 2: 0, 3: 0 };
-    b[t.severity] += t.n;
-    per.set(i, b);
+  if (time.preset === 'all') {
+    // "All time" spans the alerts of the current scope (all sensors or one): ask for that extent first.
+    const first = await api(`/api/stats?${rangeQuery({ since: null }).toString()}`);
+    time.extent = { first: first.alerts.first_seen, last: first.alerts.last_seen };
   }
-  let max = 1;
-  for (const b of per.values()) max = Math.max(max, b[1] + b[2] + b[3]);
-  const w = 720 / buckets;
-  for (let i = 0; i < buckets; i++) {
-    const b = per.get(i) || { 1: 0, 2: 0, 3: 0 };
-    let y = 108;
-    for (const s of [3, 2, 1]) {
-      if (!b[s]) continue;
-      const h = (b[s] / max) * 95;
-      y -= h;
-      const r = document.createElementNS(ns, 'rect');
-      r.setAttribute('x', String(i * w + 2)); r.setAttribute('y', String(y));
-      r.setAttribute('width', String(w - 4)); r.setAttribute('height', String(h));
-      r.setAttribute('class', `bar-${s}`);
-      const title = document.createElementNS(ns, 'title');
-      title.textContent = `${new Date(start + i * st.bucket).toLocaleTimeString()}: ${b[s]} ${SEV[s]}`;
-      r.append(title);
-      svg.append(r);
-    }
-    if (i % 4 === 0) {
-      const t = document.createElementNS(ns, 'text');
-      t.setAttribute('x', String(i * w + 2)); t.setAttribute('y', '119');
-      t.textContent = new Date(start + i * st.bucket).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-      svg.append(t);
-    }
-  }
-  fill($('#sources tbody'), st.top_sources.map((s) => {
-    const a = el('a', { href: '#' }, s.src_ip);
-    a.addEventListener('click', (ev) => { ev.preventDefault(); $('#filters').elements.src_ip.value = s.src_ip; applyFilters(); });
-    return el('tr', {}, el('td', {}, a), el('td', {}, s.alerts), el('td', {}, s.events), el('td', {}, sevBadge(s.severity)));
-  }), 'no alerts yet', 4);
+  let range = currentRange();
+  if (range.since === null) range = { since: Date.now() - 86_400_000, until: Date.now() };
+  const st = await api(`/api/stats?${rangeQuery(range).toString()}`);
+  $('#range-label').textContent = `${describeRange(range)} · flow time (when a sensor saw the traffic) · times in ${time.zone === 'UTC' ? 'UTC' : `${localZone} (${zoneLabel()})`}`;
+  renderTimeline($('#timeline'), st, range);
+  const outside = st.alerts.total - st.alerts.in_range;
+  const note = $('#range-note');
+  note.hidden = st.alerts.in_range > 0 || outside === 0;
+  note.replaceChildren(`No alerts were active in ${describeRange(range)}; ${outside} ${outside === 1 ? 'is' : 'are'} outside it (first ${fmtTime(st.alerts.first_seen)}, last ${fmtTime(st.alerts.last_seen)}). `,
+    el('a', { href: '#', id: 'show-all' }, 'Show all time'));
+  $('#show-all').addEventListener('click', (ev) => { ev.preventDefault(); setPreset('all'); });
+  const empty = outside > 0 ? `no alerts in this range (${outside} outside it)` : 'no alerts yet';
+  fill($('#sources tbody'), st.top_sources.map((s) => el('tr', {},
+    el('td', {}, filterLink('src_ip', s.src_ip)), el('td', {}, s.alerts), el('td', {}, s.events), el('td', {}, sevBadge(s.severity)))), empty, 4);
+  fill($('#destinations tbody'), st.top_destinations.map((d) => el('tr', {},
+    el('td', {}, filterLink('dest_ip', d.dest_ip)), el('td', {}, d.alerts), el('td', {}, d.events), el('td', {}, sevBadge(d.severity)))), empty, 4);
+}
+
+function destination(a) {
+  if (a.kind === 'host_sweep') return `${a.host_count} hosts`;
+  return `${a.dest_ip}${a.host_count > 1 ? ` (+${a.host_count - 1})` : ''}`;
 }
 
 function alertRow(a) {
-  const tr = el('tr', { 'data-alert': a.id },
-    el('td', {}, sevBadge(a.severity)), el('td', {}, a.class), el('td', {}, a.kind), el('td', {}, a.src_ip),
-    el('td', {}, a.host_count), el('td', {}, a.event_count), el('td', {}, a.sensors.join(', ')),
-    el('td', {}, fmtTime(a.last_seen)), el('td', {}, a.status));
+  const tr = el('tr', { 'data-alert': a.id, title: alertTitle(a), class: a.merged_into ? 'merged' : '' },
+    el('td', {}, sevBadge(a.severity)), el('td', {}, a.class), el('td', {}, a.kind),
+    el('td', {}, a.kind === 'fan_in' ? `${a.source_count ?? 0} sources` : a.src_ip), el('td', { class: 'dest' }, destination(a)),
+    el('td', {}, a.event_count), el('td', {}, a.sensors.join(', ')), el('td', {}, fmtTime(a.last_seen)),
+    el('td', {}, a.merged_into ? 'merged' : ACTIVITY[a.status] || a.status),
+    el('td', { class: `triage-${a.triage.state}` }, triageLabel(a.triage)));
   if (a.id === state.selected) tr.classList.add('selected');
-  tr.addEventListener('click', () => showAlert(a.id));
+  tr.addEventListener('click', () => select(a.id));
   return tr;
 }
 
-function query(extra = {}) {
-  const p = new URLSearchParams();
+function alertQuery(extra = {}) {
+  const p = rangeQuery(currentRange());
+  if (time.preset === 'all') { p.delete('since'); p.delete('until'); }
   for (const [k, v] of Object.entries({ ...state.filters, ...extra })) if (v) p.set(k, v);
+  if (!p.has('merged')) p.set('merged', 'false');
+  else p.delete('merged');
   return p.toString();
 }
 
 async function loadAlerts() {
-  const { alerts, next_cursor } = await api(`/api/alerts?${query({ limit: '50' })}`);
-  fill($('#alerts tbody'), alerts.map(alertRow), 'no matching alerts', 9);
+  const { alerts, next_cursor } = await api(`/api/alerts?${alertQuery({ limit: '50' })}`);
+  fill($('#alerts tbody'), alerts.map(alertRow), 'no matching alerts', 10);
   state.cursor = next_cursor;
   $('#more').hidden = !next_cursor;
 }
 
 async function moreAlerts() {
   if (!state.cursor) return;
-  const { alerts, next_cursor } = await api(`/api/alerts?${query({ limit: '50', cursor: state.cursor })}`);
+  const { alerts, next_cursor } = await api(`/api/alerts?${alertQuery({ limit: '50', cursor: state.cursor })}`);
   for (const a of alerts) $('#alerts tbody').append(alertRow(a));
   state.cursor = next_cursor;
   $('#more').hidden = !next_cursor;
 }
 
-async function showAlert(id) {
+async function select(id) {
   state.selected = id;
   for (const tr of document.querySelectorAll('#alerts tbody tr')) tr.classList.toggle('selected', tr.dataset.alert === id);
-  const [a, { events }] = await Promise.all([api(`/api/alerts/${id}`), api(`/api/alerts/${id}/events?limit=100`)]);
-  $('#detail').hidden = false;
-  $("#detail-title").textContent = `${a.class}${a.kind !== "class" ? ` (${a.kind})` : ""} from ${a.src_ip}`;
-  const fields = [
-    ['id', a.id], ['severity', SEV[a.severity]], ['kind', a.kind], ['status', a.status], ['events', a.event_count],
-    ['first seen', fmtTime(a.first_seen)], ['last seen', fmtTime(a.last_seen)], ['sensors', a.sensors.join(', ')],
-    ['hosts', `${a.host_count}: ${a.hosts.slice(0, 20).join(', ')}${a.hosts.length > 20 ? ' …' : ''}`],
-    ['ports', `${a.port_count}: ${a.ports.slice(0, 30).join(', ')}${a.ports.length > 30 ? ' …' : ''}`],
-    ['max score', a.score_max.toFixed(3)], ['max anomaly', a.anomaly_max.toFixed(2)], ['model', a.model],
-  ];
-  $('#detail-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-  const max = Math.max(1e-9, ...a.top.map((t) => t[1]));
-  $('#detail-top').replaceChildren(...(a.top.length ? a.top.map(([name, v]) => {
-    const bar = el('span', { class: 'bar' });
-    bar.style.width = `${Math.max(2, (v / max) * 300)}px`;
-    return el('div', {}, el('span', { class: 'name' }, name), bar, el('span', {}, v.toFixed(3)));
-  }) : [el('span', { class: 'empty' }, 'no feature contributions reported')]));
-  fill($('#detail-events tbody'), events.map((e) => el('tr', {},
-    el('td', {}, fmtTime(e.flow.last_seen_ms)), el('td', {}, e.sensor),
-    el('td', {}, `${e.flow.src_ip}:${e.flow.src_port} → ${e.flow.dst_ip}:${e.flow.dst_port}/${e.flow.proto}`),
-    el('td', {}, e.class), el('td', {}, e.score.toFixed(3)), el('td', {}, e.anomaly.toFixed(2)),
-    el('td', {}, e.top.slice(0, 3).map((t) => `${t[0]} ${t[1].toFixed(2)}`).join(', ')))), 'no events', 7);
+  await showAlert(id).catch(report);
 }
 
 function applyFilters() {
   const f = new FormData($('#filters'));
   state.filters = {};
   for (const [k, v] of f.entries()) if (String(v).trim()) state.filters[k] = String(v).trim();
+  // The sensor filter and the per-sensor view are one thing.
+  const sensor = state.filters.sensor;
+  delete state.filters.sensor;
+  const hash = sensor ? `#sensor=${encodeURIComponent(sensor)}` : '';
+  if (hash !== location.hash) { history.replaceState(null, '', hash || location.pathname); onSensorChange(); return; }
   loadAlerts().catch(report);
+}
+
+function onSensorChange() {
+  $('#filters').elements.sensor.value = viewSensor() ?? '';
+  renderSensorView();
+  refresh();
+}
+
+function setPreset(preset) {
+  time.preset = preset;
+  $('#range').value = preset;
+  $('#custom-range').hidden = preset !== 'custom';
+  if (preset === 'custom') {
+    const r = currentRange();
+    if (r.since !== null) { $('#from').value = toLocalInput(r.since); $('#to').value = toLocalInput(r.until); }
+    return;
+  }
+  refresh();
 }
 
 function report(e) {
@@ -230,10 +217,28 @@ async function refresh() {
   } catch (e) { report(e); }
 }
 
-document.addEventListener('DOMContentLoaded', () => {
+function init() {
+  $('#zone').replaceChildren(el('option', { value: 'local' }, `local (${localZone})`), el('option', { value: 'UTC' }, 'UTC'));
+  $('#zone').value = time.zone === 'UTC' ? 'UTC' : 'local';
+  $('#zone').addEventListener('change', () => { setZone($('#zone').value); refresh(); });
+  $('#range').addEventListener('change', () => setPreset($('#range').value));
+  $('#custom-range').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const since = parseLocalInput($('#from').value);
+    const until = parseLocalInput($('#to').value);
+    if (since === null || until === null || since >= until) { $('#range-error').textContent = 'give a start before the end'; return; }
+    $('#range-error').textContent = '';
+    time.custom = { since, until };
+    refresh();
+  });
+  $('#filters').elements.sensor.value = viewSensor() ?? '';
   $('#filters').addEventListener('submit', (ev) => { ev.preventDefault(); applyFilters(); });
   $('#filters').addEventListener('reset', () => setTimeout(applyFilters, 0));
+  $('#filters').elements.merged.addEventListener('change', applyFilters);
+  $('#filters').elements.triage.addEventListener('change', applyFilters);
   $('#more').addEventListener('click', () => moreAlerts().catch(report));
+  window.addEventListener('hashchange', onSensorChange);
+  initTriage(refresh);
   $('#token-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     sessionStorage.setItem('netsensor-token', $('#token').value.trim());
@@ -243,4 +248,6 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   refresh();
   setInterval(() => { if (!$('#main').hidden) refresh(); }, 5000);
-});
+}
+
+init();
