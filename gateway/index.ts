@@ -112,7 +112,7 @@ export class Gateway {
       registerModelsApi(http, models, rollouts);
       const actions = new ActionStore(store.db);
       gw.response = new ResponseEngine({
-        config: config.response, store: actions, bus, log: root.child({ component: 'response' }), registry: metrics.registry,
+        config: config.response, store: actions, alertHistory: store.history, bus, log: root.child({ component: 'response' }), registry: metrics.registry,
         signer: config.response.keyFile ? new CommandSigner(responseKey(config.response.keyFile), config.response.commandValidityMs) : undefined,
       });
       registerResponseApi(http, gw.response, actions);

@@ -1,6 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { saveKeyPair } from '../common/keys.ts';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { topics } from '../protocol/topics.ts';
 import { withTools } from './helpers/tools.ts';
@@ -160,6 +164,45 @@ withTools(test, ['chromium'])('dashboard triage: zone, time range, destination f
     await browser?.close();
     await c.endAsync();
     await g.stop();
+  }
+});
+
+withTools(test, ['chromium'])('dashboard response: a pending action is approved, then undone, from the alert detail; both steps in its history', async () => {
+  const keyDir = mkdtempSync(join(tmpdir(), 'nsdash-resp-key-'));
+  const keyFile = saveKeyPair(keyDir, generateKeyPairSync('ed25519')).privatePath;
+  const g = await startGateway({
+    mqtt: { port: MQTT + 20 }, http: { port: HTTP + 20 },
+    response: { mode: 'approve', keyFile, playbooks: [{ name: 'ssh-guessers', match: ['bruteforce'], action: 'block_source', ttlS: 600 }] },
+  });
+  const c = await connect(`mqtt://127.0.0.1:${MQTT + 20}`);
+  let browser: Browser | undefined;
+  try {
+    const now = Date.now();
+    const brute = Array.from({ length: 5 }, (_, i) => makeEvent({ sensor: 'edge-a', src: '10.9.9.9', dst: '10.0.0.22', dport: 22, cls: 'bruteforce', severity: 2, t: now - 60_000 + i }));
+    await c.publishAsync(topics.events('edge-a'), makeBatch('edge-a', brute, 1), { qos: 1 });
+    await waitFor(() => g.gw.store.countEvents() === 5, 5000, 'events stored');
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 1100 } })).newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${HTTP + 20}/`);
+    await page.waitForSelector(rows, { timeout: 10_000 });
+    await page.click(`${rows}:has(td:text-is("bruteforce"))`);
+    await page.waitForSelector('#detail-response tr[data-state=pending] button[data-op=approve]');
+    assert.match(await page.textContent('#detail-response tbody') ?? '', /block source.*10\.9\.9\.9.*edge-a.*approve.*pending/s);
+    await page.click('#detail-response button[data-op=approve]');
+    await page.waitForSelector('#detail-response tr[data-state=active] button[data-op=undo]');
+    await page.click('#detail-response button[data-op=undo]');
+    await page.waitForSelector('#detail-response tr[data-state=undone]');
+    await page.waitForFunction(() => /response_undone/.test(document.querySelector('#detail-history')?.textContent ?? ''));
+    const kinds = await page.$$eval('#detail-history tbody tr', (r) => r.map((x) => x.getAttribute('data-kind')));
+    for (const k of ['response_awaiting_approval', 'response_approved', 'response_sent', 'response_undone']) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
+    assert.equal(errors, []);
+  } finally {
+    await browser?.close();
+    await c.endAsync();
+    await g.stop();
+    rmSync(keyDir, { recursive: true, force: true });
   }
 });
 

@@ -3,6 +3,7 @@
  * validation and matching, and the gateway engine's guard rails and modes over a real SQLite record, a recording
  * bus and a fake clock. The live test (response-live.test.ts) runs the same parts against real nftables.
  */
+import type { NewHistoryEntry } from '../gateway/alert-history.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
@@ -136,10 +137,14 @@ function engineLab(over: Record<string, unknown> = {}) {
     playbooks: [{ name: 'floods', match: ['dos', 'anomaly'], action: 'block_source', ttlS: 60, mode: 'auto' }, { name: 'ask', match: ['c2'], action: 'quarantine', ttlS: 60, mode: 'approve' }],
     ...over,
   } } }).response;
-  const engine = new ResponseEngine({ config, store, bus, log: createLogger('silent'), registry: new Registry(), signer: new CommandSigner(gw.privateKey, 30_000, () => now), now: () => now });
+  const alertHistory: NewHistoryEntry[] = [];
+  const engine = new ResponseEngine({
+    config, store, bus, log: createLogger('silent'), registry: new Registry(), signer: new CommandSigner(gw.privateKey, 30_000, () => now), now: () => now,
+    alertHistory: { append: (e) => alertHistory.push(e) },
+  });
   const commands = () => sent.filter((s) => s.topic.endsWith('/response')).map((s) => openCommand(new Uint8Array(s.payload as Buffer), { key: gw.publicKey, sensor: 's1', now }));
   const change = (a: Alert) => engine.onAlertChanges([{ alert: a, created: true, escalated: false, sensor: 's1' }]);
-  return { store, engine, commands, change, sent, advance: (ms: number) => { now += ms; engine.tick(); } };
+  return { store, engine, commands, change, sent, alertHistory, advance: (ms: number) => { now += ms; engine.tick(); } };
 }
 
 test('engine: guard rails (allowlist, anomaly-only, fan_in, same action, caps) skip with a reason', () => {
@@ -186,6 +191,10 @@ test('engine: dry-run records only; approve sends nothing until approved; undo s
   assert.equal(l.store.history({ alert: c2.id }).map((h) => h.event), ['awaiting_approval', 'approved', 'sent', 'undone']);
   const events = l.sent.filter((s) => s.topic === 'netsensor/v1/responses/s1').map((s) => JSON.parse(String(s.payload)).netsensor.event);
   assert.equal(events, ['proposed', 'awaiting_approval', 'approved', 'sent', 'undone']);
+  // The same steps in the alert's own history (beside triage), as valid history kinds, by the playbook.
+  const mine = l.alertHistory.filter((h) => h.alert_id === c2.id);
+  assert.equal(mine.map((h) => h.kind), ['response_awaiting_approval', 'response_approved', 'response_sent', 'response_undone']);
+  assert.ok(mine.every((h) => /^[a-z][a-z0-9_]{0,31}$/.test(h.kind) && h.actor === 'playbook:ask' && h.detail?.action_id === pending.id));
 });
 
 test.run();

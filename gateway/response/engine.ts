@@ -12,6 +12,7 @@ import { addressList, type AddressList } from '../../common/address-list.js';
 import type { Logger } from '../../common/log.js';
 import type { ActionSpec, ResponseReport } from '../../protocol/command.js';
 import { ID_PATTERN, topics } from '../../protocol/topics.js';
+import type { NewHistoryEntry } from '../alert-history.js';
 import type { Alert } from '../alert-types.js';
 import type { Bus } from '../bus.js';
 import type { GatewayConfig } from '../config.js';
@@ -35,6 +36,8 @@ export class ResponseEngine {
 
   constructor(private readonly o: {
     config: GatewayConfig['response']; store: ActionStore; bus: Bus; signer?: CommandSigner; log: Logger; registry: Registry; now?: () => number;
+    /** The alert's own history (gateway/alert-history.ts): every step also shows there, beside triage. */
+    alertHistory?: { append(e: NewHistoryEntry): number };
   }) {
     const own = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
     this.allow = addressList([...o.config.allowlist, ...own]);
@@ -205,6 +208,15 @@ export class ResponseEngine {
   private addHistory(rec: ActionRecord, event: string, detail: string | null, evidence?: Record<string, unknown>): void {
     const ts = this.now;
     this.o.store.addHistory({ action_id: rec.id, alert_id: rec.alert_id, ts, event, detail: evidence ? JSON.stringify({ note: detail, evidence }) : detail });
+    try {
+      this.o.alertHistory?.append({
+        alert_id: rec.alert_id, ts, kind: `response_${event}`.replace(/[^a-z_]/g, '_'), actor: `playbook:${rec.playbook}`.slice(0, 64), note: detail,
+        detail: { action_id: rec.id, action: rec.kind, sensor: rec.sensor, src: rec.src, dst: rec.dst ?? null, mode: rec.mode, state: rec.state, until_ms: rec.until_ms ?? null },
+      });
+    } catch (e) {
+      // The alert may be gone (retention); the action's own record above still has the step.
+      this.o.log.warn({ err: e, action: rec.id, alert: rec.alert_id }, 'response step not added to the alert history');
+    }
     const msg = {
       timestamp: new Date(ts).toISOString(), event_type: 'netsensor_response', host: rec.sensor, src_ip: rec.src, ...(rec.dst ? { dest_ip: rec.dst } : {}),
       netsensor: {

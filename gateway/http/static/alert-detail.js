@@ -33,8 +33,9 @@ export async function showAlert(id) {
     $('#triage-error').textContent = '';
   }
   shown = id;
-  const [a, { events }, { history }] = await Promise.all([
+  const [a, { events }, { history }, { actions }] = await Promise.all([
     api(`/api/alerts/${id}`), api(`/api/alerts/${id}/events?limit=100`), api(`/api/alerts/${id}/history`),
+    api(`/api/response/actions?alert=${encodeURIComponent(id)}`).catch(() => ({ actions: [] })),
   ]);
   $('#detail').hidden = false;
   $('#detail').dataset.alert = id;
@@ -63,6 +64,12 @@ export async function showAlert(id) {
     el('td', {}, h.detail ? Object.entries(h.detail).map(([k, v]) => `${k.replace(/_/g, ' ')} ${detailValue(k, v)}`).join(', ') : ''))),
   'nothing yet', 5);
 
+  fill($('#detail-response tbody'), actions.map((r) => el('tr', { 'data-action': r.id, 'data-state': r.state },
+    el('td', {}, r.kind.replace(/_/g, ' ')), el('td', {}, r.src), el('td', {}, r.dst ?? ''), el('td', {}, r.sensor), el('td', {}, r.mode),
+    el('td', {}, r.state.replace(/_/g, ' ')), el('td', {}, r.until_ms ? fmtTime(r.until_ms) : ''),
+    el('td', {}, ...(r.state === 'pending' ? [responseButton(r.id, 'approve', 'Approve')] : r.state === 'active' ? [responseButton(r.id, 'undo', 'Undo')] : [])))),
+  'no response action', 8);
+
   const max = Math.max(1e-9, ...a.top.map((t) => t[1]));
   $('#detail-top').replaceChildren(...(a.top.length ? a.top.map(([name, v]) => {
     const bar = el('span', { class: 'bar' });
@@ -76,8 +83,28 @@ export async function showAlert(id) {
     el('td', {}, e.top.slice(0, 3).map((t) => `${t[0]} ${t[1].toFixed(2)}`).join(', ')))), 'no events', 7);
 }
 
+let refreshPage = async () => {};
+
+/** Approve a pending response action or undo an active one (docs/response.md), then redraw. */
+function responseButton(actionId, op, label) {
+  const b = el('button', { type: 'button', 'data-op': op }, label);
+  b.addEventListener('click', async () => {
+    $('#response-error').textContent = '';
+    b.disabled = true;
+    try {
+      await apiPost(`/api/response/actions/${actionId}/${op}`, {});
+      await refreshPage();
+    } catch (e) {
+      $('#response-error').textContent = e.message;
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
 /** Wires the triage buttons; `after` refreshes the rest of the page once an action is stored. */
 export function initTriage(after) {
+  refreshPage = after;
   const form = $('#triage-form');
   form.elements.actor.value = localStorage.getItem('netsensor-actor') || '';
   form.addEventListener('submit', (ev) => ev.preventDefault());
