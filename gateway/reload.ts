@@ -7,6 +7,7 @@
  * mutual TLS on or off, store path, correlation, Home Assistant, model distribution — is reported as needing a
  * restart and left as it was.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { getPath } from '../common/settings.js';
 import { SETTINGS, type GatewayConfig } from './config.js';
 
@@ -23,7 +24,8 @@ export interface ReloadPlan {
 }
 
 export function planReload(current: GatewayConfig, next: GatewayConfig): ReloadPlan {
-  const changed = SETTINGS.map((s) => s.path).filter((p) => getPath(current, p) !== getPath(next, p));
+  // deep: list and JSON settings (allowlists, playbooks) are new arrays on every load
+  const changed = SETTINGS.map((s) => s.path).filter((p) => !isDeepStrictEqual(getPath(current, p), getPath(next, p)));
   // TLS files can be swapped on a TLS listener; turning TLS on or off means a new listener
   const tlsSwitch = Boolean(current.mqtt.tls) !== Boolean(next.mqtt.tls);
   const reloadable = (p: string) => RELOADABLE.includes(p) && !(tlsSwitch && p.startsWith('mqtt.tls.'));

@@ -104,6 +104,10 @@ function filterLink(name, value, label = value) {
   return a;
 }
 
+// A page opened on a store whose alerts all lie before the last 24 h (a replayed capture, a quiet week) starts on
+// "all time" rather than on an empty page; a range the user picks is kept as picked.
+let firstStats = true;
+
 async function loadStats() {
   if (time.preset === 'all') {
     // "All time" spans the alerts of the current scope (all sensors or one): ask for that extent first.
@@ -113,6 +117,10 @@ async function loadStats() {
   let range = currentRange();
   if (range.since === null) range = { since: Date.now() - 86_400_000, until: Date.now() };
   const st = await api(`/api/stats?${rangeQuery(range).toString()}`);
+  if (firstStats) {
+    firstStats = false;
+    if (time.preset === '24h' && !viewSensor() && st.alerts.in_range === 0 && st.alerts.total > 0) { setPreset('all'); return; }
+  }
   $('#range-label').textContent = `${describeRange(range)} · flow time (when a sensor saw the traffic) · times in ${time.zone === 'UTC' ? 'UTC' : `${localZone} (${zoneLabel()})`}`;
   renderTimeline($('#timeline'), st, range);
   const outside = st.alerts.total - st.alerts.in_range;
