@@ -236,6 +236,10 @@ test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 
     assert.equal(states(opened), ['open:dos:src'], `proto ${proto}`);
     assert.is(opened[0]!.track.actor, '10.0.0.31');
   }
+  // a slower flood (a loaded sender: 64 requests and replies in 1 s, 128 packets/s) opens as well: the rule's match
+  // alone is enough, whatever the rate-based strength says
+  const slow = new EpisodeTracker({ newId: ids });
+  assert.equal(states(slow.observe(echo({ t: T0 + 1000, requests: 64, durationMs: 1000 }))), ['open:dos:src']);
 });
 
 test('a verdict object reused for the next flow (as the sensor does) changes nothing a track kept', () => {
