@@ -34,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args.help) { process.stdout.write(configHelp() + '\n'); return 0; }
   const { config } = args;
   const log = createLogger(args.logLevel ?? process.env.NETSENSOR_LOG_LEVEL ?? 'info');
+  if (config.store.url) return runWorker(config, log);
   const { Gateway } = await import('../../gateway/index.js');
   const gw = await Gateway.start(config, log);
   process.stderr.write(`netsensor gateway: dashboard http://${config.http.host}:${gw.httpPort}/  mqtt ${config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}`}\n`);
@@ -64,5 +65,18 @@ export async function run(argv: string[]): Promise<number> {
   });
   process.off('SIGHUP', reload);
   await gw.stop();
+  return 0;
+}
+
+/** One of several workers on a PostgreSQL store (store.url; docs/scale.md). SIGHUP reloads nothing there yet. */
+async function runWorker(config: import('../../gateway/config.js').GatewayConfig, log: import('../../common/log.js').Logger): Promise<number> {
+  const { ClusterWorker } = await import('../../gateway/cluster/worker.js');
+  const w = await ClusterWorker.start(config, log);
+  process.stderr.write(`netsensor gateway: worker ${w.id}  dashboard http://${config.http.host}:${w.httpPort}/  mqtt ${config.mqtt.broker}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await w.stop();
   return 0;
 }

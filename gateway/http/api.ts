@@ -12,7 +12,7 @@
  *                                   until, sensor, bucket
  *   GET /metrics                    Prometheus text
  */
-import type { Store } from '../store.js';
+import type { AlertQuery, Store, StoredEvent } from '../store.js';
 import type { Registry } from '../registry.js';
 import type { Ingest } from '../ingest.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -79,6 +79,35 @@ function triageParam(url: URL): TriageState[] | undefined {
   return states as TriageState[];
 }
 
+/** GET /api/alerts's filters (the SQLite and the PostgreSQL store answer the same query). */
+export function alertQueryOf(url: URL): AlertQuery {
+  return {
+    severity: intParam(url, 'severity', 1, 3),
+    class: strParam(url, 'class', /^[a-z][a-z0-9_]{0,31}$/),
+    src_ip: strParam(url, 'src_ip', IP),
+    dest_ip: strParam(url, 'dest_ip', IP),
+    sensor: strParam(url, 'sensor', SENSOR),
+    status: strParam(url, 'status', /^(open|closed)$/),
+    triage: triageParam(url),
+    merged: boolParam(url, 'merged'),
+    since: timeParam(url, 'since'),
+    until: timeParam(url, 'until'),
+    cursor: strParam(url, 'cursor', UUID),
+    limit: intParam(url, 'limit', 1, MAX_LIMIT) ?? 50,
+  };
+}
+
+/** GET /api/alerts/:id/events: page size and the seq to continue after. */
+export function eventPageOf(url: URL): { limit: number; after: number } {
+  return { limit: intParam(url, 'limit', 1, MAX_LIMIT) ?? 100, after: intParam(url, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0 };
+}
+
+/** `events` read with limit + 1: the page and the cursor of the next one. */
+export function eventPage(events: StoredEvent[], limit: number) {
+  const page = events.slice(0, limit);
+  return { events: page, next_cursor: events.length > limit ? String(page[page.length - 1].seq) : null };
+}
+
 export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/health', () => ({
     status: 'ok',
@@ -95,23 +124,9 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   }));
 
   http.route('GET', '/api/alerts', (_req, url) => {
-    const limit = intParam(url, 'limit', 1, MAX_LIMIT) ?? 50;
-    const status = strParam(url, 'status', /^(open|closed)$/);
+    const q = alertQueryOf(url);
     ctx.ingest.persistAlerts();
-    return ctx.store.queryAlerts({
-      severity: intParam(url, 'severity', 1, 3),
-      class: strParam(url, 'class', /^[a-z][a-z0-9_]{0,31}$/),
-      src_ip: strParam(url, 'src_ip', IP),
-      dest_ip: strParam(url, 'dest_ip', IP),
-      sensor: strParam(url, 'sensor', SENSOR),
-      status,
-      triage: triageParam(url),
-      merged: boolParam(url, 'merged'),
-      since: timeParam(url, 'since'),
-      until: timeParam(url, 'until'),
-      cursor: strParam(url, 'cursor', UUID),
-      limit,
-    });
+    return ctx.store.queryAlerts(q);
   });
 
   http.route('GET', '/api/alerts/:id', (_req, _url, p) => {
@@ -125,11 +140,8 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/alerts/:id/events', (_req, url, p) => {
     if (!UUID.test(p.id)) throw new HttpError(400, 'alert id is not a UUID');
     if (!ctx.store.getAlert(p.id)) throw new HttpError(404, `alert ${p.id} not found`);
-    const limit = intParam(url, 'limit', 1, MAX_LIMIT) ?? 100;
-    const after = intParam(url, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
-    const events = ctx.store.alertEvents(p.id, limit + 1, after);
-    const page = events.slice(0, limit);
-    return { events: page, next_cursor: events.length > limit ? String(page[page.length - 1].seq) : null };
+    const { limit, after } = eventPageOf(url);
+    return eventPage(ctx.store.alertEvents(p.id, limit + 1, after), limit);
   });
 
   http.route('GET', '/api/sensors', () => ({ sensors: ctx.registry.list() }));
