@@ -26,6 +26,8 @@ export interface CorrelationLeaderOptions {
 }
 
 const CLOSE_IDLE_MS = 5000;
+/** Most events replayed into the tracking state on taking over (the newest of the window). */
+const WARM_EVENTS = 100_000;
 
 export class CorrelationLeader {
   private correlator!: Correlator;
@@ -56,7 +58,9 @@ export class CorrelationLeader {
     this.correlator = new Correlator(this.o.rules, this.o.now);
     this.correlator.resume(await this.o.store.openAlerts(this.now - this.o.rules.windowMs));
     this.cursor = await this.o.store.correlationCursor();
-    this.o.log.info({ cursor: this.cursor, open: this.correlator.openCount() }, 'correlation resumed from the store');
+    const recent = await this.o.store.recentEvents(this.cursor, this.now - this.o.rules.windowMs, WARM_EVENTS);
+    this.correlator.warm(recent);
+    this.o.log.info({ cursor: this.cursor, open: this.correlator.openCount(), warmed: recent.length }, 'correlation resumed from the store');
   }
 
   private async run(): Promise<void> {

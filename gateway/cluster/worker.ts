@@ -56,24 +56,12 @@ export class ClusterWorker {
       const sensors = new SensorCounts(store, root.child({ component: 'registry' }));
       const statusTopic = topics.gatewayStatus(id);
       // A stable client id: a worker that restarts resumes its broker session and gets what was queued for it.
+      let w: ClusterWorker | undefined;
+      const ingest = new SharedIngest(store, sensors, metrics, root.child({ component: 'ingest' }), () => w?.leader?.poke());
       bus = await ExternalBroker.connect({ ...config.mqtt, clientId: `netsensor-worker-${id}` }, root.child({ component: 'mqtt' }),
         { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline }, { ackAfterHandled: true });
-      await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
-      let w: ClusterWorker | undefined;
-      const publisher = new AlertPublisher((a, sensor, reason) => w?.send(alertTopic(a, sensor), JSON.stringify(toEve(a, sensor, reason))), config.correlation.updateIntervalMs);
-      const lease = new LeaderLease(store, id, config.cluster.leaseMs, {
-        gained: () => w!.lead(),
-        lost: () => w!.follow(),
-      }, log);
-      const ingest = new SharedIngest(store, sensors, metrics, root.child({ component: 'ingest' }), () => w?.leader?.poke());
-      http = new HttpServer(config.http, root.child({ component: 'http' }));
-      w = new ClusterWorker(config, store, bus, http, ingest, sensors, lease, publisher, log);
-      const worker = w;
-      registerClusterApi(http, {
-        store, ingest, metrics, startedAt: Date.now(),
-        worker: { id, leader: () => lease.isLeader, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
-      });
-      // Both handlers before either subscription: messages queued in the session arrive as soon as one is granted.
+      // Both handlers before anything else is awaited: a resumed session's queued messages arrive at once, and
+      // mqtt.js handles incoming packets in order, so a SUBACK or PUBACK waits behind a message nobody takes.
       await Promise.all([
         bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true }),
         bus.subscribe(topics.allStatus, (topic, payload, done) => {
@@ -82,6 +70,19 @@ export class ClusterWorker {
           done();
         }),
       ]);
+      await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
+      const publisher = new AlertPublisher((a, sensor, reason) => w?.send(alertTopic(a, sensor), JSON.stringify(toEve(a, sensor, reason))), config.correlation.updateIntervalMs);
+      const lease = new LeaderLease(store, id, config.cluster.leaseMs, {
+        gained: () => w!.lead(),
+        lost: () => w!.follow(),
+      }, log);
+      http = new HttpServer(config.http, root.child({ component: 'http' }));
+      w = new ClusterWorker(config, store, bus, http, ingest, sensors, lease, publisher, log);
+      const worker = w;
+      registerClusterApi(http, {
+        store, ingest, metrics, startedAt: Date.now(),
+        worker: { id, leader: () => lease.isLeader, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
+      });
       await http.listen();
       lease.start();
       w.timers.push(setInterval(() => sensors.flush().catch((e) => log.warn({ err: e }, 'writing sensor counts failed')), 2000).unref());

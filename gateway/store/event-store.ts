@@ -30,6 +30,8 @@ export interface EventStore {
   insertEvents(events: RiskEvent[], received: number): Promise<StoredEvent[]>;
   /** Events stored after `afterSeq`, in commit order (the correlation leader's feed). */
   eventsAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** Events up to `untilSeq` received since `since`, oldest first (to warm a new leader's correlation state). */
+  recentEvents(untilSeq: number, since: number, limit: number): Promise<StoredEvent[]>;
   /** Where the correlation consumer stands (0 before its first commit). */
   correlationCursor(): Promise<number>;
   /** Writes alerts, links and the cursor at once; false (nothing written) when `from` or the lease no longer hold. */

@@ -107,6 +107,12 @@ export class PostgresStore implements EventStore {
     return (r.rows as Array<Record<string, unknown>>).map(rowToEvent);
   }
 
+  async recentEvents(untilSeq: number, since: number, limit: number): Promise<StoredEvent[]> {
+    const r = await this.pool.query('SELECT * FROM (SELECT * FROM events WHERE seq <= $1 AND received >= $2 ORDER BY seq DESC LIMIT $3) r ORDER BY seq',
+      [untilSeq, since, limit]);
+    return (r.rows as Array<Record<string, unknown>>).map(rowToEvent);
+  }
+
   async correlationCursor(): Promise<number> {
     const r = await this.pool.query('SELECT seq FROM cursors WHERE name = $1', [CORRELATION]);
     return r.rows.length ? Number(r.rows[0].seq) : 0;

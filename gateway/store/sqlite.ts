@@ -29,6 +29,11 @@ export class SqliteEventStore implements EventStore {
     return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Array<Record<string, unknown>>).map(rowToEvent);
   }
 
+  async recentEvents(untilSeq: number, since: number, limit: number): Promise<StoredEvent[]> {
+    return (this.db.prepare('SELECT * FROM (SELECT * FROM events WHERE seq <= ? AND received >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq')
+      .all(untilSeq, since, limit) as Array<Record<string, unknown>>).map(rowToEvent);
+  }
+
   async correlationCursor(): Promise<number> {
     return (this.db.prepare('SELECT seq FROM cursors WHERE name = ?').get(CORRELATION) as { seq: number } | undefined)?.seq ?? 0;
   }
