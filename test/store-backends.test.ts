@@ -127,6 +127,14 @@ for (const b of backends) {
     assert.is(p2.next_cursor, null);
   });
 
+  t('recent events up to the cursor, oldest first, for a new leader to warm up from', async () => {
+    const stored = await s.insertEvents(Array.from({ length: 5 }, (_, i) => makeEvent({ src: `10.9.3.${i}` })), 1000);
+    await s.insertEvents([makeEvent()], 500); // received before `since`
+    const recent = await s.recentEvents(stored[3].seq, 900, 3);
+    assert.equal(recent.map((e) => e.seq), [stored[1].seq, stored[2].seq, stored[3].seq], 'the newest 3 up to the cursor, in seq order');
+    assert.is((await s.recentEvents(Number.MAX_SAFE_INTEGER, 900, 100)).length, 5);
+  });
+
   t('sensors: counts from several writers add up; state and model follow the latest write', async () => {
     const row = { id: 's1', state: 'online', first_seen: 1, last_seen: 10, status_ts: 5, model: 'm1', counters: { flows: 3 }, events: 7, rejected: 1 };
     await s.addSensorCounts([row]);

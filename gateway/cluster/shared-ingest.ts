@@ -28,8 +28,6 @@ export class SharedIngest {
     private readonly sensors: SensorCounts,
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
-    /** After each commit that stored something new. */
-    private readonly onStored: () => void,
   ) {}
 
   enqueue(topic: string, payload: Buffer, done: () => void): void {
@@ -72,7 +70,6 @@ export class SharedIngest {
         this.sensors.onEvents(i.sensor, stored);
         i.done();
       }
-      if (fresh.length) this.onStored();
     }
     this.busy = false;
   }

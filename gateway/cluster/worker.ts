@@ -57,7 +57,7 @@ export class ClusterWorker {
       const statusTopic = topics.gatewayStatus(id);
       // A stable client id: a worker that restarts resumes its broker session and gets what was queued for it.
       let w: ClusterWorker | undefined;
-      const ingest = new SharedIngest(store, sensors, metrics, root.child({ component: 'ingest' }), () => w?.leader?.poke());
+      const ingest = new SharedIngest(store, sensors, metrics, root.child({ component: 'ingest' }));
       bus = await ExternalBroker.connect({ ...config.mqtt, clientId: `netsensor-worker-${id}` }, root.child({ component: 'mqtt' }),
         { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline }, { ackAfterHandled: true });
       // Both handlers before anything else is awaited: a resumed session's queued messages arrive at once, and
