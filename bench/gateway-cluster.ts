@@ -13,12 +13,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { v7 as uuidv7 } from 'uuid';
 import mqtt from 'mqtt';
 import pg from 'pg';
-import { encodeBatch, type RiskEvent } from '../protocol/event.js';
+import { encodeBatch } from '../protocol/event.js';
 import { topics } from '../protocol/topics.js';
 import { PostgresStore } from '../gateway/store/postgres.js';
+import { makeEvent } from '../test/helpers/gateway-fixtures.js';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { PG_PASSWORD, Postgres } from '../test/helpers/postgres.js';
 
@@ -28,20 +28,6 @@ const HTTP_BASE = Number(process.env.BENCH_CLUSTER_HTTP_PORT ?? 20052);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLASSES = ['scan', 'dos', 'bruteforce', 'anomaly'];
 const TICKS = 100; // clock ticks per second (Linux USER_HZ)
-
-function event(sensor: string, i: number, src: string, t: number, cls: string): RiskEvent {
-  return {
-    v: 1, id: uuidv7(), sensor, ts: t,
-    flow: {
-      src_ip: src, src_port: 30000 + (i % 30000), dst_ip: `10.20.${(i >> 8) & 255}.${i & 255}`, dst_port: [22, 80, 443, 445, 3389][i % 5], proto: 6, vlan: 0,
-      first_seen_ms: t - 2000, last_seen_ms: t, end_reason: 'idle',
-      src2dst_packets: 12, src2dst_bytes: 1400, dst2src_packets: 9, dst2src_bytes: 5200,
-    },
-    class: cls, score: 0.9, anomaly: 1.4, severity: 2, model: 'bench-model',
-    features: { duration_ms: 2000, src2dst_packets: 12, dst2src_packets: 9, bidirectional_syn_packets: 1 },
-    top: [['bidirectional_syn_packets', 0.4], ['src2dst_mean_ps', 0.2]],
-  };
-}
 
 /** CPU seconds (user + system) of a process and, with `children`, of every process whose parent it is. */
 function cpuSeconds(pid: number, children = false): number {
@@ -100,7 +86,7 @@ async function measure(n: number, opts: { sensors: number; batches: number; size
     const id = `bench-${s}`;
     const evs = Array.from({ length: opts.size }, (_, k) => {
       const i = b * opts.size + k;
-      return event(id, i, `198.51.${(s >> 1) % 256}.${i % 20}`, now + i, CLASSES[(s + i) % CLASSES.length]);
+      return makeEvent({ sensor: id, src: `198.51.${(s >> 1) % 256}.${i % 20}`, dst: `10.20.${(i >> 8) & 255}.${i & 255}`, dport: [22, 80, 443, 445, 3389][i % 5], t: now + i, cls: CLASSES[(s + i) % CLASSES.length] });
     });
     return encodeBatch({ v: 1, sensor: id, seq: b, events: evs });
   }));

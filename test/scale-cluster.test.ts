@@ -19,6 +19,8 @@ import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, startGateway } from './helpers/gateway-fixtures.ts';
 import { Mosquitto, sleep } from './helpers/mosquitto.ts';
 import { Postgres } from './helpers/postgres.ts';
+import { buildTestModel, keys, release } from './helpers/ota-fixtures.ts';
+import { encodeBundle } from '../protocol/manifest.ts';
 
 const MQTT_PORT = 20020;
 const PG_PORT = 20021;
@@ -101,9 +103,9 @@ async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolea
 
 interface Worker { id: string; http: number; proc: ChildProcess; out: () => string }
 
-function startWorker(id: string, http: number, config: string, pg: Postgres): Promise<Worker> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'gateway', '--config', config, '--log-level', 'warn',
-    '--broker', `mqtt://127.0.0.1:${MQTT_PORT}`, '--share-group', 'scl', '--store-url', pg.url, '--store-password-file', pg.passwordFile(),
+function startWorker(id: string, http: number, config: string, pg: Postgres, mqttPort = MQTT_PORT, extra: string[] = []): Promise<Worker> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'gateway', '--config', config, '--log-level', 'warn', ...extra,
+    '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--share-group', 'scl', '--store-url', pg.url, '--store-password-file', pg.passwordFile(),
     '--worker-id', id, '--http-port', String(http)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => { out = (out + d).slice(-32_768); });
@@ -126,6 +128,7 @@ async function stopWorker(w: Worker): Promise<void> {
 }
 
 const health = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(5000) })).json()) as {
+  ingest: { stored: number };
   store: { events: number }; worker: { id: string; leader: boolean; leader_id: string | null };
 };
 
@@ -191,7 +194,7 @@ test('three workers on PostgreSQL give the single SQLite gateway\'s events and a
     step('restarted');
     await until('every event stored', async () => (await health(survivor.http)).store.events, (n) => n === TOTAL);
     const restarted = workers[workers.indexOf(workers.find((w) => w.id === leader.id)!)];
-    assert.ok((await health(restarted.http) as unknown as { ingest: { stored: number } }).ingest.stored > 0, 'the restarted worker stored what its session kept');
+    assert.ok((await health(restarted.http)).ingest.stored > 0, 'the restarted worker stored what its session kept');
     step('all stored');
     const clustered = await until('the cluster\'s alerts to settle', () => alerts(survivor.http),
       (as) => as.filter((a) => a.kind === 'class').reduce((s, a) => s + a.event_count, 0) === TOTAL);
@@ -218,6 +221,68 @@ test('three workers on PostgreSQL give the single SQLite gateway\'s events and a
     for (const cl of clients) cl.end(true);
     for (const w of workers) await stopWorker(w);
     await single?.stop();
+    await mosq.dispose();
+    await pg.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a model rollout in progress goes on when the leader is killed: the new leader completes it from the store', async () => {
+  const [mqttPort, pgPort, httpBase] = [20040, 20041, 20042];
+  const owner = keys();
+  const dir = mkdtempSync(join(tmpdir(), 'nsscl-ota-'));
+  const config = join(dir, 'gateway.json');
+  writeFileSync(config, JSON.stringify({ cluster: { leaseMs: 2000 } }));
+  const keyFile = join(dir, 'trusted.pem');
+  writeFileSync(keyFile, owner.publicKey.export({ type: 'spki', format: 'pem' }));
+  const mosq = new Mosquitto(mqttPort);
+  const pg = new Postgres(pgPort);
+  const workers: Worker[] = [];
+  const clients: MqttClient[] = [];
+  try {
+    await Promise.all([mosq.start(), pg.start()]);
+    for (let i = 0; i < 3; i++) workers.push(await startWorker(`o${i + 1}`, httpBase + i, config, pg, mqttPort, ['--model-keys', keyFile]));
+    // A killed worker does not answer: it is simply not the leader.
+    const ready = async () => (await Promise.all(workers.map((w) => health(w.http).then((h) => ({ w, h }), () => undefined))))
+      .find((x) => x?.h.worker.leader)?.w;
+    const leader = await until('a leader that took over', ready, (w) => w !== undefined);
+    const url = `mqtt://127.0.0.1:${mqttPort}`;
+    const watcher = await connect(url, { protocolVersion: 5, clientId: 'scl-ota-watcher' });
+    clients.push(watcher);
+    let record: { seq: number; state: string; admitted: string[] } | undefined;
+    watcher.on('message', (_t, p) => { if (p.length) record = JSON.parse(p.toString()); });
+    await watcher.subscribeAsync(topics.modelRollout('stable'), { qos: 1 });
+    const ids = ['o-s1', 'o-s2', 'o-s3', 'o-s4'];
+    const sensors = await Promise.all(ids.map((id) => connect(url, { protocolVersion: 5, clientId: `netsensor-${id}` })));
+    clients.push(...sensors);
+    const report = (k: number, r: Record<string, unknown>) =>
+      sensors[k].publishAsync(topics.ota(ids[k]), JSON.stringify({ v: 1, sensor: ids[k], channel: 'stable', ts: Date.now(), ...r }), { qos: 1 });
+    await Promise.all(ids.map((_, k) => report(k, { state: 'current', current: { model_id: 'm10', seq: 10 } })));
+    const rel = await release(buildTestModel({ seed: 5, hidden: 16 }), owner.privateKey, { seq: 12, rolloutPercent: 50 });
+    await watcher.publishAsync(topics.modelUpload('stable'), encodeBundle({ v: 1, envelope: rel.envelope, payload: rel.payload }), { qos: 1, retain: true });
+    await until('stage 1 admitted', async () => record, (r) => r?.seq === 12 && r.state === 'staged' && r.admitted.length === 2);
+    const admitted = record!.admitted;
+    const db = (await import('pg')).default;
+    const c = new db.Client({ host: '127.0.0.1', port: pgPort, user: 'netsensor', database: 'netsensor', password: 'test-password-not-secret' });
+    await c.connect();
+    try {
+      await until('the rollout in the store', async () => (await c.query(`SELECT state, admitted FROM model_releases WHERE channel = 'stable' AND seq = 12`)).rows[0],
+        (r) => r?.state === 'staged' && JSON.parse(r.admitted).length === 2);
+      leader!.proc.kill('SIGKILL');
+      const next = await until('another leader', ready, (w) => w !== undefined && w !== leader);
+      assert.is.not(next!.id, leader!.id);
+      // Stage 1 applies the update; the new leader sees it and opens the rollout to every sensor.
+      for (const id of admitted) await report(ids.indexOf(id), { state: 'applied', seq: 12, model_id: 'm12', current: { model_id: 'm12', seq: 12 } });
+      await until('the rollout to complete', async () => record, (r) => r?.seq === 12 && r.state === 'complete');
+      const row = await until('the store to say complete', async () => (await c.query(`SELECT state, applied FROM model_releases WHERE channel = 'stable'`)).rows[0],
+        (r) => r?.state === 'complete');
+      assert.equal(JSON.parse(row.applied).sort(), [...admitted].sort());
+    } finally {
+      await c.end();
+    }
+  } finally {
+    for (const cl of clients) cl.end(true);
+    for (const w of workers) await stopWorker(w);
     await mosq.dispose();
     await pg.dispose();
     rmSync(dir, { recursive: true, force: true });

@@ -19,12 +19,19 @@ import { describeUrl } from '../store/postgres-connection.js';
 import { PostgresStore } from '../store/postgres.js';
 import { registerClusterApi } from './cluster-api.js';
 import { CorrelationLeader } from './correlation-leader.js';
+import { LeaderBus } from './leader-bus.js';
 import { LeaderLease } from './leader-lease.js';
+import { ModelDistributor } from '../ota/distributor.js';
+import { PostgresRolloutStore } from '../ota/postgres-rollout-store.js';
+import { trustedUploadKeys } from '../index.js';
 import { SensorCounts } from './sensor-counts.js';
 import { SharedIngest } from './shared-ingest.js';
 
 export class ClusterWorker {
   private leader: CorrelationLeader | undefined;
+  private models: { distributor: ModelDistributor; rollouts: PostgresRolloutStore } | undefined;
+  /** Leading and done taking over (correlation resumed, rollouts restored). */
+  private ready = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
@@ -33,6 +40,7 @@ export class ClusterWorker {
     readonly config: GatewayConfig,
     readonly store: PostgresStore,
     readonly bus: ExternalBroker,
+    private readonly leaderBus: LeaderBus,
     readonly http: HttpServer,
     readonly ingest: SharedIngest,
     readonly sensors: SensorCounts,
@@ -62,7 +70,9 @@ export class ClusterWorker {
         { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline }, { ackAfterHandled: true });
       // Both handlers before anything else is awaited: a resumed session's queued messages arrive at once, and
       // mqtt.js handles incoming packets in order, so a SUBACK or PUBACK waits behind a message nobody takes.
+      const leaderBus = new LeaderBus(bus);
       await Promise.all([
+        leaderBus.prepare([topics.allOta, topics.allModelUploads]),
         bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true }),
         bus.subscribe(topics.allStatus, (topic, payload, done) => {
           const t = parseSensorTopic(topic);
@@ -77,11 +87,11 @@ export class ClusterWorker {
         lost: () => w!.follow(),
       }, log);
       http = new HttpServer(config.http, root.child({ component: 'http' }));
-      w = new ClusterWorker(config, store, bus, http, ingest, sensors, lease, publisher, log);
+      w = new ClusterWorker(config, store, bus, leaderBus, http, ingest, sensors, lease, publisher, log);
       const worker = w;
       registerClusterApi(http, {
         store, ingest, metrics, startedAt: Date.now(),
-        worker: { id, leader: () => lease.isLeader, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
+        worker: { id, leader: () => lease.isLeader && worker.ready, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
       });
       await http.listen();
       lease.start();
@@ -96,7 +106,16 @@ export class ClusterWorker {
     }
   }
 
+  /** Taking the lead: model distribution goes on from the rollout state in the store, correlation from its cursor. */
   private async lead(): Promise<void> {
+    this.leaderBus.activate();
+    const rollouts = await PostgresRolloutStore.load(this.store.pool, this.log);
+    const distributor = new ModelDistributor({
+      bus: this.leaderBus, persist: rollouts, trustedKeys: trustedUploadKeys(this.config, this.log),
+      maxFailureRate: this.config.models.maxFailureRate, maxFirstStagePercent: this.config.models.maxFirstStagePercent, log: this.log,
+    });
+    await distributor.start();
+    this.models = { distributor, rollouts };
     const leader = new CorrelationLeader({
       store: this.store, rules: this.config.correlation, holder: this.id, log: this.log.child({ component: 'correlate' }),
       onChanges: (changes) => this.publisher.onChanges(changes),
@@ -104,13 +123,20 @@ export class ClusterWorker {
     });
     await leader.start();
     this.leader = leader;
+    this.ready = true;
   }
 
   private async follow(): Promise<void> {
+    this.ready = false;
+    this.leaderBus.deactivate();
     const leader = this.leader;
     this.leader = undefined;
     await leader?.stop();
     this.publisher.flush();
+    const models = this.models;
+    this.models = undefined;
+    await models?.distributor.idle().catch(() => {});
+    await models?.rollouts.flushed();
   }
 
   private send(topic: string, msg: string): void {
