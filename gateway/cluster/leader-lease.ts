@@ -54,7 +54,7 @@ export class LeaderLease {
       this.renewedAt = started;
       if (!this.leading) {
         this.leading = true;
-        this.log.info({ worker: this.holder }, 'leading: correlation, alert publication and model rollout run here');
+        this.log.info('leading: correlation, alert publication and model rollout run here');
         await this.events.gained().catch((e) => { this.log.error({ err: e }, 'taking over as leader failed'); return this.stepDown(); });
       }
     } else if (this.leading) {
@@ -65,7 +65,7 @@ export class LeaderLease {
   private async stepDown(): Promise<void> {
     if (!this.leading) return;
     this.leading = false;
-    this.log.warn({ worker: this.holder }, 'no longer leading');
+    this.log.warn('no longer leading');
     await this.events.lost().catch((e) => this.log.error({ err: e }, 'stepping down failed'));
   }
 

@@ -47,6 +47,7 @@ export class ClusterWorker {
     readonly lease: LeaderLease,
     private readonly publisher: AlertPublisher,
     private readonly log: Logger,
+    private readonly root: Logger,
   ) {}
 
   get id(): string { return this.config.cluster.workerId; }
@@ -87,7 +88,7 @@ export class ClusterWorker {
         lost: () => w!.follow(),
       }, log);
       http = new HttpServer(config.http, root.child({ component: 'http' }));
-      w = new ClusterWorker(config, store, bus, leaderBus, http, ingest, sensors, lease, publisher, log);
+      w = new ClusterWorker(config, store, bus, leaderBus, http, ingest, sensors, lease, publisher, log, root);
       const worker = w;
       registerClusterApi(http, {
         store, ingest, metrics, startedAt: Date.now(),
@@ -112,12 +113,12 @@ export class ClusterWorker {
     const rollouts = await PostgresRolloutStore.load(this.store.pool, this.log);
     const distributor = new ModelDistributor({
       bus: this.leaderBus, persist: rollouts, trustedKeys: trustedUploadKeys(this.config, this.log),
-      maxFailureRate: this.config.models.maxFailureRate, maxFirstStagePercent: this.config.models.maxFirstStagePercent, log: this.log,
+      maxFailureRate: this.config.models.maxFailureRate, maxFirstStagePercent: this.config.models.maxFirstStagePercent, log: this.root.child({ worker: this.id }),
     });
     await distributor.start();
     this.models = { distributor, rollouts };
     const leader = new CorrelationLeader({
-      store: this.store, rules: this.config.correlation, holder: this.id, log: this.log.child({ component: 'correlate' }),
+      store: this.store, rules: this.config.correlation, holder: this.id, log: this.root.child({ component: 'correlate', worker: this.id }),
       onChanges: (changes) => this.publisher.onChanges(changes),
       onFenced: () => void this.lease.relinquish(),
     });
