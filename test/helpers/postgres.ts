@@ -1,15 +1,20 @@
 /**
  * A throw-away PostgreSQL cluster for tests: initdb in a temp directory as the `postgres` OS user (the server
- * refuses to run as root), its own Unix socket directory, listening on 127.0.0.1:<port> with password login.
+ * refuses to run as root; Debian's package creates that user), its own Unix socket directory, listening on 127.0.0.1:<port> with password login.
  * `dispose()` stops it (fast shutdown) and removes the directory. A missing server is a failure, never a skip.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+/** Debian's server binaries (/usr/lib/postgresql/<major>/bin), newest major first. */
+const BIN = (() => {
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a)) : [];
+  return join(root, majors[0] ?? '15', 'bin');
+})();
 export const PG_PASSWORD = 'test-password-not-secret';
 
 export class Postgres {
@@ -18,7 +23,7 @@ export class Postgres {
   log = '';
 
   constructor(readonly port: number) {
-    if (!existsSync(join(BIN, 'initdb'))) throw new Error(`PostgreSQL 15 is not installed (${BIN}/initdb): apt-get install postgresql`);
+    if (!existsSync(join(BIN, 'initdb'))) throw new Error(`PostgreSQL is not installed (${BIN}/initdb): apt-get install postgresql`);
     this.dir = mkdtempSync(join(tmpdir(), 'nsscl-pg-'));
   }
 
