@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
-import { createLogger } from '../../common/log.js';
-import { configHelp, envNamesFor, loadConfigFromArgs } from '../../gateway/config.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import { configHelp, envNamesFor, loadConfigFromArgs, type GatewayConfig } from '../../gateway/config.js';
 
 export const summary = 'run the gateway: broker, event store, correlation, alerts, API, dashboard, model updates';
 
@@ -69,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** One of several workers on a PostgreSQL store (store.url; docs/scale.md). SIGHUP reloads nothing there yet. */
-async function runWorker(config: import('../../gateway/config.js').GatewayConfig, log: import('../../common/log.js').Logger): Promise<number> {
+async function runWorker(config: GatewayConfig, log: Logger): Promise<number> {
   const { ClusterWorker } = await import('../../gateway/cluster/worker.js');
   const w = await ClusterWorker.start(config, log);
   process.stderr.write(`netsensor gateway: worker ${w.id}  dashboard http://${config.http.host}:${w.httpPort}/  mqtt ${config.mqtt.broker}\n`);
