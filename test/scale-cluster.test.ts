@@ -198,9 +198,13 @@ test('three workers on PostgreSQL give the single SQLite gateway\'s events and a
     step('all stored');
     const clustered = await until('the cluster\'s alerts to settle', () => alerts(survivor.http),
       (as) => as.filter((a) => a.kind === 'class').reduce((s, a) => s + a.event_count, 0) === TOTAL);
-    // Same alerts, whichever worker answers.
+    // Same alerts, whichever worker answers; an alert's events from another worker than the one asked before.
     assert.equal(shape(clustered), shape(reference));
     assert.equal(shape(await alerts(workers[0].http)), shape(reference));
+    const big = clustered.find((a) => a.kind === 'class')!;
+    const page = (await (await fetch(`http://127.0.0.1:${workers[0].http}/api/alerts/${big.id}/events?limit=500`, { signal: AbortSignal.timeout(5000) })).json()) as { events: Array<{ flow: { src_ip: string } }> };
+    assert.is(page.events.length, big.event_count);
+    assert.ok(page.events.every((e) => e.flow.src_ip === big.src_ip));
     // Exactly once: every event once, each linked to its alerts once (same links as the single gateway).
     const db = (await import('pg')).default;
     const c = new db.Client({ host: '127.0.0.1', port: PG_PORT, user: 'netsensor', database: 'netsensor', password: 'test-password-not-secret' });

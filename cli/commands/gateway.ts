@@ -68,15 +68,19 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** One of several workers on a PostgreSQL store (store.url; docs/scale.md). SIGHUP reloads nothing there yet. */
+/** One of several workers on a PostgreSQL store (store.url; docs/scale.md). */
 async function runWorker(config: GatewayConfig, log: Logger): Promise<number> {
   const { ClusterWorker } = await import('../../gateway/cluster/worker.js');
   const w = await ClusterWorker.start(config, log);
   process.stderr.write(`netsensor gateway: worker ${w.id}  dashboard http://${config.http.host}:${w.httpPort}/  mqtt ${config.mqtt.broker}\n`);
+  // SIGHUP's default action would end the process (systemctl reload): say instead that a worker takes changes on restart.
+  const reload = () => log.warn('reload is not supported by a gateway worker yet: restart it to apply configuration changes');
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  process.off('SIGHUP', reload);
   await w.stop();
   return 0;
 }
