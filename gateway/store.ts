@@ -39,6 +39,17 @@ export interface AlertQuery {
   cursor?: string;
 }
 
+export interface StatsQuery { since: number; until: number; bucketMs: number; sensor?: string }
+
+/** The dashboard's aggregates (GET /api/stats), the same from either store. */
+export interface AlertStats {
+  timeline: Array<{ t: number; severity: number; n: number }>;
+  top_sources: Array<{ src_ip: string; alerts: number; events: number; severity: number }>;
+  top_destinations: Array<{ dest_ip: string; alerts: number; events: number; severity: number }>;
+  open_by_severity: Array<{ severity: number; n: number }>;
+  alerts: { in_range: number; total: number; first_seen: number | null; last_seen: number | null };
+}
+
 export interface SensorRow {
   id: string;
   state: string;
@@ -281,7 +292,7 @@ export class Store {
    * bucket of their first_seen inside [since, until], and the sources and destinations with most events among
    * the alerts whose activity overlaps it. Merged alerts live on inside their fan_in alert and are not counted.
    */
-  stats(q: { since: number; until: number; bucketMs: number; sensor?: string }) {
+  stats(q: StatsQuery): AlertStats {
     const where = ['merged_into IS NULL'];
     const args: unknown[] = [];
     if (q.sensor !== undefined) { where.push('EXISTS (SELECT 1 FROM json_each(alerts.sensors) WHERE value = ?)'); args.push(q.sensor); }

@@ -127,6 +127,26 @@ for (const b of backends) {
     assert.is(p2.next_cursor, null);
   });
 
+  t('dashboard stats: timeline buckets, top sources and destinations, open by severity', async () => {
+    assert.ok(await s.tryLease('leader', 'w1', 10_000));
+    const t0 = 1_000_000_000_000;
+    const events = [
+      ...Array.from({ length: 3 }, (_, i) => makeEvent({ sensor: 'a', src: '10.9.4.1', dst: '10.8.4.1', cls: 'scan', t: t0 + i * 1000 })),
+      ...Array.from({ length: 2 }, (_, i) => makeEvent({ sensor: 'b', src: '10.9.4.2', dst: '10.8.4.2', cls: 'dos', severity: 1, t: t0 + 120_000 + i })),
+    ];
+    const stored = await s.insertEvents(events, t0);
+    const r = new Correlator(defaults.correlation, () => t0).ingest(stored);
+    assert.ok(await s.commitCorrelation({ alerts: r.changes.map((c) => c.alert), links: r.links, cursor: stored[4].seq, from: 0, holder: 'w1' }));
+    const st = await s.stats({ since: t0 - 60_000, until: t0 + 600_000, bucketMs: 60_000 });
+    assert.equal(st.timeline.map((x) => x.t), [t0 - 1000 - ((t0 - 1000) % 60_000), t0 + 120_000 - ((t0 + 120_000) % 60_000)], 'buckets of first_seen');
+    assert.equal(st.timeline.map((x) => [x.severity, x.n]), [[2, 1], [1, 1]]);
+    assert.equal(st.top_sources.map((x) => [x.src_ip, x.alerts, x.events]), [['10.9.4.1', 1, 3], ['10.9.4.2', 1, 2]]);
+    assert.equal(st.top_destinations.map((x) => [x.dest_ip, x.events]), [['10.8.4.1', 3], ['10.8.4.2', 2]]);
+    assert.equal(st.open_by_severity.map((x) => [x.severity, x.n]).sort(), [[1, 1], [2, 1]]);
+    assert.equal(st.alerts, { in_range: 2, total: 2, first_seen: t0 - 1000, last_seen: t0 + 120_001 });
+    assert.is((await s.stats({ since: t0 - 60_000, until: t0 + 600_000, bucketMs: 60_000, sensor: 'b' })).alerts.total, 1);
+  });
+
   t('recent events up to the cursor, oldest first, for a new leader to warm up from', async () => {
     const stored = await s.insertEvents(Array.from({ length: 5 }, (_, i) => makeEvent({ src: `10.9.3.${i}` })), 1000);
     await s.insertEvents([makeEvent()], 500); // received before `since`

@@ -1,9 +1,10 @@
 /**
  * The API a worker serves from the shared store: any worker answers, whichever stored the events or leads.
- * Same routes and answers as the single gateway's (http/api.ts) for health, alerts, an alert's events, sensors
- * and metrics; the rest of the single gateway's API (triage, stats, models, response) is not served by workers yet.
+ * Same routes and answers as the single gateway's (http/api.ts) for health, alerts, an alert's events, the
+ * dashboard's stats, sensors and metrics; the rest of the single gateway's API (triage, models, response,
+ * baselines) is not served by workers yet.
  */
-import { alertQueryOf, eventPage, eventPageOf, UUID } from '../http/api.js';
+import { alertQueryOf, eventPage, eventPageOf, statsQueryOf, statsReply, UUID } from '../http/api.js';
 import { HttpError, RawReply, type HttpServer } from '../http/server.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { EventStore } from '../store/event-store.js';
@@ -49,6 +50,11 @@ export function registerClusterApi(http: HttpServer, ctx: ClusterApiContext): vo
     if (!(await ctx.store.getAlert(p.id))) throw new HttpError(404, `alert ${p.id} not found`);
     const { limit, after } = eventPageOf(url);
     return eventPage(await ctx.store.alertEvents(p.id, limit + 1, after), limit);
+  });
+
+  http.route('GET', '/api/stats', async (_req, url) => {
+    const q = statsQueryOf(url);
+    return statsReply(q, await ctx.store.stats(q));
   });
 
   http.route('GET', '/api/sensors', async () => ({ sensors: await ctx.store.sensors() }));

@@ -12,7 +12,7 @@
  *                                   until, sensor, bucket
  *   GET /metrics                    Prometheus text
  */
-import type { AlertQuery, Store, StoredEvent } from '../store.js';
+import type { AlertQuery, AlertStats, StatsQuery, Store, StoredEvent } from '../store.js';
 import type { Registry } from '../registry.js';
 import type { Ingest } from '../ingest.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -108,6 +108,19 @@ export function eventPage(events: StoredEvent[], limit: number) {
   return { events: page, next_cursor: events.length > limit ? String(page[page.length - 1].seq) : null };
 }
 
+/** GET /api/stats's range, bucket (the smallest giving at most 48 over the range unless asked) and sensor. */
+export function statsQueryOf(url: URL): StatsQuery {
+  const until = timeParam(url, 'until') ?? Date.now();
+  const since = timeParam(url, 'since') ?? until - DAY;
+  if (since > until) throw new HttpError(400, 'since must not be after until');
+  const bucketMs = intParam(url, 'bucket', 1000, 365 * DAY) ?? BUCKETS.find((b) => (until - since) / b <= 48) ?? BUCKETS[BUCKETS.length - 1];
+  return { since, until, bucketMs, sensor: strParam(url, 'sensor', SENSOR) };
+}
+
+export function statsReply(q: StatsQuery, stats: AlertStats) {
+  return { time_basis: 'flow', since: q.since, until: q.until, bucket: q.bucketMs, ...(q.sensor ? { sensor: q.sensor } : {}), ...stats };
+}
+
 export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/health', () => ({
     status: 'ok',
@@ -147,13 +160,9 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/sensors', () => ({ sensors: ctx.registry.list() }));
 
   http.route('GET', '/api/stats', (_req, url) => {
-    const until = timeParam(url, 'until') ?? Date.now();
-    const since = timeParam(url, 'since') ?? until - DAY;
-    if (since > until) throw new HttpError(400, 'since must not be after until');
-    const bucket = intParam(url, 'bucket', 1000, 365 * DAY) ?? BUCKETS.find((b) => (until - since) / b <= 48) ?? BUCKETS[BUCKETS.length - 1];
-    const sensor = strParam(url, 'sensor', SENSOR);
+    const q = statsQueryOf(url);
     ctx.ingest.persistAlerts();
-    return { time_basis: 'flow', since, until, bucket, ...(sensor ? { sensor } : {}), ...ctx.store.stats({ since, until, bucketMs: bucket, sensor }) };
+    return statsReply(q, ctx.store.stats(q));
   });
 
   http.route('GET', '/metrics', async () => {

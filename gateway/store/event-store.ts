@@ -7,9 +7,9 @@
  */
 import type { RiskEvent } from '../../protocol/event.js';
 import type { Alert } from '../alert-types.js';
-import type { AlertQuery, SensorRow, StoredAlert, StoredEvent } from '../store.js';
+import type { AlertQuery, AlertStats, SensorRow, StatsQuery, StoredAlert, StoredEvent } from '../store.js';
 
-export type { AlertQuery, SensorRow, StoredAlert, StoredEvent };
+export type { AlertQuery, AlertStats, SensorRow, StatsQuery, StoredAlert, StoredEvent };
 
 export interface CorrelationCommit {
   /** Alerts created or changed (written whole: upsert by id). */
@@ -50,6 +50,8 @@ export interface EventStore {
   openAlerts(since: number): Promise<Alert[]>;
   queryAlerts(q: AlertQuery): Promise<{ alerts: StoredAlert[]; next_cursor: string | null }>;
   alertEvents(alertId: string, limit: number, afterSeq?: number): Promise<StoredEvent[]>;
+  /** The dashboard's aggregates on flow time (merged alerts not counted). */
+  stats(q: StatsQuery): Promise<AlertStats>;
   /** Registry rows, written whole; `events`/`rejected` are this writer's increments since its last write. */
   addSensorCounts(rows: SensorRow[]): Promise<void>;
   sensors(): Promise<SensorRow[]>;

@@ -14,7 +14,7 @@ import type { RiskEvent } from '../../protocol/event.js';
 import type { Alert } from '../alert-types.js';
 import {
   ALERT_COLUMNS, EVENT_COLUMN_NAMES, EVENT_COLUMNS, alertOf, annotate, eventArgs, rowToEvent,
-  type AlertQuery, type AlertRow, type SensorRow, type StoredAlert, type StoredEvent,
+  type AlertQuery, type AlertRow, type AlertStats, type SensorRow, type StatsQuery, type StoredAlert, type StoredEvent,
 } from '../store.js';
 import { LEADER_LEASE, type CorrelationCommit, type EventStore } from './event-store.js';
 import { migratePostgres } from './postgres-migrations.js';
@@ -206,6 +206,35 @@ export class PostgresStore implements EventStore {
       `SELECT e.* FROM alert_events ae JOIN events e ON e.seq = ae.event_seq
        WHERE ae.alert_id = $1 AND ae.event_seq > $2 ORDER BY ae.event_seq LIMIT $3`, [alertId, afterSeq, limit]);
     return (r.rows as Array<Record<string, unknown>>).map(rowToEvent);
+  }
+
+  /** As the SQLite store's stats (gateway/store.ts), in PostgreSQL's SQL. */
+  async stats(q: StatsQuery): Promise<AlertStats> {
+    const args: unknown[] = [];
+    const p = (v: unknown) => { args.push(v); return `$${args.length}`; };
+    const base = ['merged_into IS NULL'];
+    if (q.sensor !== undefined) base.push(`sensors::jsonb ? ${p(q.sensor)}`);
+    const where = base.join(' AND ');
+    const fixed = args.length;
+    const run = async <T>(sql: (p: (v: unknown) => string) => string): Promise<T[]> => {
+      args.length = fixed;
+      const text = sql(p);
+      return (await this.pool.query(text, args)).rows as T[];
+    };
+    const timeline = await run<{ t: number; severity: number; n: number }>((x) => { const b = x(q.bucketMs); return `SELECT (first_seen / ${b}::bigint) * ${b}::bigint AS t, severity, count(*)::int AS n FROM alerts
+      WHERE ${where} AND last_seen >= ${x(q.since)} AND first_seen >= ${x(q.since)} AND first_seen <= ${x(q.until)} GROUP BY t, severity ORDER BY t`; });
+    const top = (col: 'src_ip' | 'dest_ip', skip: string) => run<{ alerts: number; events: number; severity: number }>((x) =>
+      `SELECT ${col}, count(*)::int AS alerts, sum(event_count)::bigint AS events, min(severity) AS severity FROM alerts
+       WHERE ${where} AND last_seen >= ${x(q.since)} AND first_seen <= ${x(q.until)} AND kind != '${skip}' GROUP BY ${col} ORDER BY events DESC, ${col} LIMIT 10`);
+    const [counts] = await run<{ total: number; in_range: number | null; first: number | null; last: number | null }>((x) =>
+      `SELECT count(*)::int AS total, sum(CASE WHEN last_seen >= ${x(q.since)} AND first_seen <= ${x(q.until)} THEN 1 ELSE 0 END)::int AS in_range,
+         min(first_seen) AS first, max(last_seen) AS last FROM alerts WHERE ${where}`);
+    const bySeverity = await run<{ severity: number; n: number }>(() => `SELECT severity, count(*)::int AS n FROM alerts WHERE ${where} AND status = 'open' GROUP BY severity ORDER BY severity`);
+    return {
+      timeline, top_sources: (await top('src_ip', 'fan_in')) as AlertStats['top_sources'], top_destinations: (await top('dest_ip', 'host_sweep')) as AlertStats['top_destinations'],
+      open_by_severity: bySeverity,
+      alerts: { in_range: counts.in_range ?? 0, total: counts.total, first_seen: counts.first, last_seen: counts.last },
+    };
   }
 
   async addSensorCounts(rows: SensorRow[]): Promise<void> {

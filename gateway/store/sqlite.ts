@@ -5,7 +5,7 @@
  */
 import type { RiskEvent } from '../../protocol/event.js';
 import type { Alert } from '../alert-types.js';
-import { Store, type AlertQuery, type SensorRow, type StoredAlert, type StoredEvent, rowToEvent } from '../store.js';
+import { Store, type AlertQuery, type AlertStats, type SensorRow, type StatsQuery, type StoredAlert, type StoredEvent, rowToEvent } from '../store.js';
 import { LEADER_LEASE, type CorrelationCommit, type EventStore } from './event-store.js';
 
 const CORRELATION = 'correlation';
@@ -78,6 +78,8 @@ export class SqliteEventStore implements EventStore {
   async openAlerts(since: number): Promise<Alert[]> { return this.store.openAlerts(since); }
   async queryAlerts(q: AlertQuery) { return this.store.queryAlerts(q); }
   async alertEvents(alertId: string, limit: number, afterSeq = 0): Promise<StoredEvent[]> { return this.store.alertEvents(alertId, limit, afterSeq); }
+
+  async stats(q: StatsQuery): Promise<AlertStats> { return this.store.stats(q); }
 
   async addSensorCounts(rows: SensorRow[]): Promise<void> {
     const stmt = this.db.prepare(
