@@ -201,6 +201,12 @@ test('three workers on PostgreSQL give the single SQLite gateway\'s events and a
     // Same alerts, whichever worker answers; an alert's events from another worker than the one asked before.
     assert.equal(shape(clustered), shape(reference));
     assert.equal(shape(await alerts(workers[0].http)), shape(reference));
+    const stats = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/api/stats`, { signal: AbortSignal.timeout(5000) })).json()) as
+      { alerts: { total: number }; open_by_severity: Array<{ severity: number; n: number }>; timeline: Array<{ severity: number; n: number }> };
+    const [ss, cs] = [await stats(SINGLE_HTTP), await stats(workers[1].http)];
+    assert.is(cs.alerts.total, ss.alerts.total);
+    const bySev = (x: typeof ss) => x.open_by_severity.map((r) => `${r.severity}:${r.n}`).sort();
+    assert.equal(bySev(cs), bySev(ss), 'the dashboard\'s figures from a worker are the single gateway\'s');
     const big = clustered.find((a) => a.kind === 'class')!;
     const page = (await (await fetch(`http://127.0.0.1:${workers[0].http}/api/alerts/${big.id}/events?limit=500`, { signal: AbortSignal.timeout(5000) })).json()) as { events: Array<{ flow: { src_ip: string } }> };
     assert.is(page.events.length, big.event_count);
