@@ -2,9 +2,10 @@
  * store.url → the pg client's options. The password never sits in the URL (it would show in logs, `ps` and
  * config dumps): it comes from store.passwordFile (or PGPASSWORD / ~/.pgpass, which the client reads itself).
  * With store.caFile the connection is TLS and the server's certificate is verified against it.
+ * Only types from `pg` here: configuration is checked at every gateway start, and loading the client is not free.
  */
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import { NetsensorError } from '../../common/errors.js';
 
 export interface PostgresSettings {
@@ -14,14 +15,6 @@ export interface PostgresSettings {
   /** Connections this process opens at most. */
   poolSize?: number;
 }
-
-const INT8 = 20;
-
-/** BIGINT columns (ms timestamps, seqs, counts) as numbers: every value the gateway stores is below 2^53. */
-const types = {
-  getTypeParser: (oid: number, format?: string) =>
-    oid === INT8 ? (v: string) => Number(v) : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format),
-} as pg.CustomTypesConfig;
 
 export function postgresOptions(s: PostgresSettings): pg.PoolConfig {
   let u: URL;
@@ -43,7 +36,6 @@ export function postgresOptions(s: PostgresSettings): pg.PoolConfig {
     ssl: s.caFile ? { ca: readSecret(s.caFile, 'store.caFile'), rejectUnauthorized: true } : undefined,
     max: s.poolSize ?? 8,
     connectionTimeoutMillis: 10_000,
-    types,
   };
 }
 

@@ -20,6 +20,12 @@ import { LEADER_LEASE, type CorrelationCommit, type EventStore } from './event-s
 import { migratePostgres } from './postgres-migrations.js';
 import { postgresOptions, type PostgresSettings } from './postgres-connection.js';
 
+/** BIGINT columns (ms timestamps, seqs, counts) as numbers: every value the gateway stores is below 2^53. */
+const BIGINT_AS_NUMBER = {
+  getTypeParser: (oid: number, format?: string) =>
+    oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format),
+} as pg.CustomTypesConfig;
+
 const EVENT_LOCK = 0x6e73_6576;
 const CORRELATION = 'correlation';
 /** Rows per multi-row INSERT (PostgreSQL allows 65535 parameters per statement). */
@@ -53,7 +59,7 @@ export class PostgresStore implements EventStore {
 
   /** Connects, applies the migrations this version needs, and returns the store. */
   static async open(settings: PostgresSettings): Promise<PostgresStore> {
-    const pool = new pg.Pool(postgresOptions(settings));
+    const pool = new pg.Pool({ ...postgresOptions(settings), types: BIGINT_AS_NUMBER });
     // An idle pooled connection that dies (server restart) must not end the process; the next query reconnects.
     pool.on('error', () => {});
     try {
