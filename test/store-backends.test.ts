@@ -16,6 +16,7 @@ import { PostgresStore } from '../gateway/store/postgres.ts';
 import { postgresOptions } from '../gateway/store/postgres-connection.ts';
 import { makeEvent } from './helpers/gateway-fixtures.ts';
 import { Postgres } from './helpers/postgres.ts';
+import { makeTestCerts } from './helpers/test-certs.ts';
 
 const PG_PORT = 20010;
 const pgServer = new Postgres(PG_PORT);
@@ -219,6 +220,30 @@ shared('store.url: a password in the URL is refused; the password comes from its
   const o = postgresOptions({ url: 'postgres://u@db:5433/ns', passwordFile: pgServer.passwordFile() });
   assert.is(o.password, 'test-password-not-secret');
   assert.is(o.port, 5433);
+});
+
+shared('store.caFile: TLS to PostgreSQL, the server verified against the CA; another CA is refused', async () => {
+  const certs = makeTestCerts();
+  const tlsServer = new Postgres(PG_PORT + 2, { cert: certs.serverCert, key: certs.serverKey });
+  try {
+    await tlsServer.start();
+    const s = await PostgresStore.open({ url: tlsServer.url, passwordFile: tlsServer.passwordFile(), caFile: certs.ca });
+    try {
+      const r = await s.pool.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+      assert.is(r.rows[0].ssl, true, 'the connection is TLS');
+    } finally {
+      await s.close();
+    }
+    try {
+      await (await PostgresStore.open({ url: tlsServer.url, passwordFile: tlsServer.passwordFile(), caFile: certs.rogueCa })).close();
+      assert.unreachable('a server the CA did not sign was accepted');
+    } catch (e) {
+      assert.match(String((e as Error).message), /certificate/);
+    }
+  } finally {
+    await tlsServer.dispose();
+    certs.dispose();
+  }
 });
 
 shared.run();

@@ -4,7 +4,7 @@
  * `dispose()` stops it (fast shutdown) and removes the directory. A missing server is a failure, never a skip.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -22,7 +22,8 @@ export class Postgres {
   private child?: ChildProcess;
   log = '';
 
-  constructor(readonly port: number) {
+  /** `tls`: serve TLS too, with this certificate and key (copied into the cluster's directory for the server's user). */
+  constructor(readonly port: number, private readonly tls?: { cert: string; key: string }) {
     if (!existsSync(join(BIN, 'initdb'))) throw new Error(`PostgreSQL is not installed (${BIN}/initdb): apt-get install postgresql`);
     this.dir = mkdtempSync(join(tmpdir(), 'nsscl-pg-'));
   }
@@ -45,13 +46,22 @@ export class Postgres {
     writeFileSync(pw, PG_PASSWORD + '\n');
     chownSync(pw, uid, gid);
     const data = join(this.dir, 'data');
+    const tlsArgs: string[] = [];
+    if (this.tls) {
+      for (const [from, name] of [[this.tls.cert, 'server.crt'], [this.tls.key, 'server.key']]) {
+        copyFileSync(from, join(this.dir, name));
+        chownSync(join(this.dir, name), uid, gid);
+        chmodSync(join(this.dir, name), 0o600);
+      }
+      tlsArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${join(this.dir, 'server.crt')}`, '-c', `ssl_key_file=${join(this.dir, 'server.key')}`);
+    }
     // Started with the postgres user's ids directly (no runuser in between), so signals reach the server itself.
     const asPg = (cmd: string, args: string[]) => execFileSync(join(BIN, cmd), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir, uid, gid, env: { PGPASSWORD: PG_PASSWORD } });
     asPg('initdb', ['-D', data, '-U', 'netsensor', '--pwfile', pw, '-A', 'scram-sha-256', '--no-sync', '-E', 'UTF8']);
     // Throw-away data: no fsync, small shared memory; the socket in the cluster's own directory.
     const child = spawn(join(BIN, 'postgres'), ['-D', data, '-p', String(this.port), '-k', this.dir,
       '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=60', '-c', 'shared_buffers=32MB'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: this.dir, uid, gid });
+      '-c', 'max_connections=60', '-c', 'shared_buffers=32MB', ...tlsArgs], { stdio: ['ignore', 'ignore', 'pipe'], cwd: this.dir, uid, gid });
     this.child = child;
     child.stderr!.on('data', (d) => { this.log = (this.log + d).slice(-8192); });
     const deadline = Date.now() + 15_000;
