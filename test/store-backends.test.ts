@@ -5,6 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,6 +245,15 @@ shared('store.caFile: TLS to PostgreSQL, the server verified against the CA; ano
     await tlsServer.dispose();
     certs.dispose();
   }
+});
+
+shared('netsensor gateway with a store it cannot open: exit 2, one line naming the store, no stack', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'gateway', '--broker', 'mqtt://127.0.0.1:1',
+    '--store-url', `postgres://netsensor@127.0.0.1:${PG_PORT + 3}/netsensor`], { cwd: new URL('..', import.meta.url).pathname, encoding: 'utf8', timeout: 30_000 });
+  assert.is(r.status, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.is(lines.length, 1, r.stderr);
+  assert.match(lines[0], /store\.url: cannot open the PostgreSQL store postgres:\/\/netsensor@127\.0\.0\.1:\d+\/netsensor: connect ECONNREFUSED/);
 });
 
 shared.run();

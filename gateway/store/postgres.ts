@@ -18,7 +18,8 @@ import {
 } from '../store.js';
 import { LEADER_LEASE, type CorrelationCommit, type EventStore } from './event-store.js';
 import { migratePostgres } from './postgres-migrations.js';
-import { postgresOptions, type PostgresSettings } from './postgres-connection.js';
+import { describeUrl, postgresOptions, type PostgresSettings } from './postgres-connection.js';
+import { NetsensorError } from '../../common/errors.js';
 
 /** BIGINT columns (ms timestamps, seqs, counts) as numbers: every value the gateway stores is below 2^53. */
 const BIGINT_AS_NUMBER = {
@@ -66,7 +67,8 @@ export class PostgresStore implements EventStore {
       await migratePostgres(pool);
     } catch (e) {
       await pool.end().catch(() => {});
-      throw e;
+      // Unreachable, refused login, untrusted certificate, no right to create tables: one line naming the store.
+      throw new NetsensorError('ERR_CONFIG', `store.url: cannot open the PostgreSQL store ${describeUrl(settings.url)}: ${(e as Error).message}`, { cause: e });
     }
     return new PostgresStore(pool);
   }
