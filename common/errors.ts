@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'ERR_LIVE_CAPTURE'
   | 'ERR_OUTBOX'
   | 'ERR_ALERT_NOT_FOUND'
-  | 'ERR_ALERT_HISTORY_INVALID';
+  | 'ERR_ALERT_HISTORY_INVALID'
+  | 'ERR_NOT_LEADER';
 
 export class NetsensorError extends Error {
   readonly code: ErrorCode;

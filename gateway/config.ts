@@ -11,6 +11,7 @@ import { settingsHelp } from '../common/settings-help.js';
 import { hostname } from 'node:os';
 import { ID_PATTERN } from '../protocol/topics.js';
 import { resolveSecret } from './secrets.js';
+import { postgresOptions } from './store/postgres-connection.js';
 import { parseAllowEntry } from '../common/address-list.js';
 import { parsePlaybooks, RESPONSE_MODES, type Playbook, type ResponseMode } from './response/playbooks.js';
 
@@ -54,6 +55,19 @@ export interface GatewayConfig {
     /** When the database file passes this size the oldest events are deleted first. */
     maxBytes: number;
     retentionIntervalMs: number;
+    /** PostgreSQL instead of SQLite (postgres://user@host:port/database): the store several workers share (docs/scale.md). */
+    url?: string;
+    /** File holding the PostgreSQL password (never in the URL). */
+    passwordFile?: string;
+    /** CA certificates the PostgreSQL server is verified against; set, the connection is TLS. */
+    caFile?: string;
+  };
+  /** Several workers on one PostgreSQL store and one external broker (store.url; docs/scale.md). */
+  cluster: {
+    /** This worker's name: lease holder, MQTT client id netsensor-worker-<id> (stable, so a restart resumes its session). */
+    workerId: string;
+    /** The leader renews its lease every third of this; another worker takes over once it expired. */
+    leaseMs: number;
   };
   correlation: {
     /** Events of the same source and class closer than this join one alert. */
@@ -121,6 +135,7 @@ export const defaults: GatewayConfig = {
   mqtt: { host: '127.0.0.1', port: 1883, shareGroup: 'netsensor', clientId: `netsensor-gateway-${process.pid}`, brokerTls: { verify: true } },
   http: { host: '127.0.0.1', port: 8080, loopbackExempt: true },
   store: { path: 'netsensor-gateway.db', retentionDays: 30, maxBytes: 1024 * 1024 * 1024, retentionIntervalMs: 60_000 },
+  cluster: { workerId: defaultGatewayId(), leaseMs: 10_000 },
   correlation: { windowMs: 5 * 60_000, sweepHosts: 10, scanPorts: 20, multiSensor: 2, fanInSources: 10, updateIntervalMs: 10_000 },
   homeAssistant: { enabled: false, discoveryPrefix: 'homeassistant' },
   eve: { communityIdSeed: 0 },
@@ -172,6 +187,12 @@ export const SETTINGS: readonly Setting[] = [
   S('store.path', 'string', 'db', 'SQLite database', { envAliases: ['NETSENSOR_GW_DB'] }),
   S('store.retentionDays', 'number', 'retention-days', 'delete events older than this many days', { min: 0, exclusiveMin: true }),
   S('store.maxBytes', 'int', { name: 'max-db-mb', scale: 1024 * 1024 }, 'delete the oldest events above this database size (bytes; the flag takes MiB)', { min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER }),
+  S('store.url', 'string', 'store-url', 'PostgreSQL store shared by several gateway workers: postgres://user@host:port/database (no password here; needs --broker; docs/scale.md)',
+    { pattern: /^postgres(ql)?:\/\/\S+$/, url: true }),
+  S('store.passwordFile', 'file', 'store-password-file', 'file holding the PostgreSQL password (one line, not readable by others)'),
+  S('store.caFile', 'file', 'store-ca', 'connect to PostgreSQL over TLS, verifying the server against these CA certificates'),
+  S('cluster.workerId', 'string', 'worker-id', 'this worker\'s name among several on one PostgreSQL store (default: the host name)', { pattern: ID_PATTERN }),
+  S('cluster.leaseMs', 'int', undefined, 'leader lease (ms): renewed every third of it, taken over by another worker once expired', { min: 1000, max: 600_000 }),
   S('store.retentionIntervalMs', 'int', undefined, 'how often retention runs (ms)', { min: 100, max: DAY_MS }),
   S('correlation.windowMs', 'int', { name: 'window-s', scale: 1000 }, 'correlation window (ms; the flag takes seconds)', { min: 1, max: DAY_MS }),
   S('correlation.sweepHosts', 'int', undefined, 'distinct hosts from one source within the window that make a sweep alert', { min: 2, max: 1_000_000 }),
@@ -225,6 +246,8 @@ function validateWhole(c: GatewayConfig, env: NodeJS.ProcessEnv): GatewayConfig 
   if ((b.certFile === undefined) !== (b.keyFile === undefined)) throw configError('mqtt.brokerTls.certFile (--broker-cert) and mqtt.brokerTls.keyFile (--broker-key) go together');
   const usesBrokerTls = b.caFile !== undefined || b.certFile !== undefined || !b.verify;
   if (usesBrokerTls && !c.mqtt.broker?.startsWith('mqtts://')) throw configError('mqtt.brokerTls.* applies to an external broker over TLS: set mqtt.broker (--broker) to mqtts://host:port');
+  if (c.store.url) postgresOptions({ url: c.store.url }); // its shape, and no password in it (named without echoing it)
+  if (c.store.url && !c.mqtt.broker) throw configError('store.url (several workers on PostgreSQL) needs an external broker: set mqtt.broker (--broker)');
   c.http.token = resolveSecret({ value: 'http.token', file: 'http.tokenFile', credential: 'api-token', current: c.http.token, currentFile: c.http.tokenFile }, env);
   if (c.http.token !== undefined && c.http.token.length < 16) throw configError('http.token (from its file): expected at least 16 characters', { key: 'http.token' });
   c.mqtt.password = resolveSecret({ value: 'mqtt.password', file: 'mqtt.passwordFile', credential: 'mqtt-password', current: c.mqtt.password, currentFile: c.mqtt.passwordFile }, env);

@@ -104,6 +104,15 @@ export class Correlator {
     }
   }
 
+  /**
+   * Rebuilds per-source tracking (rule 3's hosts and ports, the recent events a new scan alert takes along) from
+   * events already correlated elsewhere, without touching any alert: a worker taking over correlation calls it
+   * with the window's stored events so a scan that was building up is recognised as the previous leader would have.
+   */
+  warm(events: StoredEvent[]): void {
+    for (const e of events) if (!e.episode) this.touchSource(e, e.flow.last_seen_ms > 0 ? e.flow.last_seen_ms : e.ts);
+  }
+
   openCount(): number {
     return this.open.size;
   }

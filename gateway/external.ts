@@ -3,7 +3,7 @@
  * subscribed through a shared subscription (`$share/<group>/…`) so several gateways split the load; status and
  * OTA topics are subscribed normally because every gateway keeps the whole registry.
  */
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connect as mqttConnect, type MqttClient } from 'mqtt';
 import { readPem } from './tls-files.js';
 import type { Logger } from '../common/log.js';
 import { NetsensorError } from '../common/errors.js';
@@ -13,19 +13,46 @@ import type { GatewayConfig } from './config.js';
 export class ExternalBroker implements Bus {
   readonly kind = 'external' as const;
   private readonly handlers: Array<{ filter: string; handler: MessageHandler }> = [];
+  private unclaimed: Array<{ topic: string; payload: Buffer; release: () => void }> = [];
 
-  private constructor(private readonly client: MqttClient, private readonly group: string, private readonly log: Logger) {
-    client.on('message', (topic, payload) => {
-      for (const h of this.handlers) {
-        if (!topicMatches(h.filter, topic)) continue;
-        try {
-          // mqtt.js acknowledges on its own; dedup covers a redelivery after a crash.
-          h.handler(topic, payload, () => {});
-        } catch (e) {
-          this.log.error({ err: e, topic }, 'message handler failed');
-        }
+  /** Runs the matching handlers; with `wait`, resolves once each called `done` (undefined: no handler matched). */
+  private dispatch(topic: string, payload: Buffer, wait: boolean): Promise<unknown> | undefined {
+    const waits: Array<Promise<void>> = [];
+    for (const h of this.handlers) {
+      if (!topicMatches(h.filter, topic)) continue;
+      let done = () => {};
+      waits.push(wait ? new Promise<void>((r) => { done = r; }) : Promise.resolve());
+      try {
+        h.handler(topic, payload, done);
+      } catch (e) {
+        done();
+        this.log.error({ err: e, topic }, 'message handler failed');
       }
+    }
+    return waits.length ? Promise.all(waits) : undefined;
+  }
+
+  private constructor(private readonly client: MqttClient, private readonly group: string, private readonly log: Logger, ackAfterHandled = false) {
+    // With ackAfterHandled, a QoS 1 message is acknowledged (PUBACK) only once every handler called `done` (the
+    // batch is committed): a worker killed before that leaves the message with the broker, which delivers it again.
+    // Messages that arrive before their handler subscribed (a persistent session's queue is delivered right after
+    // CONNACK) wait for it rather than being acknowledged unhandled.
+    const handled = new WeakMap<object, Promise<unknown>>();
+    client.on('message', (topic, payload, packet) => {
+      const claimed = this.dispatch(topic, payload, ackAfterHandled);
+      if (claimed) handled.set(packet, claimed);
+      else if (ackAfterHandled) handled.set(packet, new Promise<void>((r) => this.unclaimed.push({ topic, payload, release: r })));
     });
+    if (ackAfterHandled) {
+      // mqtt.js calls handleMessage after 'message' and sends the PUBACK when it calls back.
+      const base = client.handleMessage.bind(client);
+      client.handleMessage = (packet, callback) => {
+        const wait = handled.get(packet);
+        if (!wait) return base(packet, callback);
+        handled.delete(packet);
+        void wait.then(() => base(packet, callback));
+      };
+    }
     client.on('error', (e) => log.warn({ err: e }, 'external broker error'));
     client.on('reconnect', () => log.info('reconnecting to external broker'));
   }
@@ -34,11 +61,12 @@ export class ExternalBroker implements Bus {
    * `status`: the gateway's status topic; `will` is published (retained) by the broker when this connection dies,
    * `online()` is published again after every reconnect (the will may have said offline meanwhile).
    */
-  static async connect(cfg: GatewayConfig['mqtt'], log: Logger, status?: { topic: string; will: string; online: () => string }): Promise<ExternalBroker> {
+  static async connect(cfg: GatewayConfig['mqtt'], log: Logger, status?: { topic: string; will: string; online: () => string },
+    opts: { ackAfterHandled?: boolean } = {}): Promise<ExternalBroker> {
     const url = cfg.broker!;
     if (!cfg.brokerTls.verify) log.warn({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'the external broker\'s certificate is NOT verified (mqtt.brokerTls.verify false): anyone on the path can pose as the broker');
     try {
-      const client = await connectAsync(url, {
+      const client = mqttConnect(url, {
         protocolVersion: 5,
         clientId: cfg.clientId,
         username: cfg.username,
@@ -55,13 +83,16 @@ export class ExternalBroker implements Bus {
         key: readPem(cfg.brokerTls.keyFile, 'mqtt.brokerTls.keyFile'),
         rejectUnauthorized: cfg.brokerTls.verify,
       });
+      // Listening before the connection is up: a persistent session's queued messages come right after CONNACK.
+      const broker = new ExternalBroker(client, cfg.shareGroup, log, opts.ackAfterHandled);
+      await connected(client);
       log.info({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'connected to external broker (MQTT v5)');
       if (status) {
         client.on('connect', () => client.publish(status.topic, status.online(), { qos: 1, retain: true }, (e) => {
           if (e) log.warn({ err: e }, 'publishing the online status failed');
         }));
       }
-      return new ExternalBroker(client, cfg.shareGroup, log);
+      return broker;
     } catch (e) {
       throw new NetsensorError('ERR_CONFIG', `cannot connect to broker ${url}: ${(e as Error).message}`, { cause: e });
     }
@@ -69,6 +100,9 @@ export class ExternalBroker implements Bus {
 
   async subscribe(filter: string, handler: MessageHandler, opts: { shared?: boolean } = {}): Promise<void> {
     this.handlers.push({ filter, handler });
+    const waiting = this.unclaimed.filter((m) => topicMatches(filter, m.topic));
+    this.unclaimed = this.unclaimed.filter((m) => !topicMatches(filter, m.topic));
+    for (const m of waiting) void this.dispatch(m.topic, m.payload, true)!.then(m.release);
     const wire = opts.shared ? `$share/${this.group}/${filter}` : filter;
     const granted = await this.client.subscribeAsync(wire, { qos: 1 });
     if (granted.some((g) => g.qos > 2)) throw new NetsensorError('ERR_CONFIG', `broker refused subscription to ${wire} (check its ACL)`);
@@ -81,4 +115,15 @@ export class ExternalBroker implements Bus {
   async close(): Promise<void> {
     await this.client.endAsync();
   }
+}
+
+/** Resolves on CONNACK; the first error before it ends the client and rejects (as mqtt's connectAsync does). */
+function connected(client: MqttClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const off = () => { client.off('connect', onConnect); client.off('error', onError); };
+    const onConnect = () => { off(); resolve(); };
+    const onError = (e: Error) => { off(); client.end(); reject(e); };
+    client.on('connect', onConnect);
+    client.on('error', onError);
+  });
 }

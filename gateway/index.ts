@@ -271,7 +271,7 @@ function dashboardUrl(http: GatewayConfig['http']): string {
 }
 
 /** Keys an upload must be signed by (models.trustedKeysFile); none → every upload is refused. */
-function trustedUploadKeys(config: GatewayConfig, log: Logger): import('node:crypto').KeyObject[] | undefined {
+export function trustedUploadKeys(config: GatewayConfig, log: Logger): import('node:crypto').KeyObject[] | undefined {
   const file = config.models.trustedKeysFile;
   if (!file) {
     log.warn('models.trustedKeysFile not set: model uploads are refused until it names the public keys they must be signed by');

@@ -21,6 +21,19 @@ export interface IngestResult {
   reason?: IngestRejectReason;
 }
 
+export type DecodedMessage = { sensor: string; batch: EventBatch } | { reason: IngestRejectReason; sensor?: string; detail: string };
+
+/** One event message → its validated batch, or why it is rejected (never throws). */
+export function decodeEventMessage(topic: string, payload: Buffer): DecodedMessage {
+  const t = parseSensorTopic(topic);
+  if (!t || t.kind !== 'events') return { reason: 'bad_topic', detail: topic };
+  try {
+    return { sensor: t.sensorId, batch: decodeBatch(payload, t.sensorId) };
+  } catch (e) {
+    return e instanceof EventRejected ? { reason: e.reason, sensor: t.sensorId, detail: e.message } : { reason: 'not_cbor', sensor: t.sensorId, detail: String((e as Error)?.message ?? e) };
+  }
+}
+
 export class Ingest {
   /** Rejected batches by reason since start (also exported as a Prometheus counter). */
   readonly rejected: Record<string, number> = {};
@@ -116,13 +129,9 @@ export class Ingest {
     items.forEach(([topic, payload], index) => {
       this.batches += 1;
       this.metrics.batches.inc();
-      const t = parseSensorTopic(topic);
-      if (!t || t.kind !== 'events') { results[index] = this.reject('bad_topic', undefined, topic); return; }
-      try {
-        valid.push({ index, sensor: t.sensorId, batch: decodeBatch(payload, t.sensorId) });
-      } catch (e) {
-        results[index] = e instanceof EventRejected ? this.reject(e.reason, t.sensorId, e.message) : this.reject('not_cbor', t.sensorId, String((e as Error)?.message ?? e));
-      }
+      const d = decodeEventMessage(topic, payload);
+      if ('reason' in d) results[index] = this.reject(d.reason, d.sensor, d.detail);
+      else valid.push({ index, ...d });
     });
     if (valid.length === 0) return results;
     const end = this.metrics.ingestSeconds.startTimer();

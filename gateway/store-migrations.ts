@@ -32,6 +32,14 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
       CREATE INDEX alert_history_alert ON alert_history(alert_id, id);
     `);
   },
+  // 2: the correlation cursor and leases (gateway/store/event-store.ts): the same tables PostgreSQL has, so both
+  // stores answer the same questions; with one process on SQLite it always holds the lease.
+  (db) => {
+    db.exec(`
+      CREATE TABLE cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+      CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+    `);
+  },
 ];
 
 /** Brings the database to the current version (the base schema must exist already). */

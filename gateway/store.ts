@@ -39,6 +39,17 @@ export interface AlertQuery {
   cursor?: string;
 }
 
+export interface StatsQuery { since: number; until: number; bucketMs: number; sensor?: string }
+
+/** The dashboard's aggregates (GET /api/stats), the same from either store. */
+export interface AlertStats {
+  timeline: Array<{ t: number; severity: number; n: number }>;
+  top_sources: Array<{ src_ip: string; alerts: number; events: number; severity: number }>;
+  top_destinations: Array<{ dest_ip: string; alerts: number; events: number; severity: number }>;
+  open_by_severity: Array<{ severity: number; n: number }>;
+  alerts: { in_range: number; total: number; first_seen: number | null; last_seen: number | null };
+}
+
 export interface SensorRow {
   id: string;
   state: string;
@@ -109,10 +120,13 @@ CREATE INDEX IF NOT EXISTS models_channel ON models(channel, sequence);
 `;
 
 const LINK_ROWS = 64;
-const EVENT_COLUMNS = 23;
+export const EVENT_COLUMNS = 23;
+/** The insert columns, in `eventArgs` order (both stores). */
+export const EVENT_COLUMN_NAMES = `id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto, vlan, first_seen, last_seen, end_reason,
+  s2d_packets, s2d_bytes, d2s_packets, d2s_bytes, class, severity, score, anomaly, model, body`;
 
 /** The insert parameters of one event, written into `args` from `at`. */
-function eventArgs(e: RiskEvent, received: number, args: unknown[], at: number): void {
+export function eventArgs(e: RiskEvent, received: number, args: unknown[], at: number): void {
   const f = e.flow;
   args[at] = e.id; args[at + 1] = e.sensor; args[at + 2] = Math.round(e.ts); args[at + 3] = received;
   args[at + 4] = f.src_ip; args[at + 5] = f.src_port; args[at + 6] = f.dst_ip; args[at + 7] = f.dst_port; args[at + 8] = f.proto;
@@ -123,7 +137,7 @@ function eventArgs(e: RiskEvent, received: number, args: unknown[], at: number):
 }
 
 /** Annotated in place (no copy): decoded events are owned by the ingest path. */
-function annotate(e: RiskEvent, seq: number, received: number): StoredEvent {
+export function annotate(e: RiskEvent, seq: number, received: number): StoredEvent {
   const s = e as StoredEvent;
   s.seq = seq;
   s.received = received;
@@ -171,8 +185,7 @@ export class Store {
     this.db.exec(SCHEMA);
     migrate(this.db);
     this.history = new AlertHistory(this.db);
-    const cols = `id, sensor, ts, received, src_ip, src_port, dst_ip, dst_port, proto, vlan, first_seen, last_seen, end_reason,
-      s2d_packets, s2d_bytes, d2s_packets, d2s_bytes, class, severity, score, anomaly, model, body`;
+    const cols = EVENT_COLUMN_NAMES;
     const row = `(${Array(EVENT_COLUMNS).fill('?').join(', ')})`;
     this.insertEvent = this.db.prepare(`INSERT OR IGNORE INTO events (${cols}) VALUES ${row}`);
     this.upsertAlertStmt = this.db.prepare(
@@ -279,7 +292,7 @@ export class Store {
    * bucket of their first_seen inside [since, until], and the sources and destinations with most events among
    * the alerts whose activity overlaps it. Merged alerts live on inside their fan_in alert and are not counted.
    */
-  stats(q: { since: number; until: number; bucketMs: number; sensor?: string }) {
+  stats(q: StatsQuery): AlertStats {
     const where = ['merged_into IS NULL'];
     const args: unknown[] = [];
     if (q.sensor !== undefined) { where.push('EXISTS (SELECT 1 FROM json_each(alerts.sensors) WHERE value = ?)'); args.push(q.sensor); }
@@ -375,16 +388,16 @@ export class Store {
   }
 }
 
-const ALERT_COLUMNS = 'body, triage, triage_ts, triage_actor, triage_note';
-type AlertRow = TriageRow & { body: string };
+export const ALERT_COLUMNS = 'body, triage, triage_ts, triage_actor, triage_note';
+export type AlertRow = TriageRow & { body: string };
 
-function alertOf(r: AlertRow): StoredAlert {
+export function alertOf(r: AlertRow): StoredAlert {
   const a = JSON.parse(r.body) as StoredAlert;
   a.triage = triageOf(r);
   return a;
 }
 
-function rowToEvent(r: Record<string, unknown>): StoredEvent {
+export function rowToEvent(r: Record<string, unknown>): StoredEvent {
   const body = JSON.parse(String(r.body)) as Pick<RiskEvent, 'features' | 'top' | 'episode'>;
   const n = (k: string) => Number(r[k]);
   return {

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
-import { createLogger } from '../../common/log.js';
-import { configHelp, envNamesFor, loadConfigFromArgs } from '../../gateway/config.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import { configHelp, envNamesFor, loadConfigFromArgs, type GatewayConfig } from '../../gateway/config.js';
 
 export const summary = 'run the gateway: broker, event store, correlation, alerts, API, dashboard, model updates';
 
@@ -34,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args.help) { process.stdout.write(configHelp() + '\n'); return 0; }
   const { config } = args;
   const log = createLogger(args.logLevel ?? process.env.NETSENSOR_LOG_LEVEL ?? 'info');
+  if (config.store.url) return runWorker(config, log);
   const { Gateway } = await import('../../gateway/index.js');
   const gw = await Gateway.start(config, log);
   process.stderr.write(`netsensor gateway: dashboard http://${config.http.host}:${gw.httpPort}/  mqtt ${config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}`}\n`);
@@ -64,5 +65,22 @@ export async function run(argv: string[]): Promise<number> {
   });
   process.off('SIGHUP', reload);
   await gw.stop();
+  return 0;
+}
+
+/** One of several workers on a PostgreSQL store (store.url; docs/scale.md). */
+async function runWorker(config: GatewayConfig, log: Logger): Promise<number> {
+  const { ClusterWorker } = await import('../../gateway/cluster/worker.js');
+  const w = await ClusterWorker.start(config, log);
+  process.stderr.write(`netsensor gateway: worker ${w.id}  dashboard http://${config.http.host}:${w.httpPort}/  mqtt ${config.mqtt.broker}\n`);
+  // SIGHUP's default action would end the process (systemctl reload): say instead that a worker takes changes on restart.
+  const reload = () => log.warn('reload is not supported by a gateway worker yet: restart it to apply configuration changes');
+  process.on('SIGHUP', reload);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.off('SIGHUP', reload);
+  await w.stop();
   return 0;
 }

@@ -12,7 +12,7 @@
  *                                   until, sensor, bucket
  *   GET /metrics                    Prometheus text
  */
-import type { Store } from '../store.js';
+import type { AlertQuery, AlertStats, StatsQuery, Store, StoredEvent } from '../store.js';
 import type { Registry } from '../registry.js';
 import type { Ingest } from '../ingest.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -79,6 +79,48 @@ function triageParam(url: URL): TriageState[] | undefined {
   return states as TriageState[];
 }
 
+/** GET /api/alerts's filters (the SQLite and the PostgreSQL store answer the same query). */
+export function alertQueryOf(url: URL): AlertQuery {
+  return {
+    severity: intParam(url, 'severity', 1, 3),
+    class: strParam(url, 'class', /^[a-z][a-z0-9_]{0,31}$/),
+    src_ip: strParam(url, 'src_ip', IP),
+    dest_ip: strParam(url, 'dest_ip', IP),
+    sensor: strParam(url, 'sensor', SENSOR),
+    status: strParam(url, 'status', /^(open|closed)$/),
+    triage: triageParam(url),
+    merged: boolParam(url, 'merged'),
+    since: timeParam(url, 'since'),
+    until: timeParam(url, 'until'),
+    cursor: strParam(url, 'cursor', UUID),
+    limit: intParam(url, 'limit', 1, MAX_LIMIT) ?? 50,
+  };
+}
+
+/** GET /api/alerts/:id/events: page size and the seq to continue after. */
+export function eventPageOf(url: URL): { limit: number; after: number } {
+  return { limit: intParam(url, 'limit', 1, MAX_LIMIT) ?? 100, after: intParam(url, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0 };
+}
+
+/** `events` read with limit + 1: the page and the cursor of the next one. */
+export function eventPage(events: StoredEvent[], limit: number) {
+  const page = events.slice(0, limit);
+  return { events: page, next_cursor: events.length > limit ? String(page[page.length - 1].seq) : null };
+}
+
+/** GET /api/stats's range, bucket (the smallest giving at most 48 over the range unless asked) and sensor. */
+export function statsQueryOf(url: URL): StatsQuery {
+  const until = timeParam(url, 'until') ?? Date.now();
+  const since = timeParam(url, 'since') ?? until - DAY;
+  if (since > until) throw new HttpError(400, 'since must not be after until');
+  const bucketMs = intParam(url, 'bucket', 1000, 365 * DAY) ?? BUCKETS.find((b) => (until - since) / b <= 48) ?? BUCKETS[BUCKETS.length - 1];
+  return { since, until, bucketMs, sensor: strParam(url, 'sensor', SENSOR) };
+}
+
+export function statsReply(q: StatsQuery, stats: AlertStats) {
+  return { time_basis: 'flow', since: q.since, until: q.until, bucket: q.bucketMs, ...(q.sensor ? { sensor: q.sensor } : {}), ...stats };
+}
+
 export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/health', () => ({
     status: 'ok',
@@ -95,23 +137,9 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   }));
 
   http.route('GET', '/api/alerts', (_req, url) => {
-    const limit = intParam(url, 'limit', 1, MAX_LIMIT) ?? 50;
-    const status = strParam(url, 'status', /^(open|closed)$/);
+    const q = alertQueryOf(url);
     ctx.ingest.persistAlerts();
-    return ctx.store.queryAlerts({
-      severity: intParam(url, 'severity', 1, 3),
-      class: strParam(url, 'class', /^[a-z][a-z0-9_]{0,31}$/),
-      src_ip: strParam(url, 'src_ip', IP),
-      dest_ip: strParam(url, 'dest_ip', IP),
-      sensor: strParam(url, 'sensor', SENSOR),
-      status,
-      triage: triageParam(url),
-      merged: boolParam(url, 'merged'),
-      since: timeParam(url, 'since'),
-      until: timeParam(url, 'until'),
-      cursor: strParam(url, 'cursor', UUID),
-      limit,
-    });
+    return ctx.store.queryAlerts(q);
   });
 
   http.route('GET', '/api/alerts/:id', (_req, _url, p) => {
@@ -125,23 +153,16 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/alerts/:id/events', (_req, url, p) => {
     if (!UUID.test(p.id)) throw new HttpError(400, 'alert id is not a UUID');
     if (!ctx.store.getAlert(p.id)) throw new HttpError(404, `alert ${p.id} not found`);
-    const limit = intParam(url, 'limit', 1, MAX_LIMIT) ?? 100;
-    const after = intParam(url, 'cursor', 0, Number.MAX_SAFE_INTEGER) ?? 0;
-    const events = ctx.store.alertEvents(p.id, limit + 1, after);
-    const page = events.slice(0, limit);
-    return { events: page, next_cursor: events.length > limit ? String(page[page.length - 1].seq) : null };
+    const { limit, after } = eventPageOf(url);
+    return eventPage(ctx.store.alertEvents(p.id, limit + 1, after), limit);
   });
 
   http.route('GET', '/api/sensors', () => ({ sensors: ctx.registry.list() }));
 
   http.route('GET', '/api/stats', (_req, url) => {
-    const until = timeParam(url, 'until') ?? Date.now();
-    const since = timeParam(url, 'since') ?? until - DAY;
-    if (since > until) throw new HttpError(400, 'since must not be after until');
-    const bucket = intParam(url, 'bucket', 1000, 365 * DAY) ?? BUCKETS.find((b) => (until - since) / b <= 48) ?? BUCKETS[BUCKETS.length - 1];
-    const sensor = strParam(url, 'sensor', SENSOR);
+    const q = statsQueryOf(url);
     ctx.ingest.persistAlerts();
-    return { time_basis: 'flow', since, until, bucket, ...(sensor ? { sensor } : {}), ...ctx.store.stats({ since, until, bucketMs: bucket, sensor }) };
+    return statsReply(q, ctx.store.stats(q));
   });
 
   http.route('GET', '/metrics', async () => {

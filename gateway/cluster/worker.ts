@@ -1,0 +1,164 @@
+/**
+ * A gateway worker: one of several on one external broker (MQTT v5) and one PostgreSQL store (docs/scale.md).
+ * Every worker stores the event batches the broker hands it through the shared subscription (exactly once by
+ * event id), keeps the sensors' status and serves the API from the shared store. One of them, the holder of the
+ * leader lease, also correlates the stored events into alerts and publishes them; when it dies, another takes
+ * the lease over and goes on from the cursor and the open alerts in the store.
+ */
+import type { Logger } from '../../common/log.js';
+import { parseSensorTopic, topics } from '../../protocol/topics.js';
+import { AlertPublisher } from '../alert-publisher.js';
+import { alertTopic, toEve } from '../alerts.js';
+import type { GatewayConfig } from '../config.js';
+import { ExternalBroker } from '../external.js';
+import { GATEWAY_WILL, gatewayOffline, gatewayOnline } from '../gateway-status.js';
+import { HttpServer } from '../http/server.js';
+import { createGatewayMetrics } from '../metrics.js';
+import { LEADER_LEASE } from '../store/event-store.js';
+import { describeUrl } from '../store/postgres-connection.js';
+import { PostgresStore } from '../store/postgres.js';
+import { registerClusterApi } from './cluster-api.js';
+import { CorrelationLeader } from './correlation-leader.js';
+import { LeaderBus } from './leader-bus.js';
+import { LeaderLease } from './leader-lease.js';
+import { ModelDistributor } from '../ota/distributor.js';
+import { PostgresRolloutStore } from '../ota/postgres-rollout-store.js';
+import { trustedUploadKeys } from '../index.js';
+import { SensorCounts } from './sensor-counts.js';
+import { SharedIngest } from './shared-ingest.js';
+
+export class ClusterWorker {
+  private leader: CorrelationLeader | undefined;
+  private models: { distributor: ModelDistributor; rollouts: PostgresRolloutStore } | undefined;
+  /** Leading and done taking over (correlation resumed, rollouts restored). */
+  private ready = false;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly publishing = new Set<Promise<void>>();
+  private stopped = false;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly store: PostgresStore,
+    readonly bus: ExternalBroker,
+    private readonly leaderBus: LeaderBus,
+    readonly http: HttpServer,
+    readonly ingest: SharedIngest,
+    readonly sensors: SensorCounts,
+    readonly lease: LeaderLease,
+    private readonly publisher: AlertPublisher,
+    private readonly log: Logger,
+    private readonly root: Logger,
+  ) {}
+
+  get id(): string { return this.config.cluster.workerId; }
+  get httpPort(): number { return this.http.port; }
+  get isLeader(): boolean { return this.lease.isLeader; }
+
+  static async start(config: GatewayConfig, root: Logger): Promise<ClusterWorker> {
+    const id = config.cluster.workerId;
+    const log = root.child({ component: 'worker', worker: id });
+    const store = await PostgresStore.open({ url: config.store.url!, passwordFile: config.store.passwordFile, caFile: config.store.caFile });
+    let bus: ExternalBroker | undefined;
+    let http: HttpServer | undefined;
+    try {
+      const metrics = createGatewayMetrics();
+      const sensors = new SensorCounts(store, root.child({ component: 'registry' }));
+      const statusTopic = topics.gatewayStatus(id);
+      // A stable client id: a worker that restarts resumes its broker session and gets what was queued for it.
+      let w: ClusterWorker | undefined;
+      const ingest = new SharedIngest(store, sensors, metrics, root.child({ component: 'ingest' }));
+      bus = await ExternalBroker.connect({ ...config.mqtt, clientId: `netsensor-worker-${id}` }, root.child({ component: 'mqtt' }),
+        { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline }, { ackAfterHandled: true });
+      // Both handlers before anything else is awaited: a resumed session's queued messages arrive at once, and
+      // mqtt.js handles incoming packets in order, so a SUBACK or PUBACK waits behind a message nobody takes.
+      const leaderBus = new LeaderBus(bus);
+      await Promise.all([
+        leaderBus.prepare([topics.allOta, topics.allModelUploads]),
+        bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true }),
+        bus.subscribe(topics.allStatus, (topic, payload, done) => {
+          const t = parseSensorTopic(topic);
+          if (t) sensors.onStatus(t.sensorId, payload);
+          done();
+        }),
+      ]);
+      await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
+      const publisher = new AlertPublisher((a, sensor, reason) => w?.send(alertTopic(a, sensor), JSON.stringify(toEve(a, sensor, reason))), config.correlation.updateIntervalMs);
+      const lease = new LeaderLease(store, id, config.cluster.leaseMs, {
+        gained: () => w!.lead(),
+        lost: () => w!.follow(),
+      }, log);
+      http = new HttpServer(config.http, root.child({ component: 'http' }));
+      w = new ClusterWorker(config, store, bus, leaderBus, http, ingest, sensors, lease, publisher, log, root);
+      const worker = w;
+      registerClusterApi(http, {
+        store, ingest, metrics, startedAt: Date.now(),
+        worker: { id, leader: () => lease.isLeader && worker.ready, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
+      });
+      await http.listen();
+      lease.start();
+      w.timers.push(setInterval(() => sensors.flush().catch((e) => log.warn({ err: e }, 'writing sensor counts failed')), 2000).unref());
+      log.info({ http: `http://${config.http.host}:${http.port}/`, broker: config.mqtt.broker, store: describeUrl(config.store.url!) }, 'gateway worker started');
+      return w;
+    } catch (e) {
+      await http?.close().catch(() => {});
+      await bus?.close().catch(() => {});
+      await store.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Taking the lead: model distribution goes on from the rollout state in the store, correlation from its cursor. */
+  private async lead(): Promise<void> {
+    this.leaderBus.activate();
+    const rollouts = await PostgresRolloutStore.load(this.store.pool, this.log);
+    const distributor = new ModelDistributor({
+      bus: this.leaderBus, persist: rollouts, trustedKeys: trustedUploadKeys(this.config, this.log),
+      maxFailureRate: this.config.models.maxFailureRate, maxFirstStagePercent: this.config.models.maxFirstStagePercent, log: this.root.child({ worker: this.id }),
+    });
+    await distributor.start();
+    this.models = { distributor, rollouts };
+    const leader = new CorrelationLeader({
+      store: this.store, rules: this.config.correlation, holder: this.id, log: this.root.child({ component: 'correlate', worker: this.id }),
+      onChanges: (changes) => this.publisher.onChanges(changes),
+      onFenced: () => void this.lease.relinquish(),
+    });
+    await leader.start();
+    this.leader = leader;
+    this.ready = true;
+  }
+
+  private async follow(): Promise<void> {
+    this.ready = false;
+    this.leaderBus.deactivate();
+    const leader = this.leader;
+    this.leader = undefined;
+    await leader?.stop();
+    this.publisher.flush();
+    const models = this.models;
+    this.models = undefined;
+    await models?.distributor.idle().catch(() => {});
+    await models?.rollouts.flushed();
+  }
+
+  private send(topic: string, msg: string): void {
+    const p: Promise<void> = this.bus.publish(topic, msg, { qos: 1 })
+      .catch((e) => this.log.warn({ err: e }, 'alert publish failed'))
+      .finally(() => this.publishing.delete(p));
+    this.publishing.add(p);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.http.close().catch(() => {});
+    await this.lease.stop();
+    this.ingest.stop();
+    await Promise.all([...this.publishing]);
+    await this.bus.publish(topics.gatewayStatus(this.id), gatewayOffline(), { qos: 1, retain: true }).catch(() => {});
+    await this.bus.close().catch((e) => this.log.warn({ err: e }, 'closing broker connection failed'));
+    await this.sensors.flush().catch(() => {});
+    await this.store.close().catch(() => {});
+    this.log.info('gateway worker stopped');
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Several gateway workers: three real `netsensor gateway` processes on one Mosquitto (MQTT v5 shared
+ * subscription) and one PostgreSQL, 100 simulated sensors (MQTT clients publishing CBOR event batches). The same
+ * event stream also goes to one gateway on SQLite (embedded broker). Both must store every event exactly once and
+ * make the same alerts (kind, class, source, event count, severity). The leader is killed with kill -9 while
+ * sensors publish: nothing is lost or doubled, the lead moves to another worker, and the killed worker, started
+ * again, drains what the broker kept for it. Ports 20020–20049; PostgreSQL and Mosquitto are this test's own.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import type { MqttClient } from 'mqtt';
+import type { RiskEvent } from '../protocol/event.ts';
+import { topics } from '../protocol/topics.ts';
+import { connect, makeBatch, startGateway } from './helpers/gateway-fixtures.ts';
+import { Mosquitto, sleep } from './helpers/mosquitto.ts';
+import { Postgres } from './helpers/postgres.ts';
+import { buildTestModel, keys, release } from './helpers/ota-fixtures.ts';
+import { encodeBundle } from '../protocol/manifest.ts';
+
+const MQTT_PORT = 20020;
+const PG_PORT = 20021;
+const SINGLE_MQTT = 20025;
+const SINGLE_HTTP = 20026;
+const WORKER_HTTP = [20030, 20031, 20032];
+const SENSORS = 100;
+const BATCHES = 4;
+const PER_BATCH = 25;
+const SOURCES = 60;
+const CLASSES = ['scan', 'dos', 'bruteforce'] as const;
+const root = new URL('..', import.meta.url).pathname;
+
+/** The deterministic stream: per sensor, BATCHES batches; a source's class, host and port(s) follow from its number. */
+function makeStream(): Array<{ sensor: string; payload: Buffer }> {
+  const base = Date.now() - 60_000;
+  const out: Array<{ sensor: string; payload: Buffer }> = [];
+  for (let k = 0; k < SENSORS; k++) {
+    const sensor = `s${String(k).padStart(3, '0')}`;
+    for (let b = 0; b < BATCHES; b++) {
+      const events: RiskEvent[] = [];
+      for (let i = 0; i < PER_BATCH; i++) {
+        const n = b * PER_BATCH + i;
+        const j = (k * 7 + n) % SOURCES;
+        const t = base + n * 100 + k;
+        events.push({
+          v: 1, id: uuidv7(), sensor, ts: t,
+          flow: {
+            src_ip: `10.240.1.${j + 1}`, src_port: 40000 + n, dst_ip: `10.240.2.${j + 1}`, dst_port: j < 3 ? 1000 + ((k * 100 + n) % 29) : 22, proto: 6, vlan: 0,
+            first_seen_ms: t - 500, last_seen_ms: t, end_reason: 'fin', src2dst_packets: 4, src2dst_bytes: 300, dst2src_packets: 2, dst2src_bytes: 120,
+          },
+          class: CLASSES[j % 3], score: 0.9, anomaly: 0.5, severity: ((j % 3) + 1) as 1 | 2 | 3, model: 'test-model-1',
+          features: { duration_ms: 500 }, top: [['dst_port', 0.5]],
+        });
+      }
+      out.push({ sensor, payload: makeBatch(sensor, events, b + 1) });
+    }
+  }
+  return out;
+}
+
+const TOTAL = SENSORS * BATCHES * PER_BATCH;
+
+async function sensorsConnect(url: string, v5: boolean): Promise<Map<string, MqttClient>> {
+  const clients = new Map<string, MqttClient>();
+  await Promise.all(Array.from({ length: SENSORS }, async (_, k) => {
+    const id = `s${String(k).padStart(3, '0')}`;
+    clients.set(id, await connect(url, { clientId: `netsensor-${id}`, protocolVersion: v5 ? 5 : 4 }));
+  }));
+  return clients;
+}
+
+async function publish(clients: Map<string, MqttClient>, items: Array<{ sensor: string; payload: Buffer }>): Promise<void> {
+  await Promise.all(items.map((i) => clients.get(i.sensor)!.publishAsync(topics.events(i.sensor), i.payload, { qos: 1 })));
+}
+
+type AlertView = { id: string; kind: string; class: string; src_ip: string; event_count: number; severity: number };
+
+async function alerts(httpPort: number): Promise<AlertView[]> {
+  const r = await fetch(`http://127.0.0.1:${httpPort}/api/alerts?limit=500`, { signal: AbortSignal.timeout(5000) });
+  assert.is(r.status, 200);
+  return ((await r.json()) as { alerts: AlertView[] }).alerts;
+}
+
+const step = (m: string) => { if (process.env.SCL_DEBUG) process.stderr.write(`[scale] ${new Date().toISOString().slice(11, 23)} ${m}\n`); };
+
+const shape = (as: AlertView[]) => as.map((a) => `${a.kind} ${a.class} ${a.src_ip} ${a.event_count} ${a.severity}`).sort();
+
+/** Polls `fn` until it returns a value `ok` accepts (bounded). */
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = await fn();
+  while (!ok(v)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 400)}`);
+    await sleep(200);
+    v = await fn();
+  }
+  return v;
+}
+
+interface Worker { id: string; http: number; proc: ChildProcess; out: () => string }
+
+function startWorker(id: string, http: number, config: string, pg: Postgres, mqttPort = MQTT_PORT, extra: string[] = []): Promise<Worker> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'gateway', '--config', config, '--log-level', 'warn', ...extra,
+    '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--share-group', 'scl', '--store-url', pg.url, '--store-password-file', pg.passwordFile(),
+    '--worker-id', id, '--http-port', String(http)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => { out = (out + d).slice(-32_768); });
+  proc.stderr!.on('data', (d) => { out = (out + d).slice(-32_768); });
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`worker ${id} did not start: ${out}`)); }, 30_000);
+    const check = () => { if (out.includes(`worker ${id} `)) { clearTimeout(t); resolve({ id, http, proc, out: () => out }); } };
+    proc.stderr!.on('data', check);
+    proc.once('exit', (c) => { clearTimeout(t); reject(new Error(`worker ${id} exited (${c}): ${out}`)); });
+  });
+}
+
+async function stopWorker(w: Worker): Promise<void> {
+  if (w.proc.exitCode !== null || w.proc.signalCode !== null) return;
+  const ended = new Promise((r) => w.proc.once('exit', r));
+  w.proc.kill('SIGTERM');
+  const t = setTimeout(() => w.proc.kill('SIGKILL'), 10_000);
+  await ended;
+  clearTimeout(t);
+}
+
+const health = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(5000) })).json()) as {
+  ingest: { stored: number };
+  store: { events: number }; worker: { id: string; leader: boolean; leader_id: string | null };
+};
+
+test('three workers on PostgreSQL give the single SQLite gateway\'s events and alerts; kill -9 of the leader loses and doubles nothing', async () => {
+  const stream = makeStream();
+  const dir = mkdtempSync(join(tmpdir(), 'nsscl-cluster-'));
+  const config = join(dir, 'gateway.json');
+  // Short lease so the takeover is quick; every alert change published at once (counted below).
+  writeFileSync(config, JSON.stringify({ cluster: { leaseMs: 2000 }, correlation: { updateIntervalMs: 0 } }));
+  const mosq = new Mosquitto(MQTT_PORT);
+  const pg = new Postgres(PG_PORT);
+  const workers: Worker[] = [];
+  const clients: MqttClient[] = [];
+  let single: Awaited<ReturnType<typeof startGateway>> | undefined;
+  try {
+    // The reference: one gateway, SQLite, embedded broker.
+    single = await startGateway({ mqtt: { port: SINGLE_MQTT }, http: { port: SINGLE_HTTP }, correlation: { updateIntervalMs: 0 } });
+    const singleSensors = await sensorsConnect(`mqtt://127.0.0.1:${SINGLE_MQTT}`, false);
+    clients.push(...singleSensors.values());
+    await publish(singleSensors, stream);
+    await until('the single gateway to store every event', async () => single!.gw.store.countEvents(), (n) => n === TOTAL);
+    const reference = await until('the single gateway\'s alerts to settle', () => alerts(SINGLE_HTTP),
+      (as) => as.filter((a) => a.kind === 'class').reduce((s, a) => s + a.event_count, 0) === TOTAL);
+    assert.ok(reference.some((a) => a.kind === 'port_scan'), 'the stream makes port scans');
+    assert.ok(reference.some((a) => a.severity < 3 && a.class === 'bruteforce'), 'the stream escalates (several sensors)');
+
+    step('reference done');
+    await Promise.all([mosq.start(), pg.start()]);
+    step('broker+pg up');
+    for (let i = 0; i < 3; i++) workers.push(await startWorker(`w${i + 1}`, WORKER_HTTP[i], config, pg));
+    step('workers up');
+    const leaderId = (await until('a leader', () => health(WORKER_HTTP[0]), (h) => h.worker.leader_id !== null)).worker.leader_id!;
+    const watcher = await connect(`mqtt://127.0.0.1:${MQTT_PORT}`, { protocolVersion: 5, clientId: 'scl-watcher' });
+    clients.push(watcher);
+    const created = new Map<string, number>();
+    watcher.on('message', (_t, payload) => {
+      const m = JSON.parse(payload.toString()) as { netsensor: { alert_id: string; reason: string } };
+      const { alert_id: id, reason } = m.netsensor;
+      if (reason === 'created') created.set(id, (created.get(id) ?? 0) + 1);
+    });
+    await watcher.subscribeAsync('netsensor/v1/alerts/#', { qos: 1 });
+
+    step('leader known');
+    const sensors = await sensorsConnect(`mqtt://127.0.0.1:${MQTT_PORT}`, true);
+    clients.push(...sensors.values());
+    step('sensors connected');
+    const half = stream.length / 2;
+    await publish(sensors, stream.slice(0, half));
+    // kill -9 the leader while the second half is being published.
+    step('first half published');
+    const second = publish(sensors, stream.slice(half));
+    await sleep(50);
+    const leader = workers.find((w) => w.id === leaderId)!;
+    leader.proc.kill('SIGKILL');
+    await second;
+    step('second half published');
+    const survivor = workers.find((w) => w !== leader)!;
+    const moved = await until('the lead to move', () => health(survivor.http), (h) => h.worker.leader_id !== null && h.worker.leader_id !== leaderId);
+    assert.is.not(moved.worker.leader_id, leaderId);
+    // Started again (as its service manager would), the killed worker gets what the broker kept for its session.
+    if (leader.proc.exitCode === null && leader.proc.signalCode === null) await new Promise((r) => leader.proc.once('exit', r));
+    workers[workers.indexOf(leader)] = await startWorker(leader.id, leader.http, config, pg);
+    step('restarted');
+    await until('every event stored', async () => (await health(survivor.http)).store.events, (n) => n === TOTAL);
+    const restarted = workers[workers.indexOf(workers.find((w) => w.id === leader.id)!)];
+    assert.ok((await health(restarted.http)).ingest.stored > 0, 'the restarted worker stored what its session kept');
+    step('all stored');
+    const clustered = await until('the cluster\'s alerts to settle', () => alerts(survivor.http),
+      (as) => as.filter((a) => a.kind === 'class').reduce((s, a) => s + a.event_count, 0) === TOTAL);
+    // Same alerts, whichever worker answers; an alert's events from another worker than the one asked before.
+    assert.equal(shape(clustered), shape(reference));
+    assert.equal(shape(await alerts(workers[0].http)), shape(reference));
+    const stats = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/api/stats`, { signal: AbortSignal.timeout(5000) })).json()) as
+      { alerts: { total: number }; open_by_severity: Array<{ severity: number; n: number }>; timeline: Array<{ severity: number; n: number }> };
+    const [ss, cs] = [await stats(SINGLE_HTTP), await stats(workers[1].http)];
+    assert.is(cs.alerts.total, ss.alerts.total);
+    const bySev = (x: typeof ss) => x.open_by_severity.map((r) => `${r.severity}:${r.n}`).sort();
+    assert.equal(bySev(cs), bySev(ss), 'the dashboard\'s figures from a worker are the single gateway\'s');
+    const big = clustered.find((a) => a.kind === 'class')!;
+    const page = (await (await fetch(`http://127.0.0.1:${workers[0].http}/api/alerts/${big.id}/events?limit=500`, { signal: AbortSignal.timeout(5000) })).json()) as { events: Array<{ flow: { src_ip: string } }> };
+    assert.is(page.events.length, big.event_count);
+    assert.ok(page.events.every((e) => e.flow.src_ip === big.src_ip));
+    // Exactly once: every event once, each linked to its alerts once (same links as the single gateway).
+    const db = (await import('pg')).default;
+    const c = new db.Client({ host: '127.0.0.1', port: PG_PORT, user: 'netsensor', database: 'netsensor', password: 'test-password-not-secret' });
+    await c.connect();
+    try {
+      const ev = (await c.query('SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM events')).rows[0];
+      assert.equal(ev, { n: TOTAL, d: TOTAL });
+      const links = (await c.query('SELECT count(*)::int AS n FROM alert_events')).rows[0].n;
+      const singleLinks = (single.gw.store.db.prepare('SELECT count(*) AS n FROM alert_events').get() as { n: number }).n;
+      assert.is(links, singleLinks, 'the same event→alert links as the single gateway');
+    } finally {
+      await c.end();
+    }
+    // Published once: no alert announced as created twice, though the leader changed mid-run.
+    await sleep(300);
+    for (const [id, n] of created) assert.is(n, 1, `alert ${id} announced as created ${n} times`);
+  } finally {
+    for (const cl of clients) cl.end(true);
+    for (const w of workers) await stopWorker(w);
+    await single?.stop();
+    await mosq.dispose();
+    await pg.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a model rollout in progress goes on when the leader is killed: the new leader completes it from the store', async () => {
+  const [mqttPort, pgPort, httpBase] = [20040, 20041, 20042];
+  const owner = keys();
+  const dir = mkdtempSync(join(tmpdir(), 'nsscl-ota-'));
+  const config = join(dir, 'gateway.json');
+  writeFileSync(config, JSON.stringify({ cluster: { leaseMs: 2000 } }));
+  const keyFile = join(dir, 'trusted.pem');
+  writeFileSync(keyFile, owner.publicKey.export({ type: 'spki', format: 'pem' }));
+  const mosq = new Mosquitto(mqttPort);
+  const pg = new Postgres(pgPort);
+  const workers: Worker[] = [];
+  const clients: MqttClient[] = [];
+  try {
+    await Promise.all([mosq.start(), pg.start()]);
+    for (let i = 0; i < 3; i++) workers.push(await startWorker(`o${i + 1}`, httpBase + i, config, pg, mqttPort, ['--model-keys', keyFile]));
+    // A killed worker does not answer: it is simply not the leader.
+    const ready = async () => (await Promise.all(workers.map((w) => health(w.http).then((h) => ({ w, h }), () => undefined))))
+      .find((x) => x?.h.worker.leader)?.w;
+    const leader = await until('a leader that took over', ready, (w) => w !== undefined);
+    const url = `mqtt://127.0.0.1:${mqttPort}`;
+    const watcher = await connect(url, { protocolVersion: 5, clientId: 'scl-ota-watcher' });
+    clients.push(watcher);
+    let record: { seq: number; state: string; admitted: string[] } | undefined;
+    watcher.on('message', (_t, p) => { if (p.length) record = JSON.parse(p.toString()); });
+    await watcher.subscribeAsync(topics.modelRollout('stable'), { qos: 1 });
+    const ids = ['o-s1', 'o-s2', 'o-s3', 'o-s4'];
+    const sensors = await Promise.all(ids.map((id) => connect(url, { protocolVersion: 5, clientId: `netsensor-${id}` })));
+    clients.push(...sensors);
+    const report = (k: number, r: Record<string, unknown>) =>
+      sensors[k].publishAsync(topics.ota(ids[k]), JSON.stringify({ v: 1, sensor: ids[k], channel: 'stable', ts: Date.now(), ...r }), { qos: 1 });
+    await Promise.all(ids.map((_, k) => report(k, { state: 'current', current: { model_id: 'm10', seq: 10 } })));
+    const rel = await release(buildTestModel({ seed: 5, hidden: 16 }), owner.privateKey, { seq: 12, rolloutPercent: 50 });
+    await watcher.publishAsync(topics.modelUpload('stable'), encodeBundle({ v: 1, envelope: rel.envelope, payload: rel.payload }), { qos: 1, retain: true });
+    await until('stage 1 admitted', async () => record, (r) => r?.seq === 12 && r.state === 'staged' && r.admitted.length === 2);
+    const admitted = record!.admitted;
+    const db = (await import('pg')).default;
+    const c = new db.Client({ host: '127.0.0.1', port: pgPort, user: 'netsensor', database: 'netsensor', password: 'test-password-not-secret' });
+    await c.connect();
+    try {
+      await until('the rollout in the store', async () => (await c.query(`SELECT state, admitted FROM model_releases WHERE channel = 'stable' AND seq = 12`)).rows[0],
+        (r) => r?.state === 'staged' && JSON.parse(r.admitted).length === 2);
+      leader!.proc.kill('SIGKILL');
+      const next = await until('another leader', ready, (w) => w !== undefined && w !== leader);
+      assert.is.not(next!.id, leader!.id);
+      // Stage 1 applies the update; the new leader sees it and opens the rollout to every sensor.
+      for (const id of admitted) await report(ids.indexOf(id), { state: 'applied', seq: 12, model_id: 'm12', current: { model_id: 'm12', seq: 12 } });
+      await until('the rollout to complete', async () => record, (r) => r?.seq === 12 && r.state === 'complete');
+      const row = await until('the store to say complete', async () => (await c.query(`SELECT state, applied FROM model_releases WHERE channel = 'stable'`)).rows[0],
+        (r) => r?.state === 'complete');
+      assert.equal(JSON.parse(row.applied).sort(), [...admitted].sort());
+    } finally {
+      await c.end();
+    }
+  } finally {
+    for (const cl of clients) cl.end(true);
+    for (const w of workers) await stopWorker(w);
+    await mosq.dispose();
+    await pg.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
