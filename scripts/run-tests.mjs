@@ -23,6 +23,7 @@ function walk(dir) {
 const files = walk(join(root, 'test')).filter((f) => patterns.length === 0 || patterns.some((p) => f.includes(p)));
 let passed = 0, failed = 0, skipped = 0;
 const failures = [];
+const walls = [];
 
 function runFile(file) {
   return new Promise((resolve) => {
@@ -41,7 +42,13 @@ function runFile(file) {
 for (const file of files) {
   const rel = relative(root, file);
   console.log(`\n### ${rel}`);
+  const started = performance.now();
   const { code, out } = await runFile(file);
+  // uvu's Duration leaves out loading and hooks (a test may compile a WASM probe first): the whole file's wall time
+  // is what the suite's time budget is made of.
+  const wall = (performance.now() - started) / 1000;
+  walls.push([rel, wall]);
+  console.log(`  (${rel}: ${wall.toFixed(1)} s wall)`);
   const clean = out.replace(/\x1b\[[0-9;]*m/g, '');
   const total = Number(/Total:\s+(\d+)/.exec(clean)?.[1] ?? NaN);
   const p = Number(/Passed:\s+(\d+)/.exec(clean)?.[1] ?? NaN);
@@ -61,6 +68,9 @@ for (const file of files) {
   }
 }
 
+const slowest = walls.sort((a, b) => b[1] - a[1]).slice(0, 5).map(([f, w]) => `${f} ${w.toFixed(0)} s`);
+const total = walls.reduce((sum, [, w]) => sum + w, 0);
+console.log(`\n${walls.length} files in ${total.toFixed(0)} s; slowest: ${slowest.join(', ')}`);
 if (failures.length) console.log(`\nFailures:\n  ${failures.join('\n  ')}`);
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);
