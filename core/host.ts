@@ -19,13 +19,17 @@
  *   schemaHash() must equal SCHEMA_HASH32 of core/schema.ts; flowSlotBytes() = flow state bytes per slot.
  *
  * Hot path: push() writes a record straight into linear memory (no object per packet); when the ring is full
- * it runs process() and hands finished flows to the batch callback.
+ * it runs process() and hands finished flows to the batch callback. Classic pcap files take the bulk path
+ * instead (pcapRecords(), the reader's PcapBulkSink): a chunk of the file is copied into the core's stage at
+ * once and the core splits it into ring records itself (assembly/pcap-ingest.ts).
  */
 import { readFileSync } from 'node:fs';
 import { NetsensorError } from '../common/errors.js';
 import { packagePath } from '../common/paths.js';
 import { END_REASONS, NUM_FEATURES, SCHEMA_HASH32, type EndReason } from './schema.js';
 import { CORE_COUNTERS } from './decoder-events.js';
+import type { PcapBulkSink } from './capture/stats.js';
+import { PCAP_RECORD_HEADER_BYTES } from './capture/pcap.js';
 import { CONFIG_KEYS, KEY_FLAG_INTERIM, KEY_RECORD, RECORD_HEADER, STATS, abiGlobals } from './abi.js';
 
 export type CoreSettings = Partial<Record<keyof typeof CONFIG_KEYS, number>>;
@@ -92,7 +96,8 @@ type Fn = (...args: number[]) => number;
 const REQUIRED = [
   'init', 'configure', 'ringPtr', 'ringCapacity', 'process', 'lastOffset', 'advance', 'flush', 'outRows',
   'outFeaturesPtr', 'outKeysPtr', 'clearOut', 'countersPtr', 'numCounters', 'statsPtr', 'numStats', 'schemaHash',
-  'numFeatures', 'keyRecordBytes', 'flowSlotBytes',
+  'numFeatures', 'keyRecordBytes', 'flowSlotBytes', 'stagePtr', 'stageCapacity', 'ingestPcap', 'ingestStageEnd',
+  'ingestRingEnd', 'ingestBytes',
 ] as const;
 type Exports = Record<(typeof REQUIRED)[number], Fn>;
 
@@ -155,13 +160,15 @@ export function formatAddress(m: Uint8Array, at: number): string {
   return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
 }
 
-export class FlowCore {
+export class FlowCore implements PcapBulkSink {
   private readonly x: Exports;
   private readonly memory: WebAssembly.Memory;
   private u8!: Uint8Array;
   private dv!: DataView;
   private ringPtr: number;
   private readonly ringCap: number;
+  private readonly stagePtr: number;
+  private readonly stageCap: number;
   private ringOff = 0;
   private ringCount = 0;
   private handler: BatchHandler = () => {};
@@ -189,6 +196,8 @@ export class FlowCore {
     }
     this.ringPtr = x.ringPtr();
     this.ringCap = x.ringCapacity();
+    this.stagePtr = x.stagePtr();
+    this.stageCap = x.stageCapacity();
     this.views();
   }
 
@@ -267,6 +276,35 @@ export class FlowCore {
     this.ringOff += need;
     this.ringCount++;
   };
+
+  /**
+   * Bulk path for classic pcap (PcapBulkSink): copies buf[start, end) into the core's stage a stage at a time and
+   * lets the core split its complete records into the ring; stops before a record the core cannot take whole
+   * (cut off, corrupt, or bigger than the stage), which the reader then hands to push().
+   */
+  pcapRecords(buf: Uint8Array, start: number, end: number, bigEndian: boolean, nanos: boolean, linktype: number,
+    taken: { packets: number; bytes: number }): number {
+    const flags = (bigEndian ? 1 : 0) | (nanos ? 2 : 0);
+    let pos = start;
+    for (;;) {
+      const n = Math.min(end - pos, this.stageCap);
+      if (n < PCAP_RECORD_HEADER_BYTES) return pos;
+      // A chunk's ring records take less than twice its bytes (24-byte header and padding for a 16-byte one).
+      if (this.ringCount > 0 && this.ringCap - this.ringOff < 2 * n) this.sync();
+      this.u8.set(buf.subarray(pos, pos + n), this.stagePtr);
+      const records = this.x.ingestPcap(n, this.ringOff, flags, linktype);
+      if (records === 0) {
+        if (this.ringCount === 0) return pos;
+        this.sync(); // the ring may have been too full for a big record: retry once with it empty
+        continue;
+      }
+      pos += this.x.ingestStageEnd();
+      this.ringOff = this.x.ingestRingEnd();
+      this.ringCount += records;
+      taken.packets += records;
+      taken.bytes += this.x.ingestBytes();
+    }
+  }
 
   /** Runs the core over every record written so far and drains finished flows to the batch handler. */
   sync(): void {
