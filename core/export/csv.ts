@@ -16,7 +16,6 @@ export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNam
   if (opts.nfstreamNames) return nfstreamCsvWriter(out);
   const layout = recordLayout(opts);
   const idx = layout.featureIndexes;
-  const comma = TextBuffer.encode(',');
   const keyPrefixes = layout.keyColumns.map((_, i) => TextBuffer.encode(i === 0 ? '' : ','));
   const empty = new Uint8Array(0);
   const tb = new TextBuffer();
@@ -29,7 +28,7 @@ export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNam
         writeKeyColumns(tb, batch.keys[r], keyPrefixes, false);
         const base = r * NUM_FEATURES;
         for (let j = 0; j < idx.length; j++) {
-          tb.bytes(comma);
+          tb.byte(44); // ,
           tb.feature(f[base + idx[j]], empty);
         }
         tb.byte(10);
