@@ -154,7 +154,7 @@ export class TextBuffer {
     let r = Math.round(v * scale);
     if (r < 0) { this.byte(45); r = -r; }
     const ip = Math.floor(r / scale);
-    let frac = r - ip * scale; // < scale ≤ 10^6: int32
+    let frac = (r - ip * scale) | 0; // < scale ≤ 10^6; as int32, the divisions by 10 below are multiplications
     this.uint(ip);
     if (frac === 0) return;
     // The fraction as `decimals` digits with its leading zeros, written from the right; trailing zeros dropped.
