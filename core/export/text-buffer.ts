@@ -152,23 +152,26 @@ export class TextBuffer {
   /** A value with at most `decimals` fraction digits (trailing zeros dropped); |v × 10^decimals| < 2^53. */
   fixed(v: number, decimals: number, scale: number): void {
     let r = Math.round(v * scale);
-    if (r < 0) { this.byte(45); r = -r; }
+    this.room(decimals + 19); // sign, up to 16 integer digits, point, fraction (uint() makes its own room beyond 2^31)
+    const buf = this.buf;
+    if (r < 0) { buf[this.pos++] = 45; r = -r; }
     const ip = Math.floor(r / scale);
     let frac = (r - ip * scale) | 0; // < scale ≤ 10^6; as int32, the divisions by 10 below are multiplications
-    this.uint(ip);
+    if (ip < 10) buf[this.pos++] = 48 + ip;
+    else if (ip < 2147483648) this.uint31(ip | 0);
+    else this.uint(ip);
     if (frac === 0) return;
     // The fraction as `decimals` digits with its leading zeros, written from the right; trailing zeros dropped.
-    this.room(decimals + 1);
-    const buf = this.buf;
+    const out = this.buf;
     const at = this.pos;
-    buf[at] = 46;
+    out[at] = 46;
     let end = at + decimals + 1;
     for (let p = end - 1; p > at; p--) {
       const q = (frac / 10) | 0;
-      buf[p] = 48 + (frac - q * 10);
+      out[p] = 48 + (frac - q * 10);
       frac = q;
     }
-    while (buf[end - 1] === 48) end--;
+    while (out[end - 1] === 48) end--;
     this.pos = end;
   }
 
