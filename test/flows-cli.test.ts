@@ -244,4 +244,17 @@ test('number and address formatting: byte writer = reference formatter; IPv6 com
   assert.is(addr('20010000 00000001 00000000 00000000'), '2001:0:0:1::');
 });
 
+test('TextBuffer.fixed writes millisecond timestamps as their shortest decimal', () => {
+  const tb = new TextBuffer();
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const cases = [0, 0.001, 0.5, 9.9995, 10, 1700000000000, 1700000000000.001, 1700000000123.456, 1699999999999.9995, -0.0004, -12.3456];
+  for (let i = 0; i < 20000; i++) cases.push(Math.round((1.6e12 + rnd() * 2e11) * 1e3 + (i % 3 === 0 ? 0 : rnd())) / 1e3, (rnd() - 0.5) * 10 ** (rnd() * 10));
+  for (const v of cases) {
+    tb.fixed(v, 3, 1e3);
+    const r = Math.round(v * 1e3) / 1e3;
+    assert.is(tb.take().toString(), String(r === 0 ? 0 : r), String(v));
+  }
+});
+
 test.run();
