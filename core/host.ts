@@ -61,12 +61,26 @@ export interface KeyRecord {
   flow_seq: number;
 }
 
-/** Finished flows of one drain. `features` views the core's memory: valid only during the callback (copy with .slice()). */
+/**
+ * Finished flows of one drain. `features` and `keyBytes` view the core's memory: valid only during the callback
+ * (copy with .slice()). `keys` are built on first use (the CSV and JSONL writers read `keyBytes` instead).
+ */
 export interface FlowBatch {
-  rows: number;
+  readonly rows: number;
   /** rows × NUM_FEATURES, row-major, column order of core/schema.ts */
-  features: Float32Array;
-  keys: KeyRecord[];
+  readonly features: Float32Array;
+  /** rows KEY_RECORDs (core/abi.ts), as the core wrote them */
+  readonly keyBytes: Uint8Array;
+  readonly keys: KeyRecord[];
+}
+
+/** A drain's batch: its key objects (two address strings each) only exist if a consumer asks for them. */
+class CoreBatch implements FlowBatch {
+  private built: KeyRecord[] | undefined;
+  constructor(readonly rows: number, readonly features: Float32Array, readonly keyBytes: Uint8Array) {}
+  get keys(): KeyRecord[] {
+    return this.built ??= readKeyRecords(this.keyBytes, this.rows);
+  }
 }
 
 export type BatchHandler = (batch: FlowBatch) => void;
@@ -139,12 +153,20 @@ function compile(path: string): WebAssembly.Module {
   }
 }
 
+/** Whether the 16-byte address at `at` is IPv4-mapped (::ffff:a.b.c.d): the core's form of an IPv4 address. */
+export function isV4Mapped(m: Uint8Array, at: number): boolean {
+  return m[at] === 0 && m[at + 1] === 0 && m[at + 2] === 0 && m[at + 3] === 0 && m[at + 4] === 0 && m[at + 5] === 0 &&
+    m[at + 6] === 0 && m[at + 7] === 0 && m[at + 8] === 0 && m[at + 9] === 0 && m[at + 10] === 0xff && m[at + 11] === 0xff;
+}
+
+/** The end reason named by a KEY_RECORD's code (an unknown code reads as 'shutdown'). */
+export function endReasonOf(code: number): EndReason {
+  return END_REASONS[code] ?? 'shutdown';
+}
+
 /** IPv4-mapped (::ffff:a.b.c.d) → dotted quad; anything else → RFC 5952 compressed IPv6. */
 export function formatAddress(m: Uint8Array, at: number): string {
-  if (m[at] === 0 && m[at + 1] === 0 && m[at + 2] === 0 && m[at + 3] === 0 && m[at + 4] === 0 && m[at + 5] === 0 &&
-      m[at + 6] === 0 && m[at + 7] === 0 && m[at + 8] === 0 && m[at + 9] === 0 && m[at + 10] === 0xff && m[at + 11] === 0xff) {
-    return `${m[at + 12]}.${m[at + 13]}.${m[at + 14]}.${m[at + 15]}`;
-  }
+  if (isV4Mapped(m, at)) return `${m[at + 12]}.${m[at + 13]}.${m[at + 14]}.${m[at + 15]}`;
   const w: number[] = new Array(8);
   for (let i = 0; i < 8; i++) w[i] = (m[at + 2 * i] << 8) | m[at + 2 * i + 1];
   let best = -1, bestLen = 1; // a single zero group is not compressed (RFC 5952 4.2.2)
@@ -368,34 +390,40 @@ export class FlowCore implements PcapBulkSink {
     const fp = this.x.outFeaturesPtr();
     const kp = this.x.outKeysPtr();
     const features = new Float32Array(this.memory.buffer, fp, rows * NUM_FEATURES);
-    const keys: KeyRecord[] = new Array(rows);
-    const m = this.u8, dv = this.dv;
-    for (let r = 0; r < rows; r++) {
-      const k = kp + r * KEY_RECORD.bytes;
-      keys[r] = {
-        src_ip: formatAddress(m, k + K.src),
-        src_port: dv.getUint16(k + K.src_port, true),
-        dst_ip: formatAddress(m, k + K.dst),
-        dst_port: dv.getUint16(k + K.dst_port, true),
-        protocol: m[k + K.protocol],
-        ip_version: m[k + K.ip_version],
-        vlan_id: dv.getUint16(k + K.vlan_id, true),
-        first_seen_ms: dv.getFloat64(k + K.first_seen_ms, true),
-        last_seen_ms: dv.getFloat64(k + K.last_seen_ms, true),
-        src2dst_packets: dv.getFloat64(k + K.src2dst_packets, true),
-        src2dst_bytes: dv.getFloat64(k + K.src2dst_bytes, true),
-        dst2src_packets: dv.getFloat64(k + K.dst2src_packets, true),
-        dst2src_bytes: dv.getFloat64(k + K.dst2src_bytes, true),
-        end_reason: END_REASONS[m[k + K.end_reason]] ?? 'shutdown',
-        interim: (m[k + K.flags] & KEY_FLAG_INTERIM) !== 0,
-        flow_seq: dv.getUint32(k + K.flow_seq, true),
-      };
-    }
     try {
-      this.handler({ rows, features, keys });
+      this.handler(new CoreBatch(rows, features, this.u8.subarray(kp, kp + rows * KEY_RECORD.bytes)));
     } finally {
       this.x.clearOut();
     }
     return rows;
   }
+}
+
+/** The first `rows` KEY_RECORDs of `bytes`, read into objects. */
+export function readKeyRecords(bytes: Uint8Array, rows: number): KeyRecord[] {
+  const keys: KeyRecord[] = new Array(rows);
+  const m = bytes;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let r = 0; r < rows; r++) {
+    const k = r * KEY_RECORD.bytes;
+    keys[r] = {
+      src_ip: formatAddress(m, k + K.src),
+      src_port: dv.getUint16(k + K.src_port, true),
+      dst_ip: formatAddress(m, k + K.dst),
+      dst_port: dv.getUint16(k + K.dst_port, true),
+      protocol: m[k + K.protocol],
+      ip_version: m[k + K.ip_version],
+      vlan_id: dv.getUint16(k + K.vlan_id, true),
+      first_seen_ms: dv.getFloat64(k + K.first_seen_ms, true),
+      last_seen_ms: dv.getFloat64(k + K.last_seen_ms, true),
+      src2dst_packets: dv.getFloat64(k + K.src2dst_packets, true),
+      src2dst_bytes: dv.getFloat64(k + K.src2dst_bytes, true),
+      dst2src_packets: dv.getFloat64(k + K.dst2src_packets, true),
+      dst2src_bytes: dv.getFloat64(k + K.dst2src_bytes, true),
+      end_reason: endReasonOf(m[k + K.end_reason]),
+      interim: (m[k + K.flags] & KEY_FLAG_INTERIM) !== 0,
+      flow_seq: dv.getUint32(k + K.flow_seq, true),
+    };
+  }
+  return keys;
 }

@@ -24,8 +24,10 @@ export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNam
     names: layout.names,
     write(batch: FlowBatch): void {
       const f = batch.features;
+      const kb = batch.keyBytes;
+      const kv = new DataView(kb.buffer, kb.byteOffset, kb.byteLength);
       for (let r = 0; r < batch.rows; r++) {
-        writeKeyColumns(tb, batch.keys[r], keyPrefixes, false);
+        writeKeyColumns(tb, kb, kv, r, keyPrefixes, false);
         const base = r * NUM_FEATURES;
         for (let j = 0; j < idx.length; j++) {
           tb.byte(44); // ,
