@@ -11,6 +11,10 @@ import { TextBuffer } from '../core/export/text-buffer.ts';
 import { formatFeature } from '../core/export/record.ts';
 import { formatAddress, FlowCore, type KeyRecord } from '../core/host.ts';
 import { CORE_COUNTERS } from '../core/decoder-events.ts';
+import { flows as flowStream } from '../core/flows.ts';
+import { csvWriter } from '../core/export/csv.ts';
+import { jsonlWriter } from '../core/export/jsonl.ts';
+import type { TextSink } from '../core/export/writer.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));
@@ -255,6 +259,31 @@ test('TextBuffer.fixed writes millisecond timestamps as their shortest decimal',
     const r = Math.round(v * 1e3) / 1e3;
     assert.is(tb.take().toString(), String(r === 0 ? 0 : r), String(v));
   }
+});
+
+test('CSV and JSONL key columns, written from the key records, equal the batch\'s key objects (IPv4, IPv6, VLAN)', async () => {
+  const text: string[] = [];
+  const sink: TextSink = { fd: -1, closed: false, write: (t) => { text.push(typeof t === 'string' ? t : Buffer.from(t).toString()); }, end: async () => {} };
+  const json: string[] = [];
+  const jsink: TextSink = { ...sink, write: (t) => { json.push(typeof t === 'string' ? t : Buffer.from(t).toString()); } };
+  const csv = csvWriter(sink);
+  const jsonl = jsonlWriter(jsink);
+  const keys: KeyRecord[] = [];
+  for (const f of ['suricata-verify/tests/community-id-ipv6/input.pcap', 'suricata-verify/tests/eve-flow-vlan-02/input.pcap', 'chrissanders-packets/http_ip4and6.pcapng']) {
+    const core = await FlowCore.load({ maxFlows: 4096 });
+    await flowStream(sharedPcap(f), core, (b) => { csv.write(b); jsonl.write(b); keys.push(...b.keys); });
+  }
+  const lines = text.join('').trimEnd().split('\n').slice(1);
+  const objects = json.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.is(lines.length, keys.length);
+  assert.is(objects.length, keys.length);
+  assert.ok(keys.some((k) => k.ip_version === 6) && keys.some((k) => k.ip_version === 4) && keys.some((k) => k.vlan_id > 0), 'IPv4, IPv6 and VLAN flows');
+  keys.forEach((k, i) => {
+    const expect = [k.src_ip, k.src_port, k.dst_ip, k.dst_port, k.protocol, k.vlan_id, Math.round(k.first_seen_ms * 1e3) / 1e3,
+      Math.round(k.last_seen_ms * 1e3) / 1e3, k.src2dst_packets, k.src2dst_bytes, k.dst2src_packets, k.dst2src_bytes, k.end_reason];
+    assert.equal(lines[i].split(',').slice(0, RECORD_KEY_COLUMNS.length), expect.map(String), `CSV row ${i}`);
+    assert.equal(RECORD_KEY_COLUMNS.map((c) => objects[i][c]), expect, `JSON row ${i}`);
+  });
 });
 
 test.run();
