@@ -28,6 +28,11 @@ export * from './generated/abi-exports';
  *        -3 sizes out of range (1 ≤ maxFlows ≤ 2^22, 2 ≤ maxHosts ≤ 2^22, 3 ≤ maxOut ≤ 2^20)
  *   configure(key: i32, value: f64): i32                                     0, or -1 unknown key / bad value
  *   ringPtr(): usize, ringCapacity(): i32
+ *   stagePtr(): usize, stageCapacity(): i32     where JS copies a chunk of a classic pcap file (assembly/pcap-ingest.ts)
+ *   ingestPcap(stageLen: i32, ringOff: i32, flags: i32, linktype: i32): i32   splits the stage's complete pcap
+ *        records into ring records from ringOff (flags: 1 big-endian, 2 nanosecond timestamps); returns how many;
+ *        ingestStageEnd(), ingestRingEnd(), ingestBytes(): where it stopped in the stage and the ring, and the
+ *        captured bytes taken
  *   process(byteOffset: i32, count: i32): i32   handle `count` ring records starting at byteOffset; returns how
  *        many were consumed (fewer when the output is nearly full: JS drains, then calls again from
  *        lastOffset()). Never traps on any input bytes.
@@ -44,7 +49,8 @@ export * from './generated/abi-exports';
  */
 
 export { process, lastOffset } from './ring';
-export { ringPtr, ringCapacity } from './ring-buffer';
+export { ringPtr, ringCapacity, stagePtr, stageCapacity } from './ring-buffer';
+export { ingestPcap, ingestStageEnd, ingestRingEnd, ingestBytes } from './pcap-ingest';
 export {
   init, configure, advance, flush, outRows, outCapacity, outFeaturesPtr, outKeysPtr, clearOut, schemaHash, numFeatures,
   keyRecordBytes, flowSlotBytes,

@@ -9,8 +9,10 @@
  * optimisation can be checked to compute exactly the same thing: run before and after, compare the digests.
  *
  * usage: node --import tsx bench/core-micro.ts [--capture FILE] [--packets N] [--runs 3] [--wasm FILE[,FILE…]]
- *          [--random-flows N] [--ring-bytes B] [--stream] [--verify]
- *   --stream: read the capture file in every run instead (reader + core, as `netsensor flows` without export)
+ *          [--random-flows N] [--ring-bytes B] [--stream [--per-packet]] [--verify]
+ *   --stream: read the capture file in every run instead (reader + core, as `netsensor flows` without export);
+ *     a classic pcap goes to the core in bulk (FlowCore.pcapRecords), as `netsensor flows` does
+ *   --per-packet: with --stream, also run every build with the reader calling push() once per packet, interleaved
  *   --random-flows N: synthetic capture instead (N concurrent flows, each packet from a random flow, 3/4 TCP)
  *   --wasm a.wasm,b.wasm: compare builds (e.g. one saved before a change); their runs are interleaved so a load
  *     change on a shared machine hits all of them alike. The best run is printed too: load only ever slows a run.
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     verify: { type: 'boolean', default: false },
     'ring-bytes': { type: 'string' },
     stream: { type: 'boolean', default: false },
+    'per-packet': { type: 'boolean', default: false },
   },
 });
 const limit = Number(values.packets) || Infinity;
@@ -172,7 +175,9 @@ const cpuSince = (c0: NodeJS.CpuUsage) => { const c = process.cpuUsage(c0); retu
 interface Run { cpuS: number; wallS: number; syncS: number; rows: number }
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-async function once(wasm: string | undefined, digest?: Digest): Promise<Run> {
+interface Build { wasm: string | undefined; bulk: boolean; name: string }
+
+async function once({ wasm, bulk }: Build, digest?: Digest): Promise<Run> {
   const ringBytes = Number(values['ring-bytes'] ?? CORE_DEFAULTS.ringBytes);
   const core = await FlowCore.load({ ringBytes, ...(wasm ? { wasmPath: wasm } : {}) });
   let rows = 0;
@@ -184,7 +189,10 @@ async function once(wasm: string | undefined, digest?: Digest): Promise<Run> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   if (values.stream) {
-    await readCapture(source, core.push, { afterChunk: () => { const s = process.cpuUsage(); core.sync(); syncCpu += cpuSince(s); } });
+    await readCapture(source, core.push, {
+      ...(bulk ? { bulk: core } : {}),
+      afterChunk: () => { const s = process.cpuUsage(); core.sync(); syncCpu += cpuSince(s); },
+    });
   }
   for (let i = 0; i < (values.stream ? 0 : packets.count); i++) {
     const need = RECORD_HEADER.bytes + ((len[i] + 7) & ~7);
@@ -209,13 +217,18 @@ async function once(wasm: string | undefined, digest?: Digest): Promise<Run> {
 }
 
 // Several builds (--wasm a.wasm,b.wasm) run interleaved, so a load change on a shared machine hits them alike.
-const builds: (string | undefined)[] = values.wasm ? values.wasm.split(',') : [undefined];
-const results = new Map<string | undefined, Run[]>(builds.map((b) => [b, []]));
+const wasms: (string | undefined)[] = values.wasm ? values.wasm.split(',') : [undefined];
+const builds: Build[] = wasms.flatMap((wasm) => {
+  const name = wasm ?? 'build/netsensor.wasm';
+  const bulk = { wasm, bulk: true, name: values.stream ? `${name} (bulk)` : name };
+  return values.stream && values['per-packet'] ? [bulk, { wasm, bulk: false, name: `${name} (per packet)` }] : [bulk];
+});
+const results = new Map<Build, Run[]>(builds.map((b) => [b, []]));
 for (let r = 0; r < runs; r++) {
   for (const b of builds) {
     const m = await once(b);
     results.get(b)!.push(m);
-    console.log(`run ${r + 1} ${b ?? 'build/netsensor.wasm'}: ${(total / m.cpuS / 1e6).toFixed(2)} Mpps per CPU-second (push + core, ` +
+    console.log(`run ${r + 1} ${b.name}: ${(total / m.cpuS / 1e6).toFixed(2)} Mpps per CPU-second (push + core, ` +
       `${cycles(m.cpuS)}), ${(total / m.syncS / 1e6).toFixed(2)} Mpps per CPU-second in sync() (core + drain, ${cycles(m.syncS)}), ` +
       `wall ${m.wallS.toFixed(2)} s, ${m.rows} rows`);
   }
@@ -224,12 +237,12 @@ for (const b of builds) {
   const rs = results.get(b)!;
   const cpuS = median(rs.map((m) => m.cpuS));
   const syncS = median(rs.map((m) => m.syncS));
-  console.log(`median of ${runs} ${b ?? 'build/netsensor.wasm'}: ${(total / cpuS / 1e6).toFixed(2)} Mpps per CPU-second (${cycles(cpuS)} per packet), ` +
+  console.log(`median of ${runs} ${b.name}: ${(total / cpuS / 1e6).toFixed(2)} Mpps per CPU-second (${cycles(cpuS)} per packet), ` +
     `${(total / syncS / 1e6).toFixed(2)} Mpps in sync() (${cycles(syncS)}); ` +
     `best ${(total / Math.min(...rs.map((m) => m.cpuS)) / 1e6).toFixed(2)} / ${(total / Math.min(...rs.map((m) => m.syncS)) / 1e6).toFixed(2)}`);
   if (values.verify) {
     const d = new Digest();
     await once(b, d);
-    console.log(`digest ${b ?? 'build/netsensor.wasm'}: ${d.rows} rows, sum ${d.sum.toString(16)}, ordered ${d.ordered.toString(16)}`);
+    console.log(`digest ${b.name}: ${d.rows} rows, sum ${d.sum.toString(16)}, ordered ${d.ordered.toString(16)}`);
   }
 }

@@ -121,6 +121,7 @@ async function measure(pcap: string, n: number, opts: { tsharkPackets: number; p
     const t = performance.now();
     const c0 = process.cpuUsage();
     await readCapture(pcap, core.push, {
+      bulk: core, // as `netsensor flows` reads a classic pcap
       afterChunk: () => {
         core.sync();
         const st = core.stats();

@@ -18,6 +18,7 @@ export async function flows(path: string, core: FlowCore, onBatch: (b: FlowBatch
   core.onBatch(onBatch);
   const stats = await readCapture(path, core.push, {
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    bulk: core,
     afterChunk: async () => {
       core.sync();
       await opts.afterChunk?.();

@@ -19,13 +19,17 @@
  *   schemaHash() must equal SCHEMA_HASH32 of core/schema.ts; flowSlotBytes() = flow state bytes per slot.
  *
  * Hot path: push() writes a record straight into linear memory (no object per packet); when the ring is full
- * it runs process() and hands finished flows to the batch callback.
+ * it runs process() and hands finished flows to the batch callback. Classic pcap files take the bulk path
+ * instead (pcapRecords(), the reader's PcapBulkSink): a chunk of the file is copied into the core's stage at
+ * once and the core splits it into ring records itself (assembly/pcap-ingest.ts).
  */
 import { readFileSync } from 'node:fs';
 import { NetsensorError } from '../common/errors.js';
 import { packagePath } from '../common/paths.js';
 import { END_REASONS, NUM_FEATURES, SCHEMA_HASH32, type EndReason } from './schema.js';
 import { CORE_COUNTERS } from './decoder-events.js';
+import type { PcapBulkSink } from './capture/stats.js';
+import { PCAP_RECORD_HEADER_BYTES } from './capture/pcap.js';
 import { CONFIG_KEYS, KEY_FLAG_INTERIM, KEY_RECORD, RECORD_HEADER, STATS, abiGlobals } from './abi.js';
 
 export type CoreSettings = Partial<Record<keyof typeof CONFIG_KEYS, number>>;
@@ -57,12 +61,26 @@ export interface KeyRecord {
   flow_seq: number;
 }
 
-/** Finished flows of one drain. `features` views the core's memory: valid only during the callback (copy with .slice()). */
+/**
+ * Finished flows of one drain. `features` and `keyBytes` view the core's memory: valid only during the callback
+ * (copy with .slice()). `keys` are built on first use (the CSV and JSONL writers read `keyBytes` instead).
+ */
 export interface FlowBatch {
-  rows: number;
+  readonly rows: number;
   /** rows × NUM_FEATURES, row-major, column order of core/schema.ts */
-  features: Float32Array;
-  keys: KeyRecord[];
+  readonly features: Float32Array;
+  /** rows KEY_RECORDs (core/abi.ts), as the core wrote them */
+  readonly keyBytes: Uint8Array;
+  readonly keys: KeyRecord[];
+}
+
+/** A drain's batch: its key objects (two address strings each) only exist if a consumer asks for them. */
+class CoreBatch implements FlowBatch {
+  private built: KeyRecord[] | undefined;
+  constructor(readonly rows: number, readonly features: Float32Array, readonly keyBytes: Uint8Array) {}
+  get keys(): KeyRecord[] {
+    return this.built ??= readKeyRecords(this.keyBytes, this.rows);
+  }
 }
 
 export type BatchHandler = (batch: FlowBatch) => void;
@@ -92,7 +110,8 @@ type Fn = (...args: number[]) => number;
 const REQUIRED = [
   'init', 'configure', 'ringPtr', 'ringCapacity', 'process', 'lastOffset', 'advance', 'flush', 'outRows',
   'outFeaturesPtr', 'outKeysPtr', 'clearOut', 'countersPtr', 'numCounters', 'statsPtr', 'numStats', 'schemaHash',
-  'numFeatures', 'keyRecordBytes', 'flowSlotBytes',
+  'numFeatures', 'keyRecordBytes', 'flowSlotBytes', 'stagePtr', 'stageCapacity', 'ingestPcap', 'ingestStageEnd',
+  'ingestRingEnd', 'ingestBytes',
 ] as const;
 type Exports = Record<(typeof REQUIRED)[number], Fn>;
 
@@ -134,12 +153,20 @@ function compile(path: string): WebAssembly.Module {
   }
 }
 
+/** Whether the 16-byte address at `at` is IPv4-mapped (::ffff:a.b.c.d): the core's form of an IPv4 address. */
+export function isV4Mapped(m: Uint8Array, at: number): boolean {
+  return m[at] === 0 && m[at + 1] === 0 && m[at + 2] === 0 && m[at + 3] === 0 && m[at + 4] === 0 && m[at + 5] === 0 &&
+    m[at + 6] === 0 && m[at + 7] === 0 && m[at + 8] === 0 && m[at + 9] === 0 && m[at + 10] === 0xff && m[at + 11] === 0xff;
+}
+
+/** The end reason named by a KEY_RECORD's code (an unknown code reads as 'shutdown'). */
+export function endReasonOf(code: number): EndReason {
+  return END_REASONS[code] ?? 'shutdown';
+}
+
 /** IPv4-mapped (::ffff:a.b.c.d) → dotted quad; anything else → RFC 5952 compressed IPv6. */
 export function formatAddress(m: Uint8Array, at: number): string {
-  if (m[at] === 0 && m[at + 1] === 0 && m[at + 2] === 0 && m[at + 3] === 0 && m[at + 4] === 0 && m[at + 5] === 0 &&
-      m[at + 6] === 0 && m[at + 7] === 0 && m[at + 8] === 0 && m[at + 9] === 0 && m[at + 10] === 0xff && m[at + 11] === 0xff) {
-    return `${m[at + 12]}.${m[at + 13]}.${m[at + 14]}.${m[at + 15]}`;
-  }
+  if (isV4Mapped(m, at)) return `${m[at + 12]}.${m[at + 13]}.${m[at + 14]}.${m[at + 15]}`;
   const w: number[] = new Array(8);
   for (let i = 0; i < 8; i++) w[i] = (m[at + 2 * i] << 8) | m[at + 2 * i + 1];
   let best = -1, bestLen = 1; // a single zero group is not compressed (RFC 5952 4.2.2)
@@ -155,13 +182,15 @@ export function formatAddress(m: Uint8Array, at: number): string {
   return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
 }
 
-export class FlowCore {
+export class FlowCore implements PcapBulkSink {
   private readonly x: Exports;
   private readonly memory: WebAssembly.Memory;
   private u8!: Uint8Array;
   private dv!: DataView;
   private ringPtr: number;
   private readonly ringCap: number;
+  private readonly stagePtr: number;
+  private readonly stageCap: number;
   private ringOff = 0;
   private ringCount = 0;
   private handler: BatchHandler = () => {};
@@ -189,6 +218,8 @@ export class FlowCore {
     }
     this.ringPtr = x.ringPtr();
     this.ringCap = x.ringCapacity();
+    this.stagePtr = x.stagePtr();
+    this.stageCap = x.stageCapacity();
     this.views();
   }
 
@@ -268,6 +299,35 @@ export class FlowCore {
     this.ringCount++;
   };
 
+  /**
+   * Bulk path for classic pcap (PcapBulkSink): copies buf[start, end) into the core's stage a stage at a time and
+   * lets the core split its complete records into the ring; stops before a record the core cannot take whole
+   * (cut off, corrupt, or bigger than the stage), which the reader then hands to push().
+   */
+  pcapRecords(buf: Uint8Array, start: number, end: number, bigEndian: boolean, nanos: boolean, linktype: number,
+    taken: { packets: number; bytes: number }): number {
+    const flags = (bigEndian ? 1 : 0) | (nanos ? 2 : 0);
+    let pos = start;
+    for (;;) {
+      const n = Math.min(end - pos, this.stageCap);
+      if (n < PCAP_RECORD_HEADER_BYTES) return pos;
+      // A chunk's ring records take less than twice its bytes (24-byte header and padding for a 16-byte one).
+      if (this.ringCount > 0 && this.ringCap - this.ringOff < 2 * n) this.sync();
+      this.u8.set(buf.subarray(pos, pos + n), this.stagePtr);
+      const records = this.x.ingestPcap(n, this.ringOff, flags, linktype);
+      if (records === 0) {
+        if (this.ringCount === 0) return pos;
+        this.sync(); // the ring may have been too full for a big record: retry once with it empty
+        continue;
+      }
+      pos += this.x.ingestStageEnd();
+      this.ringOff = this.x.ingestRingEnd();
+      this.ringCount += records;
+      taken.packets += records;
+      taken.bytes += this.x.ingestBytes();
+    }
+  }
+
   /** Runs the core over every record written so far and drains finished flows to the batch handler. */
   sync(): void {
     let off = 0;
@@ -330,34 +390,40 @@ export class FlowCore {
     const fp = this.x.outFeaturesPtr();
     const kp = this.x.outKeysPtr();
     const features = new Float32Array(this.memory.buffer, fp, rows * NUM_FEATURES);
-    const keys: KeyRecord[] = new Array(rows);
-    const m = this.u8, dv = this.dv;
-    for (let r = 0; r < rows; r++) {
-      const k = kp + r * KEY_RECORD.bytes;
-      keys[r] = {
-        src_ip: formatAddress(m, k + K.src),
-        src_port: dv.getUint16(k + K.src_port, true),
-        dst_ip: formatAddress(m, k + K.dst),
-        dst_port: dv.getUint16(k + K.dst_port, true),
-        protocol: m[k + K.protocol],
-        ip_version: m[k + K.ip_version],
-        vlan_id: dv.getUint16(k + K.vlan_id, true),
-        first_seen_ms: dv.getFloat64(k + K.first_seen_ms, true),
-        last_seen_ms: dv.getFloat64(k + K.last_seen_ms, true),
-        src2dst_packets: dv.getFloat64(k + K.src2dst_packets, true),
-        src2dst_bytes: dv.getFloat64(k + K.src2dst_bytes, true),
-        dst2src_packets: dv.getFloat64(k + K.dst2src_packets, true),
-        dst2src_bytes: dv.getFloat64(k + K.dst2src_bytes, true),
-        end_reason: END_REASONS[m[k + K.end_reason]] ?? 'shutdown',
-        interim: (m[k + K.flags] & KEY_FLAG_INTERIM) !== 0,
-        flow_seq: dv.getUint32(k + K.flow_seq, true),
-      };
-    }
     try {
-      this.handler({ rows, features, keys });
+      this.handler(new CoreBatch(rows, features, this.u8.subarray(kp, kp + rows * KEY_RECORD.bytes)));
     } finally {
       this.x.clearOut();
     }
     return rows;
   }
+}
+
+/** The first `rows` KEY_RECORDs of `bytes`, read into objects. */
+export function readKeyRecords(bytes: Uint8Array, rows: number): KeyRecord[] {
+  const keys: KeyRecord[] = new Array(rows);
+  const m = bytes;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let r = 0; r < rows; r++) {
+    const k = r * KEY_RECORD.bytes;
+    keys[r] = {
+      src_ip: formatAddress(m, k + K.src),
+      src_port: dv.getUint16(k + K.src_port, true),
+      dst_ip: formatAddress(m, k + K.dst),
+      dst_port: dv.getUint16(k + K.dst_port, true),
+      protocol: m[k + K.protocol],
+      ip_version: m[k + K.ip_version],
+      vlan_id: dv.getUint16(k + K.vlan_id, true),
+      first_seen_ms: dv.getFloat64(k + K.first_seen_ms, true),
+      last_seen_ms: dv.getFloat64(k + K.last_seen_ms, true),
+      src2dst_packets: dv.getFloat64(k + K.src2dst_packets, true),
+      src2dst_bytes: dv.getFloat64(k + K.src2dst_bytes, true),
+      dst2src_packets: dv.getFloat64(k + K.dst2src_packets, true),
+      dst2src_bytes: dv.getFloat64(k + K.dst2src_bytes, true),
+      end_reason: endReasonOf(m[k + K.end_reason]),
+      interim: (m[k + K.flags] & KEY_FLAG_INTERIM) !== 0,
+      flow_seq: dv.getUint32(k + K.flow_seq, true),
+    };
+  }
+  return keys;
 }

@@ -11,6 +11,10 @@ import { TextBuffer } from '../core/export/text-buffer.ts';
 import { formatFeature } from '../core/export/record.ts';
 import { formatAddress, FlowCore, type KeyRecord } from '../core/host.ts';
 import { CORE_COUNTERS } from '../core/decoder-events.ts';
+import { flows as flowStream } from '../core/flows.ts';
+import { csvWriter } from '../core/export/csv.ts';
+import { jsonlWriter } from '../core/export/jsonl.ts';
+import type { TextSink } from '../core/export/writer.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));
@@ -242,6 +246,44 @@ test('number and address formatting: byte writer = reference formatter; IPv6 com
   assert.is(addr('20010db8 00010001 00010001 00010001'), '2001:db8:1:1:1:1:1:1');
   assert.is(addr('00000000 00000000 00000000 00000000'), '::');
   assert.is(addr('20010000 00000001 00000000 00000000'), '2001:0:0:1::');
+});
+
+test('TextBuffer.fixed writes millisecond timestamps as their shortest decimal', () => {
+  const tb = new TextBuffer();
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const cases = [0, 0.001, 0.5, 9.9995, 10, 1700000000000, 1700000000000.001, 1700000000123.456, 1699999999999.9995, -0.0004, -12.3456];
+  for (let i = 0; i < 20000; i++) cases.push(Math.round((1.6e12 + rnd() * 2e11) * 1e3 + (i % 3 === 0 ? 0 : rnd())) / 1e3, (rnd() - 0.5) * 10 ** (rnd() * 10));
+  for (const v of cases) {
+    tb.fixed(v, 3, 1e3);
+    const r = Math.round(v * 1e3) / 1e3;
+    assert.is(tb.take().toString(), String(r === 0 ? 0 : r), String(v));
+  }
+});
+
+test('CSV and JSONL key columns, written from the key records, equal the batch\'s key objects (IPv4, IPv6, VLAN)', async () => {
+  const text: string[] = [];
+  const sink: TextSink = { fd: -1, closed: false, write: (t) => { text.push(typeof t === 'string' ? t : Buffer.from(t).toString()); }, end: async () => {} };
+  const json: string[] = [];
+  const jsink: TextSink = { ...sink, write: (t) => { json.push(typeof t === 'string' ? t : Buffer.from(t).toString()); } };
+  const csv = csvWriter(sink);
+  const jsonl = jsonlWriter(jsink);
+  const keys: KeyRecord[] = [];
+  for (const f of ['suricata-verify/tests/community-id-ipv6/input.pcap', 'suricata-verify/tests/eve-flow-vlan-02/input.pcap', 'chrissanders-packets/http_ip4and6.pcapng']) {
+    const core = await FlowCore.load({ maxFlows: 4096 });
+    await flowStream(sharedPcap(f), core, (b) => { csv.write(b); jsonl.write(b); keys.push(...b.keys); });
+  }
+  const lines = text.join('').trimEnd().split('\n').slice(1);
+  const objects = json.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.is(lines.length, keys.length);
+  assert.is(objects.length, keys.length);
+  assert.ok(keys.some((k) => k.ip_version === 6) && keys.some((k) => k.ip_version === 4) && keys.some((k) => k.vlan_id > 0), 'IPv4, IPv6 and VLAN flows');
+  keys.forEach((k, i) => {
+    const expect = [k.src_ip, k.src_port, k.dst_ip, k.dst_port, k.protocol, k.vlan_id, Math.round(k.first_seen_ms * 1e3) / 1e3,
+      Math.round(k.last_seen_ms * 1e3) / 1e3, k.src2dst_packets, k.src2dst_bytes, k.dst2src_packets, k.dst2src_bytes, k.end_reason];
+    assert.equal(lines[i].split(',').slice(0, RECORD_KEY_COLUMNS.length), expect.map(String), `CSV row ${i}`);
+    assert.equal(RECORD_KEY_COLUMNS.map((c) => objects[i][c]), expect, `JSON row ${i}`);
+  });
 });
 
 test.run();

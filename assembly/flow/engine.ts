@@ -7,7 +7,7 @@
  * record it ends — timeout found on lookup, SYN reusing a closed flow's key, or active timeout — plus one
  * eviction or interim row); ring.ts keeps ≥ 3 rows free before each packet and expiry only uses the rest.
  */
-import { ringInit } from '../ring-buffer';
+import { ringInit, stageBytesFor } from '../ring-buffer';
 import { Flow, ST_CLOSED, ST_RST, ST_SYN_START } from './flow';
 import { packetFlowHash, addrCopy } from './key';
 import { tableBytes, tableInit, lookup, lookupReverse, insert, flowAt, listPush, listTouch, isFull, liveFlows, bytesPerFlow } from './table';
@@ -55,7 +55,7 @@ export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32):
   if (maxFlows < 1 || maxHosts < 2 || maxOut < 3 || ringBytes <= 0) return -3;
   if (maxFlows > 1 << 22 || maxHosts > 1 << 22 || maxOut > 1 << 20) return -3; // keeps every size below 4 GiB
   initialised = true;
-  const total = <u64>ringBytes + <u64>tableBytes(maxFlows) + <u64>hostTableBytes(maxHosts) + <u64>pairBytes(maxFlows) +
+  const total = <u64>ringBytes + <u64>stageBytesFor(ringBytes) + <u64>tableBytes(maxFlows) + <u64>hostTableBytes(maxHosts) + <u64>pairBytes(maxFlows) +
     <u64>outBytes(maxOut) + 1024; // + allocator headers/alignment of the blocks below
   const start = <u64>heap.alloc(16);
   const end = start + total;

@@ -6,10 +6,11 @@
  * starts; `need` tells the reader how many bytes that record requires.
  */
 import { isSupportedLinktype, linktypeName } from './linktypes.js';
-import { addWarning, type CaptureStats, type PacketSink } from './stats.js';
+import { addWarning, type CaptureStats, type PacketSink, type PcapBulkSink } from './stats.js';
 
 export const PCAP_FILE_HEADER_BYTES = 24;
-const RECORD_HEADER_BYTES = 16;
+export const PCAP_RECORD_HEADER_BYTES = 16;
+const RECORD_HEADER_BYTES = PCAP_RECORD_HEADER_BYTES;
 /** Larger than any real snap length (tcpdump's maximum is 256 KiB); a bigger caplen means a corrupt header. */
 export const MAX_RECORD_BYTES = 16 << 20;
 
@@ -18,6 +19,8 @@ export class PcapParser {
   /** set when a corrupt record header makes the rest of the file unreadable */
   stopped = false;
   private readonly supported: boolean;
+  private readonly bulk: PcapBulkSink | undefined;
+  private readonly taken = { packets: 0, bytes: 0 };
 
   constructor(
     private readonly littleEndian: boolean,
@@ -25,8 +28,10 @@ export class PcapParser {
     private readonly linktype: number,
     private readonly stats: CaptureStats,
     private readonly sink: PacketSink,
+    bulk?: PcapBulkSink,
   ) {
     this.supported = isSupportedLinktype(linktype);
+    this.bulk = this.supported ? bulk : undefined;
   }
 
   parse(buf: Uint8Array, dv: DataView, start: number, end: number, fileOffset: number): number {
@@ -39,7 +44,16 @@ export class PcapParser {
     let packets = 0;
     let bytes = 0;
     let skipped = 0;
+    const bulk = this.bulk;
+    const taken = this.taken;
+    taken.packets = 0;
+    taken.bytes = 0;
     while (end - pos >= RECORD_HEADER_BYTES) {
+      if (bulk) {
+        // Everything the bulk sink takes; the record it stops at goes through the checks below, one at a time.
+        pos = bulk.pcapRecords(buf, pos, end, !le, this.nanos, linktype, taken);
+        if (end - pos < RECORD_HEADER_BYTES) break;
+      }
       const caplen = dv.getUint32(pos + 8, le);
       if (caplen > MAX_RECORD_BYTES) {
         addWarning(stats, `corrupt pcap record header at byte ${fileOffset + pos} (caplen ${caplen}); rest of the file ignored`);
@@ -62,8 +76,8 @@ export class PcapParser {
       pos += RECORD_HEADER_BYTES + caplen;
     }
     if (end - pos < RECORD_HEADER_BYTES) this.need = RECORD_HEADER_BYTES;
-    stats.packets += packets;
-    stats.bytes += bytes;
+    stats.packets += packets + taken.packets;
+    stats.bytes += bytes + taken.bytes;
     if (skipped > 0) {
       stats.skippedPackets += skipped;
       const name = linktypeName(linktype);

@@ -18,9 +18,9 @@ import { Readable } from 'node:stream';
 import { NetsensorError } from '../../common/errors.js';
 import { PcapParser, PCAP_FILE_HEADER_BYTES } from './pcap.js';
 import { PcapngParser, PCAPNG_SHB_TYPE } from './pcapng.js';
-import { addWarning, newCaptureStats, type CaptureStats, type PacketSink } from './stats.js';
+import { addWarning, newCaptureStats, type CaptureStats, type PacketSink, type PcapBulkSink } from './stats.js';
 
-export type { CaptureStats, PacketSink } from './stats.js';
+export type { CaptureStats, PacketSink, PcapBulkSink } from './stats.js';
 
 const INITIAL_BUFFER_BYTES = 1 << 20;
 
@@ -30,6 +30,8 @@ export interface ReadOptions {
   /** Input stream used for `-` (defaults to process.stdin); lets tests feed a pipe. */
   stdin?: NodeJS.ReadableStream;
   bufferBytes?: number;
+  /** Takes classic-pcap records in bulk beside `sink` (the same packets, in order; see PcapBulkSink). */
+  bulk?: PcapBulkSink;
 }
 
 /** Pulls bytes into a caller-owned buffer. */
@@ -193,7 +195,7 @@ export async function readCapture(path: string, sink: PacketSink, opts: ReadOpti
       const nanos = magicLE === 0xa1b23c4d || magicLE === 0x4d3cb2a1;
       // Upper bits of the link-type field carry FCS information (pcap spec); the type is the low 16 bits.
       const linktype = dv0.getUint32(20, le) & 0xffff;
-      parser = new PcapParser(le, nanos, linktype, stats, sink);
+      parser = new PcapParser(le, nanos, linktype, stats, sink, opts.bulk);
       stats.format = 'pcap';
       stats.sections = 1;
       stats.interfaces = 1;

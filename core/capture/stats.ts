@@ -34,3 +34,14 @@ export function addWarning(stats: CaptureStats, text: string): void {
 
 /** Signature of the hot-path consumer: no object per packet. `buf` is only valid during the call. */
 export type PacketSink = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
+
+/**
+ * Optional bulk path beside a PacketSink (the WASM core, core/host.ts): takes the complete classic-pcap records
+ * of buf[start, end) at once — one copy per chunk instead of a call per packet — adds what it took to `taken`,
+ * and returns where it stopped: before a record it leaves to the per-packet sink (cut off, corrupt, or too big
+ * for it), or at `end`. The packets reach the consumer in file order either way.
+ */
+export interface PcapBulkSink {
+  pcapRecords(buf: Uint8Array, start: number, end: number, bigEndian: boolean, nanos: boolean, linktype: number,
+    taken: { packets: number; bytes: number }): number;
+}

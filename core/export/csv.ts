@@ -16,7 +16,6 @@ export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNam
   if (opts.nfstreamNames) return nfstreamCsvWriter(out);
   const layout = recordLayout(opts);
   const idx = layout.featureIndexes;
-  const comma = TextBuffer.encode(',');
   const keyPrefixes = layout.keyColumns.map((_, i) => TextBuffer.encode(i === 0 ? '' : ','));
   const empty = new Uint8Array(0);
   const tb = new TextBuffer();
@@ -25,11 +24,13 @@ export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNam
     names: layout.names,
     write(batch: FlowBatch): void {
       const f = batch.features;
+      const kb = batch.keyBytes;
+      const kv = new DataView(kb.buffer, kb.byteOffset, kb.byteLength);
       for (let r = 0; r < batch.rows; r++) {
-        writeKeyColumns(tb, batch.keys[r], keyPrefixes, false);
+        writeKeyColumns(tb, kb, kv, r, keyPrefixes, false);
         const base = r * NUM_FEATURES;
         for (let j = 0; j < idx.length; j++) {
-          tb.bytes(comma);
+          tb.byte(44); // ,
           tb.feature(f[base + idx[j]], empty);
         }
         tb.byte(10);

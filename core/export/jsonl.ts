@@ -21,9 +21,11 @@ export function jsonlWriter(out: TextSink, opts: { cicNames?: boolean } = {}): F
     names: layout.names,
     write(batch: FlowBatch): void {
       const f = batch.features;
+      const kb = batch.keyBytes;
+      const kv = new DataView(kb.buffer, kb.byteOffset, kb.byteLength);
       for (let r = 0; r < batch.rows; r++) {
         // addresses and end reasons are plain ASCII without quotes or backslashes: no JSON escaping needed
-        writeKeyColumns(tb, batch.keys[r], keyPrefixes, true);
+        writeKeyColumns(tb, kb, kv, r, keyPrefixes, true);
         const base = r * NUM_FEATURES;
         for (let j = 0; j < idx.length; j++) {
           tb.prefix(featPrefixes, j);

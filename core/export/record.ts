@@ -7,7 +7,8 @@
  * timestamps in milliseconds with µs precision.
  */
 import { FEATURES, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../schema.js';
-import type { KeyRecord } from '../host.js';
+import { KEY_RECORD } from '../abi.js';
+import { endReasonOf, formatAddress, isV4Mapped } from '../host.js';
 import type { TextBuffer } from './text-buffer.js';
 
 type KeyColumn = (typeof RECORD_KEY_COLUMNS)[number];
@@ -63,6 +64,23 @@ function textCol(tb: TextBuffer, prefix: Uint8Array, s: string, quote: boolean):
   tb.ascii(s);
   if (quote) tb.byte(34);
 }
+/** An address column straight from the key's 16 bytes: IPv4 digit by digit (no string), IPv6 via formatAddress(). */
+function addressCol(tb: TextBuffer, prefix: Uint8Array, m: Uint8Array, at: number, quote: boolean): void {
+  tb.bytes(prefix);
+  if (quote) tb.byte(34);
+  if (isV4Mapped(m, at)) {
+    tb.int(m[at + 12]);
+    tb.byte(46);
+    tb.int(m[at + 13]);
+    tb.byte(46);
+    tb.int(m[at + 14]);
+    tb.byte(46);
+    tb.int(m[at + 15]);
+  } else {
+    tb.ascii(formatAddress(m, at));
+  }
+  if (quote) tb.byte(34);
+}
 function intCol(tb: TextBuffer, prefix: Uint8Array, v: number): void {
   tb.bytes(prefix);
   tb.int(v);
@@ -72,22 +90,26 @@ function timeCol(tb: TextBuffer, prefix: Uint8Array, v: number): void {
   tb.fixed(v, 3, 1e3);
 }
 
+const K = KEY_RECORD.offset;
+
 /**
- * Writes the key columns, each after its prefix (`,` or `"name":`), into a TextBuffer — the fast path of both
- * exports. `quote` wraps the text columns in double quotes (JSON).
+ * Writes the key columns of KEY_RECORD `r` of `m` (a batch's keyBytes; `dv` views the same bytes), each after its
+ * prefix (`,` or `"name":`), into a TextBuffer — the fast path of both exports: no key object or address string.
+ * `quote` wraps the text columns in double quotes (JSON).
  */
-export function writeKeyColumns(tb: TextBuffer, k: KeyRecord, p: Uint8Array[], quote: boolean): void {
-  textCol(tb, p[0], k.src_ip, quote);
-  intCol(tb, p[1], k.src_port);
-  textCol(tb, p[2], k.dst_ip, quote);
-  intCol(tb, p[3], k.dst_port);
-  intCol(tb, p[4], k.protocol);
-  intCol(tb, p[5], k.vlan_id);
-  timeCol(tb, p[6], k.first_seen_ms);
-  timeCol(tb, p[7], k.last_seen_ms);
-  intCol(tb, p[8], k.src2dst_packets);
-  intCol(tb, p[9], k.src2dst_bytes);
-  intCol(tb, p[10], k.dst2src_packets);
-  intCol(tb, p[11], k.dst2src_bytes);
-  textCol(tb, p[12], k.end_reason, quote);
+export function writeKeyColumns(tb: TextBuffer, m: Uint8Array, dv: DataView, r: number, p: Uint8Array[], quote: boolean): void {
+  const k = r * KEY_RECORD.bytes;
+  addressCol(tb, p[0], m, k + K.src, quote);
+  intCol(tb, p[1], dv.getUint16(k + K.src_port, true));
+  addressCol(tb, p[2], m, k + K.dst, quote);
+  intCol(tb, p[3], dv.getUint16(k + K.dst_port, true));
+  intCol(tb, p[4], m[k + K.protocol]);
+  intCol(tb, p[5], dv.getUint16(k + K.vlan_id, true));
+  timeCol(tb, p[6], dv.getFloat64(k + K.first_seen_ms, true));
+  timeCol(tb, p[7], dv.getFloat64(k + K.last_seen_ms, true));
+  intCol(tb, p[8], dv.getFloat64(k + K.src2dst_packets, true));
+  intCol(tb, p[9], dv.getFloat64(k + K.src2dst_bytes, true));
+  intCol(tb, p[10], dv.getFloat64(k + K.dst2src_packets, true));
+  intCol(tb, p[11], dv.getFloat64(k + K.dst2src_bytes, true));
+  textCol(tb, p[12], endReasonOf(m[k + K.end_reason]), quote);
 }

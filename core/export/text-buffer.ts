@@ -4,6 +4,15 @@
  * formatting, dominated the export's cost). Number formatting rules match record.ts formatFeature().
  */
 import type { TextSink } from './writer.js';
+
+/** "00" … "99" as ASCII pairs: integers are written two digits per division. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)));
+
+/** Decimal digits of 0 ≤ m < 2^31. */
+function digitCount(m: number): number {
+  if (m < 100000) return m < 10 ? 1 : m < 100 ? 2 : m < 1000 ? 3 : m < 10000 ? 4 : 5;
+  return m < 1000000 ? 6 : m < 10000000 ? 7 : m < 100000000 ? 8 : m < 1000000000 ? 9 : 10;
+}
 /** ASCII prefixes (column names with their punctuation) stored as little-endian 32-bit words for TextBuffer.prefix(). */
 export class PrefixTable {
   readonly words: Int32Array;
@@ -81,19 +90,20 @@ export class TextBuffer {
 
   /** A non-negative integer below 2^53. */
   private uint(n: number): void {
-    const d = this.digits;
-    let k = 0;
     if (n < 10) {
       this.room(1);
       this.buf[this.pos++] = 48 + n;
       return;
     }
+    if (n < 2147483648) { this.uint31(n | 0); return; }
+    const d = this.digits;
+    let k = 0;
     while (n >= 2147483648) {
       const q = Math.floor(n / 10);
       d[k++] = 48 + (n - q * 10);
       n = q;
     }
-    let m = n | 0; // small integers: int32 arithmetic
+    let m = n | 0; // the rest: int32 arithmetic
     do {
       const q = (m / 10) | 0;
       d[k++] = 48 + (m - q * 10);
@@ -104,6 +114,28 @@ export class TextBuffer {
     let p = this.pos;
     while (k > 0) buf[p++] = d[--k];
     this.pos = p;
+  }
+
+  /** 0 ≤ m < 2^31, written from its last digit back, two digits per division. */
+  private uint31(m: number): void {
+    const k = digitCount(m);
+    this.room(k);
+    const buf = this.buf;
+    let p = this.pos + k;
+    this.pos = p;
+    while (m >= 100) {
+      const q = (m / 100) | 0;
+      const r = (m - q * 100) << 1;
+      buf[--p] = PAIRS[r + 1];
+      buf[--p] = PAIRS[r];
+      m = q;
+    }
+    if (m >= 10) {
+      buf[--p] = PAIRS[(m << 1) + 1];
+      buf[--p] = PAIRS[m << 1];
+    } else {
+      buf[--p] = 48 + m;
+    }
   }
 
   /** An integer (exact below 2^53; larger magnitudes via String()). */
@@ -120,19 +152,27 @@ export class TextBuffer {
   /** A value with at most `decimals` fraction digits (trailing zeros dropped); |v × 10^decimals| < 2^53. */
   fixed(v: number, decimals: number, scale: number): void {
     let r = Math.round(v * scale);
-    if (r < 0) { this.byte(45); r = -r; }
+    this.room(decimals + 19); // sign, up to 16 integer digits, point, fraction (uint() makes its own room beyond 2^31)
+    const buf = this.buf;
+    if (r < 0) { buf[this.pos++] = 45; r = -r; }
     const ip = Math.floor(r / scale);
-    let frac = r - ip * scale;
-    this.uint(ip);
+    let frac = (r - ip * scale) | 0; // < scale ≤ 10^6; as int32, the divisions by 10 below are multiplications
+    if (ip < 10) buf[this.pos++] = 48 + ip;
+    else if (ip < 2147483648) this.uint31(ip | 0);
+    else this.uint(ip);
     if (frac === 0) return;
-    let width = decimals;
-    while (frac % 10 === 0) { frac /= 10; width--; }
-    this.byte(46);
-    // leading zeros of the fraction
-    let lead = width - 1;
-    for (let t = frac; t >= 10; t = Math.floor(t / 10)) lead--;
-    for (; lead > 0; lead--) this.byte(48);
-    this.uint(frac);
+    // The fraction as `decimals` digits with its leading zeros, written from the right; trailing zeros dropped.
+    const out = this.buf;
+    const at = this.pos;
+    out[at] = 46;
+    let end = at + decimals + 1;
+    for (let p = end - 1; p > at; p--) {
+      const q = (frac / 10) | 0;
+      out[p] = 48 + (frac - q * 10);
+      frac = q;
+    }
+    while (out[end - 1] === 48) end--;
+    this.pos = end;
   }
 
   /** A float32 feature: see record.ts formatFeature(). `nullText` is written for NaN/±Infinity. */
