@@ -77,7 +77,7 @@ function flagBlock(): FeatureDef[] {
 }
 
 /** A flow samples its hosts' windows at most this often (packet time), on its own packets. */
-export const HOST_SNAPSHOT_EVERY_MS = 10;
+export const HOST_SNAPSHOT_EVERY_MS = 1;
 
 /** What "as of the flow's last packet" means for every host-window feature (assembly/features/host-snapshot.ts). */
 export const HOST_WINDOW_NOTE = [

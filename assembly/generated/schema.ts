@@ -138,4 +138,4 @@ export const HOST_WINDOW_0_HALF_LIFE_S: f64 = 1;
 export const HOST_WINDOW_1_HALF_LIFE_S: f64 = 10;
 export const HOST_WINDOW_2_HALF_LIFE_S: f64 = 100;
 export const PAIR_HORIZON_S: f64 = 300;
-export const HOST_SNAPSHOT_EVERY_MS: f64 = 10;
+export const HOST_SNAPSHOT_EVERY_MS: f64 = 1;
