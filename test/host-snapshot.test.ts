@@ -4,27 +4,17 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FlowCore, type FlowBatch } from '../core/host.ts';
+import type { FlowCore } from '../core/host.ts';
+import { coreWithRows, type Row } from './helpers/core-rows.ts';
 import { ethernet, ipv4, udp } from './helpers/frames.ts';
-import { FEATURE_NAMES, HOST_SNAPSHOT_EVERY_MS, featureIndex } from '../core/schema.ts';
+import { FEATURE_NAMES, HOST_SNAPSHOT_EVERY_MS } from '../core/schema.ts';
 
 const T0 = 1_700_000_000_000;
 const HOST_FEATURES = FEATURE_NAMES.filter((n) => /^(src|dst)_host_w/.test(n));
 const CLIENT = '10.20.0.5', RESOLVER = '10.20.0.53';
 
-interface Row { src: string; dst: string; sport: number; dport: number; reason: string; f: (name: string) => number }
-
 async function core(): Promise<{ c: FlowCore; rows: Row[] }> {
-  const c = await FlowCore.load({ maxFlows: 1024, maxHosts: 2048, ringBytes: 1 << 16, maxOut: 256 });
-  const rows: Row[] = [];
-  c.onBatch((b: FlowBatch) => {
-    const width = b.features.length / b.rows;
-    for (let r = 0; r < b.rows; r++) {
-      const feats = b.features.slice(r * width, (r + 1) * width);
-      const k = b.keys[r];
-      rows.push({ src: k.src_ip, dst: k.dst_ip, sport: k.src_port, dport: k.dst_port, reason: k.end_reason, f: (n) => feats[featureIndex(n)] });
-    }
-  });
+  const { core: c, rows } = await coreWithRows(1024, 2048, 256);
   return { c, rows };
 }
 
