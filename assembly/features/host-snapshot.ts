@@ -80,6 +80,17 @@ export function snapshotsInit(maxFlows: i32): bool {
   return f.s2dPackets + f.d2sPackets == 1 || nowMs - f.firstMs - <f64>f.hostSnapMs >= SNAPSHOT_EVERY_MS;
 }
 
+/** Prefetch hint (assembly/flow/prefetch.ts): will a packet at tsMs of live flow f take a snapshot? */
+// @ts-ignore: decorator
+@inline export function snapshotDueHint(f: Flow, tsMs: f64): bool {
+  return tsMs - f.firstMs - <f64>f.hostSnapMs >= SNAPSHOT_EVERY_MS;
+}
+
+/** Prefetch hint: loads slot's snapshot line (written by a snapshot, read by the row). */
+export function touchSnapshot(slot: i32): u64 {
+  return load<u64>(snaps + <usize>slot * SNAPSHOT_BYTES);
+}
+
 /** Snapshots the host windows of flow f (slot `slot`) as of nowMs, after the current packet's host updates. */
 export function takeHostSnapshot(slot: i32, f: Flow, nowMs: f64): void {
   f.hostSnapMs = <f32>(nowMs - f.firstMs);
