@@ -44,8 +44,8 @@ export * from './generated/abi-exports';
  *   outRows(): i32, outCapacity(): i32, outFeaturesPtr(): usize, outKeysPtr(): usize, clearOut(): void
  *   countersPtr(): usize, numCounters(): i32, statsPtr(): usize, numStats(): i32
  *   schemaHash(): u32, numFeatures(): i32, keyRecordBytes(): i32
- *   flowSlotBytes(): i32                        bytes of flow-table state per flow slot incl. its index share
- *        (benchmarks; the host table and pair memory are sized separately)
+ *   flowSlotBytes(): i32                        bytes of flow state per flow slot incl. its index share and
+ *        host-window snapshot (benchmarks; the host table and pair memory are sized separately)
  */
 
 export { process, lastOffset } from './ring';

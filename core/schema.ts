@@ -11,7 +11,9 @@
  * Changing, adding or reordering a feature changes SCHEMA_ID. Units are SI-ish and explicit in the name
  * suffix where NFStream has one: `_ms` milliseconds, `_ps` packet size (IP total length, bytes),
  * `_piat_ms` packet inter-arrival time. Host-window features are damped (decayed) statistics in the style of
- * Kitsune's AfterImage: each observation's weight halves every `w` seconds (w = 1 s, 10 s, 100 s).
+ * Kitsune's AfterImage: each observation's weight halves every `w` seconds (w = 1 s, 10 s, 100 s). They describe
+ * the flow's hosts as of the flow's last packet, whenever its row is written (HOST_WINDOW_NOTE, printed in
+ * docs/features.md).
  */
 import { createHash } from 'node:crypto';
 
@@ -74,6 +76,20 @@ function flagBlock(): FeatureDef[] {
   return out;
 }
 
+/** A flow samples its hosts' windows at most this often (packet time), on its own packets. */
+export const HOST_SNAPSHOT_EVERY_MS = 1;
+
+/** What "as of the flow's last packet" means for every host-window feature (assembly/features/host-snapshot.ts). */
+export const HOST_WINDOW_NOTE = [
+  "Host-window features describe the flow's two hosts as of the flow's last packet, not as of when its row is",
+  'written (an answered UDP flow is written a whole idle timeout later): what the hosts did after the last packet',
+  "is never in the row. The windows are sampled on the flow's own packets — its first, then at most every",
+  `${HOST_SNAPSHOT_EVERY_MS} ms of packet time, and before each interim row — stored with 8 significant bits`,
+  '(bfloat16, ≤ 0.4 % relative error), and the counts are decayed from the sample to the last packet; host',
+  `activity in that last < ${HOST_SNAPSHOT_EVERY_MS} ms is left out. A flow that ends unanswered or reset by its`,
+  "responder counts in its own initiator's failed flows; other flows count there from when they end.",
+].join(' ');
+
 /** Host-behaviour window half-lives in seconds; the decay factor is 2^(-Δt / halfLife). */
 export const HOST_WINDOWS_S = [1, 10, 100] as const;
 
@@ -85,7 +101,7 @@ function hostBlock(): FeatureDef[] {
   for (const w of HOST_WINDOWS_S) {
     const p = `src_host_w${w}s`;
     const d = `dst_host_w${w}s`;
-    const hl = `(half-life ${w} s, decayed to the time the flow's row is emitted)`;
+    const hl = `(half-life ${w} s, as of the flow's last packet — see the note above the table)`;
     out.push(
       { name: `${p}_packets`, unit: 'packets', description: `damped count of packets sent by the flow's initiator host, in any flow ${hl}` },
       { name: `${p}_mean_ps`, unit: 'bytes', description: `damped mean size of packets sent by the initiator host ${hl}` },
@@ -93,7 +109,7 @@ function hostBlock(): FeatureDef[] {
       { name: `${p}_flows`, unit: 'flows', description: `damped count of flows started by the initiator host ${hl}` },
       { name: `${p}_dst_hosts`, unit: 'hosts', description: `damped count of first contacts from the initiator to a destination host it had not contacted within the pair-memory horizon (${PAIR_HORIZON_S} s; a contact is recorded when a flow starts) ${hl}` },
       { name: `${p}_dst_ports`, unit: 'ports', description: `damped count of first contacts from the initiator to a (destination host, port, protocol) it had not contacted within the pair-memory horizon (${PAIR_HORIZON_S} s) ${hl}` },
-      { name: `${p}_failed_flows`, unit: 'flows', description: `damped count of the initiator's flows that got no reply or were reset by the responder, counted when such a flow ends ${hl}` },
+      { name: `${p}_failed_flows`, unit: 'flows', description: `damped count of the initiator's flows that got no reply or were reset by the responder, counted when such a flow ends — the flow itself too if it fails ${hl}` },
       { name: `${d}_packets`, unit: 'packets', description: `damped count of packets received by the flow's responder host, in any flow ${hl}` },
       { name: `${d}_flows`, unit: 'flows', description: `damped count of flows towards the responder host ${hl}` },
       { name: `${d}_src_hosts`, unit: 'hosts', description: `damped count of first contacts to the responder from a source host not seen within the pair-memory horizon (${PAIR_HORIZON_S} s) ${hl}` },
@@ -154,7 +170,7 @@ export const FEATURES: readonly FeatureDef[] = Object.freeze([
 ]);
 
 /** Bumped by hand when the meaning of an existing feature changes without a name change. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2; // 2: host windows as of the flow's last packet, not as of the row's emission
 
 export const FEATURE_NAMES: readonly string[] = FEATURES.map((f) => f.name);
 export const NUM_FEATURES = FEATURES.length;

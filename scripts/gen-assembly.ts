@@ -4,7 +4,7 @@
  * test/abi.test.ts check that the committed output is current.
  */
 import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { FEATURES, SCHEMA_HASH32, SCHEMA_ID, END_REASONS, HOST_WINDOWS_S, PAIR_HORIZON_S } from '../core/schema.ts';
+import { FEATURES, SCHEMA_HASH32, SCHEMA_ID, END_REASONS, HOST_WINDOWS_S, PAIR_HORIZON_S, HOST_SNAPSHOT_EVERY_MS } from '../core/schema.ts';
 import { CORE_COUNTERS } from '../core/decoder-events.ts';
 import { RECORDS, abiConstants, abiGlobals, offsetGlobal, type FieldType } from '../core/abi.ts';
 
@@ -22,6 +22,7 @@ export function renderSchema(): string {
   lines.push(`export const NUM_HOST_WINDOWS: i32 = ${HOST_WINDOWS_S.length};`);
   HOST_WINDOWS_S.forEach((w, i) => lines.push(`export const HOST_WINDOW_${i}_HALF_LIFE_S: f64 = ${w};`));
   lines.push(`export const PAIR_HORIZON_S: f64 = ${PAIR_HORIZON_S};`);
+  lines.push(`export const HOST_SNAPSHOT_EVERY_MS: f64 = ${HOST_SNAPSHOT_EVERY_MS};`);
   return lines.join('\n') + '\n';
 }
 

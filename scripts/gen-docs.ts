@@ -3,7 +3,7 @@
  * test/schema.test.ts fails when the committed document is out of date.
  */
 import { writeFileSync } from 'node:fs';
-import { FEATURES, SCHEMA_ID, RECORD_KEY_COLUMNS, END_REASONS } from '../core/schema.ts';
+import { FEATURES, SCHEMA_ID, RECORD_KEY_COLUMNS, END_REASONS, HOST_WINDOW_NOTE } from '../core/schema.ts';
 
 export function renderFeatureDoc(): string {
   const rows = FEATURES.map((f, i) => `| ${i} | \`${f.name}\` | ${f.unit} | ${f.cic ? `\`${f.cic}\`` : ''} | ${f.description.replace(/\|/g, '\\|')} |`);
@@ -20,6 +20,8 @@ export function renderFeatureDoc(): string {
     `End reasons: ${END_REASONS.map((r) => `\`${r}\``).join(', ')}.`,
     '',
     'The "CIC name" column names the closest CICFlowMeter feature; its units can differ (CIC: µs, payload lengths). `--cic-names` converts them itself ([flows.md](flows.md#cic-ids2017-dialect---cic-names)).',
+    '',
+    HOST_WINDOW_NOTE,
     '',
     '| # | name | unit | CIC name | meaning |',
     '|---|---|---|---|---|',

@@ -431,25 +431,40 @@ test('features: ICMP type/code and DNS fields', async () => {
   close(d.f('dns_qname_entropy'), shannon(name), 1e-5, 'entropy');
 });
 
+/** Host-window values travel as bfloat16 (features/host-snapshot.ts): 8 significant bits. */
+const BF16 = 4e-3;
+
 test('host windows: damped count halves per half-life; damped size mean/std; fan-out and failures', async () => {
   const fc = await FlowCore.load({}, { CFG_UNANSWERED_S: 1000, CFG_UDP_IDLE_S: 1000 });
-  // A sends two packets (sizes 100 and 300 bytes of IP) to B:9 at T0, then nothing
-  fc.push([udpPkt(T0, A, B, 1, 9, 100 - 28), udpPkt(T0, A, B, 1, 9, 300 - 28)]);
-  fc.advance(T0 + 10_000).flush();
-  assert.is(fc.rows.length, 1);
-  const r = fc.rows[0];
-  close(r.f('src_host_w10s_packets'), 2 * 0.5, 1e-6, 'one half-life: half');
-  close(r.f('src_host_w1s_packets'), 2 * 2 ** -10, 1e-5, 'ten half-lives');
-  close(r.f('src_host_w100s_packets'), 2 * 2 ** -0.1, 1e-6, 'a tenth of a half-life');
-  close(r.f('src_host_w10s_mean_ps'), 200, 1e-6, 'damped mean');
-  close(r.f('src_host_w10s_stddev_ps'), 100, 1e-4, 'damped std');
-  close(r.f('src_host_w10s_flows'), 0.5, 1e-6, 'flows');
-  close(r.f('src_host_w10s_dst_hosts'), 0.5, 1e-6, 'dst hosts');
-  close(r.f('src_host_w10s_dst_ports'), 0.5, 1e-6, 'dst ports');
-  close(r.f('src_host_w10s_failed_flows'), 1, 1e-6, 'no reply: a failure, counted when the flow ends (now)');
-  close(r.f('dst_host_w10s_packets'), 1, 1e-6, 'received');
-  close(r.f('dst_host_w10s_flows'), 0.5, 1e-6, 'flows towards');
-  close(r.f('dst_host_w10s_src_hosts'), 0.5, 1e-6, 'src hosts');
+  // A sends two packets (sizes 100 and 300 bytes of IP) to B:9 at T0 (1 ms apart: more than the snapshot
+  // interval), then one of 100 bytes to C:9 10 s later
+  fc.push([udpPkt(T0, A, B, 1, 9, 100 - 28), udpPkt(T0 + 1, A, B, 1, 9, 300 - 28)]);
+  fc.push([udpPkt(T0 + 10_000, A, C, 2, 9, 100 - 28)]);
+  fc.advance(T0 + 20_000).flush();
+  assert.is(fc.rows.length, 2);
+  const first = fc.rows.find((r) => r.sport === 1)!;
+  // as of its last packet (T0 + 1 ms), though written later and after A's next flow
+  close(first.f('src_host_w1s_packets'), 2, BF16, 'own packets, undecayed');
+  close(first.f('src_host_w10s_mean_ps'), 200, BF16, 'damped mean');
+  close(first.f('src_host_w10s_stddev_ps'), 100, BF16, 'damped std');
+  close(first.f('src_host_w10s_flows'), 1, BF16, 'flows');
+  close(first.f('src_host_w10s_failed_flows'), 1, BF16, 'no reply: itself a failure');
+  close(first.f('dst_host_w10s_packets'), 2, BF16, 'received');
+  const r = fc.rows.find((x) => x.sport === 2)!;
+  // A's first two packets, 10 s before this flow's packet, plus the packet itself
+  close(r.f('src_host_w10s_packets'), 2 * 0.5 + 1, BF16, 'one half-life: half');
+  close(r.f('src_host_w1s_packets'), 2 * 2 ** -10 + 1, BF16, 'ten half-lives');
+  close(r.f('src_host_w100s_packets'), 2 * 2 ** -0.1 + 1, BF16, 'a tenth of a half-life');
+  close(r.f('src_host_w10s_mean_ps'), (0.5 * 100 + 0.5 * 300 + 100) / 2, BF16, 'damped mean');
+  const m = 150, sq = (0.5 * 100 ** 2 + 0.5 * 300 ** 2 + 100 ** 2) / 2;
+  close(r.f('src_host_w10s_stddev_ps'), Math.sqrt(sq - m * m), BF16, 'damped std');
+  close(r.f('src_host_w10s_flows'), 0.5 + 1, BF16, 'flows');
+  close(r.f('src_host_w10s_dst_hosts'), 0.5 + 1, BF16, 'dst hosts');
+  close(r.f('src_host_w10s_dst_ports'), 0.5 + 1, BF16, 'dst ports');
+  close(r.f('src_host_w10s_failed_flows'), 1, BF16, 'itself; the first flow has not ended yet');
+  close(r.f('dst_host_w10s_packets'), 1, BF16, 'received by C');
+  close(r.f('dst_host_w10s_flows'), 1, BF16, 'flows towards C');
+  close(r.f('dst_host_w10s_src_hosts'), 1, BF16, 'src hosts of C');
 });
 
 test('host windows: distinct destination hosts and ports counted once within the horizon', async () => {
@@ -460,15 +475,15 @@ test('host windows: distinct destination hosts and ports counted once within the
   frames.push(tcpPkt(T0, A, C, 31001, 5, SYN)); // new host
   fc.push(frames).advance(T0 + 3000);
   assert.is(fc.rows.length, 22);
+  // as of each flow's own (only) packet at T0: no decay for the 3 s until they ended unanswered
   const last = fc.rows.find((r) => r.dst === C)!;
-  const k = 2 ** -3; // 3 s at a 1 s half-life
-  close(last.f('src_host_w1s_flows'), 22 * k, 1e-5, 'flows');
-  close(last.f('src_host_w1s_dst_ports'), 21 * k, 1e-5, 'distinct (host, port)');
-  close(last.f('src_host_w1s_dst_hosts'), 2 * k, 1e-5, 'distinct hosts');
-  assert.ok(last.f('src_host_w1s_failed_flows') > 0, 'unanswered SYNs are failures');
-  const toB = fc.rows.find((r) => r.dst === B)!;
-  close(toB.f('dst_host_w1s_flows'), 21 * k, 1e-5, 'flows towards B');
-  close(toB.f('dst_host_w1s_src_hosts'), 1 * k, 1e-5, 'one source host');
+  close(last.f('src_host_w1s_flows'), 22, BF16, 'flows');
+  close(last.f('src_host_w1s_dst_ports'), 21, BF16, 'distinct (host, port)');
+  close(last.f('src_host_w1s_dst_hosts'), 2, BF16, 'distinct hosts');
+  close(last.f('src_host_w1s_failed_flows'), 1, BF16, 'an unanswered SYN is a failure: itself');
+  const toB = fc.rows.find((r) => r.sport === 31000)!;
+  close(toB.f('dst_host_w1s_flows'), 21, BF16, 'flows towards B');
+  close(toB.f('dst_host_w1s_src_hosts'), 1, BF16, 'one source host');
 });
 
 test('IPv6 flows keep their addresses', async () => {
@@ -492,8 +507,8 @@ test('pair memory: a contact counts as new again only after the 300 s horizon', 
   const flows = (sport: number) => bySport.get(sport)!.f('src_host_w100s_flows');
   // two first contacts (t=0 and t=401 s) vs three flows: the one at t=100 s was not a first contact
   const at = (t: number) => 2 ** (-(401_001 - t) / 100_000);
-  close(flows(3), at(0) + at(100_000) + at(401_000), 1e-5, 'flows');
-  close(w100(3), at(0) + at(401_000), 1e-5, 'first contacts');
+  close(flows(3), at(0) + at(100_000) + at(401_000), BF16, 'flows');
+  close(w100(3), at(0) + at(401_000), BF16, 'first contacts');
 });
 
 test('bounded work: flush and advance stop when the output is full and resume', async () => {

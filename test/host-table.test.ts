@@ -5,28 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FlowCore, hostsFor, type FlowBatch } from '../core/host.ts';
+import { FlowCore, hostsFor } from '../core/host.ts';
 import { ethernet, ipv4, tcp, udp } from './helpers/frames.ts';
-import { featureIndex } from '../core/schema.ts';
+import { coreWithRows } from './helpers/core-rows.ts';
 
 const T0 = 1_700_000_000_000;
 const FIN = 0x01, SYN = 0x02, ACK = 0x10;
-
-interface Row { src: string; dst: string; sport: number; reason: string; f: (name: string) => number }
-
-async function core(maxFlows: number, maxHosts: number): Promise<{ core: FlowCore; rows: Row[] }> {
-  const c = await FlowCore.load({ maxFlows, maxHosts, ringBytes: 1 << 16, maxOut: 64 });
-  const rows: Row[] = [];
-  c.onBatch((b: FlowBatch) => {
-    const width = b.features.length / b.rows;
-    for (let r = 0; r < b.rows; r++) {
-      const feats = b.features.slice(r * width, (r + 1) * width);
-      const k = b.keys[r];
-      rows.push({ src: k.src_ip, dst: k.dst_ip, sport: k.src_port, reason: k.end_reason, f: (n) => feats[featureIndex(n)] });
-    }
-  });
-  return { core: c, rows };
-}
 
 function send(c: FlowCore, ts: number, frame: Uint8Array): void {
   c.push(frame, 0, frame.length, frame.length, ts, 1);
@@ -37,7 +21,7 @@ const tcpFrame = (src: string, dst: string, sport: number, dport: number, flags:
   ethernet(0x0800, ipv4({ src, dst, proto: 6 }, tcp({ sport, dport, flags })));
 
 test('more hosts than slots: counted once per flow side, never per packet; pinned hosts keep their windows', async () => {
-  const { core: c, rows } = await core(64, 16);
+  const { core: c, rows } = await coreWithRows(64, 16);
   const flows = 40;
   const rounds = 20;
   let ts = T0;
@@ -45,7 +29,7 @@ test('more hosts than slots: counted once per flow side, never per packet; pinne
   for (let r = 0; r < rounds; r++) {
     for (let f = 0; f < flows; f++) {
       const client = `10.0.${f}.1`, server = `10.9.${f}.1`;
-      ts += 0.01;
+      ts += 0.1; // a flow's packets 4 ms apart: more than the host-window snapshot interval (features/host-snapshot.ts)
       send(c, ts, r & 1 ? udpFrame(server, client, 53, 40000 + f) : udpFrame(client, server, 40000 + f, 53));
     }
   }
@@ -58,9 +42,9 @@ test('more hosts than slots: counted once per flow side, never per packet; pinne
   const withHosts = rows.filter((r) => r.f('src_host_w100s_packets') > 0);
   assert.is(withHosts.length, 8, 'the first 8 flows have host windows');
   for (const r of withHosts) {
-    // the client sent 10 of the flow's 20 packets, within 8 ms: a 100 s window has hardly decayed
-    assert.ok(Math.abs(r.f('src_host_w100s_packets') - 10) < 0.01, `client packets ${r.f('src_host_w100s_packets')}`);
-    assert.ok(Math.abs(r.f('dst_host_w100s_packets') - 10) < 0.01, `server received ${r.f('dst_host_w100s_packets')}`);
+    // the client sent 10 of the flow's 20 packets, within 80 ms: a 100 s window has hardly decayed (bfloat16: ± 0.04)
+    assert.ok(Math.abs(r.f('src_host_w100s_packets') - 10) < 0.05, `client packets ${r.f('src_host_w100s_packets')}`);
+    assert.ok(Math.abs(r.f('dst_host_w100s_packets') - 10) < 0.05, `server received ${r.f('dst_host_w100s_packets')}`);
   }
   for (const r of rows.filter((x) => x.f('src_host_w100s_packets') === 0)) {
     assert.is(r.f('dst_host_w100s_packets'), 0, 'a flow without host slots has no host features');
@@ -68,7 +52,7 @@ test('more hosts than slots: counted once per flow side, never per packet; pinne
 });
 
 test('idle hosts are reused least recently seen first; a returning host keeps its history while it stays', async () => {
-  const { core: c, rows } = await core(8, 4);
+  const { core: c, rows } = await coreWithRows(8, 4);
   // flow A (h1 → h2) and then flow B (h3 → h4) each open and close (FIN both ways, last ACK)
   const session = (t: number, a: string, b: string, sport: number) => {
     send(c, t, tcpFrame(a, b, sport, 80, SYN));

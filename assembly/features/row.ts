@@ -1,13 +1,14 @@
 /**
  * Writes one finished-flow row: the KeyRecord (declared in core/abi.ts) and every feature of
  * core/schema.ts, in schema order, computed exactly as the schema's descriptions say. Reads the flow slot
- * and the two hosts' damped windows; never modifies the flow (interim rows are written mid-flow).
+ * and its host-window snapshot (host-snapshot.ts), not the hosts' windows as they are now; never modifies the
+ * flow (interim rows are written mid-flow).
  */
 import * as S from '../generated/schema';
 import { Flow, ST_S2D_WIN_SET, ST_D2S_WIN_SET, OFF_FLAGS_S2D, OFF_FLAGS_D2S, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
 import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
 import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
-import { hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS, HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS } from './hosts';
+import { putHostSnapshot } from './host-snapshot';
 import { addStat } from '../events';
 import { KeyRecord, STAT_ROWS_EMITTED } from '../generated/abi';
 
@@ -26,48 +27,11 @@ function putStats(row: usize, first: i32, p: usize): void {
   put(row, first + 3, statStd(p));
 }
 
-const WINDOW_STRIDE: i32 = S.F_SRC_HOST_W10S_PACKETS - S.F_SRC_HOST_W1S_PACKETS;
-
-function putHostWindows(row: usize, f: Flow, nowMs: f64): void {
-  // pinned while the flow lives (assembly/features/hosts.ts); -1 when the host table had no slot for it
-  const src = f.srcHost;
-  const dst = f.dstHost;
-  if (src >= 0) {
-    hostReadFactors(nowMs);
-    for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
-      const k = readFactor(w);
-      const o = <usize>w << 3;
-      const base = S.F_SRC_HOST_W1S_PACKETS + w * WINDOW_STRIDE;
-      const weight = load<f64>(hostField(src, HW_SENT_PACKETS) + o);
-      put(row, base + (S.F_SRC_HOST_W1S_PACKETS - S.F_SRC_HOST_W1S_PACKETS), weight * k);
-      if (weight > 1e-12) {
-        // the decay factor cancels in the ratios: mean = LS/W, variance = SS/W - mean²
-        const mean = load<f64>(hostField(src, HW_SENT_LS) + o) / weight;
-        const variance = load<f64>(hostField(src, HW_SENT_SS) + o) / weight - mean * mean;
-        put(row, base + (S.F_SRC_HOST_W1S_MEAN_PS - S.F_SRC_HOST_W1S_PACKETS), mean);
-        put(row, base + (S.F_SRC_HOST_W1S_STDDEV_PS - S.F_SRC_HOST_W1S_PACKETS), variance > 0 ? Math.sqrt(variance) : 0);
-      }
-      put(row, base + (S.F_SRC_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_FLOWS) + o) * k);
-      put(row, base + (S.F_SRC_HOST_W1S_DST_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_DST_HOSTS) + o) * k);
-      put(row, base + (S.F_SRC_HOST_W1S_DST_PORTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_DST_PORTS) + o) * k);
-      put(row, base + (S.F_SRC_HOST_W1S_FAILED_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(src, HW_FAILED) + o) * k);
-    }
-  }
-  if (dst >= 0) {
-    hostReadFactors(nowMs);
-    for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
-      const k = readFactor(w);
-      const o = <usize>w << 3;
-      const base = S.F_SRC_HOST_W1S_PACKETS + w * WINDOW_STRIDE;
-      put(row, base + (S.F_DST_HOST_W1S_PACKETS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(dst, HW_RECV_PACKETS) + o) * k);
-      put(row, base + (S.F_DST_HOST_W1S_FLOWS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(dst, HW_RECV_FLOWS) + o) * k);
-      put(row, base + (S.F_DST_HOST_W1S_SRC_HOSTS - S.F_SRC_HOST_W1S_PACKETS), load<f64>(hostField(dst, HW_SRC_HOSTS) + o) * k);
-    }
-  }
-}
-
-/** Appends the row of flow f ending with `reason` (flags bit 0 = interim). False when the output is full. */
-export function writeRow(f: Flow, reason: u8, flags: u8, nowMs: f64): bool {
+/**
+ * Appends the row of flow f (table slot `slot`) ending with `reason` (flags bit 0 = interim). `failed`: the flow
+ * ends unanswered or reset by its responder (host-snapshot.ts). False when the output is full.
+ */
+export function writeRow(f: Flow, slot: i32, reason: u8, flags: u8, failed: bool): bool {
   if (outFreeRows() <= 0) return false;
   const r = rows;
   const fp = changetype<usize>(f);
@@ -162,7 +126,7 @@ export function writeRow(f: Flow, reason: u8, flags: u8, nowMs: f64): bool {
   put(row, S.F_DNS_QNAME_LABELS, f.dnsQnameLabels);
   put(row, S.F_DNS_QNAME_MAX_LABEL_LEN, f.dnsQnameMaxLabel);
   put(row, S.F_DNS_QNAME_ENTROPY, f.dnsQnameEntropy);
-  putHostWindows(row, f, nowMs);
+  putHostSnapshot(row, slot, f, failed);
 
   rows = r + 1;
   addStat(STAT_ROWS_EMITTED, 1);

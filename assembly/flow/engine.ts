@@ -18,6 +18,7 @@ import { hostTableBytes, hostsInit, hostPin, hostsAt, hostAdd, hostSent, liveHos
 import { pairBytes, pairsInit, hostPairKey, portPairKey, pairContact } from '../features/pairs';
 import { outBytes, outInit, outFreeRows } from '../features/output';
 import { writeRow } from '../features/row';
+import { snapshotBytes, snapshotsInit, snapshotDue, takeHostSnapshot, SNAPSHOT_BYTES } from '../features/host-snapshot';
 import { countEvent, addStat, setStat } from '../events';
 import { EV_FLOW_OUT_OF_ORDER_TS } from '../generated/events';
 import { NUM_FEATURES, SCHEMA_HASH32, END_ACTIVE, END_INTERIM, END_END_OF_INPUT, END_SHUTDOWN, END_FIN, END_RST } from '../generated/schema';
@@ -55,7 +56,7 @@ export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32):
   if (maxFlows < 1 || maxHosts < 2 || maxOut < 3 || ringBytes <= 0) return -3;
   if (maxFlows > 1 << 22 || maxHosts > 1 << 22 || maxOut > 1 << 20) return -3; // keeps every size below 4 GiB
   initialised = true;
-  const total = <u64>ringBytes + <u64>stageBytesFor(ringBytes) + <u64>tableBytes(maxFlows) + <u64>hostTableBytes(maxHosts) + <u64>pairBytes(maxFlows) +
+  const total = <u64>ringBytes + <u64>stageBytesFor(ringBytes) + <u64>tableBytes(maxFlows) + <u64>hostTableBytes(maxHosts) + <u64>pairBytes(maxFlows) + <u64>snapshotBytes(maxFlows) +
     <u64>outBytes(maxOut) + 1024; // + allocator headers/alignment of the blocks below
   const start = <u64>heap.alloc(16);
   const end = start + total;
@@ -66,7 +67,7 @@ export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32):
     if (memory.grow(pages) < 0) return -2;
   }
   if (!ringInit(ringBytes)) return -2;
-  if (!tableInit(maxFlows) || !hostsInit(maxHosts) || !pairsInit(maxFlows) || !outInit(maxOut)) return -2;
+  if (!tableInit(maxFlows) || !hostsInit(maxHosts) || !pairsInit(maxFlows) || !snapshotsInit(maxFlows) || !outInit(maxOut)) return -2;
   return 0;
 }
 
@@ -165,7 +166,7 @@ export function flowPacket(): void {
       i = -1;
     } else if (now - f.firstMs >= activeMs) {
       // Active timeout: this record ends, a fresh one continues the same connection.
-      writeRow(f, END_ACTIVE, 0, now);
+      writeRow(f, i, END_ACTIVE, 0, false);
       startRecord(f, now, ++flowSeq);
     }
   }
@@ -185,12 +186,16 @@ export function flowPacket(): void {
   if (sender >= 0) hostSent(sender, size);
   if (receiver >= 0) hostAdd(receiver, HW_RECV_PACKETS, 1);
 
+  // the row's host windows as of this packet, if it turns out to be the flow's last (features/host-snapshot.ts)
+  const interim = interimMs > 0 && (now - f.lastInterimMs >= interimMs || f.s2dPackets + f.d2sPackets == EARLY_INTERIM_PACKETS);
+  if (interim || snapshotDue(f, now)) takeHostSnapshot(i, f, now);
+
   const c = classOf(f);
   listTouch(i, c, timeoutOf(f, c) * REQUEUE_SLACK);
   scheduleFor(f);
 
-  if (interimMs > 0 && (now - f.lastInterimMs >= interimMs || f.s2dPackets + f.d2sPackets == EARLY_INTERIM_PACKETS)) {
-    writeRow(f, END_INTERIM, KEY_FLAG_INTERIM, now);
+  if (interim) {
+    writeRow(f, i, END_INTERIM, KEY_FLAG_INTERIM, false);
     f.lastInterimMs = now;
   }
 }
@@ -217,5 +222,5 @@ export function flush(reason: i32): i32 {
 export function schemaHash(): u32 { return SCHEMA_HASH32; }
 export function numFeatures(): i32 { return NUM_FEATURES; }
 export function keyRecordBytes(): i32 { return KEY_RECORD_BYTES; }
-/** Bytes of flow-table state per flow: slot + index share (host table and pair memory are separate). */
-export function flowSlotBytes(): i32 { return bytesPerFlow(); }
+/** Bytes of flow state per flow: slot + index share + host-window snapshot (host table and pair memory are separate). */
+export function flowSlotBytes(): i32 { return bytesPerFlow() + <i32>SNAPSHOT_BYTES; }

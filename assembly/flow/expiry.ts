@@ -84,8 +84,8 @@ export function finish(i: i32, reason: u8, nowMs: f64): void {
     hostsAt(nowMs);
     hostAdd(f.srcHost, HW_FAILED, 1);
   }
-  writeRow(f, reason, 0, nowMs);
-  // the row has read the hosts' windows: release them (the last flow of a host makes it idle, evictable)
+  writeRow(f, i, reason, 0, failed);
+  // release the hosts (the last flow of a host makes it idle, evictable)
   if (f.srcHost >= 0) hostUnref(f.srcHost);
   if (f.dstHost >= 0) hostUnref(f.dstHost);
   remove(i);

@@ -38,8 +38,11 @@ export class Flow {
   srcA: u64; srcB: u64; dstA: u64; dstB: u64;
   srcPort: u16; dstPort: u16; vlan: u16; proto: u8; ipVersion: u8;
   cls: u8; pad0: u8; state: u16;
-  // host-table slots of initiator/responder (-1: none), pinned while the flow lives; 4 spare bytes after each
-  srcHost: i32; spare0: u32; dstHost: i32; spare1: u32;
+  // host-table slots of initiator/responder (-1: none), pinned while the flow lives; 4 spare bytes after dstHost
+  srcHost: i32;
+  /** time of the host-window snapshot (features/host-snapshot.ts), ms after firstMs: checked on every packet */
+  hostSnapMs: f32;
+  dstHost: i32; spare1: u32;
   hash: u32;
   /** lastMs when the flow was last (re)queued on its class list: lists are ordered by it. */
   queuedMs: f64;

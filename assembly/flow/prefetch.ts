@@ -22,6 +22,7 @@ import {
 } from './table';
 import { touchHost, touchReceiver, touchHostCold, hostBucket, hostForHint } from '../features/hosts';
 import { hostPairKeyOf, portPairKey, touchPair } from '../features/pairs';
+import { snapshotDueHint, touchSnapshot } from '../features/host-snapshot';
 import { RecordHeader, RECORD_HEADER_BYTES } from '../generated/abi';
 
 /** Packets hinted together: many misses in flight per sweep; their lines (≈ 7 each) still fit in L1. 32 measured
@@ -35,6 +36,7 @@ const srcHashes: usize = memory.data(GROUP * 8); // addrHash of the source addre
 const dstHashes: usize = memory.data(GROUP * 8); // addrHash of the destination address
 const ports: usize = memory.data(GROUP * 4); // destination port << 8 | protocol
 const tcpFlags: usize = memory.data(GROUP);
+const times: usize = memory.data(GROUP * 8); // packet timestamp (ms)
 const buckets: usize = memory.data(GROUP * 8); // first flow-index bucket of the packet's hash
 const found: usize = memory.data(GROUP * 4); // flow slot, or -1: a new flow
 const tailSlots: usize = memory.data(NUM_CLASSES * 4);
@@ -133,6 +135,7 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
       store<u64>(dstHashes + (<usize>hinted << 3), peekDstHash);
       store<u32>(ports + (<usize>hinted << 2), peekPorts);
       store<u8>(tcpFlags + <usize>hinted, peekFlags);
+      store<f64>(times + (<usize>hinted << 3), header.ts_ms);
       hinted++;
     }
     const padded = (caplen + 7) & ~(<u32>7);
@@ -165,7 +168,8 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
   }
   // 4. from the heads: the direction block each packet will update, the two hosts' hot lines, the list
   //    neighbours when the packet may move its flow to another class list; for new flows, the host records;
-  //    for the flows next to expire, their hosts (cold records too: the row reads them) and what removal writes
+  //    for the flows next to expire, their hosts (cold records too), their snapshot line (the row reads it) and
+//    what removal writes; for a flow whose host-window snapshot is due, both hosts whole and its snapshot line
   for (let k = 0; k < hinted; k++) {
     const i = load<i32>(found + (<usize>k << 2));
     if (i >= 0) {
@@ -175,6 +179,10 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
       const src = <i32>hosts;
       const dst = <i32>(hosts >> 32);
       acc += forward ? touchHost(src) + touchReceiver(dst) : touchHost(dst) + touchReceiver(src);
+      // a host-window snapshot reads both hosts whole and writes the flow's snapshot line
+      if (snapshotDueHint(flowAt(i), load<f64>(times + (<usize>k << 3)))) {
+        acc += touchHost(src) + touchHost(dst) + touchHostCold(src) + touchHostCold(dst) + touchSnapshot(i);
+      }
       if (flowAt(i).cls == CLS_UNANSWERED || (load<u8>(tcpFlags + <usize>k) & 0x05) != 0) acc += touchLinks(i); // FIN, RST
     } else {
       const sh = <u32>load<u64>(srcHashes + (<usize>k << 3));
@@ -189,7 +197,7 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
     if (t < 0) continue;
     const hosts = slotHosts(t);
     acc += touchHost(<i32>hosts) + touchHostCold(<i32>hosts) + touchHost(<i32>(hosts >> 32)) + touchHostCold(<i32>(hosts >> 32));
-    acc += touchRemoval(t);
+    acc += touchRemoval(t) + touchSnapshot(t);
   }
   store<u64>(sink, load<u64>(sink) ^ acc);
   return n;

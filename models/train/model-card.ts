@@ -74,7 +74,7 @@ if (existsSync(values.alerts!)) {
 if (existsSync(values.episodes!)) {
   const { episodes: ep } = JSON.parse(readFileSync(values.episodes!, 'utf8')) as { episodes: { runs: RunAlerts[]; benignRuns: number; benignRunsAlerting: number; attackRuns: number; attackRunsDetected: number; runsWithFalseEpisodes: number } };
   lines.push('### Episodes per held-out lab run', '',
-    `\`netsensor model eval --data\` replays each test run's flow rows (the captures of the older runs are not kept) through the same evidence and episode code: benign runs opening any episode **${ep.benignRunsAlerting} of ${ep.benignRuns}**; attack runs with an episode of every attack class they contain **${ep.attackRunsDetected} of ${ep.attackRuns}**; runs with an episode on a benign actor ${ep.runsWithFalseEpisodes}.`, '');
+    `\`netsensor model eval --data\` replays each test run's flow rows through the same evidence and episode code: benign runs opening any episode **${ep.benignRunsAlerting} of ${ep.benignRuns}**; attack runs with an episode of every attack class they contain **${ep.attackRunsDetected} of ${ep.attackRuns}**; runs with an episode on a benign actor ${ep.runsWithFalseEpisodes}.`, '');
   const odd = ep.runs.filter((r) => r.benignFamilies.length || r.classes.some((c) => !r.attackFamilies.includes(c)));
   if (odd.length) {
     lines.push('| run | attack classes | episodes on attackers | episodes on benign actors |', '|---|---|---|---|');
