@@ -51,7 +51,7 @@ const cpuHz = (() => {
   return m ? Number(m[1]) * 1e6 : cpus()[0]?.speed * 1e6 || NaN;
 })();
 
-interface Measure { seconds: number; cpuSeconds: number; rssMb: number; stderr: string }
+interface Measure { seconds: number; cpuSeconds: number; rssMiB: number; stderr: string }
 
 /** Runs a command under /usr/bin/time -v: wall seconds, CPU seconds and peak RSS. */
 function timed(cmd: string, args: string[]): Measure {
@@ -62,16 +62,16 @@ function timed(cmd: string, args: string[]): Measure {
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024;
   const user = Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
   const sys = Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
-  return { seconds, cpuSeconds: user + sys, rssMb: rss, stderr: r.stderr };
+  return { seconds, cpuSeconds: user + sys, rssMiB: rss, stderr: r.stderr };
 }
 
-interface Row { tool: string; packets: number; seconds: number; cpuSeconds: number; pps: number; cpuPps: number; rssMb: number; note: string }
+interface Row { tool: string; packets: number; seconds: number; cpuSeconds: number; pps: number; cpuPps: number; rssMiB: number; note: string }
 function record(rows: Row[], tool: string, n: number, ms: Measure[], note = ''): Row {
   const seconds = median(ms.map((m) => m.seconds));
   const cpu = median(ms.map((m) => m.cpuSeconds));
-  const row = { tool, packets: n, seconds, cpuSeconds: cpu, pps: n / seconds, cpuPps: n / cpu, rssMb: median(ms.map((m) => m.rssMb)), note };
+  const row = { tool, packets: n, seconds, cpuSeconds: cpu, pps: n / seconds, cpuPps: n / cpu, rssMiB: median(ms.map((m) => m.rssMiB)), note };
   rows.push(row);
-  console.log(`  ${tool.padEnd(30)} ${(row.pps / 1e6).toFixed(2)} Mpps wall, ${(row.cpuPps / 1e6).toFixed(2)} Mpps per CPU-second  ${seconds.toFixed(2)} s  RSS ${row.rssMb.toFixed(0)} MB ${note}`);
+  console.log(`  ${tool.padEnd(30)} ${(row.pps / 1e6).toFixed(2)} Mpps wall, ${(row.cpuPps / 1e6).toFixed(2)} Mpps per CPU-second  ${seconds.toFixed(2)} s  RSS ${row.rssMiB.toFixed(0)} MiB ${note}`);
   return row;
 }
 
@@ -131,7 +131,7 @@ async function measure(pcap: string, n: number, opts: { tsharkPackets: number; p
     });
     core.flush('end_of_input');
     const c = process.cpuUsage(c0);
-    coreRuns.push({ seconds: (performance.now() - t) / 1000, cpuSeconds: (c.user + c.system) / 1e6, rssMb: process.memoryUsage().rss / 1048576, stderr: '' });
+    coreRuns.push({ seconds: (performance.now() - t) / 1000, cpuSeconds: (c.user + c.system) / 1e6, rssMiB: process.memoryUsage().rss / 1048576, stderr: '' });
   }
   const coreCpu = median(coreRuns.map((m) => m.cpuSeconds));
   const cyclesPerPacket = (coreCpu * cpuHz) / n;
@@ -188,7 +188,7 @@ const table = (r: CaptureResult) => [
   '| tool | packets | wall s | CPU s | packets/s (wall) | packets per CPU-second | peak RSS | note |',
   '|---|---:|---:|---:|---:|---:|---:|---|',
   ...r.rows.map((x) => `| ${x.tool} | ${x.packets.toLocaleString('en')} | ${x.seconds.toFixed(2)} | ${x.cpuSeconds.toFixed(2)} | ` +
-    `${(x.pps / 1e6).toFixed(2)} M | ${(x.cpuPps / 1e6).toFixed(2)} M | ${x.rssMb.toFixed(0)} MB | ${x.note} |`),
+    `${(x.pps / 1e6).toFixed(2)} M | ${(x.cpuPps / 1e6).toFixed(2)} M | ${x.rssMiB.toFixed(0)} MiB | ${x.note} |`),
   '',
   `Ratios (netsensor over the peer): ${r.ratios.join('; ') || 'no peer installed'}. Peak in the core's tables: ` +
     `${r.peakFlows.toLocaleString('en')} flows, ${r.peakHosts.toLocaleString('en')} hosts. Reader + core: ` +
