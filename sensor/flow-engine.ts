@@ -23,11 +23,11 @@ const FLUSH_CHUNK_ROWS = 8192;
 const PAUSE_FLUSH = Symbol('pause flush');
 
 /**
- * The features are copied (the core reuses its output area); the key objects the host built for this batch
- * are kept as they are — renamed to wire names only for the few rows that become events (pipeline.ts).
+ * The features and the key records are copied as bytes (the core reuses its output area): no key object is
+ * built here; the pipeline reads the records in place and makes strings only for the rows it keeps (key-rows.ts).
  */
 function copyRows(b: FlowBatch): FlowRows {
-  return { count: b.rows, features: b.features.slice(), keys: b.keys };
+  return { count: b.rows, features: b.features.slice(), keyBytes: b.keyBytes.slice() };
 }
 
 export async function createFlowEngine(core: SensorConfig['core'], _counters?: SensorCounters, wasmPath?: string): Promise<FlowEngine> {
@@ -47,6 +47,7 @@ export async function createFlowEngine(core: SensorConfig['core'], _counters?: S
   });
   return {
     packet: fc.push,
+    bulk: fc,
     advance(nowMs) { fc.advance(nowMs); },
     flush(reason) {
       fc.sync(); // packets still in the ring are processed first, never interrupted by a pause

@@ -19,14 +19,15 @@ import type { Logger } from '../common/log.js';
 import { NUM_FEATURES } from '../core/schema.js';
 import type { RiskEvent } from '../protocol/event.js';
 import type { SensorConfig } from './config.js';
-import type { KeyRecord } from '../core/host.js';
+import type { PcapBulkSink } from '../core/capture/stats.js';
 import type { DecisionOverrides } from '../inference/decide.js';
 import type { Delivery } from './delivery.js';
 import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.js';
 import { EVIDENCE_DECISION, episodeThresholds } from '../detection/families.js';
 import type { FlowVerdict } from '../detection/evidence.js';
 import { ruleCandidate } from '../detection/rules.js';
-import { buildEvent, episodeEvent, type FlowRecordKey } from '../detection/risk-event.js';
+import { buildEvent, episodeEvent } from '../detection/risk-event.js';
+import { emptyWireKey, KEY_ROW_BYTES, KeyRows } from './key-rows.js';
 import type { SensorCounters, SensorMetrics } from './metrics.js';
 
 /** Alerting rows explained per batch when rows are evidence (their top features are summed per episode). */
@@ -35,45 +36,18 @@ const EXPLAIN_PER_BATCH = 32;
 /** Packet sink signature of the capture readers (no object per packet). */
 export type PacketSinkFn = (buf: Uint8Array, offset: number, caplen: number, wirelen: number, tsMs: number, linktype: number) => void;
 
-/** A flow key as the core host reports it (core/host.ts); wire names only for rows that become events. */
-export type EngineFlowKey = Omit<KeyRecord, 'ip_version' | 'flow_seq'>;
-
-/** The wire form (protocol/event.ts) of a core flow key. */
-export function wireFlowKey(k: EngineFlowKey): FlowRecordKey {
-  return {
-    src_ip: k.src_ip,
-    dst_ip: k.dst_ip,
-    src_port: k.src_port,
-    dst_port: k.dst_port,
-    proto: k.protocol,
-    end_reason: k.end_reason,
-    vlan: k.vlan_id & 0x0fff,
-    first_seen_ms: k.first_seen_ms,
-    last_seen_ms: k.last_seen_ms,
-    src2dst_packets: k.src2dst_packets,
-    src2dst_bytes: k.src2dst_bytes,
-    dst2src_packets: k.dst2src_packets,
-    dst2src_bytes: k.dst2src_bytes,
-  };
-}
-
-/** Sets `to` to the wire form of `k` in place (the pipeline's reused verdict: no object per flow row). */
-function setWireFlowKey(to: FlowRecordKey, k: EngineFlowKey): void {
-  to.src_ip = k.src_ip; to.dst_ip = k.dst_ip; to.src_port = k.src_port; to.dst_port = k.dst_port; to.proto = k.protocol;
-  to.end_reason = k.end_reason; to.vlan = k.vlan_id & 0x0fff; to.first_seen_ms = k.first_seen_ms; to.last_seen_ms = k.last_seen_ms;
-  to.src2dst_packets = k.src2dst_packets; to.src2dst_bytes = k.src2dst_bytes; to.dst2src_packets = k.dst2src_packets; to.dst2src_bytes = k.dst2src_bytes;
-}
-
-/** Flow rows copied out of the core: `count` rows of NUM_FEATURES features + their keys. */
+/** Flow rows copied out of the core: `count` rows of NUM_FEATURES features + their KEY_RECORDs (sensor/key-rows.ts). */
 export interface FlowRows {
   count: number;
   features: Float32Array;
-  keys: EngineFlowKey[];
+  keyBytes: Uint8Array;
 }
 
 /** What the pipeline needs from the WASM core host. */
 export interface FlowEngine {
   packet: PacketSinkFn;
+  /** Classic pcap records in bulk beside `packet` (the same packets, in file order): a fast replay reads through it. */
+  bulk?: PcapBulkSink;
   /** Expire flows as of `nowMs` (capture clock). */
   advance(nowMs: number): void;
   /** Emit every live flow with this end reason; true when it paused with flows left (take the rows, call again). */
@@ -113,8 +87,11 @@ export interface Scorer {
 }
 
 export interface CaptureSource {
-  /** Streams packets into `sink`, awaiting `afterChunk` between reads; resolves at end of input. */
-  run(sink: PacketSinkFn, afterChunk: () => Promise<void>): Promise<void>;
+  /**
+   * Streams packets into `sink` (or, where the source can, classic-pcap records into `bulk`), awaiting `afterChunk`
+   * between reads; resolves at end of input.
+   */
+  run(sink: PacketSinkFn, afterChunk: () => Promise<void>, bulk?: PcapBulkSink): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -149,8 +126,7 @@ export class Pipeline {
   private source?: CaptureSource;
   readonly tracker: EpisodeTracker;
   private readonly verdict: FlowVerdict = {
-    flow: wireFlowKey({ src_ip: '', dst_ip: '', src_port: 0, dst_port: 0, protocol: 0, end_reason: 'idle', vlan_id: 0, first_seen_ms: 0, last_seen_ms: 0,
-      src2dst_packets: 0, src2dst_bytes: 0, dst2src_packets: 0, dst2src_bytes: 0, interim: false }),
+    flow: emptyWireKey(),
     interim: false, row: new Float32Array(0), alertClass: undefined, score: 0, classThreshold: 0, anomaly: 0, top: [],
   };
 
@@ -235,9 +211,11 @@ export class Pipeline {
     const out: FlowRows = {
       count: max,
       features: head.features.subarray(0, max * NUM_FEATURES),
-      keys: head.keys.slice(0, max),
+      keyBytes: head.keyBytes.subarray(0, max * KEY_ROW_BYTES),
     };
-    this.queue[0] = { count: head.count - max, features: head.features.subarray(max * NUM_FEATURES), keys: head.keys.slice(max) };
+    this.queue[0] = {
+      count: head.count - max, features: head.features.subarray(max * NUM_FEATURES), keyBytes: head.keyBytes.subarray(max * KEY_ROW_BYTES),
+    };
     this.queuedRows -= max;
     return out;
   }
@@ -258,26 +236,28 @@ export class Pipeline {
     this.o.metrics?.inferenceLatency.observe((performance.now() - t0) / 1000);
     this.o.counters.flows += b.count;
     const events: RiskEvent[] = [];
+    const keys = new KeyRows(b.keyBytes);
     for (let r = 0; r < b.count; r++) {
-      const key = b.keys[r]!;
-      if (key.interim) this.o.counters.interimFlows++;
+      const interim = keys.interim(r);
+      if (interim) this.o.counters.interimFlows++;
       const s = scores[r]!;
       const row = b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES);
       if (byFlow) {
         if (s.alertClass) {
           events.push(buildEvent({
-            sensorId: this.o.cfg.id, modelVersion: model.version, flow: wireFlowKey(key), features: row,
+            sensorId: this.o.cfg.id, modelVersion: model.version, flow: keys.wire(r), features: row,
             verdict: { alertClass: s.alertClass, score: s.score, anomaly: s.anomaly, top: s.top },
           }));
         }
         continue;
       }
       // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
-      if (!s.alertClass && !this.tracker.learnsBenign && !ruleCandidate(key.protocol, key.src_port, key.dst_port, key.src2dst_packets, key.dst2src_packets, key.last_seen_ms - key.first_seen_ms)) continue;
+      if (!s.alertClass && !this.tracker.learnsBenign &&
+        !ruleCandidate(keys.protocol(r), keys.srcPort(r), keys.dstPort(r), keys.src2dstPackets(r), keys.dst2srcPackets(r), keys.durationMs(r))) continue;
       // one verdict object for every row: the tracker copies what it keeps (detection/episodes.ts)
       const v = this.verdict;
-      setWireFlowKey(v.flow, key);
-      v.interim = key.interim; v.row = row; v.alertClass = s.alertClass; v.score = s.score;
+      keys.setWire(v.flow, r);
+      v.interim = interim; v.row = row; v.alertClass = s.alertClass; v.score = s.score;
       v.classThreshold = s.threshold; v.anomaly = s.anomaly; v.top = s.top;
       for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));
     }
@@ -307,7 +287,7 @@ export class Pipeline {
       this.collect();
       // back-pressure: never let more than a few batches wait for inference
       if (this.queuedRows >= this.o.cfg.detect.batchRows * 4 && this.worker) await this.worker;
-    });
+    }, this.o.engine.bulk);
     this.clock.clearInterval(this.advanceTimer);
     if (mode === 'replay' && !this.stopped) {
       await this.flushLive('end_of_input');
@@ -350,19 +330,28 @@ export class Pipeline {
   }
 }
 
-/** A capture file replayed as fast as possible or at its recorded pace. */
+/**
+ * A capture file replayed as fast as possible or at its recorded pace. Fast replay hands classic-pcap records to
+ * the engine in bulk when it takes them (`bulk`): the same packets in the same order, and the reader still awaits
+ * `afterChunk` after every buffer, so back-pressure is unchanged. Realtime replay paces packet by packet.
+ */
 export function replaySource(
   path: string,
   mode: 'fast' | 'realtime',
-  read: (path: string, sink: PacketSinkFn, opts: { afterChunk: () => Promise<void> }) => Promise<unknown>,
+  read: (path: string, sink: PacketSinkFn, opts: { afterChunk: () => Promise<void>; bulk?: PcapBulkSink }) => Promise<unknown>,
   pipeline: Pipeline,
   clock: Clock = systemClock,
 ): CaptureSource {
   let stopped = false;
   return {
-    async run(sink, afterChunk) {
+    async run(sink, afterChunk, bulk) {
       if (mode === 'fast') {
-        await read(path, (...a) => { if (!stopped) sink(...a); }, { afterChunk });
+        // once stopped, the bulk path takes nothing, so the rest reaches the per-packet sink, which drops it
+        const stoppable: PcapBulkSink | undefined = bulk && {
+          pcapRecords: (buf, start, end, bigEndian, nanos, linktype, taken) =>
+            stopped ? start : bulk.pcapRecords(buf, start, end, bigEndian, nanos, linktype, taken),
+        };
+        await read(path, (...a) => { if (!stopped) sink(...a); }, { afterChunk, ...(stoppable ? { bulk: stoppable } : {}) });
         return;
       }
       // realtime: copy packets out of the reader's buffer, then feed them when their time comes

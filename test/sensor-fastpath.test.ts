@@ -19,6 +19,7 @@ import { eventId } from '../protocol/event-id.ts';
 import { encodeStoredBatch } from '../protocol/batch.ts';
 import { Outbox } from '../sensor/outbox.ts';
 import { createFlowEngine } from '../sensor/flow-engine.ts';
+import { KeyRows } from '../sensor/key-rows.ts';
 import { buildFlowPacket, FRAME_BYTES, LINKTYPE_ETHERNET } from '../bench/traffic.ts';
 import { syntheticEvent } from './helpers/synthetic-events.ts';
 
@@ -140,7 +141,9 @@ test('a flush of many live flows pauses in chunks, loses none and repeats none',
     for (let r = engine.take(); r; r = engine.take()) {
       held += r.count;
       total += r.count;
-      for (const k of r.keys) {
+      const keys = new KeyRows(r.keyBytes);
+      for (let i = 0; i < r.count; i++) {
+        const k = keys.wire(i);
         assert.is(k.end_reason, 'end_of_input');
         seen.add(`${k.src_ip}:${k.src_port}>${k.dst_ip}:${k.dst_port}`);
       }
