@@ -7,7 +7,8 @@
  */
 import type { Logger } from '../../common/log.js';
 import { parseSensorTopic, topics } from '../../protocol/topics.js';
-import { AlertPublisher } from '../alert-publisher.js';
+import { AlertPublisher, type AlertReason } from '../alert-publisher.js';
+import type { Alert } from '../alert-types.js';
 import { alertTopic, toEve } from '../alerts.js';
 import type { GatewayConfig } from '../config.js';
 import { ExternalBroker } from '../external.js';
@@ -82,7 +83,7 @@ export class ClusterWorker {
         }),
       ]);
       await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
-      const publisher = new AlertPublisher((a, sensor, reason) => w?.send(alertTopic(a, sensor), JSON.stringify(toEve(a, sensor, reason))), config.correlation.updateIntervalMs);
+      const publisher = new AlertPublisher((a, sensor, reason) => w?.announce(a, sensor, reason), config.correlation.updateIntervalMs);
       const lease = new LeaderLease(store, id, config.cluster.leaseMs, {
         gained: () => w!.lead(),
         lost: () => w!.follow(),
@@ -117,9 +118,14 @@ export class ClusterWorker {
     });
     await distributor.start();
     this.models = { distributor, rollouts };
+    await this.announcePending();
     const leader = new CorrelationLeader({
       store: this.store, rules: this.config.correlation, holder: this.id, log: this.root.child({ component: 'correlate', worker: this.id }),
-      onChanges: (changes) => this.publisher.onChanges(changes),
+      onChanges: (changes) => {
+        // Test-only: die between the commit and publishing, the case the stored announcements are for.
+        if (process.env.NETSENSOR_TEST_KILL_AFTER_COMMIT === '1' && changes.length) process.kill(process.pid, 'SIGKILL');
+        this.publisher.onChanges(changes);
+      },
       onFenced: () => void this.lease.relinquish(),
     });
     await leader.start();
@@ -140,9 +146,26 @@ export class ClusterWorker {
     await models?.rollouts.flushed();
   }
 
-  private send(topic: string, msg: string): void {
-    const p: Promise<void> = this.bus.publish(topic, msg, { qos: 1 })
-      .catch((e) => this.log.warn({ err: e }, 'alert publish failed'))
+  /**
+   * What the previous leader committed but the broker never acknowledged: published again before correlation goes
+   * on. A subscriber may so see a message twice, with the same (alert_id, version). Of an alert's rate-limited
+   * updates only the newest is sent, as the publisher would have.
+   */
+  private async announcePending(): Promise<void> {
+    const pending = await this.store.pendingAnnouncements();
+    const newest = new Map<string, number>();
+    for (const a of pending) newest.set(a.alert.id, Math.max(newest.get(a.alert.id) ?? 0, a.alert.version ?? 0));
+    const due = pending.filter((a) => a.reason !== 'updated' || (a.alert.version ?? 0) === newest.get(a.alert.id));
+    if (due.length) this.log.info({ alerts: due.length }, 'publishing the alert messages the previous leader left');
+    for (const a of due) this.announce(a.alert, a.sensor, a.reason);
+  }
+
+  /** Publishes an alert message; once the broker acknowledged it (PUBACK), its stored announcement is done. */
+  private announce(a: Alert, sensor: string, reason: AlertReason): void {
+    const version = a.version ?? 0;
+    const p: Promise<void> = this.bus.publish(alertTopic(a, sensor), JSON.stringify(toEve(a, sensor, reason)), { qos: 1 })
+      .then(() => this.store.markAnnounced(a.id, version))
+      .catch((e) => this.log.warn({ err: e, alert: a.id }, 'alert publish failed; a later leader publishes it again'))
       .finally(() => this.publishing.delete(p));
     this.publishing.add(p);
   }

@@ -16,7 +16,8 @@ import {
   ALERT_COLUMNS, EVENT_COLUMN_NAMES, EVENT_COLUMNS, alertOf, annotate, eventArgs, rowToEvent,
   type AlertQuery, type AlertRow, type AlertStats, type SensorRow, type StatsQuery, type StoredAlert, type StoredEvent,
 } from '../store.js';
-import { LEADER_LEASE, type CorrelationCommit, type EventStore } from './event-store.js';
+import { LEADER_LEASE, type Announcement, type CorrelationCommit, type EventStore } from './event-store.js';
+import type { AlertReason } from '../alert-publisher.js';
 import { migratePostgres } from './postgres-migrations.js';
 import { describeUrl, postgresOptions, type PostgresSettings } from './postgres-connection.js';
 import { NetsensorError } from '../../common/errors.js';
@@ -149,9 +150,27 @@ export class PostgresStore implements EventStore {
         const chunk = cm.links.slice(i, i + LINK_ROWS);
         await c.query(`INSERT INTO alert_events (alert_id, event_seq) VALUES ${values(chunk.length, 2)} ON CONFLICT DO NOTHING`, chunk.flat());
       }
+      const ann = cm.announcements ?? [];
+      for (let i = 0; i < ann.length; i += ALERT_ROWS) {
+        const chunk = ann.slice(i, i + ALERT_ROWS);
+        await c.query(`INSERT INTO alert_announcements (alert_id, version, reason, sensor, body) VALUES ${values(chunk.length, 5)} ON CONFLICT DO NOTHING`,
+          chunk.flatMap((a) => [a.alert.id, a.alert.version ?? 0, a.reason, a.sensor, JSON.stringify(a.alert)]));
+      }
       await c.query('UPDATE cursors SET seq = $2 WHERE name = $1', [CORRELATION, cm.cursor]);
       return true;
     });
+  }
+
+  /** Alert messages committed but not yet acknowledged by the broker, in commit order. */
+  async pendingAnnouncements(): Promise<Announcement[]> {
+    const r = await this.pool.query('SELECT reason, sensor, body FROM alert_announcements ORDER BY n');
+    return (r.rows as Array<{ reason: AlertReason; sensor: string; body: string }>)
+      .map((row) => ({ alert: JSON.parse(row.body) as Alert, sensor: row.sensor, reason: row.reason }));
+  }
+
+  /** The broker acknowledged the alert's message at `version`: that one and the older ones are done. */
+  async markAnnounced(alertId: string, version: number): Promise<void> {
+    await this.pool.query('DELETE FROM alert_announcements WHERE alert_id = $1 AND version <= $2', [alertId, version]);
   }
 
   async tryLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
