@@ -108,7 +108,7 @@ export class Gateway {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
-      registerTriageApi(http, { store, ingest });
+      registerTriageApi(http, { history: store.history, beforeRead: () => ingest.persistAlerts() });
       registerModelsApi(http, models, rollouts);
       const actions = new ActionStore(store.db);
       gw.response = new ResponseEngine({

@@ -18,6 +18,8 @@ import { createGatewayMetrics } from '../metrics.js';
 import { LEADER_LEASE } from '../store/event-store.js';
 import { describeUrl } from '../store/postgres-connection.js';
 import { PostgresStore } from '../store/postgres.js';
+import { PostgresAlertHistory } from '../store/postgres-triage.js';
+import { registerTriageApi } from '../http/triage-api.js';
 import { registerClusterApi } from './cluster-api.js';
 import { CorrelationLeader } from './correlation-leader.js';
 import { LeaderBus } from './leader-bus.js';
@@ -95,6 +97,7 @@ export class ClusterWorker {
         store, ingest, metrics, startedAt: Date.now(),
         worker: { id, leader: () => lease.isLeader && worker.ready, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
       });
+      registerTriageApi(http, { history: new PostgresAlertHistory(store.pool) });
       await http.listen();
       lease.start();
       w.timers.push(setInterval(() => sensors.flush().catch((e) => log.warn({ err: e }, 'writing sensor counts failed')), 2000).unref());

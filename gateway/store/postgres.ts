@@ -136,6 +136,9 @@ export class PostgresStore implements EventStore {
       await c.query('INSERT INTO cursors (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING', [CORRELATION]);
       const at = Number((await c.query('SELECT seq FROM cursors WHERE name = $1 FOR UPDATE', [CORRELATION])).rows[0].seq);
       if (at !== cm.from) return false;
+      // Alerts an operator closed that get more events fire again: reopened, as the single gateway does (alert-history.ts).
+      const closed = new Map((await c.query(`SELECT id, event_count FROM alerts WHERE id = ANY($1) AND triage = 'closed' AND status = 'open' FOR UPDATE`,
+        [cm.alerts.map((a) => a.id)])).rows.map((r: { id: string; event_count: number }) => [r.id, r.event_count]));
       for (let i = 0; i < cm.alerts.length; i += ALERT_ROWS) {
         const chunk = cm.alerts.slice(i, i + ALERT_ROWS);
         await c.query(
@@ -149,6 +152,13 @@ export class PostgresStore implements EventStore {
       for (let i = 0; i < cm.links.length; i += LINK_ROWS) {
         const chunk = cm.links.slice(i, i + LINK_ROWS);
         await c.query(`INSERT INTO alert_events (alert_id, event_seq) VALUES ${values(chunk.length, 2)} ON CONFLICT DO NOTHING`, chunk.flat());
+      }
+      for (const a of cm.alerts) {
+        const at = closed.get(a.id);
+        if (at === undefined || a.event_count <= at) continue;
+        await c.query(`UPDATE alerts SET triage = 'reopened', triage_ts = $2, triage_actor = 'gateway', triage_note = NULL WHERE id = $1`, [a.id, a.updated_at]);
+        await c.query(`INSERT INTO alert_history (alert_id, ts, kind, actor, note, detail) VALUES ($1, $2, 'reopened', 'gateway', NULL, $3)`,
+          [a.id, a.updated_at, JSON.stringify({ event_count_at_close: at, event_count: a.event_count, last_seen: a.last_seen })]);
       }
       const ann = cm.announcements ?? [];
       for (let i = 0; i < ann.length; i += ALERT_ROWS) {
