@@ -38,6 +38,8 @@ export class ClusterWorker {
   private timers: NodeJS.Timeout[] = [];
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
+  /** Retention runs on the leader only: one worker deleting is enough. */
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -122,6 +124,7 @@ export class ClusterWorker {
     await distributor.start();
     this.models = { distributor, rollouts };
     await this.announcePending();
+    this.retentionTimer = setInterval(() => void this.retention(), this.config.store.retentionIntervalMs).unref();
     const leader = new CorrelationLeader({
       store: this.store, rules: this.config.correlation, holder: this.id, log: this.root.child({ component: 'correlate', worker: this.id }),
       onChanges: (changes) => {
@@ -138,6 +141,7 @@ export class ClusterWorker {
 
   private async follow(): Promise<void> {
     this.ready = false;
+    clearInterval(this.retentionTimer);
     this.leaderBus.deactivate();
     const leader = this.leader;
     this.leader = undefined;
@@ -147,6 +151,15 @@ export class ClusterWorker {
     this.models = undefined;
     await models?.distributor.idle().catch(() => {});
     await models?.rollouts.flushed();
+  }
+
+  private async retention(): Promise<void> {
+    try {
+      const r = await this.store.applyRetention(Date.now(), this.config.store.retentionDays * 86_400_000);
+      if (r.events || r.alerts) this.log.info(r, 'retention removed old data');
+    } catch (e) {
+      this.log.error({ err: e }, 'retention failed');
+    }
   }
 
   /**
@@ -177,6 +190,7 @@ export class ClusterWorker {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    clearInterval(this.retentionTimer);
     await this.http.close().catch(() => {});
     await this.lease.stop();
     this.ingest.stop();

@@ -171,6 +171,36 @@ export class PostgresStore implements EventStore {
     });
   }
 
+  /**
+   * Deletes events received before now − maxAgeMs that correlation has passed (oldest first, in bounded chunks
+   * along the seq index), their links, then the alerts whose activity ended before that and that have no events
+   * left, with their history and announcements. The single gateway's age rule (Store.applyRetention); the size
+   * limit (store.maxBytes) is the database administrator's on PostgreSQL.
+   */
+  async applyRetention(now: number, maxAgeMs: number): Promise<{ events: number; alerts: number }> {
+    const cutoff = now - maxAgeMs;
+    let events = 0;
+    for (;;) {
+      const r = await this.pool.query(`SELECT max(seq) AS s FROM (SELECT seq, received FROM events ORDER BY seq LIMIT 5000) x
+        WHERE received < $1 AND seq <= coalesce((SELECT seq FROM cursors WHERE name = $2), 0)`, [cutoff, CORRELATION]);
+      const upTo = r.rows[0].s as number | null;
+      if (upTo === null) break;
+      events += await this.tx(async (c) => {
+        await c.query('DELETE FROM alert_events WHERE event_seq <= $1', [upTo]);
+        return (await c.query('DELETE FROM events WHERE seq <= $1', [upTo])).rowCount ?? 0;
+      });
+    }
+    const alerts = await this.tx(async (c) => {
+      const gone = (await c.query(`SELECT id FROM alerts WHERE last_seen < $1 AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.alert_id = alerts.id)`,
+        [cutoff])).rows.map((row: { id: string }) => row.id);
+      if (gone.length === 0) return 0;
+      await c.query('DELETE FROM alert_history WHERE alert_id = ANY($1)', [gone]);
+      await c.query('DELETE FROM alert_announcements WHERE alert_id = ANY($1)', [gone]);
+      return (await c.query('DELETE FROM alerts WHERE id = ANY($1)', [gone])).rowCount ?? 0;
+    });
+    return { events, alerts };
+  }
+
   /** Alert messages committed but not yet acknowledged by the broker, in commit order. */
   async pendingAnnouncements(): Promise<Announcement[]> {
     const r = await this.pool.query('SELECT reason, sensor, body FROM alert_announcements ORDER BY n');
