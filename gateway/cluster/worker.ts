@@ -14,6 +14,7 @@ import type { GatewayConfig } from '../config.js';
 import { ExternalBroker } from '../external.js';
 import { GATEWAY_WILL, gatewayOffline, gatewayOnline } from '../gateway-status.js';
 import { HttpServer } from '../http/server.js';
+import { planReload, type ReloadPlan } from '../reload.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { LEADER_LEASE } from '../store/event-store.js';
 import { describeUrl } from '../store/postgres-connection.js';
@@ -29,6 +30,8 @@ import { PostgresRolloutStore } from '../ota/postgres-rollout-store.js';
 import { trustedUploadKeys } from '../index.js';
 import { SensorCounts } from './sensor-counts.js';
 import { SharedIngest } from './shared-ingest.js';
+
+const WORKER_RELOADABLE = ['http.token', 'http.tokenFile', 'http.loopbackExempt', 'store.retentionDays'];
 
 export class ClusterWorker {
   private leader: CorrelationLeader | undefined;
@@ -184,6 +187,22 @@ export class ClusterWorker {
       .catch((e) => this.log.warn({ err: e, alert: a.id }, 'alert publish failed; a later leader publishes it again'))
       .finally(() => this.publishing.delete(p));
     this.publishing.add(p);
+  }
+
+  /**
+   * SIGHUP: the API token and loopback rule and retention by age take effect; the rest of what reload.ts applies
+   * belongs to the embedded broker or SQLite, which a worker does not have, and waits for a restart like any other change.
+   */
+  reload(next: GatewayConfig): ReloadPlan {
+    const plan = planReload(this.config, next);
+    const apply = plan.apply.filter((p) => WORKER_RELOADABLE.includes(p));
+    this.http.setAccess(next.http.token, next.http.loopbackExempt);
+    const c = this.config;
+    c.http.token = next.http.token;
+    c.http.tokenFile = next.http.tokenFile;
+    c.http.loopbackExempt = next.http.loopbackExempt;
+    c.store.retentionDays = next.store.retentionDays;
+    return { apply, restart: [...plan.restart, ...plan.apply.filter((p) => !WORKER_RELOADABLE.includes(p))] };
   }
 
   async stop(): Promise<void> {
