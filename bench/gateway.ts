@@ -8,6 +8,9 @@
  *
  * With --runs N (default 3) the whole measurement is repeated N times and the medians are recorded.
  *
+ * With BENCH_GW_BROKER=mqtt://host:port the gateway uses that external broker (MQTT v5, e.g. Mosquitto with a
+ * large max_queued_messages) instead of its embedded one, and the fleet publishes there.
+ *
  * usage: node --import tsx bench/gateway.ts [--sensors 100] [--batches 20] [--batch-size 100] [--rate 2000] [--runs 3] [--no-write]
  */
 import { fork } from 'node:child_process';
@@ -23,6 +26,8 @@ import { topics } from '../protocol/topics.js';
 
 const MQTT_PORT = Number(process.env.BENCH_GW_MQTT_PORT ?? 18899);
 const HTTP_PORT = Number(process.env.BENCH_GW_HTTP_PORT ?? 18099);
+const EXTERNAL = process.env.BENCH_GW_BROKER;
+const BROKER_URL = EXTERNAL ?? `mqtt://127.0.0.1:${MQTT_PORT}`;
 const CLASSES = ['scan', 'dos', 'bruteforce', 'anomaly'];
 
 function event(sensor: string, i: number, src: string, t: number, cls: string): RiskEvent {
@@ -42,7 +47,7 @@ function event(sensor: string, i: number, src: string, t: number, cls: string): 
 /** Child process: connects all sensors, pre-encodes their batches, waits for "go", publishes, reports. */
 async function publisher(sensors: number, batches: number, size: number, rate: number): Promise<void> {
   const clients = await Promise.all(Array.from({ length: sensors }, (_, s) =>
-    mqtt.connectAsync(`mqtt://127.0.0.1:${MQTT_PORT}`, { clientId: `bench-${s}`, reconnectPeriod: 0 })));
+    mqtt.connectAsync(BROKER_URL, { clientId: `bench-${s}`, reconnectPeriod: 0 })));
   const now = Date.now();
   const payloads = clients.map((_, s) => Array.from({ length: batches }, (_, b) => {
     const id = `bench-${s}`;
@@ -89,7 +94,7 @@ async function phase(gw: import('../gateway/index.js').Gateway, opts: { sensors:
   const before = gw.ingest.stored;
   const total = opts.sensors * opts.batches * opts.size;
   const child = fork(fileURLToPath(import.meta.url), ['--publisher', String(opts.sensors), String(opts.batches), String(opts.size), String(opts.rate)], { execArgv: ['--import', 'tsx'] });
-  const probe = await mqtt.connectAsync(`mqtt://127.0.0.1:${MQTT_PORT}`, { clientId: `bench-probe-${opts.rate}` });
+  const probe = await mqtt.connectAsync(BROKER_URL, { clientId: `bench-probe-${opts.rate}` });
   const latencies: number[] = [];
   const pending = new Map<string, number>();
   probe.on('message', (_t, payload) => {
@@ -129,7 +134,7 @@ export async function runGatewayBench(opts: { sensors: number; batches: number; 
   const { loadConfig } = await import('../gateway/config.js');
   const { createLogger } = await import('../common/log.js');
   const dir = mkdtempSync(join(tmpdir(), 'nsgw-bench-'));
-  const gw = await Gateway.start(loadConfig({ flags: { mqtt: { port: MQTT_PORT }, http: { port: HTTP_PORT }, store: { path: join(dir, 'bench.db') } } }), createLogger('warn'));
+  const gw = await Gateway.start(loadConfig({ flags: { mqtt: EXTERNAL ? { broker: EXTERNAL } : { port: MQTT_PORT }, http: { port: HTTP_PORT }, store: { path: join(dir, 'bench.db') } } }), createLogger('warn'));
   try {
     const load = await phase(gw, { ...opts, rate: 0 });
     const steady = await phase(gw, { sensors: opts.sensors, batches: 20, size: 10, rate: opts.rate });

@@ -38,6 +38,15 @@ export interface HistoryEntry {
 
 export type NewHistoryEntry = Omit<HistoryEntry, 'id' | 'note' | 'detail'> & { note?: string | null; detail?: Record<string, unknown> | null };
 
+type Maybe<T> = T | Promise<T>;
+
+/** Where triage state and history live, as the API uses them: AlertHistory here, PostgresAlertHistory on workers. */
+export interface TriageStore {
+  act(alertId: string, action: TriageAction, actor: string, note: string | null, ts: number): Maybe<{ triage: Triage; entry: HistoryEntry }>;
+  triage(alertId: string): Maybe<Triage | undefined>;
+  list(alertId: string): Maybe<HistoryEntry[]>;
+}
+
 export const MAX_NOTE = 2000;
 export const MAX_ACTOR = 64;
 const KIND = /^[a-z][a-z0-9_]{0,31}$/;
@@ -51,7 +60,7 @@ export const TRIAGE_ACTIONS = {
 } as const satisfies Record<string, { kind: string; state: TriageState | undefined }>;
 export type TriageAction = keyof typeof TRIAGE_ACTIONS;
 
-function check(e: NewHistoryEntry): void {
+export function checkHistoryEntry(e: NewHistoryEntry): void {
   if (!KIND.test(e.kind)) throw new NetsensorError('ERR_ALERT_HISTORY_INVALID', `history kind '${String(e.kind).slice(0, 40)}' is not a lower-case word`);
   if (typeof e.actor !== 'string' || e.actor.length === 0 || e.actor.length > MAX_ACTOR) throw new NetsensorError('ERR_ALERT_HISTORY_INVALID', `actor must be 1–${MAX_ACTOR} characters`);
   if (e.note != null && (typeof e.note !== 'string' || e.note.length > MAX_NOTE)) throw new NetsensorError('ERR_ALERT_HISTORY_INVALID', `note must be text of at most ${MAX_NOTE} characters`);
@@ -90,7 +99,7 @@ export class AlertHistory {
 
   /** Appends an entry; the alert must exist. Returns the entry's id. */
   append(e: NewHistoryEntry): number {
-    check(e);
+    checkHistoryEntry(e);
     if (!this.db.prepare('SELECT 1 FROM alerts WHERE id = ?').get(e.alert_id)) throw new NetsensorError('ERR_ALERT_NOT_FOUND', `alert ${e.alert_id} not found`);
     const r = this.insert.run(e.alert_id, Math.round(e.ts), e.kind, e.actor, e.note ?? null, e.detail ? JSON.stringify(e.detail) : null);
     return Number(r.lastInsertRowid);
@@ -127,9 +136,9 @@ export class AlertHistory {
   }
 }
 
-type HistoryRow = Omit<HistoryEntry, 'detail'> & { detail: string | null };
+export type HistoryRow = Omit<HistoryEntry, 'detail'> & { detail: string | null };
 
-function entryOf(r: HistoryRow): HistoryEntry {
+export function entryOf(r: HistoryRow): HistoryEntry {
   return { ...r, detail: r.detail == null ? null : JSON.parse(r.detail) as Record<string, unknown> };
 }
 

@@ -11,6 +11,13 @@ export type AlertReason = 'created' | 'escalated' | 'updated';
 
 export type SendAlert = (alert: Alert, sensor: string, reason: AlertReason) => void;
 
+/** What a change announces: undefined for a silent one (opened and merged unannounced). */
+export function reasonOf(c: AlertChange): AlertReason | undefined {
+  if (c.created) return 'created';
+  if (c.escalated) return 'escalated';
+  return c.silent ? undefined : 'updated';
+}
+
 interface Announced {
   /** Wall-clock time of the last message for this alert. */
   sentAt: number;
@@ -34,11 +41,12 @@ export class AlertPublisher {
   onChanges(changes: AlertChange[]): void {
     const now = this.now();
     for (const c of changes) {
-      if (c.created || c.escalated) {
-        this.emit(c.alert, c.sensor, c.created ? 'created' : 'escalated', now);
+      const reason = reasonOf(c);
+      if (reason === 'created' || reason === 'escalated') {
+        this.emit(c.alert, c.sensor, reason, now);
         continue;
       }
-      if (c.silent) continue;
+      if (!reason) continue;
       const a = this.announced.get(c.alert.id);
       if (!a || now - a.sentAt >= this.intervalMs) this.emit(c.alert, c.sensor, 'updated', now);
       else a.pending = { alert: c.alert, sensor: c.sensor };

@@ -36,6 +36,12 @@ export interface Alert {
   /** Gateway wall-clock times. */
   created_at: number;
   updated_at: number;
+  /**
+   * Counts the alert's changes (1 when created, +1 for every correlation step that changed it). A message about
+   * the alert carries it, so a subscriber drops a repeated announcement by (id, version). Absent in alerts stored
+   * before it existed (read as 0).
+   */
+  version?: number;
   event_count: number;
   /** Flows behind the alert: the sum of its episodes' flow counts, plus one per single-flow event (older sensors). */
   flow_count?: number;

@@ -24,6 +24,8 @@ export interface EveAlert {
   netsensor: Pick<Alert, 'kind' | 'class' | 'status' | 'event_count' | 'flow_count' | 'sensors' | 'hosts' | 'host_count' | 'ports' | 'port_count'
     | 'score_max' | 'anomaly_max' | 'model' | 'top' | 'source_count' | 'sources' | 'class_counts' | 'merged_into'> & {
     alert_id: string;
+    /** The alert's version (Alert.version): with alert_id, what a subscriber drops repeats by. */
+    version: number;
     reason: AlertReason;
     first_seen: string;
     last_seen: string;
@@ -79,7 +81,7 @@ export function toEve(a: Alert, sensor: string, reason: AlertReason): EveAlert {
     host: sensor,
     alert: { action: 'allowed', signature_id: signatureId(a), signature: signature(a), category: categoryOf(a.class), severity: a.severity },
     netsensor: {
-      alert_id: a.id, reason, kind: a.kind, class: a.class, status: a.status, event_count: a.event_count, flow_count: a.flow_count ?? a.event_count,
+      alert_id: a.id, version: a.version ?? 0, reason, kind: a.kind, class: a.class, status: a.status, event_count: a.event_count, flow_count: a.flow_count ?? a.event_count,
       first_seen: new Date(a.first_seen).toISOString(), last_seen: new Date(a.last_seen).toISOString(),
       sensors: a.sensors, hosts: a.hosts.slice(0, 64), host_count: a.host_count, ports: a.ports.slice(0, 64), port_count: a.port_count,
       score_max: a.score_max, anomaly_max: a.anomaly_max, model: a.model, top: a.top,

@@ -132,7 +132,7 @@ export interface GatewayConfig {
 }
 
 export const defaults: GatewayConfig = {
-  mqtt: { host: '127.0.0.1', port: 1883, shareGroup: 'netsensor', clientId: `netsensor-gateway-${process.pid}`, brokerTls: { verify: true } },
+  mqtt: { host: '127.0.0.1', port: 1883, shareGroup: 'netsensor', clientId: '', brokerTls: { verify: true } },
   http: { host: '127.0.0.1', port: 8080, loopbackExempt: true },
   store: { path: 'netsensor-gateway.db', retentionDays: 30, maxBytes: 1024 * 1024 * 1024, retentionIntervalMs: 60_000 },
   cluster: { workerId: defaultGatewayId(), leaseMs: 10_000 },
@@ -169,7 +169,7 @@ export const SETTINGS: readonly Setting[] = [
   S('mqtt.brokerTls.certFile', 'file', 'broker-cert', 'client certificate the gateway presents to the external broker (with --broker-key)'),
   S('mqtt.brokerTls.keyFile', 'file', 'broker-key', 'private key of the client certificate'),
   S('mqtt.brokerTls.verify', 'bool', { name: 'broker-no-verify', sets: false }, 'verify the external broker\'s certificate and name (the flag turns it off: testing only)'),
-  S('mqtt.clientId', 'string', undefined, 'MQTT client id at the external broker'),
+  S('mqtt.clientId', 'string', undefined, 'MQTT client id at the external broker (default: netsensor-gateway-<gatewayId>, stable so that a restarted gateway resumes its broker session)'),
   S('mqtt.host', 'string', 'mqtt-host', 'embedded broker listen address'),
   S('mqtt.port', 'int', 'mqtt-port', 'embedded broker port', { min: 0, max: 65535 }),
   S('mqtt.credentialsFile', 'file', 'credentials', 'embedded broker logins (id:scrypt-hash lines, made by add-sensor); without it only anonymous clients from loopback are accepted',

@@ -146,6 +146,7 @@ export class Correlator {
       for (const scan of this.scanAlerts(e, s, t, wall, touched, before, links)) links.push([scan.id, e.seq]);
     }
     for (const c of touched.values()) {
+      c.alert.version = (c.alert.version ?? 0) + 1;
       this.refreshTop(c.alert);
       const prev = before.get(c.alert.id);
       c.escalated = !c.created && prev !== undefined && c.alert.severity < prev;
@@ -189,6 +190,7 @@ export class Correlator {
     for (const [k, a] of this.open) {
       if (a.updated_at < cutoff) {
         a.status = 'closed';
+        a.version = (a.version ?? 0) + 1;
         this.forget(k, a);
         closed.push(a);
       }

@@ -10,10 +10,14 @@ import { NetsensorError } from '../common/errors.js';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 import type { GatewayConfig } from './config.js';
 
+/** Messages held for a handler not subscribed yet. */
+const MAX_UNCLAIMED = 10_000;
+
 export class ExternalBroker implements Bus {
   readonly kind = 'external' as const;
   private readonly handlers: Array<{ filter: string; handler: MessageHandler }> = [];
   private unclaimed: Array<{ topic: string; payload: Buffer; release: () => void }> = [];
+  private warnedUnclaimed = false;
 
   /** Runs the matching handlers; with `wait`, resolves once each called `done` (undefined: no handler matched). */
   private dispatch(topic: string, payload: Buffer, wait: boolean): Promise<unknown> | undefined {
@@ -36,12 +40,19 @@ export class ExternalBroker implements Bus {
     // With ackAfterHandled, a QoS 1 message is acknowledged (PUBACK) only once every handler called `done` (the
     // batch is committed): a worker killed before that leaves the message with the broker, which delivers it again.
     // Messages that arrive before their handler subscribed (a persistent session's queue is delivered right after
-    // CONNACK) wait for it rather than being acknowledged unhandled.
+    // CONNACK) wait for it rather than being dropped (or, with ackAfterHandled, acknowledged unhandled).
     const handled = new WeakMap<object, Promise<unknown>>();
     client.on('message', (topic, payload, packet) => {
       const claimed = this.dispatch(topic, payload, ackAfterHandled);
-      if (claimed) handled.set(packet, claimed);
-      else if (ackAfterHandled) handled.set(packet, new Promise<void>((r) => this.unclaimed.push({ topic, payload, release: r })));
+      if (claimed) { handled.set(packet, claimed); return; }
+      // Kept for the handler that subscribes next (a resumed session's queue arrives before it); bounded, as a
+      // session may hold a subscription this version no longer makes.
+      if (this.unclaimed.length >= MAX_UNCLAIMED) {
+        this.unclaimed.shift()!.release();
+        if (!this.warnedUnclaimed) { this.warnedUnclaimed = true; log.warn({ topic }, 'messages for topics nothing subscribes to: dropping the oldest'); }
+      }
+      const waiting = new Promise<void>((r) => this.unclaimed.push({ topic, payload, release: r }));
+      if (ackAfterHandled) handled.set(packet, waiting);
     });
     if (ackAfterHandled) {
       // mqtt.js calls handleMessage after 'message' and sends the PUBACK when it calls back.

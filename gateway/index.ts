@@ -84,7 +84,9 @@ export class Gateway {
       watchGateway(metrics, { sensors: () => registry.list(), storeBytes: () => store.usedBytes() });
       const statusTopic = topics.gatewayStatus(config.gatewayId);
       bus = config.mqtt.broker
-        ? await ExternalBroker.connect(config.mqtt, root.child({ component: 'mqtt' }), { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline })
+        // A stable client id: a gateway restarted under a new one would leave its old persistent session in the
+        // shared-subscription group, where the broker goes on handing it a share of the events nobody reads.
+        ? await ExternalBroker.connect({ ...config.mqtt, clientId: config.mqtt.clientId || `netsensor-gateway-${config.gatewayId}` }, root.child({ component: 'mqtt' }), { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline })
         : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, limitWarnings(root.child({ component: 'broker' })));
       await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
       const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, {
@@ -108,7 +110,7 @@ export class Gateway {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
-      registerTriageApi(http, { store, ingest });
+      registerTriageApi(http, { history: store.history, beforeRead: () => ingest.persistAlerts() });
       registerModelsApi(http, models, rollouts);
       const actions = new ActionStore(store.db);
       gw.response = new ResponseEngine({

@@ -8,7 +8,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, startGateway } from './helpers/gateway-fixtures.ts';
 import { Mosquitto, sleep } from './helpers/mosquitto.ts';
 import { Postgres } from './helpers/postgres.ts';
+import { health, startWorker, stopWorker, until, type Worker } from './helpers/cluster-workers.ts';
 import { buildTestModel, keys, release } from './helpers/ota-fixtures.ts';
 import { encodeBundle } from '../protocol/manifest.ts';
 
@@ -32,7 +32,6 @@ const BATCHES = 4;
 const PER_BATCH = 25;
 const SOURCES = 60;
 const CLASSES = ['scan', 'dos', 'bruteforce'] as const;
-const root = new URL('..', import.meta.url).pathname;
 
 /** The deterministic stream: per sensor, BATCHES batches; a source's class, host and port(s) follow from its number. */
 function makeStream(): Array<{ sensor: string; payload: Buffer }> {
@@ -89,49 +88,6 @@ const step = (m: string) => { if (process.env.SCL_DEBUG) process.stderr.write(`[
 
 const shape = (as: AlertView[]) => as.map((a) => `${a.kind} ${a.class} ${a.src_ip} ${a.event_count} ${a.severity}`).sort();
 
-/** Polls `fn` until it returns a value `ok` accepts (bounded). */
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 400)}`);
-    await sleep(200);
-    v = await fn();
-  }
-  return v;
-}
-
-interface Worker { id: string; http: number; proc: ChildProcess; out: () => string }
-
-function startWorker(id: string, http: number, config: string, pg: Postgres, mqttPort = MQTT_PORT, extra: string[] = []): Promise<Worker> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'gateway', '--config', config, '--log-level', 'warn', ...extra,
-    '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--share-group', 'scl', '--store-url', pg.url, '--store-password-file', pg.passwordFile(),
-    '--worker-id', id, '--http-port', String(http)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => { out = (out + d).slice(-32_768); });
-  proc.stderr!.on('data', (d) => { out = (out + d).slice(-32_768); });
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`worker ${id} did not start: ${out}`)); }, 30_000);
-    const check = () => { if (out.includes(`worker ${id} `)) { clearTimeout(t); resolve({ id, http, proc, out: () => out }); } };
-    proc.stderr!.on('data', check);
-    proc.once('exit', (c) => { clearTimeout(t); reject(new Error(`worker ${id} exited (${c}): ${out}`)); });
-  });
-}
-
-async function stopWorker(w: Worker): Promise<void> {
-  if (w.proc.exitCode !== null || w.proc.signalCode !== null) return;
-  const ended = new Promise((r) => w.proc.once('exit', r));
-  w.proc.kill('SIGTERM');
-  const t = setTimeout(() => w.proc.kill('SIGKILL'), 10_000);
-  await ended;
-  clearTimeout(t);
-}
-
-const health = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/api/health`, { signal: AbortSignal.timeout(5000) })).json()) as {
-  ingest: { stored: number };
-  store: { events: number }; worker: { id: string; leader: boolean; leader_id: string | null };
-};
-
 test('three workers on PostgreSQL give the single SQLite gateway\'s events and alerts; kill -9 of the leader loses and doubles nothing', async () => {
   const stream = makeStream();
   const dir = mkdtempSync(join(tmpdir(), 'nsscl-cluster-'));
@@ -158,7 +114,7 @@ test('three workers on PostgreSQL give the single SQLite gateway\'s events and a
     step('reference done');
     await Promise.all([mosq.start(), pg.start()]);
     step('broker+pg up');
-    for (let i = 0; i < 3; i++) workers.push(await startWorker(`w${i + 1}`, WORKER_HTTP[i], config, pg));
+    for (let i = 0; i < 3; i++) workers.push(await startWorker(`w${i + 1}`, WORKER_HTTP[i], config, pg, MQTT_PORT));
     step('workers up');
     const leaderId = (await until('a leader', () => health(WORKER_HTTP[0]), (h) => h.worker.leader_id !== null)).worker.leader_id!;
     const watcher = await connect(`mqtt://127.0.0.1:${MQTT_PORT}`, { protocolVersion: 5, clientId: 'scl-watcher' });
@@ -190,7 +146,7 @@ test('three workers on PostgreSQL give the single SQLite gateway\'s events and a
     assert.is.not(moved.worker.leader_id, leaderId);
     // Started again (as its service manager would), the killed worker gets what the broker kept for its session.
     if (leader.proc.exitCode === null && leader.proc.signalCode === null) await new Promise((r) => leader.proc.once('exit', r));
-    workers[workers.indexOf(leader)] = await startWorker(leader.id, leader.http, config, pg);
+    workers[workers.indexOf(leader)] = await startWorker(leader.id, leader.http, config, pg, MQTT_PORT);
     step('restarted');
     await until('every event stored', async () => (await health(survivor.http)).store.events, (n) => n === TOTAL);
     const restarted = workers[workers.indexOf(workers.find((w) => w.id === leader.id)!)];

@@ -13,6 +13,7 @@ import { Correlator } from '../gateway/correlate.ts';
 import { defaults } from '../gateway/config.ts';
 import type { EventStore } from '../gateway/store/event-store.ts';
 import { SqliteEventStore } from '../gateway/store/sqlite.ts';
+import { POSTGRES_SCHEMA_VERSION } from '../gateway/store/postgres-migrations.ts';
 import { PostgresStore } from '../gateway/store/postgres.ts';
 import { postgresOptions } from '../gateway/store/postgres-connection.ts';
 import { makeEvent } from './helpers/gateway-fixtures.ts';
@@ -179,8 +180,8 @@ shared('two workers storing the same batches at once: each event once, seqs in c
   const opts = { url: pgServer.url, passwordFile: pgServer.passwordFile() };
   const [w1, w2] = await Promise.all([PostgresStore.open(opts), PostgresStore.open(opts)]);
   try {
-    const version = await w1.pool.query('SELECT version FROM schema_version');
-    assert.equal(version.rows.map((r) => r.version), [1], 'two starts at once applied the migration once');
+    const version = await w1.pool.query('SELECT version FROM schema_version ORDER BY version');
+    assert.equal(version.rows.map((r) => r.version), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1), 'two starts at once applied each migration once');
     const batches = Array.from({ length: 40 }, (_, i) => Array.from({ length: 50 }, () => makeEvent({ sensor: `s${i % 7}` })));
     const results = await Promise.all(batches.flatMap((b) => [w1.insertEvents(structuredClone(b), 1), w2.insertEvents(structuredClone(b), 2)]));
     const fresh = results.flat();

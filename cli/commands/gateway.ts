@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { NetsensorError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { configHelp, envNamesFor, loadConfigFromArgs, type GatewayConfig } from '../../gateway/config.js';
+import type { ReloadPlan } from '../../gateway/reload.js';
 
 export const summary = 'run the gateway: broker, event store, correlation, alerts, API, dashboard, model updates';
 
@@ -34,29 +35,12 @@ export async function run(argv: string[]): Promise<number> {
   if (args.help) { process.stdout.write(configHelp() + '\n'); return 0; }
   const { config } = args;
   const log = createLogger(args.logLevel ?? process.env.NETSENSOR_LOG_LEVEL ?? 'info');
-  if (config.store.url) return runWorker(config, log);
+  if (config.store.url) return runWorker(argv, config, log);
   const { Gateway } = await import('../../gateway/index.js');
   const gw = await Gateway.start(config, log);
   process.stderr.write(`netsensor gateway: dashboard http://${config.http.host}:${gw.httpPort}/  mqtt ${config.mqtt.broker ?? `mqtt://${config.mqtt.host}:${gw.mqttPort}`}\n`);
   // SIGHUP: read the configuration again (same file, environment and flags) and apply what may change safely.
-  const reload = () => {
-    let next;
-    try {
-      const again = loadConfigFromArgs(argv, process.env);
-      if (again.help) return;
-      next = again.config;
-    } catch (e) {
-      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: the new configuration is invalid; running on with the previous one');
-      return;
-    }
-    try {
-      const plan = gw.reload(next);
-      log.info({ applied: plan.apply }, 'configuration reloaded');
-      if (plan.restart.length) log.warn({ settings: plan.restart }, 'changed settings that take effect only after a restart were not applied');
-    } catch (e) {
-      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: a file it names is unusable; running on with the previous configuration');
-    }
-  };
+  const reload = reloader(argv, log, (next) => gw.reload(next));
   process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -69,12 +53,11 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** One of several workers on a PostgreSQL store (store.url; docs/scale.md). */
-async function runWorker(config: GatewayConfig, log: Logger): Promise<number> {
+async function runWorker(argv: string[], config: GatewayConfig, log: Logger): Promise<number> {
   const { ClusterWorker } = await import('../../gateway/cluster/worker.js');
   const w = await ClusterWorker.start(config, log);
   process.stderr.write(`netsensor gateway: worker ${w.id}  dashboard http://${config.http.host}:${w.httpPort}/  mqtt ${config.mqtt.broker}\n`);
-  // SIGHUP's default action would end the process (systemctl reload): say instead that a worker takes changes on restart.
-  const reload = () => log.warn('reload is not supported by a gateway worker yet: restart it to apply configuration changes');
+  const reload = reloader(argv, log, (next) => w.reload(next));
   process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -83,4 +66,26 @@ async function runWorker(config: GatewayConfig, log: Logger): Promise<number> {
   process.off('SIGHUP', reload);
   await w.stop();
   return 0;
+}
+
+/** The SIGHUP handler: loads the configuration again and applies it with `apply`; a bad one changes nothing. */
+function reloader(argv: string[], log: Logger, apply: (next: GatewayConfig) => ReloadPlan): () => void {
+  return () => {
+    let next;
+    try {
+      const again = loadConfigFromArgs(argv, process.env);
+      if (again.help) return;
+      next = again.config;
+    } catch (e) {
+      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: the new configuration is invalid; running on with the previous one');
+      return;
+    }
+    try {
+      const plan = apply(next);
+      log.info({ applied: plan.apply }, 'configuration reloaded');
+      if (plan.restart.length) log.warn({ settings: plan.restart }, 'changed settings that take effect only after a restart were not applied');
+    } catch (e) {
+      log.error({ reason: (e as Error).message, code: (e as { code?: string }).code }, 'reload refused: a file it names is unusable; running on with the previous configuration');
+    }
+  };
 }

@@ -1,8 +1,8 @@
 /**
  * The API a worker serves from the shared store: any worker answers, whichever stored the events or leads.
  * Same routes and answers as the single gateway's (http/api.ts) for health, alerts, an alert's events, the
- * dashboard's stats, sensors and metrics; the rest of the single gateway's API (triage, models, response,
- * baselines) is not served by workers yet.
+ * dashboard's stats, sensors and metrics (triage: http/triage-api.ts on PostgresAlertHistory); the rest of the
+ * single gateway's API (models, response, baselines) is not served by workers yet.
  */
 import { alertQueryOf, eventPage, eventPageOf, statsQueryOf, statsReply, UUID } from '../http/api.js';
 import { HttpError, RawReply, type HttpServer } from '../http/server.js';

@@ -2,14 +2,16 @@
  * Correlation on the leader: it follows the stored events in commit order (a cursor kept in the store), runs the
  * same Correlator as a single gateway, and writes the alerts, their links and the new cursor in one transaction.
  * Whichever worker stored a batch, the alerts come out of one place in one order, so they are the same as one
- * gateway would make, and each is published once: by the leader, after its commit.
+ * gateway would make. The alert messages a commit calls for are written in the same transaction and published by
+ * the leader after it (at least once: a new leader publishes what the previous one left unacknowledged).
  * In-memory state is a cache: taking over rebuilds it from the open alerts in the store (as a restart does).
  */
 import type { Logger } from '../../common/log.js';
 import type { Alert } from '../alert-types.js';
 import type { GatewayConfig } from '../config.js';
+import { reasonOf } from '../alert-publisher.js';
 import { Correlator, type AlertChange } from '../correlate.js';
-import type { EventStore } from '../store/event-store.js';
+import type { Announcement, EventStore } from '../store/event-store.js';
 
 export interface CorrelationLeaderOptions {
   store: EventStore;
@@ -93,7 +95,12 @@ export class CorrelationLeader {
     for (const a of closed) alerts.set(a.id, a);
     for (const c of r.changes) alerts.set(c.alert.id, c.alert);
     const next = events.length ? events[events.length - 1].seq : this.cursor;
-    const ok = await this.o.store.commitCorrelation({ alerts: [...alerts.values()], links: r.links, cursor: next, from: this.cursor, holder: this.o.holder });
+    const announcements: Announcement[] = [];
+    for (const c of r.changes) {
+      const reason = reasonOf(c);
+      if (reason) announcements.push({ alert: c.alert, sensor: c.sensor, reason });
+    }
+    const ok = await this.o.store.commitCorrelation({ alerts: [...alerts.values()], links: r.links, cursor: next, from: this.cursor, holder: this.o.holder, announcements });
     if (!ok) {
       this.running = false;
       this.o.log.warn({ cursor: this.cursor }, 'correlation commit refused: another worker leads now');

@@ -7,16 +7,20 @@
  */
 import type { Logger } from '../../common/log.js';
 import { parseSensorTopic, topics } from '../../protocol/topics.js';
-import { AlertPublisher } from '../alert-publisher.js';
+import { AlertPublisher, type AlertReason } from '../alert-publisher.js';
+import type { Alert } from '../alert-types.js';
 import { alertTopic, toEve } from '../alerts.js';
 import type { GatewayConfig } from '../config.js';
 import { ExternalBroker } from '../external.js';
 import { GATEWAY_WILL, gatewayOffline, gatewayOnline } from '../gateway-status.js';
 import { HttpServer } from '../http/server.js';
+import { planReload, type ReloadPlan } from '../reload.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { LEADER_LEASE } from '../store/event-store.js';
 import { describeUrl } from '../store/postgres-connection.js';
 import { PostgresStore } from '../store/postgres.js';
+import { PostgresAlertHistory } from '../store/postgres-triage.js';
+import { registerTriageApi } from '../http/triage-api.js';
 import { registerClusterApi } from './cluster-api.js';
 import { CorrelationLeader } from './correlation-leader.js';
 import { LeaderBus } from './leader-bus.js';
@@ -27,6 +31,8 @@ import { trustedUploadKeys } from '../index.js';
 import { SensorCounts } from './sensor-counts.js';
 import { SharedIngest } from './shared-ingest.js';
 
+const WORKER_RELOADABLE = ['http.token', 'http.tokenFile', 'http.loopbackExempt', 'store.retentionDays'];
+
 export class ClusterWorker {
   private leader: CorrelationLeader | undefined;
   private models: { distributor: ModelDistributor; rollouts: PostgresRolloutStore } | undefined;
@@ -35,6 +41,8 @@ export class ClusterWorker {
   private timers: NodeJS.Timeout[] = [];
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
+  /** Retention runs on the leader only: one worker deleting is enough. */
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -82,7 +90,7 @@ export class ClusterWorker {
         }),
       ]);
       await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
-      const publisher = new AlertPublisher((a, sensor, reason) => w?.send(alertTopic(a, sensor), JSON.stringify(toEve(a, sensor, reason))), config.correlation.updateIntervalMs);
+      const publisher = new AlertPublisher((a, sensor, reason) => w?.announce(a, sensor, reason), config.correlation.updateIntervalMs);
       const lease = new LeaderLease(store, id, config.cluster.leaseMs, {
         gained: () => w!.lead(),
         lost: () => w!.follow(),
@@ -94,6 +102,7 @@ export class ClusterWorker {
         store, ingest, metrics, startedAt: Date.now(),
         worker: { id, leader: () => lease.isLeader && worker.ready, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
       });
+      registerTriageApi(http, { history: new PostgresAlertHistory(store.pool) });
       await http.listen();
       lease.start();
       w.timers.push(setInterval(() => sensors.flush().catch((e) => log.warn({ err: e }, 'writing sensor counts failed')), 2000).unref());
@@ -117,9 +126,15 @@ export class ClusterWorker {
     });
     await distributor.start();
     this.models = { distributor, rollouts };
+    await this.announcePending();
+    this.retentionTimer = setInterval(() => void this.retention(), this.config.store.retentionIntervalMs).unref();
     const leader = new CorrelationLeader({
       store: this.store, rules: this.config.correlation, holder: this.id, log: this.root.child({ component: 'correlate', worker: this.id }),
-      onChanges: (changes) => this.publisher.onChanges(changes),
+      onChanges: (changes) => {
+        // Test-only: die between the commit and publishing, the case the stored announcements are for.
+        if (process.env.NETSENSOR_TEST_KILL_AFTER_COMMIT === '1' && changes.length) process.kill(process.pid, 'SIGKILL');
+        this.publisher.onChanges(changes);
+      },
       onFenced: () => void this.lease.relinquish(),
     });
     await leader.start();
@@ -129,6 +144,7 @@ export class ClusterWorker {
 
   private async follow(): Promise<void> {
     this.ready = false;
+    clearInterval(this.retentionTimer);
     this.leaderBus.deactivate();
     const leader = this.leader;
     this.leader = undefined;
@@ -140,17 +156,60 @@ export class ClusterWorker {
     await models?.rollouts.flushed();
   }
 
-  private send(topic: string, msg: string): void {
-    const p: Promise<void> = this.bus.publish(topic, msg, { qos: 1 })
-      .catch((e) => this.log.warn({ err: e }, 'alert publish failed'))
+  private async retention(): Promise<void> {
+    try {
+      const r = await this.store.applyRetention(Date.now(), this.config.store.retentionDays * 86_400_000);
+      if (r.events || r.alerts) this.log.info(r, 'retention removed old data');
+    } catch (e) {
+      this.log.error({ err: e }, 'retention failed');
+    }
+  }
+
+  /**
+   * What the previous leader committed but the broker never acknowledged: published again before correlation goes
+   * on. A subscriber may so see a message twice, with the same (alert_id, version). Of an alert's rate-limited
+   * updates only the newest is sent, as the publisher would have.
+   */
+  private async announcePending(): Promise<void> {
+    const pending = await this.store.pendingAnnouncements();
+    const newest = new Map<string, number>();
+    for (const a of pending) newest.set(a.alert.id, Math.max(newest.get(a.alert.id) ?? 0, a.alert.version ?? 0));
+    const due = pending.filter((a) => a.reason !== 'updated' || (a.alert.version ?? 0) === newest.get(a.alert.id));
+    if (due.length) this.log.info({ alerts: due.length }, 'publishing the alert messages the previous leader left');
+    for (const a of due) this.announce(a.alert, a.sensor, a.reason);
+  }
+
+  /** Publishes an alert message; once the broker acknowledged it (PUBACK), its stored announcement is done. */
+  private announce(a: Alert, sensor: string, reason: AlertReason): void {
+    const version = a.version ?? 0;
+    const p: Promise<void> = this.bus.publish(alertTopic(a, sensor), JSON.stringify(toEve(a, sensor, reason)), { qos: 1 })
+      .then(() => this.store.markAnnounced(a.id, version))
+      .catch((e) => this.log.warn({ err: e, alert: a.id }, 'alert publish failed; a later leader publishes it again'))
       .finally(() => this.publishing.delete(p));
     this.publishing.add(p);
+  }
+
+  /**
+   * SIGHUP: the API token and loopback rule and retention by age take effect; the rest of what reload.ts applies
+   * belongs to the embedded broker or SQLite, which a worker does not have, and waits for a restart like any other change.
+   */
+  reload(next: GatewayConfig): ReloadPlan {
+    const plan = planReload(this.config, next);
+    const apply = plan.apply.filter((p) => WORKER_RELOADABLE.includes(p));
+    this.http.setAccess(next.http.token, next.http.loopbackExempt);
+    const c = this.config;
+    c.http.token = next.http.token;
+    c.http.tokenFile = next.http.tokenFile;
+    c.http.loopbackExempt = next.http.loopbackExempt;
+    c.store.retentionDays = next.store.retentionDays;
+    return { apply, restart: [...plan.restart, ...plan.apply.filter((p) => !WORKER_RELOADABLE.includes(p))] };
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    clearInterval(this.retentionTimer);
     await this.http.close().catch(() => {});
     await this.lease.stop();
     this.ingest.stop();

@@ -6,12 +6,10 @@
  *   POST /api/alerts/:id/note          {note, actor?}  → a history entry only
  *   GET  /api/alerts/:id/history       {alert_id, triage, history: [{id, alert_id, ts, kind, actor, note, detail}]}
  * Every action answers {alert_id, triage, entry}. `actor` is the name the caller gives (the token does not
- * identify a person); without one it is `api`.
+ * identify a person); without one it is `api`. Served by the single gateway (SQLite) and by workers (PostgreSQL).
  */
 import { isNetsensorError } from '../../common/errors.js';
-import { MAX_ACTOR, MAX_NOTE, TRIAGE_ACTIONS, type TriageAction } from '../alert-history.js';
-import type { Ingest } from '../ingest.js';
-import type { Store } from '../store.js';
+import { MAX_ACTOR, MAX_NOTE, TRIAGE_ACTIONS, type TriageAction, type TriageStore } from '../alert-history.js';
 import { UUID } from './api.js';
 import { readBody } from './models-api.js';
 import { HttpError, requireContentType, type HttpServer } from './server.js';
@@ -45,7 +43,8 @@ function alertId(p: Record<string, string>): string {
   return p.id;
 }
 
-export function registerTriageApi(http: HttpServer, ctx: { store: Store; ingest: Ingest }): void {
+/** `beforeRead`: brings the alert rows up to date first (the single gateway's rate-limited alert writes). */
+export function registerTriageApi(http: HttpServer, ctx: { history: TriageStore; beforeRead?: () => void }): void {
   for (const action of Object.keys(TRIAGE_ACTIONS) as TriageAction[]) {
     http.route('POST', `/api/alerts/:id/${action}`, async (req, _url, p) => {
       requireContentType(req, ['application/json']);
@@ -53,9 +52,9 @@ export function registerTriageApi(http: HttpServer, ctx: { store: Store; ingest:
       const body = parseBody(await readBody(req, MAX_BODY), action);
       // Alert rows still waiting for their (rate-limited) write go first: the close must see every event stored
       // so far, or that write would count as the alert firing again.
-      ctx.ingest.persistAlerts();
+      ctx.beforeRead?.();
       try {
-        const { triage, entry } = ctx.store.history.act(id, action, body.actor, body.note, Date.now());
+        const { triage, entry } = await ctx.history.act(id, action, body.actor, body.note, Date.now());
         return { alert_id: id, triage, entry };
       } catch (e) {
         if (isNetsensorError(e) && e.code === 'ERR_ALERT_NOT_FOUND') throw new HttpError(404, e.message);
@@ -65,11 +64,11 @@ export function registerTriageApi(http: HttpServer, ctx: { store: Store; ingest:
     });
   }
 
-  http.route('GET', '/api/alerts/:id/history', (_req, _url, p) => {
+  http.route('GET', '/api/alerts/:id/history', async (_req, _url, p) => {
     const id = alertId(p);
-    ctx.ingest.persistAlerts();
-    const triage = ctx.store.history.triage(id);
+    ctx.beforeRead?.();
+    const triage = await ctx.history.triage(id);
     if (!triage) throw new HttpError(404, `alert ${id} not found`);
-    return { alert_id: id, triage, history: ctx.store.history.list(id) };
+    return { alert_id: id, triage, history: await ctx.history.list(id) };
   });
 }

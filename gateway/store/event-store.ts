@@ -7,6 +7,7 @@
  */
 import type { RiskEvent } from '../../protocol/event.js';
 import type { Alert } from '../alert-types.js';
+import type { AlertReason } from '../alert-publisher.js';
 import type { AlertQuery, AlertStats, SensorRow, StatsQuery, StoredAlert, StoredEvent } from '../store.js';
 
 export type { AlertQuery, AlertStats, SensorRow, StatsQuery, StoredAlert, StoredEvent };
@@ -22,6 +23,18 @@ export interface CorrelationCommit {
   from: number;
   /** The lease holder that made these changes: refused when it no longer holds the lease. */
   holder: string;
+  /** Alert messages these changes call for: kept until published (at least once, see Announcement). */
+  announcements?: Announcement[];
+}
+
+/**
+ * An alert message to publish: the alert as it was at `alert.version`. Kept in the store from the commit that made
+ * it until the broker acknowledged it, so a leader that dies in between leaves it to the next one.
+ */
+export interface Announcement {
+  alert: Alert;
+  sensor: string;
+  reason: AlertReason;
 }
 
 export interface EventStore {

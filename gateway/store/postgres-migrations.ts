@@ -71,6 +71,14 @@ const MIGRATIONS: string[] = [
   CREATE TABLE cursors (name TEXT PRIMARY KEY, seq BIGINT NOT NULL);
   CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms BIGINT NOT NULL);
   `,
+  // Alert messages to publish, written with the correlation commit that made them; deleted after the broker's PUBACK.
+  `
+  CREATE TABLE alert_announcements (
+    n BIGINT GENERATED ALWAYS AS IDENTITY, alert_id TEXT NOT NULL, version BIGINT NOT NULL, reason TEXT NOT NULL,
+    sensor TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (alert_id, version)
+  );
+  CREATE INDEX alert_announcements_n ON alert_announcements (n);
+  `,
 ];
 
 /** Any constant: the key of the advisory lock migrations run under. */

@@ -16,7 +16,8 @@ import {
   ALERT_COLUMNS, EVENT_COLUMN_NAMES, EVENT_COLUMNS, alertOf, annotate, eventArgs, rowToEvent,
   type AlertQuery, type AlertRow, type AlertStats, type SensorRow, type StatsQuery, type StoredAlert, type StoredEvent,
 } from '../store.js';
-import { LEADER_LEASE, type CorrelationCommit, type EventStore } from './event-store.js';
+import { LEADER_LEASE, type Announcement, type CorrelationCommit, type EventStore } from './event-store.js';
+import type { AlertReason } from '../alert-publisher.js';
 import { migratePostgres } from './postgres-migrations.js';
 import { describeUrl, postgresOptions, type PostgresSettings } from './postgres-connection.js';
 import { NetsensorError } from '../../common/errors.js';
@@ -135,6 +136,9 @@ export class PostgresStore implements EventStore {
       await c.query('INSERT INTO cursors (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING', [CORRELATION]);
       const at = Number((await c.query('SELECT seq FROM cursors WHERE name = $1 FOR UPDATE', [CORRELATION])).rows[0].seq);
       if (at !== cm.from) return false;
+      // Alerts an operator closed that get more events fire again: reopened, as the single gateway does (alert-history.ts).
+      const closed = new Map((await c.query(`SELECT id, event_count FROM alerts WHERE id = ANY($1) AND triage = 'closed' AND status = 'open' FOR UPDATE`,
+        [cm.alerts.map((a) => a.id)])).rows.map((r: { id: string; event_count: number }) => [r.id, r.event_count]));
       for (let i = 0; i < cm.alerts.length; i += ALERT_ROWS) {
         const chunk = cm.alerts.slice(i, i + ALERT_ROWS);
         await c.query(
@@ -149,9 +153,64 @@ export class PostgresStore implements EventStore {
         const chunk = cm.links.slice(i, i + LINK_ROWS);
         await c.query(`INSERT INTO alert_events (alert_id, event_seq) VALUES ${values(chunk.length, 2)} ON CONFLICT DO NOTHING`, chunk.flat());
       }
+      for (const a of cm.alerts) {
+        const at = closed.get(a.id);
+        if (at === undefined || a.event_count <= at) continue;
+        await c.query(`UPDATE alerts SET triage = 'reopened', triage_ts = $2, triage_actor = 'gateway', triage_note = NULL WHERE id = $1`, [a.id, a.updated_at]);
+        await c.query(`INSERT INTO alert_history (alert_id, ts, kind, actor, note, detail) VALUES ($1, $2, 'reopened', 'gateway', NULL, $3)`,
+          [a.id, a.updated_at, JSON.stringify({ event_count_at_close: at, event_count: a.event_count, last_seen: a.last_seen })]);
+      }
+      const ann = cm.announcements ?? [];
+      for (let i = 0; i < ann.length; i += ALERT_ROWS) {
+        const chunk = ann.slice(i, i + ALERT_ROWS);
+        await c.query(`INSERT INTO alert_announcements (alert_id, version, reason, sensor, body) VALUES ${values(chunk.length, 5)} ON CONFLICT DO NOTHING`,
+          chunk.flatMap((a) => [a.alert.id, a.alert.version ?? 0, a.reason, a.sensor, JSON.stringify(a.alert)]));
+      }
       await c.query('UPDATE cursors SET seq = $2 WHERE name = $1', [CORRELATION, cm.cursor]);
       return true;
     });
+  }
+
+  /**
+   * Deletes events received before now − maxAgeMs that correlation has passed (oldest first, in bounded chunks
+   * along the seq index), their links, then the alerts whose activity ended before that and that have no events
+   * left, with their history and announcements. The single gateway's age rule (Store.applyRetention); the size
+   * limit (store.maxBytes) is the database administrator's on PostgreSQL.
+   */
+  async applyRetention(now: number, maxAgeMs: number): Promise<{ events: number; alerts: number }> {
+    const cutoff = now - maxAgeMs;
+    let events = 0;
+    for (;;) {
+      const r = await this.pool.query(`SELECT max(seq) AS s FROM (SELECT seq, received FROM events ORDER BY seq LIMIT 5000) x
+        WHERE received < $1 AND seq <= coalesce((SELECT seq FROM cursors WHERE name = $2), 0)`, [cutoff, CORRELATION]);
+      const upTo = r.rows[0].s as number | null;
+      if (upTo === null) break;
+      events += await this.tx(async (c) => {
+        await c.query('DELETE FROM alert_events WHERE event_seq <= $1', [upTo]);
+        return (await c.query('DELETE FROM events WHERE seq <= $1', [upTo])).rowCount ?? 0;
+      });
+    }
+    const alerts = await this.tx(async (c) => {
+      const gone = (await c.query(`SELECT id FROM alerts WHERE last_seen < $1 AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.alert_id = alerts.id)`,
+        [cutoff])).rows.map((row: { id: string }) => row.id);
+      if (gone.length === 0) return 0;
+      await c.query('DELETE FROM alert_history WHERE alert_id = ANY($1)', [gone]);
+      await c.query('DELETE FROM alert_announcements WHERE alert_id = ANY($1)', [gone]);
+      return (await c.query('DELETE FROM alerts WHERE id = ANY($1)', [gone])).rowCount ?? 0;
+    });
+    return { events, alerts };
+  }
+
+  /** Alert messages committed but not yet acknowledged by the broker, in commit order. */
+  async pendingAnnouncements(): Promise<Announcement[]> {
+    const r = await this.pool.query('SELECT reason, sensor, body FROM alert_announcements ORDER BY n');
+    return (r.rows as Array<{ reason: AlertReason; sensor: string; body: string }>)
+      .map((row) => ({ alert: JSON.parse(row.body) as Alert, sensor: row.sensor, reason: row.reason }));
+  }
+
+  /** The broker acknowledged the alert's message at `version`: that one and the older ones are done. */
+  async markAnnounced(alertId: string, version: number): Promise<void> {
+    await this.pool.query('DELETE FROM alert_announcements WHERE alert_id = $1 AND version <= $2', [alertId, version]);
   }
 
   async tryLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
