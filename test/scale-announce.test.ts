@@ -6,14 +6,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { MqttClient } from 'mqtt';
 import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, makeEvent } from './helpers/gateway-fixtures.ts';
-import { health, startWorker, stopWorker, until, type Worker } from './helpers/cluster-workers.ts';
+import { health, startWorker, closeCluster, until, type Worker } from './helpers/cluster-workers.ts';
 import { Mosquitto, sleep } from './helpers/mosquitto.ts';
 import { PG_PASSWORD, Postgres } from './helpers/postgres.ts';
 
@@ -80,11 +80,7 @@ test('alerts committed by a leader killed before publishing are announced by the
     }
   } finally {
     await c?.end();
-    for (const cl of clients) cl.end(true);
-    for (const w of workers) await stopWorker(w);
-    await mosq.dispose();
-    await db.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await closeCluster({ clients, workers, mosq, db: db, dir });
   }
 });
 

@@ -18,7 +18,7 @@ import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, startGateway } from './helpers/gateway-fixtures.ts';
 import { Mosquitto, sleep } from './helpers/mosquitto.ts';
 import { Postgres } from './helpers/postgres.ts';
-import { health, startWorker, stopWorker, until, type Worker } from './helpers/cluster-workers.ts';
+import { health, startWorker, closeCluster, stopWorker, until, type Worker } from './helpers/cluster-workers.ts';
 import { buildTestModel, keys, release } from './helpers/ota-fixtures.ts';
 import { encodeBundle } from '../protocol/manifest.ts';
 
@@ -247,11 +247,7 @@ test('a model rollout in progress goes on when the leader is killed: the new lea
       await c.end();
     }
   } finally {
-    for (const cl of clients) cl.end(true);
-    for (const w of workers) await stopWorker(w);
-    await mosq.dispose();
-    await pg.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await closeCluster({ clients, workers, mosq, db: pg, dir });
   }
 });
 

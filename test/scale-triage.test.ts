@@ -5,13 +5,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, makeEvent } from './helpers/gateway-fixtures.ts';
-import { health, startWorker, stopWorker, until, type Worker } from './helpers/cluster-workers.ts';
+import { health, startWorker, closeCluster, until, type Worker } from './helpers/cluster-workers.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
 import { Postgres } from './helpers/postgres.ts';
 
@@ -78,11 +78,7 @@ test('an alert closed through one worker, read through another, reopened by the 
     assert.is(noted.body.triage.state, 'reopened', 'a note leaves the state');
     assert.is(((await get(HTTP_B, `/api/alerts/${id}/history`)).body as History).history.length, 3);
   } finally {
-    for (const cl of clients) cl.end(true);
-    for (const w of workers) await stopWorker(w);
-    await mosq.dispose();
-    await db.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await closeCluster({ clients, workers, mosq, db: db, dir });
   }
 });
 

@@ -3,6 +3,7 @@
  * cluster tests share. A worker is started when its start line shows; `env` adds variables (test hooks).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { sleep } from './mosquitto.ts';
 import type { Postgres } from './postgres.ts';
 
@@ -33,6 +34,16 @@ export async function stopWorker(w: Worker): Promise<void> {
   const t = setTimeout(() => w.proc.kill('SIGKILL'), 10_000);
   await ended;
   clearTimeout(t);
+}
+
+/** A cluster test's teardown: sensors' connections, workers, then the broker, the database and the test's directory. */
+export async function closeCluster(c: { clients: Array<{ end(force: boolean): unknown }>; workers: Worker[]; mosq: { dispose(): Promise<void> };
+  db: { dispose(): Promise<void> }; dir: string }): Promise<void> {
+  for (const cl of c.clients) cl.end(true);
+  for (const w of c.workers) await stopWorker(w);
+  await c.mosq.dispose();
+  await c.db.dispose();
+  rmSync(c.dir, { recursive: true, force: true });
 }
 
 export interface WorkerHealth {
