@@ -30,7 +30,7 @@ import { createGatewayMetrics, watchGateway, type GatewayMetrics, type RECORD_ST
 import { SqliteRolloutStore } from './ota/model-store.js';
 import { ModelDistributor } from './ota/distributor.js';
 import { Registry } from './registry.js';
-import { planReload, type ReloadPlan } from './reload.js';
+import { applyAccessAndRetention, planReload, type ReloadPlan } from './reload.js';
 import { Baselines } from './baselines.js';
 import { registerBaselinesApi } from './http/baselines-api.js';
 import { registerTriageApi } from './http/triage-api.js';
@@ -152,14 +152,10 @@ export class Gateway {
     const plan = planReload(this.config, next);
     const commitBroker = this.bus instanceof EmbeddedBroker ? this.bus.prepareReload({ ...next.mqtt, tls: this.config.mqtt.tls && next.mqtt.tls }) : undefined;
     commitBroker?.();
-    this.http.setAccess(next.http.token, next.http.loopbackExempt);
+    applyAccessAndRetention(this.http, this.config, next);
     const c = this.config;
-    c.http.token = next.http.token;
-    c.http.tokenFile = next.http.tokenFile;
-    c.http.loopbackExempt = next.http.loopbackExempt;
     c.mqtt.credentialsFile = next.mqtt.credentialsFile;
     if (c.mqtt.tls && next.mqtt.tls) Object.assign(c.mqtt.tls, { certFile: next.mqtt.tls.certFile, keyFile: next.mqtt.tls.keyFile, caFile: next.mqtt.tls.caFile });
-    c.store.retentionDays = next.store.retentionDays;
     c.store.maxBytes = next.store.maxBytes;
     return plan;
   }

@@ -23,6 +23,15 @@ export interface ReloadPlan {
   restart: string[];
 }
 
+/** The API access settings and retention by age, which a single gateway and a worker both take on SIGHUP. */
+export function applyAccessAndRetention(http: { setAccess(token: string | undefined, loopbackExempt: boolean): void }, current: GatewayConfig, next: GatewayConfig): void {
+  http.setAccess(next.http.token, next.http.loopbackExempt);
+  current.http.token = next.http.token;
+  current.http.tokenFile = next.http.tokenFile;
+  current.http.loopbackExempt = next.http.loopbackExempt;
+  current.store.retentionDays = next.store.retentionDays;
+}
+
 export function planReload(current: GatewayConfig, next: GatewayConfig): ReloadPlan {
   // deep: list and JSON settings (allowlists, playbooks) are new arrays on every load
   const changed = SETTINGS.map((s) => s.path).filter((p) => !isDeepStrictEqual(getPath(current, p), getPath(next, p)));

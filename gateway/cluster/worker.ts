@@ -14,7 +14,7 @@ import type { GatewayConfig } from '../config.js';
 import { ExternalBroker } from '../external.js';
 import { GATEWAY_WILL, gatewayOffline, gatewayOnline } from '../gateway-status.js';
 import { HttpServer } from '../http/server.js';
-import { planReload, type ReloadPlan } from '../reload.js';
+import { applyAccessAndRetention, planReload, type ReloadPlan } from '../reload.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { LEADER_LEASE } from '../store/event-store.js';
 import { describeUrl } from '../store/postgres-connection.js';
@@ -196,12 +196,7 @@ export class ClusterWorker {
   reload(next: GatewayConfig): ReloadPlan {
     const plan = planReload(this.config, next);
     const apply = plan.apply.filter((p) => WORKER_RELOADABLE.includes(p));
-    this.http.setAccess(next.http.token, next.http.loopbackExempt);
-    const c = this.config;
-    c.http.token = next.http.token;
-    c.http.tokenFile = next.http.tokenFile;
-    c.http.loopbackExempt = next.http.loopbackExempt;
-    c.store.retentionDays = next.store.retentionDays;
+    applyAccessAndRetention(this.http, this.config, next);
     return { apply, restart: [...plan.restart, ...plan.apply.filter((p) => !WORKER_RELOADABLE.includes(p))] };
   }
 
