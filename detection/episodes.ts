@@ -119,7 +119,7 @@ export class EpisodeTracker {
     const t = Math.max(this.clock, f.last_seen_ms);
     this.clock = t;
     const items = this.evidence;
-    evidenceOf(v, items);
+    evidenceOf(v, items, this.thresholdOf('dos'));
     if (items.length === 0) {
       this.o.baseline?.learn(v, false);
       return NOTHING;

@@ -52,10 +52,22 @@ export class EvidenceBuffer {
     for (let i = 0; i < this.length; i++) if (this.items[i]!.family === family && this.items[i]!.role === role) return true;
     return false;
   }
+
+  /** Adds an item, or raises the weight of the one already there for (family, role) to at least `weight`. */
+  atLeast(family: string, role: Role, actor: string, peer: string, port: number, weight: number): void {
+    for (let i = 0; i < this.length; i++) {
+      const e = this.items[i]!;
+      if (e.family === family && e.role === role) { if (e.weight < weight) e.weight = weight; return; }
+    }
+    this.push(family, role, actor, peer, port, weight);
+  }
 }
 
-/** The evidence of one flow: the model's verdict, and the rules' (rules.ts) where the model gave none of that kind. */
-export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer): void {
+/**
+ * The evidence of one flow: the model's verdict, and the rules' (rules.ts). `dosThreshold` is the dos threshold in
+ * force (calibrated), which a rule's flood match must reach by itself.
+ */
+export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, dosThreshold: number): void {
   out.length = 0;
   const family = v.alertClass;
   if (family) {
@@ -74,5 +86,5 @@ export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer): void {
       else out.push(family, role, f.dst_ip, f.src_ip, f.dst_port, weight);
     }
   }
-  ruleEvidence(v, out);
+  ruleEvidence(v, out, dosThreshold);
 }

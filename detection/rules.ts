@@ -16,8 +16,8 @@
  *   128 packets (both directions), so the rule sees a flood within a fraction of a second, while a model trained on
  *   whole flows sees only the first 128 packets of something. Ordinary pings send one request per second and
  *   monitoring tools a few per target. Evidence goes to the source and, for a flood from several hosts, to the
- *   destination, weighted like the model's dos evidence (families.ts strength) but never below the dos threshold:
- *   whatever its rate above the minimum, a match opens an episode on its own.
+ *   destination, weighted like the model's dos evidence (families.ts strength) but never below the dos threshold in
+ *   force: whatever its rate above the minimum, and whatever the model says of it, a match opens an episode on its own.
  */
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { FAMILIES } from './families.js';
@@ -59,17 +59,20 @@ export function ruleCandidate(proto: number, srcPort: number, dstPort: number, s
   return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs);
 }
 
-/** Adds the rules' evidence of one flow to `out`, except where the model already gave that family and role. */
-export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer): void {
+/**
+ * Adds the rules' evidence of one flow to `out`. A reflection match adds nothing where the model already gave dos
+ * evidence on the victim; an echo-flood match raises the model's dos evidence to at least its own weight (a model
+ * that calls the flood dos with little confidence must not weigh less than no verdict at all).
+ */
+export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, dosThreshold: number): void {
   const f = v.flow;
   if (isReflectedReply(f.proto, f.src_port, f.dst2src_packets)) {
     if (!isMulticastOrBroadcast(f.dst_ip) && !out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.src_port, 1);
   } else if (isEchoFlood(f.proto, f.dst_port, f.src2dst_packets, f.last_seen_ms - f.first_seen_ms)) {
     // The rule's match is a flood by definition: at least the episode threshold, so a slower flood (a loaded
     // sender at 100 requests/s) opens as surely as a fast one; a faster one weighs more, as the model's would.
-    const dos = FAMILIES.dos!;
-    const weight = Math.max(dos.strength!(v.row), dos.threshold);
-    if (!out.has('dos', 'src')) out.push('dos', 'src', f.src_ip, f.dst_ip, f.dst_port, weight);
-    if (!out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
+    const weight = Math.max(FAMILIES.dos!.strength!(v.row), dosThreshold);
+    out.atLeast('dos', 'src', f.src_ip, f.dst_ip, f.dst_port, weight);
+    out.atLeast('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
   }
 }

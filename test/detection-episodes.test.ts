@@ -240,6 +240,14 @@ test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 
   // alone is enough, whatever the rate-based strength says
   const slow = new EpisodeTracker({ newId: ids });
   assert.equal(states(slow.observe(echo({ t: T0 + 1000, requests: 64, durationMs: 1000 }))), ['open:dos:src']);
+  // the model calling the flood dos with little confidence (its weight alone below the threshold) must not weigh less
+  // than no verdict: the rule raises it (a live flood once raised nothing this way)
+  const weak = new EpisodeTracker({ newId: ids });
+  const w = Object.assign(echo({ t: T0 + 130, requests: 64, durationMs: 128, pps: 300 }), { alertClass: 'dos', score: 0.51 });
+  assert.equal(states(weak.observe(w)), ['open:dos:src']);
+  // and it reaches the threshold in force, not only the table's floor
+  const strict = new EpisodeTracker({ newId: ids, thresholds: { dos: 45 } });
+  assert.equal(states(strict.observe(echo({ t: T0 + 130, requests: 64, durationMs: 128 }))), ['open:dos:src']);
 });
 
 test('a verdict object reused for the next flow (as the sensor does) changes nothing a track kept', () => {

@@ -189,12 +189,15 @@ async function closeLab(): Promise<void> {
 }
 
 /** Runs a command in a namespace in the background (killed at the end of the file at the latest). */
-function run(ns: string, cmd: string[]): ChildProcess & { exited: Promise<unknown> } {
-  const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'ignore' });
+function run(ns: string, cmd: string[]): ChildProcess & { exited: Promise<unknown>; said: () => string } {
+  const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
   lab!.children.add(child);
+  // the tool's last words on stderr (hping3's "N packets transmitted" line): they tell a slow sender from a deaf sensor
+  let said = '';
+  child.stderr!.on('data', (b: Buffer) => { said = (said + b.toString('utf8')).slice(-400); });
   const exited = new Promise((r) => child.once('exit', r));
   void exited.then(() => lab?.children.delete(child));
-  return Object.assign(child, { exited });
+  return Object.assign(child, { exited, said: () => said });
 }
 
 interface Sensor { id: string; proc: ChildProcess; stderr: () => string; stop: () => Promise<number | null> }
@@ -291,8 +294,10 @@ live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, 
         + `event built ${rel(ev.ts)}, event at subscriber ${rel(ev.at)}, alert ${first ? rel(first.at) : 'none'} ms`
       : 'no episode event';
     const ms = first ? first.at - t0 : undefined;
+    const sent = proc.said().match(/(\d+) packets transmitted, (\d+) packets received/);
     lines.push(`${a.name}: first alert ${ms ?? 'none'} ms (${first?.body.netsensor.class ?? '-'}) [${where}]; `
-      + `${during.length} alert messages and ${events.length} episode events in ${seconds.toFixed(1)} s`);
+      + `${during.length} alert messages and ${events.length} episode events in ${seconds.toFixed(1)} s`
+      + (sent ? `; sender: ${sent[1]} sent, ${sent[2]} answered` : ''));
     if (gap) {
       if (ms !== undefined && ms <= FIRST_ALERT_MS && first!.body.netsensor.class === a.cls) {
         failures.push(`${a.name}: now alerts in ${ms} ms: remove it from KNOWN_GAPS`);
