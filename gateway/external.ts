@@ -10,6 +10,9 @@ import { NetsensorError } from '../common/errors.js';
 import { topicMatches, type Bus, type MessageHandler, type PublishOptions } from './bus.js';
 import type { GatewayConfig } from './config.js';
 
+/** Which messages are acknowledged only once handled: all, none, or those matching these topic filters. */
+export type AckAfterHandled = boolean | readonly string[];
+
 /** Messages held for a handler not subscribed yet. */
 const MAX_UNCLAIMED = 10_000;
 
@@ -36,15 +39,22 @@ export class ExternalBroker implements Bus {
     return waits.length ? Promise.all(waits) : undefined;
   }
 
-  private constructor(private readonly client: MqttClient, private readonly group: string, private readonly log: Logger, ackAfterHandled = false) {
-    // With ackAfterHandled, a QoS 1 message is acknowledged (PUBACK) only once every handler called `done` (the
-    // batch is committed): a worker killed before that leaves the message with the broker, which delivers it again.
+  private constructor(private readonly client: MqttClient, private readonly group: string, private readonly log: Logger, ackAfterHandled: AckAfterHandled = false) {
+    // A QoS 1 message on a topic that ackAfterHandled names is acknowledged (PUBACK) only once every handler called
+    // `done` (the batch is committed): a gateway killed before that leaves the message with the broker, which
+    // delivers it again. mqtt.js reads incoming packets one at a time and goes on only after the PUBACK, so such a
+    // message holds every later packet (SUBACKs, PUBACKs) until it is handled: its handler must be subscribed before
+    // anything else awaits the broker. Other topics are acknowledged on receipt.
     // Messages that arrive before their handler subscribed (a persistent session's queue is delivered right after
-    // CONNACK) wait for it rather than being dropped (or, with ackAfterHandled, acknowledged unhandled).
+    // CONNACK) wait for it rather than being dropped (or acknowledged unhandled, where ackAfterHandled names them).
+    const afterHandled = ackAfterHandled === true ? () => true
+      : ackAfterHandled === false ? () => false
+        : (topic: string) => ackAfterHandled.some((f) => topicMatches(f, topic));
     const handled = new WeakMap<object, Promise<unknown>>();
     client.on('message', (topic, payload, packet) => {
-      const claimed = this.dispatch(topic, payload, ackAfterHandled);
-      if (claimed) { handled.set(packet, claimed); return; }
+      const wait = afterHandled(topic);
+      const claimed = this.dispatch(topic, payload, wait);
+      if (claimed) { if (wait) handled.set(packet, claimed); return; }
       // Kept for the handler that subscribes next (a resumed session's queue arrives before it); bounded, as a
       // session may hold a subscription this version no longer makes.
       if (this.unclaimed.length >= MAX_UNCLAIMED) {
@@ -52,9 +62,9 @@ export class ExternalBroker implements Bus {
         if (!this.warnedUnclaimed) { this.warnedUnclaimed = true; log.warn({ topic }, 'messages for topics nothing subscribes to: dropping the oldest'); }
       }
       const waiting = new Promise<void>((r) => this.unclaimed.push({ topic, payload, release: r }));
-      if (ackAfterHandled) handled.set(packet, waiting);
+      if (wait) handled.set(packet, waiting);
     });
-    if (ackAfterHandled) {
+    if (ackAfterHandled !== false) {
       // mqtt.js calls handleMessage after 'message' and sends the PUBACK when it calls back.
       const base = client.handleMessage.bind(client);
       client.handleMessage = (packet, callback) => {
@@ -73,7 +83,7 @@ export class ExternalBroker implements Bus {
    * `online()` is published again after every reconnect (the will may have said offline meanwhile).
    */
   static async connect(cfg: GatewayConfig['mqtt'], log: Logger, status?: { topic: string; will: string; online: () => string },
-    opts: { ackAfterHandled?: boolean } = {}): Promise<ExternalBroker> {
+    opts: { ackAfterHandled?: AckAfterHandled } = {}): Promise<ExternalBroker> {
     const url = cfg.broker!;
     if (!cfg.brokerTls.verify) log.warn({ broker: url.replace(/\/\/[^@]*@/, '//') }, 'the external broker\'s certificate is NOT verified (mqtt.brokerTls.verify false): anyone on the path can pose as the broker');
     try {

@@ -83,11 +83,21 @@ export class Gateway {
       const registry = new Registry(store, config.sensorStaleMs, limitWarnings(root.child({ component: 'registry' })));
       watchGateway(metrics, { sensors: () => registry.list(), storeBytes: () => store.usedBytes() });
       const statusTopic = topics.gatewayStatus(config.gatewayId);
+      let gw: Gateway | undefined;
+      // Alert changes of events committed before the gateway object exists (queued events arrive first) wait for it.
+      const early: AlertChange[][] = [];
+      const ingest = new Ingest(store, correlator, registry, metrics, root.child({ component: 'ingest' }), (changes) => (gw ? gw.onAlertChanges(changes) : early.push(changes)));
       bus = config.mqtt.broker
         // A stable client id: a gateway restarted under a new one would leave its old persistent session in the
         // shared-subscription group, where the broker goes on handing it a share of the events nobody reads.
-        ? await ExternalBroker.connect({ ...config.mqtt, clientId: config.mqtt.clientId || `netsensor-gateway-${config.gatewayId}` }, root.child({ component: 'mqtt' }), { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline })
+        // Events are acknowledged to the broker only once committed (a kill -9 in between loses nothing).
+        ? await ExternalBroker.connect({ ...config.mqtt, clientId: config.mqtt.clientId || `netsensor-gateway-${config.gatewayId}` }, root.child({ component: 'mqtt' }),
+          { topic: statusTopic, will: GATEWAY_WILL, online: gatewayOnline }, { ackAfterHandled: [topics.allEvents] })
         : await EmbeddedBroker.start(config.mqtt, config.homeAssistant.discoveryPrefix, metrics, limitWarnings(root.child({ component: 'broker' })));
+      // The events handler before anything else awaits the broker: a resumed session's queued events hold the
+      // connection's incoming packets until they are committed (gateway/external.ts), the PUBACK awaited below too.
+      const eventsSubscribed = bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true });
+      eventsSubscribed.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
       await bus.publish(statusTopic, gatewayOnline(), { qos: 1, retain: true });
       const ha = config.homeAssistant.enabled ? new HomeAssistant(bus, {
         prefix: config.homeAssistant.discoveryPrefix, gatewayId: config.gatewayId, version: packageVersion(),
@@ -95,8 +105,6 @@ export class Gateway {
       }, root.child({ component: 'homeassistant' })) : undefined;
       await ha?.announceGateway();
       http = new HttpServer(config.http, root.child({ component: 'http' }));
-      let gw: Gateway | undefined;
-      const ingest = new Ingest(store, correlator, registry, metrics, root.child({ component: 'ingest' }), (changes) => gw?.onAlertChanges(changes));
       const rollouts = new SqliteRolloutStore(store.db);
       const models = new ModelDistributor({
         bus, persist: rollouts, trustedKeys: trustedUploadKeys(config, log),
@@ -118,13 +126,14 @@ export class Gateway {
         signer: config.response.keyFile ? new CommandSigner(responseKey(config.response.keyFile), config.response.commandValidityMs) : undefined,
       });
       registerResponseApi(http, gw.response, actions);
+      for (const changes of early.splice(0)) gw.onAlertChanges(changes);
       if (ha) registry.onChange((s) => void ha.announce(s.id, registry.versionOf(s.id), s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
         const t = parseSensorTopic(topic);
         if (t) registry.onStatus(t.sensorId, payload);
         done();
       });
-      await bus.subscribe(topics.allEvents, (topic, payload, done) => ingest.enqueue(topic, payload, done), { shared: true });
+      await eventsSubscribed;
       const baselines = new Baselines(bus, root.child({ component: 'baselines' }));
       registerBaselinesApi(http, baselines);
       await baselines.start();
