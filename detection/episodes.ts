@@ -88,7 +88,7 @@ export interface TrackerCounters {
 export class EpisodeTracker {
   private readonly tracks = new TrackIndex<Track>();
   private readonly evidence = new EvidenceBuffer();
-  private readonly thresholds: Record<string, number>;
+  private thresholds: Record<string, number>;
   private readonly updateIntervalMs: number;
   private readonly maxTracks: number;
   private readonly newId: () => string;
@@ -109,6 +109,15 @@ export class EpisodeTracker {
   get learnsBenign(): boolean { return this.o.baseline !== undefined; }
   get size(): number { return this.tracks.size; }
   thresholdOf(family: string): number { return this.thresholds[family] ?? policyOf(family).threshold; }
+
+  /**
+   * Thresholds calibrated with a new model (OTA): they apply to new evidence at once, and to every track that has no
+   * episode yet; an open episode keeps the threshold it opened with (its events say so).
+   */
+  setThresholds(calibrated: Readonly<Record<string, number>> | undefined): void {
+    this.thresholds = thresholdsWith(calibrated);
+    this.tracks.forEach((tr) => { if (!tr.episode) tr.threshold = this.thresholdOf(tr.family); });
+  }
 
   /**
    * Takes one scored flow; returns the episodes to publish now (opened, or updated after the interval). The verdict is

@@ -157,6 +157,8 @@ export class Pipeline {
     this.pendingModel = undefined;
     const from = this.model.version;
     this.model = p.model;
+    // episode thresholds are calibrated with the model: they change with it
+    this.tracker.setThresholds(episodeThresholds(p.model.metadata));
     this.log.info({ from, to: p.model.version }, 'model swapped');
     p.applied();
   }

@@ -250,6 +250,20 @@ test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 
   assert.equal(states(strict.observe(echo({ t: T0 + 130, requests: 64, durationMs: 128 }))), ['open:dos:src']);
 });
 
+test('new thresholds (a model update) apply to tracks still below them, not to open episodes', () => {
+  const tr = new EpisodeTracker({ newId: ids, thresholds: { bruteforce: 100 } });
+  const brute = (i: number, src = '10.0.0.66') => verdict({ src, dport: 22, t: T0 + i * 10, cls: 'bruteforce' });
+  const before: EpisodeChange[] = [];
+  for (let i = 0; i < 8; i++) before.push(...tr.observe(brute(i)));
+  assert.equal(before, [], 'under the old threshold (100) eight flows open nothing');
+  tr.setThresholds({ bruteforce: 7 });
+  assert.equal(states(tr.observe(brute(8))), ['open:bruteforce:src'], 'the same track opens under the new one');
+  const open = tr.openEpisodes()[0]!;
+  tr.setThresholds({ bruteforce: 50 });
+  assert.is(open.threshold, 7, 'an open episode keeps the threshold it opened with');
+  assert.is(tr.thresholdOf('bruteforce'), 50);
+});
+
 test('a verdict object reused for the next flow (as the sensor does) changes nothing a track kept', () => {
   const tr = new EpisodeTracker({ newId: ids });
   const v = verdict({ src: '10.0.0.66', dst: '10.0.0.10', dport: 22, t: T0, cls: 'bruteforce' });

@@ -140,5 +140,19 @@ test('heartbeat: the retained status is republished every heartbeatS of fake tim
   assert.ok(await delivery.close(1000));
 });
 
+test('OTA: a swapped model brings its calibrated episode thresholds (they live in its metadata)', async () => {
+  const { pipeline, delivery } = await setup('time-4');
+  const floor = pipeline.tracker.thresholdOf('scan');
+  const next: Scorer = Object.assign(new FlagAll(), { version: 'flag-all-2', metadata: { episode_thresholds: JSON.stringify({ scan: floor + 7 }) } });
+  await pipeline.setModel(next);
+  assert.is(pipeline.modelVersion, 'flag-all-2');
+  assert.is(pipeline.tracker.thresholdOf('scan'), floor + 7);
+  // back to a model without calibration: the floors
+  await pipeline.setModel(new FlagAll());
+  assert.is(pipeline.tracker.thresholdOf('scan'), floor);
+  await pipeline.shutdown();
+  assert.ok(await delivery.close(1000));
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();
