@@ -6,29 +6,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import type { MqttClient } from 'mqtt';
 import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, makeEvent } from './helpers/gateway-fixtures.ts';
-import { health, startWorker, closeCluster, until, type Worker } from './helpers/cluster-workers.ts';
-import { Mosquitto, sleep } from './helpers/mosquitto.ts';
-import { PG_PASSWORD, Postgres } from './helpers/postgres.ts';
+import { health, newCluster, startWorker, closeCluster, until } from './helpers/cluster-workers.ts';
+import { sleep } from './helpers/mosquitto.ts';
+import { PG_PASSWORD } from './helpers/postgres.ts';
 
 const [MQTT_PORT, PG_PORT, HTTP_A, HTTP_B] = [20300, 20301, 20302, 20303];
 
 interface Message { netsensor: { alert_id: string; version: number; reason: string; event_count: number } }
 
 test('alerts committed by a leader killed before publishing are announced by the next leader', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nss2-announce-'));
-  const config = join(dir, 'gateway.json');
-  writeFileSync(config, JSON.stringify({ cluster: { leaseMs: 1500 }, correlation: { updateIntervalMs: 0 } }));
-  const mosq = new Mosquitto(MQTT_PORT);
-  const db = new Postgres(PG_PORT);
-  const workers: Worker[] = [];
-  const clients: MqttClient[] = [];
+  const lab = newCluster('nss2-announce-', { cluster: { leaseMs: 1500 }, correlation: { updateIntervalMs: 0 } }, MQTT_PORT, PG_PORT);
+  const { config, mosq, db, workers, clients } = lab;
   let c: pg.Client | undefined;
   try {
     await Promise.all([mosq.start(), db.start()]);
@@ -80,7 +71,7 @@ test('alerts committed by a leader killed before publishing are announced by the
     }
   } finally {
     await c?.end();
-    await closeCluster({ clients, workers, mosq, db: db, dir });
+    await closeCluster(lab);
   }
 });
 

@@ -8,17 +8,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import type { MqttClient } from 'mqtt';
 import type { RiskEvent } from '../protocol/event.ts';
 import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, startGateway } from './helpers/gateway-fixtures.ts';
-import { Mosquitto, sleep } from './helpers/mosquitto.ts';
-import { Postgres } from './helpers/postgres.ts';
-import { health, startWorker, closeCluster, stopWorker, until, type Worker } from './helpers/cluster-workers.ts';
+import { sleep } from './helpers/mosquitto.ts';
+import { health, newCluster, startWorker, closeCluster, until } from './helpers/cluster-workers.ts';
 import { buildTestModel, keys, release } from './helpers/ota-fixtures.ts';
 import { encodeBundle } from '../protocol/manifest.ts';
 
@@ -90,14 +88,9 @@ const shape = (as: AlertView[]) => as.map((a) => `${a.kind} ${a.class} ${a.src_i
 
 test('three workers on PostgreSQL give the single SQLite gateway\'s events and alerts; kill -9 of the leader loses and doubles nothing', async () => {
   const stream = makeStream();
-  const dir = mkdtempSync(join(tmpdir(), 'nsscl-cluster-'));
-  const config = join(dir, 'gateway.json');
   // Short lease so the takeover is quick; every alert change published at once (counted below).
-  writeFileSync(config, JSON.stringify({ cluster: { leaseMs: 2000 }, correlation: { updateIntervalMs: 0 } }));
-  const mosq = new Mosquitto(MQTT_PORT);
-  const pg = new Postgres(PG_PORT);
-  const workers: Worker[] = [];
-  const clients: MqttClient[] = [];
+  const lab = newCluster('nsscl-cluster-', { cluster: { leaseMs: 2000 }, correlation: { updateIntervalMs: 0 } }, MQTT_PORT, PG_PORT);
+  const { config, mosq, db: pg, workers, clients } = lab;
   let single: Awaited<ReturnType<typeof startGateway>> | undefined;
   try {
     // The reference: one gateway, SQLite, embedded broker.
@@ -194,27 +187,18 @@ test('three workers on PostgreSQL give the single SQLite gateway\'s events and a
     for (const [id, versions] of created) assert.equal([...versions], [1], `alert ${id} announced as created at versions ${[...versions]}`);
     assert.equal(differing, [], 'a repeated (alert_id, version) carries the same message');
   } finally {
-    for (const cl of clients) cl.end(true);
-    for (const w of workers) await stopWorker(w);
     await single?.stop();
-    await mosq.dispose();
-    await pg.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await closeCluster(lab);
   }
 });
 
 test('a model rollout in progress goes on when the leader is killed: the new leader completes it from the store', async () => {
   const [mqttPort, pgPort, httpBase] = [20040, 20041, 20042];
   const owner = keys();
-  const dir = mkdtempSync(join(tmpdir(), 'nsscl-ota-'));
-  const config = join(dir, 'gateway.json');
-  writeFileSync(config, JSON.stringify({ cluster: { leaseMs: 2000 } }));
+  const lab = newCluster('nsscl-ota-', { cluster: { leaseMs: 2000 } }, mqttPort, pgPort);
+  const { dir, config, mosq, db: pg, workers, clients } = lab;
   const keyFile = join(dir, 'trusted.pem');
   writeFileSync(keyFile, owner.publicKey.export({ type: 'spki', format: 'pem' }));
-  const mosq = new Mosquitto(mqttPort);
-  const pg = new Postgres(pgPort);
-  const workers: Worker[] = [];
-  const clients: MqttClient[] = [];
   try {
     await Promise.all([mosq.start(), pg.start()]);
     for (let i = 0; i < 3; i++) workers.push(await startWorker(`o${i + 1}`, httpBase + i, config, pg, mqttPort, ['--model-keys', keyFile]));
@@ -257,7 +241,7 @@ test('a model rollout in progress goes on when the leader is killed: the new lea
       await c.end();
     }
   } finally {
-    await closeCluster({ clients, workers, mosq, db: pg, dir });
+    await closeCluster(lab);
   }
 });
 

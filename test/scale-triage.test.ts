@@ -5,15 +5,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { topics } from '../protocol/topics.ts';
 import { connect, makeBatch, makeEvent } from './helpers/gateway-fixtures.ts';
-import { health, startWorker, closeCluster, until, type Worker } from './helpers/cluster-workers.ts';
-import { Mosquitto } from './helpers/mosquitto.ts';
-import { Postgres } from './helpers/postgres.ts';
+import { health, newCluster, startWorker, closeCluster, until } from './helpers/cluster-workers.ts';
 
 const [MQTT_PORT, PG_PORT, HTTP_A, HTTP_B] = [20320, 20321, 20322, 20323];
 
@@ -32,13 +26,8 @@ const post = async (port: number, path: string, body: unknown) => {
 };
 
 test('an alert closed through one worker, read through another, reopened by the leader when it fires again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nss2-triage-'));
-  const config = join(dir, 'gateway.json');
-  writeFileSync(config, JSON.stringify({ cluster: { leaseMs: 2000 } }));
-  const mosq = new Mosquitto(MQTT_PORT);
-  const db = new Postgres(PG_PORT);
-  const workers: Worker[] = [];
-  const clients: MqttClient[] = [];
+  const lab = newCluster('nss2-triage-', { cluster: { leaseMs: 2000 } }, MQTT_PORT, PG_PORT);
+  const { config, mosq, db, workers, clients } = lab;
   try {
     await Promise.all([mosq.start(), db.start()]);
     workers.push(await startWorker('t1', HTTP_A, config, db, MQTT_PORT), await startWorker('t2', HTTP_B, config, db, MQTT_PORT));
@@ -78,7 +67,7 @@ test('an alert closed through one worker, read through another, reopened by the 
     assert.is(noted.body.triage.state, 'reopened', 'a note leaves the state');
     assert.is(((await get(HTTP_B, `/api/alerts/${id}/history`)).body as History).history.length, 3);
   } finally {
-    await closeCluster({ clients, workers, mosq, db: db, dir });
+    await closeCluster(lab);
   }
 });
 

@@ -3,9 +3,12 @@
  * cluster tests share. A worker is started when its start line shows; `env` adds variables (test hooks).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { sleep } from './mosquitto.ts';
-import type { Postgres } from './postgres.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { Mosquitto, sleep } from './mosquitto.ts';
+import { Postgres } from './postgres.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -34,6 +37,27 @@ export async function stopWorker(w: Worker): Promise<void> {
   const t = setTimeout(() => w.proc.kill('SIGKILL'), 10_000);
   await ended;
   clearTimeout(t);
+}
+
+export interface ClusterLab {
+  dir: string;
+  /** The workers' gateway config file (`gatewayConfig` as JSON). */
+  config: string;
+  mosq: Mosquitto;
+  db: Postgres;
+  workers: Worker[];
+  clients: MqttClient[];
+}
+
+/**
+ * A cluster test's parts, not started yet: its directory and config file, a Mosquitto and a PostgreSQL on the given
+ * ports, and the lists closeCluster() tears down. Start the servers inside the test's try, so a failed start cleans up.
+ */
+export function newCluster(prefix: string, gatewayConfig: object, mqttPort: number, pgPort: number): ClusterLab {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const config = join(dir, 'gateway.json');
+  writeFileSync(config, JSON.stringify(gatewayConfig));
+  return { dir, config, mosq: new Mosquitto(mqttPort), db: new Postgres(pgPort), workers: [], clients: [] };
 }
 
 /** A cluster test's teardown: sensors' connections, workers, then the broker, the database and the test's directory. */
