@@ -49,7 +49,10 @@ export interface Track {
   evidence: number;
   /** Flow time the evidence was last decayed to. */
   at: number;
+  /** Flows that ended (interim records of a flow that goes on are not counted). */
   flows: number;
+  /** An interim record was seen: a flow is under way even if none has ended yet (one flow, for support). */
+  ongoing: boolean;
   packets: number;
   bytes: number;
   suppressed: number;
@@ -149,6 +152,7 @@ export class EpisodeTracker {
       if (factor < 1) { w *= factor; tr.suppressed += 1; this.counters.suppressed += 1; }
       tr.evidence += w;
       if (!v.interim) tr.flows += 1;
+      else tr.ongoing = true;
       tr.packets += f.src2dst_packets + f.dst2src_packets;
       tr.bytes += f.src2dst_bytes + f.dst2src_bytes;
       if (tr.peers.size < SET_CAP) tr.peers.add(ev.peer);
@@ -244,7 +248,7 @@ export class EpisodeTracker {
   private newTrack(family: string, role: Role, actor: string, indexKey: string, v: FlowVerdict, t: number): Track {
     return {
       family, role, actor, indexKey, policy: policyOf(family), threshold: this.thresholdOf(family), evidence: 0, at: t,
-      flows: 0, packets: 0, bytes: 0, suppressed: 0, peers: new Set(), ports: new Set(), targets: new Set(),
+      flows: 0, ongoing: false, packets: 0, bytes: 0, suppressed: 0, peers: new Set(), ports: new Set(), targets: new Set(),
       firstMs: v.flow.first_seen_ms, lastMs: v.flow.last_seen_ms, scoreMax: 0, anomalyMax: 0, top: new Map(), rep: ownRow(v), repWeight: 0,
     };
   }
@@ -272,7 +276,10 @@ function ownRow(v: FlowVerdict): FlowVerdict {
 /** The support minima of its family hold (families.ts): what no amount of evidence from few flows replaces. */
 export function supported(tr: Track): boolean {
   const p = tr.policy;
-  if ((tr.flows < p.minFlows && !(p.minPackets && tr.packets >= p.minPackets)) || tr.targets.size < p.minTargets) return false;
+  // A long flow reports interim records before it ends: one under way is one flow (a DNS tunnel that runs for hours
+  // must not wait for its end), but repeated interim records of it are not more flows.
+  const flows = tr.flows > 0 ? tr.flows : tr.ongoing ? 1 : 0;
+  if ((flows < p.minFlows && !(p.minPackets && tr.packets >= p.minPackets)) || tr.targets.size < p.minTargets) return false;
   return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
 }
 

@@ -80,6 +80,19 @@ test('one flow with strong evidence of its own (a DNS tunnel with 300 queries) o
   assert.is(ev.episode!.flows, 1);
 });
 
+test('a DNS tunnel that goes on (iodine: one UDP flow for hours) opens from its interim record, not at its end; interim records of one flow are not several flows', () => {
+  // the core's early interim record of a real iodine session: 128 packets, 69 queries, p(dns_tunnel) 0.975
+  const tr = new EpisodeTracker({ newId: ids });
+  const out = tr.observe(verdict({ t: T0, cls: 'dns_tunnel', dport: 53, proto: 17, dnsQueries: 69, packets: 128, score: 0.975, interim: true }));
+  assert.equal(states(out), ['open:dns_tunnel:src']);
+  assert.is(episodeEvent(out[0]!, 'sensor-1', 'm1', T0).episode!.flows, 1);
+  // bruteforce needs 6 flows: ten interim records of ONE long session are one flow under way, not six
+  const bf = new EpisodeTracker({ newId: ids });
+  for (let i = 0; i < 10; i++) {
+    assert.equal(states(bf.observe(verdict({ t: T0 + i * 30_000, cls: 'bruteforce', dport: 22, packets: 200, interim: true }))), [], `interim record ${i}`);
+  }
+});
+
 test('a port scan opens after enough distinct targets; updates at most once per second; closes when quiet', () => {
   const tr = new EpisodeTracker({ newId: ids });
   const out: EpisodeChange[] = [];

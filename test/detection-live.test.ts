@@ -313,6 +313,55 @@ live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, 
   assert.equal(failures, [], failures.join('; '));
 });
 
+// ── a real DNS tunnel ──────────────────────────────────────────────────────────────────────────────────────────────
+/** iodine's tunnel network (inside the DNS), its domain, and the bound on the tunnel's lifetime in this test. */
+const TUNNEL_NET = '10.53.0.1/27', TUNNEL_SERVER = '10.53.0.1', TUNNEL_DOMAIN = 't.tunnel.example', TUNNEL_MAX_S = 30;
+/**
+ * The tunnel is one long UDP flow: the sensor scores it from the core's early interim record (at 128 packets), long before
+ * it ends. iodine reaches that count about when its set-up is complete (it probes fragment sizes with timeouts first, ~9 s
+ * here), so the bound counts from the moment iodine says so.
+ */
+const TUNNEL_ALERT_AFTER_SETUP_MS = 5000;
+const liveTunnel = withTools(test, ['mosquitto', 'tcpdump', 'iodine', 'iodined', 'ip'], { root: true });
+
+liveTunnel('a real iodine DNS tunnel (IP over DNS, 200 kB through it): a dns_tunnel alert from the tunnelling host, one episode', async () => {
+  const l = await openLab();
+  const sensor = await startSensor('dl-tunnel', []);
+  const client = HOSTS.atk[0], server = HOSTS.cld[1];
+  const seen = l.watch.alerts.length;
+  const t0 = Date.now();
+  // The tunnel's server answers DNS for its domain on the cloud host; the client talks DNS to it (-r: never raw UDP).
+  run('nsdl-cld', ['timeout', String(TUNNEL_MAX_S), 'iodined', '-f', '-c', '-P', 'netsensor-test', '-l', server, '-p', '53', TUNNEL_NET, TUNNEL_DOMAIN]);
+  await sleep(500);
+  const iodine = run('nsdl-atk', ['timeout', String(TUNNEL_MAX_S), 'iodine', '-f', '-r', '-P', 'netsensor-test', server, TUNNEL_DOMAIN]);
+  await waitFor(() => { try { return nsx('nsdl-atk', 'ip', 'addr', 'show', 'dns0').includes('10.53.0.') || undefined; } catch { return undefined; } },
+    15_000, `the tunnel up: ${iodine.said()}`);
+  const up = Date.now() - t0;
+  const setup = await waitFor(() => (iodine.said().includes('Connection setup complete') ? Date.now() : undefined), 20_000,
+    `iodine's set-up: ${iodine.said()}`) - t0;
+  // Data through the tunnel: 200 kB to a listener on the server's tunnel address (bounded by timeout).
+  run('nsdl-cld', ['timeout', '20', process.execPath, '-e', `require('net').createServer((s) => s.resume()).listen(8000, '${TUNNEL_SERVER}')`]);
+  await sleep(300);
+  const send = run('nsdl-atk', ['timeout', '20', process.execPath, '-e',
+    `const s = require('net').connect(8000, '${TUNNEL_SERVER}', () => s.end(require('crypto').randomBytes(200000))); s.on('close', () => process.exit(0))`]);
+  const first = await waitFor(() => l.watch.alerts.slice(seen).find((m) => m.body.src_ip === client && m.body.netsensor.class === 'dns_tunnel'),
+    setup + TUNNEL_ALERT_AFTER_SETUP_MS + t0 - Date.now(), `a dns_tunnel alert from ${client}; alerts: ${JSON.stringify(l.watch.alerts.slice(seen).map((m) => [m.body.src_ip, m.body.netsensor.class]))}`);
+  const sent = await Promise.race([send.exited.then(() => 'yes'), sleep(Math.max(0, t0 + 20_000 - Date.now())).then(() => 'no')]);
+  await sleep(1000);
+  const mine = l.watch.alerts.slice(seen).filter((m) => m.body.src_ip === client);
+  const events = episodes(sensor.id, client, 'dns_tunnel');
+  console.log(`  iodine: tunnel up after ${up} ms, set-up complete after ${setup} ms, first alert ${first.at - t0} ms (${first.body.netsensor.class}, severity ${first.body.alert.severity}); `
+    + `opening record: ${events[0] ? `${events[0].flow.end_reason}, ${events[0].flow.src2dst_packets + events[0].flow.dst2src_packets} packets, ended +${Math.round(events[0].flow.last_seen_ms - t0)} ms, event built +${Math.round(events[0].ts - t0)} ms` : 'none'}; `
+    + `200 kB through the tunnel: ${sent}; ${mine.length} alert messages, ${events.length} episode events, `
+    + `classes ${JSON.stringify([...new Set(mine.map((m) => m.body.netsensor.class))])}`);
+  assert.ok(first.at - t0 - setup <= TUNNEL_ALERT_AFTER_SETUP_MS, 'the alert within the bound after set-up');
+  // One tunnel is one episode: every alert message from the tunnelling host is about this tunnel and this family.
+  assert.equal([...new Set(mine.map((m) => m.body.netsensor.class))], ['dns_tunnel']);
+  assert.equal([...new Set(mine.map((m) => m.body.netsensor.alert_id))].length, 1, 'one alert');
+  assert.ok(events.length >= 1 && events.length <= 5, `episode events: ${events.length}`);
+  assert.is(await sensor.stop(), 0, sensor.stderr().slice(-2000));
+});
+
 // ── site baseline ──────────────────────────────────────────────────────────────────────────────────────────────────
 const BASELINED = 'dl-baseline', CONTROL = 'dl-control';
 const LEARN_S = 10;
