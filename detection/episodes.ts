@@ -111,6 +111,8 @@ export class EpisodeTracker {
   /** Whether benign flows are worth handing over (the baseline learns from them). */
   get learnsBenign(): boolean { return this.o.baseline !== undefined; }
   get size(): number { return this.tracks.size; }
+  /** thresholdOf, bound once: handed to the evidence rules for every flow. */
+  private readonly thresholdFn = (family: string): number => this.thresholdOf(family);
   thresholdOf(family: string): number { return this.thresholds[family] ?? policyOf(family).threshold; }
 
   /**
@@ -131,7 +133,7 @@ export class EpisodeTracker {
     const t = Math.max(this.clock, f.last_seen_ms);
     this.clock = t;
     const items = this.evidence;
-    evidenceOf(v, items, this.thresholdOf('dos'));
+    evidenceOf(v, items, this.thresholdFn);
     if (items.length === 0) {
       this.o.baseline?.learn(v, false);
       return NOTHING;

@@ -64,10 +64,10 @@ export class EvidenceBuffer {
 }
 
 /**
- * The evidence of one flow: the model's verdict, and the rules' (rules.ts). `dosThreshold` is the dos threshold in
- * force (calibrated), which a rule's flood match must reach by itself.
+ * The evidence of one flow: the model's verdict, and the rules' (rules.ts). `thresholdOf` gives a family's threshold in
+ * force (calibrated), which a rule's match must reach by itself.
  */
-export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, dosThreshold: number): void {
+export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (family: string) => number): void {
   out.length = 0;
   const family = v.alertClass;
   if (family) {
@@ -86,5 +86,5 @@ export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, dosThreshold: nu
       else out.push(family, role, f.dst_ip, f.src_ip, f.dst_port, weight);
     }
   }
-  ruleEvidence(v, out, dosThreshold);
+  ruleEvidence(v, out, thresholdOf);
 }

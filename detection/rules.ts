@@ -18,6 +18,20 @@
  *   monitoring tools a few per target. Evidence goes to the source and, for a flood from several hosts, to the
  *   destination, weighted like the model's dos evidence (families.ts strength) but never below the dos threshold in
  *   force: whatever its rate above the minimum, and whatever the model says of it, a match opens an episode on its own.
+ *   A flow whose replies do not mirror its requests is not a flood but a tunnel (below), and is left to that rule.
+ *
+ * echo tunnel: an ICMP/ICMPv6 echo flow whose replies do not mirror its requests. An echo reply returns the data of
+ *   its request (RFC 792, RFC 4443), so an ordinary ping's replies are at most as many as its requests and of the same
+ *   mean size, whatever is lost. An ICMP tunnel (ptunnel-ng, icmptunnel, hans) carries its own data in the replies:
+ *   more replies than requests (the peer's kernel still answers each request, and the tunnel's proxy sends its own
+ *   replies as well) or replies of another mean size. ECHO_TUNNEL's bounds were set from that rule, not fitted: ≥ 32
+ *   requests and ≥ 8 replies, and replies > 1.25 × requests + 4, or a mean size that differs by more than
+ *   max(32 B, 15 %), or at least max(3, 3 %) more replies than requests carrying more bytes than all the requests (a
+ *   tunnel used for uploads: ptunnel-ng's proxy adds a few replies of its own, of other sizes). Duplicated replies (copies
+ *   of their requests' size), or a few lost large pings, stay inside them. No benign
+ *   echo flow of the lab or the benign corpus (every split) meets them. Evidence goes to the source as `tunnel`, at
+ *   least the tunnel threshold in force, and replaces what the model made of the flow (a tunnel's flow read as a
+ *   flood, an upload or a DNS tunnel is still this tunnel).
  */
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { FAMILIES } from './families.js';
@@ -39,11 +53,30 @@ function isMulticastOrBroadcast(ip: string): boolean {
  */
 export const ECHO_FLOOD = { minRequests: 64, minRate: 50 } as const;
 
+/** An ICMP echo flow whose replies do not mirror its requests (see the header). */
+export const ECHO_TUNNEL = {
+  minRequests: 32, minReplies: 8, replyExcess: 1.25, replyExcessSlack: 4, sizeDeltaBytes: 32, sizeDeltaShare: 0.15,
+  /** More replies AND more reply bytes than requests: at least this many extra replies, and this share of the requests. */
+  extraReplies: 3, extraShare: 0.03,
+} as const;
+
 /** The echo pairs' key (docs/flows.md): `dst_port` is the request type × 256. */
 const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };
 
 function isReflectedReply(proto: number, srcPort: number, dst2srcPackets: number): boolean {
   return proto === 17 && dst2srcPackets === 0 && AMPLIFIER_PORTS.has(srcPort);
+}
+
+function isEchoTunnel(proto: number, dstPort: number, reqs: number, reqBytes: number, reps: number, repBytes: number): boolean {
+  if (ECHO_KEY[proto] !== dstPort || reqs < ECHO_TUNNEL.minRequests || reps < ECHO_TUNNEL.minReplies) return false;
+  if (reps > ECHO_TUNNEL.replyExcess * reqs + ECHO_TUNNEL.replyExcessSlack) return true;
+  const req = reqBytes / reqs;
+  // a tunnel whose answers are small (an upload): a few replies more than requests, carrying more bytes than all the
+  // requests did, which mirrored replies (a subset of the requests' data) cannot — and not mere copies (duplicated
+  // replies of a ping have its size exactly)
+  if (reps - reqs >= Math.max(ECHO_TUNNEL.extraReplies, ECHO_TUNNEL.extraShare * reqs) && repBytes > reqBytes
+    && Math.abs(repBytes / reps - req) >= 1) return true;
+  return Math.abs(repBytes / reps - req) > Math.max(ECHO_TUNNEL.sizeDeltaBytes, ECHO_TUNNEL.sizeDeltaShare * req);
 }
 
 function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, durationMs: number): boolean {
@@ -55,23 +88,28 @@ function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, dur
  * Whether a flow can carry rule evidence (the pipeline hands such flows over even when the model calls them benign).
  * Plain numbers, no objects: it runs on every flow row.
  */
-export function ruleCandidate(proto: number, srcPort: number, dstPort: number, src2dstPackets: number, dst2srcPackets: number, durationMs: number): boolean {
-  return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs);
+export function ruleCandidate(proto: number, srcPort: number, dstPort: number, src2dstPackets: number, src2dstBytes: number,
+  dst2srcPackets: number, dst2srcBytes: number, durationMs: number): boolean {
+  return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs)
+    || isEchoTunnel(proto, dstPort, src2dstPackets, src2dstBytes, dst2srcPackets, dst2srcBytes);
 }
 
 /**
- * Adds the rules' evidence of one flow to `out`. A reflection match adds nothing where the model already gave dos
+ * Adds the rules' evidence of one flow to `out`. An echo-tunnel match replaces the model's evidence. A reflection match adds nothing where the model already gave dos
  * evidence on the victim; an echo-flood match raises the model's dos evidence to at least its own weight (a model
  * that calls the flood dos with little confidence must not weigh less than no verdict at all).
  */
-export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, dosThreshold: number): void {
+export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (family: string) => number): void {
   const f = v.flow;
-  if (isReflectedReply(f.proto, f.src_port, f.dst2src_packets)) {
+  if (isEchoTunnel(f.proto, f.dst_port, f.src2dst_packets, f.src2dst_bytes, f.dst2src_packets, f.dst2src_bytes)) {
+    out.length = 0;
+    out.push('tunnel', 'src', f.src_ip, f.dst_ip, f.dst_port, Math.max(FAMILIES.tunnel!.strength!(v.row), thresholdOf('tunnel')));
+  } else if (isReflectedReply(f.proto, f.src_port, f.dst2src_packets)) {
     if (!isMulticastOrBroadcast(f.dst_ip) && !out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.src_port, 1);
   } else if (isEchoFlood(f.proto, f.dst_port, f.src2dst_packets, f.last_seen_ms - f.first_seen_ms)) {
     // The rule's match is a flood by definition: at least the episode threshold, so a slower flood (a loaded
     // sender at 100 requests/s) opens as surely as a fast one; a faster one weighs more, as the model's would.
-    const weight = Math.max(FAMILIES.dos!.strength!(v.row), dosThreshold);
+    const weight = Math.max(FAMILIES.dos!.strength!(v.row), thresholdOf('dos'));
     out.atLeast('dos', 'src', f.src_ip, f.dst_ip, f.dst_port, weight);
     out.atLeast('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
   }

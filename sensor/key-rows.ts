@@ -23,6 +23,8 @@ export class KeyRows {
   dstPort(r: number): number { return this.dv.getUint16(r * KEY_ROW_BYTES + K.dst_port, true); }
   src2dstPackets(r: number): number { return this.dv.getFloat64(r * KEY_ROW_BYTES + K.src2dst_packets, true); }
   dst2srcPackets(r: number): number { return this.dv.getFloat64(r * KEY_ROW_BYTES + K.dst2src_packets, true); }
+  src2dstBytes(r: number): number { return this.dv.getFloat64(r * KEY_ROW_BYTES + K.src2dst_bytes, true); }
+  dst2srcBytes(r: number): number { return this.dv.getFloat64(r * KEY_ROW_BYTES + K.dst2src_bytes, true); }
   durationMs(r: number): number {
     const k = r * KEY_ROW_BYTES;
     return this.dv.getFloat64(k + K.last_seen_ms, true) - this.dv.getFloat64(k + K.first_seen_ms, true);

@@ -232,6 +232,7 @@ test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 
     v.flow.first_seen_ms = o.t - o.durationMs;
     v.flow.src2dst_packets = o.requests;
     v.flow.dst2src_packets = o.requests;
+    v.flow.src2dst_bytes = v.flow.dst2src_bytes = 84 * o.requests; // each reply mirrors its request
     (v.row as Float32Array)[featureIndex('bidirectional_packets_per_s')] = o.pps ?? (2000 * o.requests) / Math.max(o.durationMs, 1);
     return v; // alertClass undefined: the model calls it benign
   };
@@ -261,6 +262,38 @@ test('echo flood rule: one ICMP echo flow of 64 requests and 64 replies in 0.13 
   // and it reaches the threshold in force, not only the table's floor
   const strict = new EpisodeTracker({ newId: ids, thresholds: { dos: 45 } });
   assert.equal(states(strict.observe(echo({ t: T0 + 130, requests: 64, durationMs: 128 }))), ['open:dos:src']);
+});
+
+test('echo tunnel rule: echo replies that do not mirror their requests (ptunnel-ng: more replies than requests; other tunnels: replies of another size) are a tunnel, whatever the model said; pings with loss or duplicates are not', () => {
+  const echo = (o: { requests: number; reqBytes: number; replies: number; repBytes: number; cls?: string; durationMs?: number }): FlowVerdict => {
+    const v = verdict({ src: '10.0.0.31', dst: '10.0.0.21', proto: 1, dport: 2048, t: T0 + 10_000, packets: o.requests + o.replies, cls: o.cls });
+    v.flow.first_seen_ms = v.flow.last_seen_ms - (o.durationMs ?? 10_000);
+    Object.assign(v.flow, { src2dst_packets: o.requests, src2dst_bytes: o.reqBytes, dst2src_packets: o.replies, dst2src_bytes: o.repBytes });
+    return v;
+  };
+  const quiet = new EpisodeTracker({ newId: ids });
+  const calm: EpisodeChange[] = [
+    ...quiet.observe(echo({ requests: 300, reqBytes: 300 * 84, replies: 240, repBytes: 240 * 84 })), // 20 % lost
+    ...quiet.observe(echo({ requests: 100, reqBytes: 100 * 1028, replies: 110, repBytes: 110 * 1028 })), // a few duplicates
+    ...quiet.observe(echo({ requests: 40, reqBytes: 20 * 1500 + 20 * 1300, replies: 20, repBytes: 20 * 1300 })), // large ones lost
+    ...quiet.observe(echo({ requests: 20, reqBytes: 20 * 1000, replies: 60, repBytes: 60 * 200 })), // too few requests to judge
+    ...quiet.observe(echo({ requests: 200, reqBytes: 200 * 84, replies: 203, repBytes: 203 * 84 })), // 3 duplicates in 200: under 3 %
+  ];
+  assert.equal(calm, []);
+  // ptunnel-ng, the real tool, with the peer's kernel still answering: 199 requests, 300 replies of about the same size;
+  // the model read the flow as exfil: the rule's tunnel replaces that
+  const pt = new EpisodeTracker({ newId: ids });
+  const opened = pt.observe(echo({ requests: 199, reqBytes: 211_146, replies: 300, repBytes: 316_802, cls: 'exfil' }));
+  assert.equal(states(opened), ['open:tunnel:src']);
+  // a ptunnel-ng session used for an upload (the lab's runs): 5 replies more than its 88 requests, more bytes back
+  const up = new EpisodeTracker({ newId: ids });
+  assert.equal(states(up.observe(echo({ requests: 88, reqBytes: 90_038, replies: 93, repBytes: 90_492, cls: 'dos' }))), ['open:tunnel:src']);
+  // a tunnel whose replies carry the tunnel's own data: as many replies, another size (also with a calibrated threshold)
+  const sized = new EpisodeTracker({ newId: ids, thresholds: { tunnel: 9 } });
+  assert.equal(states(sized.observe(echo({ requests: 40, reqBytes: 40 * 565, replies: 40, repBytes: 40 * 690 }))), ['open:tunnel:src']);
+  // not a flood: 64 requests in 0.13 s whose replies outnumber them go to the tunnel rule, not the flood rule
+  const fast = new EpisodeTracker({ newId: ids });
+  assert.equal(states(fast.observe(echo({ requests: 64, reqBytes: 64 * 1064, replies: 90, repBytes: 90 * 1064, durationMs: 130 }))), ['open:tunnel:src']);
 });
 
 test('new thresholds (a model update) apply to tracks still below them, not to open episodes', () => {

