@@ -3,7 +3,9 @@
  * scenario run captures the bridge with tcpdump while the run's actors play, and writes
  * <out>/pcaps/<run>.pcap plus <out>/manifest.json (class, label rule, split, seed, parameters per run).
  *
- *   node --import tsx models/lab/run-lab.ts [--out models/lab/work] [--seed 1] [--scale 1] [--only scan,dos]
+ *   node --import tsx models/lab/run-lab.ts [--out models/lab/work] [--seed 1] [--scale 1] [--only scan,dos] [--split test]
+ *
+ * --split re-captures only the runs of one split (e.g. the held-out test runs, to measure a new build on them).
  *
  * Namespaces are always removed at the end, also on error or Ctrl-C.
  */
@@ -20,6 +22,7 @@ const { values } = parseArgs({ options: {
   seed: { type: 'string', default: '1' },
   scale: { type: 'string', default: '1' },
   only: { type: 'string' },
+  split: { type: 'string' },
 } });
 const out = resolve(values.out!);
 const labDir = resolve(new URL('.', import.meta.url).pathname);
@@ -124,10 +127,11 @@ try {
   for (const p of background) p.stderr?.on('data', () => {});
   await sleep(4000);
   const only = values.only?.split(',');
-  const runs = planRuns(Number(values.seed), files, Number(values.scale)).filter((r) => !only || only.includes(r.scenario));
+  const runs = planRuns(Number(values.seed), files, Number(values.scale))
+    .filter((r) => (!only || only.includes(r.scenario)) && (!values.split || r.split === values.split));
   const manifestPath = join(out, 'manifest.json');
-  // With --only, the other scenarios' earlier runs stay in the manifest.
-  const manifest: Record<string, unknown>[] = only && existsSync(manifestPath)
+  // With --only or --split, the other earlier runs stay in the manifest.
+  const manifest: Record<string, unknown>[] = (only || values.split) && existsSync(manifestPath)
     ? (JSON.parse(readFileSync(manifestPath, 'utf8')).runs as Record<string, unknown>[]).filter((r) => !runs.some((x) => x.id === r.id))
     : [];
   const t0 = Date.now();
