@@ -1,8 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readdirSync, statSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -10,15 +9,10 @@ import { createHash } from 'node:crypto';
 import { readCapture, type CaptureStats } from '../core/capture/reader.ts';
 import { SUPPORTED_LINKTYPES } from '../core/capture/linktypes.ts';
 import { pcapFile, pcapngFile, frame, rawIp, type Packet } from './helpers/pcap-writer.ts';
+import { tmpFiles } from './helpers/tmp-files.ts';
 import { sharedPcap, withTools } from './helpers/tools.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'netsensor-capture-'));
-let n = 0;
-function tmpFile(bytes: Uint8Array): string {
-  const p = join(dir, `f${n++}.bin`);
-  writeFileSync(p, bytes);
-  return p;
-}
+const { dir, file: tmpFile } = tmpFiles('netsensor-capture-', '.bin');
 
 interface Got { caplen: number; wirelen: number; tsMs: number; linktype: number; sha: string; first: number }
 

@@ -6,21 +6,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync, readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCapture, type CaptureStats } from '../core/capture/reader.ts';
 import { FlowCore, type FlowBatch } from '../core/host.ts';
 import { pcapFile, frame, type Packet } from './helpers/pcap-writer.ts';
+import { tmpFiles } from './helpers/tmp-files.ts';
 import { sharedPcap } from './helpers/tools.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'netsensor-bulk-'));
-let n = 0;
-function tmpFile(bytes: Uint8Array): string {
-  const p = join(dir, `f${n++}.pcap`);
-  writeFileSync(p, bytes);
-  return p;
-}
+const { file: tmpFile } = tmpFiles('netsensor-bulk-', '.pcap');
 
 /** Every row as text: its key and the bits of every feature (NaN payloads included). */
 function rowText(b: FlowBatch, out: string[]): void {
