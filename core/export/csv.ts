@@ -8,7 +8,7 @@ import type { FlowBatch } from '../host.js';
 import { cicCsvWriter } from './cic.js';
 import { nfstreamCsvWriter } from './nfstream.js';
 import { recordLayout, writeKeyColumns } from './record.js';
-import { TextBuffer } from './text-buffer.js';
+import { PrefixTable, TextBuffer } from './text-buffer.js';
 import type { FlowWriter, TextSink } from './writer.js';
 
 export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNames?: boolean; label?: string } = {}): FlowWriter {
@@ -16,7 +16,7 @@ export function csvWriter(out: TextSink, opts: { cicNames?: boolean; nfstreamNam
   if (opts.nfstreamNames) return nfstreamCsvWriter(out);
   const layout = recordLayout(opts);
   const idx = layout.featureIndexes;
-  const keyPrefixes = layout.keyColumns.map((_, i) => TextBuffer.encode(i === 0 ? '' : ','));
+  const keyPrefixes = new PrefixTable(layout.keyColumns.map((_, i) => (i === 0 ? '' : ',')));
   const empty = new Uint8Array(0);
   const tb = new TextBuffer();
   out.write(layout.names.join(',') + '\n');

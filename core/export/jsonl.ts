@@ -13,7 +13,7 @@ export function jsonlWriter(out: TextSink, opts: { cicNames?: boolean } = {}): F
   const layout = recordLayout(opts);
   const idx = layout.featureIndexes;
   const nk = layout.keyColumns.length;
-  const keyPrefixes = layout.keyColumns.map((_, i) => TextBuffer.encode(`${i === 0 ? '{' : ','}${JSON.stringify(layout.names[i])}:`));
+  const keyPrefixes = new PrefixTable(layout.keyColumns.map((_, i) => `${i === 0 ? '{' : ','}${JSON.stringify(layout.names[i])}:`));
   const featPrefixes = new PrefixTable(idx.map((_, j) => `,${JSON.stringify(layout.names[nk + j])}:`));
   const nul = TextBuffer.encode('null');
   const tb = new TextBuffer();

@@ -9,7 +9,7 @@
 import { FEATURES, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../schema.js';
 import { KEY_RECORD } from '../abi.js';
 import { endReasonOf, formatAddress, isV4Mapped } from '../host.js';
-import type { TextBuffer } from './text-buffer.js';
+import type { PrefixTable, TextBuffer } from './text-buffer.js';
 
 type KeyColumn = (typeof RECORD_KEY_COLUMNS)[number];
 
@@ -58,15 +58,15 @@ export function formatFeature(v: number): string {
   return String(Math.round(v * 1e6) / 1e6);
 }
 
-function textCol(tb: TextBuffer, prefix: Uint8Array, s: string, quote: boolean): void {
-  tb.bytes(prefix);
+function textCol(tb: TextBuffer, t: PrefixTable, j: number, s: string, quote: boolean): void {
+  tb.prefix(t, j);
   if (quote) tb.byte(34);
   tb.ascii(s);
   if (quote) tb.byte(34);
 }
 /** An address column straight from the key's 16 bytes: IPv4 digit by digit (no string), IPv6 via formatAddress(). */
-function addressCol(tb: TextBuffer, prefix: Uint8Array, m: Uint8Array, at: number, quote: boolean): void {
-  tb.bytes(prefix);
+function addressCol(tb: TextBuffer, t: PrefixTable, j: number, m: Uint8Array, at: number, quote: boolean): void {
+  tb.prefix(t, j);
   if (quote) tb.byte(34);
   if (isV4Mapped(m, at)) {
     tb.int(m[at + 12]);
@@ -81,12 +81,12 @@ function addressCol(tb: TextBuffer, prefix: Uint8Array, m: Uint8Array, at: numbe
   }
   if (quote) tb.byte(34);
 }
-function intCol(tb: TextBuffer, prefix: Uint8Array, v: number): void {
-  tb.bytes(prefix);
+function intCol(tb: TextBuffer, t: PrefixTable, j: number, v: number): void {
+  tb.prefix(t, j);
   tb.int(v);
 }
-function timeCol(tb: TextBuffer, prefix: Uint8Array, v: number): void {
-  tb.bytes(prefix);
+function timeCol(tb: TextBuffer, t: PrefixTable, j: number, v: number): void {
+  tb.prefix(t, j);
   tb.fixed(v, 3, 1e3);
 }
 
@@ -97,19 +97,19 @@ const K = KEY_RECORD.offset;
  * prefix (`,` or `"name":`), into a TextBuffer — the fast path of both exports: no key object or address string.
  * `quote` wraps the text columns in double quotes (JSON).
  */
-export function writeKeyColumns(tb: TextBuffer, m: Uint8Array, dv: DataView, r: number, p: Uint8Array[], quote: boolean): void {
+export function writeKeyColumns(tb: TextBuffer, m: Uint8Array, dv: DataView, r: number, p: PrefixTable, quote: boolean): void {
   const k = r * KEY_RECORD.bytes;
-  addressCol(tb, p[0], m, k + K.src, quote);
-  intCol(tb, p[1], dv.getUint16(k + K.src_port, true));
-  addressCol(tb, p[2], m, k + K.dst, quote);
-  intCol(tb, p[3], dv.getUint16(k + K.dst_port, true));
-  intCol(tb, p[4], m[k + K.protocol]);
-  intCol(tb, p[5], dv.getUint16(k + K.vlan_id, true));
-  timeCol(tb, p[6], dv.getFloat64(k + K.first_seen_ms, true));
-  timeCol(tb, p[7], dv.getFloat64(k + K.last_seen_ms, true));
-  intCol(tb, p[8], dv.getFloat64(k + K.src2dst_packets, true));
-  intCol(tb, p[9], dv.getFloat64(k + K.src2dst_bytes, true));
-  intCol(tb, p[10], dv.getFloat64(k + K.dst2src_packets, true));
-  intCol(tb, p[11], dv.getFloat64(k + K.dst2src_bytes, true));
-  textCol(tb, p[12], endReasonOf(m[k + K.end_reason]), quote);
+  addressCol(tb, p, 0, m, k + K.src, quote);
+  intCol(tb, p, 1, dv.getUint16(k + K.src_port, true));
+  addressCol(tb, p, 2, m, k + K.dst, quote);
+  intCol(tb, p, 3, dv.getUint16(k + K.dst_port, true));
+  intCol(tb, p, 4, m[k + K.protocol]);
+  intCol(tb, p, 5, dv.getUint16(k + K.vlan_id, true));
+  timeCol(tb, p, 6, dv.getFloat64(k + K.first_seen_ms, true));
+  timeCol(tb, p, 7, dv.getFloat64(k + K.last_seen_ms, true));
+  intCol(tb, p, 8, dv.getFloat64(k + K.src2dst_packets, true));
+  intCol(tb, p, 9, dv.getFloat64(k + K.src2dst_bytes, true));
+  intCol(tb, p, 10, dv.getFloat64(k + K.dst2src_packets, true));
+  intCol(tb, p, 11, dv.getFloat64(k + K.dst2src_bytes, true));
+  textCol(tb, p, 12, endReasonOf(m[k + K.end_reason]), quote);
 }
