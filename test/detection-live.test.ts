@@ -8,6 +8,8 @@
  *
  * 1. Floods (hping3 SYN, UDP, ICMP echo) and a fast port scan (nmap -sS -T4): the first alert arrives ≤ 2 s after
  *    the attack started, with the right class; a flood is a few alert messages per second, not one per flow.
+ *    Tunnels made with the real tools (iodine and dns2tcp over DNS, ptunnel-ng over ICMP echo): an alert of the right
+ *    family from the tunnelling host while the tunnel runs, not when it ends.
  * 2. Site baseline: a device's beacon to its cloud through a short learning period stays quiet afterwards, while a
  *    control sensor without a baseline alerts on it; a new beacon from another device and a scan from the first alert;
  *    the retained report lists the device and its peer; a reset makes the sensor learn again.
@@ -19,7 +21,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -406,6 +408,48 @@ livePtunnel('a real ptunnel-ng ICMP tunnel (TCP in ICMP echo, data both ways): a
   console.log(`  ptunnel-ng: first tunnel alert ${first ? first.at - t0 : 'none'} ms; ${rounds.said() || 'no transfer report'} (ptunnel-ng: ${ptunnel.said().slice(-200).replace(/\s+/g, ' ')}); alert classes from the tunnelling host `
     + `${JSON.stringify(mine.map((m) => `${m.body.netsensor.class}:${m.body.netsensor.reason}`))}; episode events ${JSON.stringify(events.map((e) => `${e.class}:${e.episode!.state}:${e.flow.end_reason}`))}`);
   assert.ok(first, `a tunnel alert within ${PTUNNEL_ALERT_MS} ms`);
+  assert.is(await sensor.stop(), 0, sensor.stderr().slice(-2000));
+});
+
+/**
+ * dns2tcp relays a TCP resource through DNS TXT queries: one UDP flow from the client to the server's port 53, which
+ * the sensor scores from its early interim record (about 64 queries in its first 128 packets).
+ */
+const DNS2TCP_ALERT_MS = 15_000, DNS2TCP_DOMAIN = 'r.tunnel.example';
+const liveDns2tcp = withTools(test, ['mosquitto', 'tcpdump', 'dns2tcpc', 'dns2tcpd', 'ip'], { root: true });
+
+liveDns2tcp('a real dns2tcp tunnel (TCP relayed over DNS TXT queries, data both ways): a dns_tunnel alert from the tunnelling host', async () => {
+  const l = await openLab();
+  const sensor = await startSensor('dl-dns2tcp', []);
+  const client = HOSTS.atk[0], server = HOSTS.cld[1];
+  const seen = l.watch.alerts.length;
+  // the relayed resource: a service on the server host's loopback that takes an upload and sends 50 kB back
+  const service = run('nsdl-cld', ['timeout', '30', process.execPath, '-e',
+    `require('net').createServer((s) => { s.resume(); s.end(require('crypto').randomBytes(50000)); }).listen(8001, '127.0.0.1', () => process.stderr.write('listening'))`]);
+  await waitFor(() => service.said().includes('listening'), 10_000, 'the service behind dns2tcpd');
+  const conf = join(l.dir, 'dns2tcpd.conf');
+  writeFileSync(conf, [`listen = ${server}`, 'port = 53', 'user = nobody', 'chroot = /tmp', `domain = ${DNS2TCP_DOMAIN}`, 'resources = web:127.0.0.1:8001', ''].join('\n'));
+  run('nsdl-cld', ['timeout', '30', 'dns2tcpd', '-F', '-f', conf]);
+  await sleep(500);
+  const t0 = Date.now();
+  run('nsdl-atk', ['timeout', '25', 'dns2tcpc', '-z', DNS2TCP_DOMAIN, '-r', 'web', '-l', '2223', '-T', 'TXT', server]);
+  // four sessions through the relay: 20 kB up, up to 50 kB back each; a refused connect (client not listening yet) is retried
+  const rounds = run('nsdl-atk', ['timeout', '20', process.execPath, '-e', `
+    const net = require('net'), crypto = require('crypto');
+    const round = () => new Promise((r) => { const s = net.connect(2223, '127.0.0.1', () => s.write(crypto.randomBytes(20000)));
+      let n = 0; const done = () => { clearTimeout(t); s.destroy(); r(n); }; const t = setTimeout(done, 3000);
+      s.on('data', (b) => { n += b.length; if (n >= 50000) done(); }); s.on('close', done); s.on('error', done); });
+    (async () => { let got = 0; for (let i = 0, ok = 0; i < 20 && ok < 4; i++) { const n = await round(); if (n > 0) ok++; got += n; await new Promise((r) => setTimeout(r, 300)); }
+      process.stderr.write('received ' + got + ' bytes through the tunnel'); })();`]);
+  const first = await waitFor(() => l.watch.alerts.slice(seen).find((m) => m.body.src_ip === client && alertSensor(m) === sensor.id && m.body.netsensor.class === 'dns_tunnel'),
+    DNS2TCP_ALERT_MS).catch(() => undefined);
+  await Promise.race([rounds.exited, sleep(Math.max(0, t0 + 20_000 - Date.now()))]);
+  const mine = l.watch.alerts.slice(seen).filter((m) => m.body.src_ip === client && alertSensor(m) === sensor.id);
+  const events = episodes(sensor.id, client);
+  console.log(`  dns2tcp: first dns_tunnel alert ${first ? first.at - t0 : 'none'} ms; ${rounds.said() || 'no transfer report'}; alert classes from the tunnelling host `
+    + `${JSON.stringify(mine.map((m) => `${m.body.netsensor.class}:${m.body.netsensor.reason}`))}; episode events ${JSON.stringify(events.map((e) => `${e.class}:${e.episode!.state}:${e.flow.end_reason}`))}`);
+  assert.ok(first, `a dns_tunnel alert within ${DNS2TCP_ALERT_MS} ms`);
+  assert.equal([...new Set(mine.map((m) => m.body.netsensor.class))], ['dns_tunnel'], 'only dns_tunnel from the tunnelling host, from this sensor');
   assert.is(await sensor.stop(), 0, sensor.stderr().slice(-2000));
 });
 
