@@ -27,9 +27,9 @@
  *   replies as well) or replies of another mean size. ECHO_TUNNEL's bounds were set from that rule, not fitted: ≥ 32
  *   requests and ≥ 8 replies, and replies > 1.25 × requests + 4, or a mean size that differs by more than
  *   max(32 B, 15 %), or at least max(3, 3 %) more replies than requests carrying more bytes than all the requests (a
- *   tunnel used for uploads: ptunnel-ng's proxy adds a few replies of its own, of other sizes). Duplicated replies (copies
- *   of their requests' size), or a few lost large pings, stay inside them. No benign
- *   echo flow of the lab or the benign corpus (every split) meets them. Evidence goes to the source as `tunnel`, at
+ *   tunnel used for uploads: ptunnel-ng's proxy adds a few replies of its own, of other sizes). Duplicated replies
+ *   (copies of their requests' size), or a few lost large pings, stay inside them. No benign echo flow of the lab or
+ *   the benign corpus (every split) meets them. Evidence goes to the source as `tunnel`, at
  *   least the tunnel threshold in force, and replaces what the model made of the flow (a tunnel's flow read as a
  *   flood, an upload or a DNS tunnel is still this tunnel).
  */
@@ -71,12 +71,12 @@ function isEchoTunnel(proto: number, dstPort: number, reqs: number, reqBytes: nu
   if (ECHO_KEY[proto] !== dstPort || reqs < ECHO_TUNNEL.minRequests || reps < ECHO_TUNNEL.minReplies) return false;
   if (reps > ECHO_TUNNEL.replyExcess * reqs + ECHO_TUNNEL.replyExcessSlack) return true;
   const req = reqBytes / reqs;
+  const sizeDelta = Math.abs(repBytes / reps - req);
   // a tunnel whose answers are small (an upload): a few replies more than requests, carrying more bytes than all the
   // requests did, which mirrored replies (a subset of the requests' data) cannot — and not mere copies (duplicated
   // replies of a ping have its size exactly)
-  if (reps - reqs >= Math.max(ECHO_TUNNEL.extraReplies, ECHO_TUNNEL.extraShare * reqs) && repBytes > reqBytes
-    && Math.abs(repBytes / reps - req) >= 1) return true;
-  return Math.abs(repBytes / reps - req) > Math.max(ECHO_TUNNEL.sizeDeltaBytes, ECHO_TUNNEL.sizeDeltaShare * req);
+  if (reps - reqs >= Math.max(ECHO_TUNNEL.extraReplies, ECHO_TUNNEL.extraShare * reqs) && repBytes > reqBytes && sizeDelta >= 1) return true;
+  return sizeDelta > Math.max(ECHO_TUNNEL.sizeDeltaBytes, ECHO_TUNNEL.sizeDeltaShare * req);
 }
 
 function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, durationMs: number): boolean {
@@ -95,9 +95,10 @@ export function ruleCandidate(proto: number, srcPort: number, dstPort: number, s
 }
 
 /**
- * Adds the rules' evidence of one flow to `out`. An echo-tunnel match replaces the model's evidence. A reflection match adds nothing where the model already gave dos
- * evidence on the victim; an echo-flood match raises the model's dos evidence to at least its own weight (a model
- * that calls the flood dos with little confidence must not weigh less than no verdict at all).
+ * Adds the rules' evidence of one flow to `out`. An echo-tunnel match replaces the model's evidence. A reflection
+ * match adds nothing where the model already gave dos evidence on the victim; an echo-flood match raises the model's
+ * dos evidence to at least its own weight (a model that calls the flood dos with little confidence must not weigh less
+ * than no verdict at all).
  */
 export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (family: string) => number): void {
   const f = v.flow;

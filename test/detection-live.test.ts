@@ -315,6 +315,34 @@ live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, 
   assert.equal(failures, [], failures.join('; '));
 });
 
+// ── tunnels made with real tools ─────────────────────────────────────────────────────────────────────────────────
+/** A TCP service on `host:port` in a namespace that takes an upload and answers `reply` random bytes; resolves once it listens. */
+async function startService(ns: string, host: string, port: number, reply: number, what: string): Promise<void> {
+  const service = run(ns, ['timeout', '30', process.execPath, '-e',
+    `require('net').createServer((s) => { s.resume(); s.end(require('crypto').randomBytes(${reply})); }).listen(${port}, '${host}', () => process.stderr.write('listening'))`]);
+  await waitFor(() => service.said().includes('listening'), 10_000, what);
+}
+
+/**
+ * TCP sessions into a tunnel's local port on the attacker: each writes `up` bytes and reads until `down` bytes came
+ * back or `timeoutMs` passed, without a half-close (ptunnel-ng ends a session at the local side's FIN, before the answer
+ * came back); `sessions` sessions that got an answer, at most `tries`, `gapMs` apart. Reports the bytes received on stderr.
+ */
+function sessionsThrough(port: number, o: { sessions: number; tries: number; up: number; down: number; timeoutMs: number; gapMs: number }) {
+  return run('nsdl-atk', ['timeout', '20', process.execPath, '-e', `
+    const net = require('net'), crypto = require('crypto');
+    const round = () => new Promise((r) => { const s = net.connect(${port}, '127.0.0.1', () => s.write(crypto.randomBytes(${o.up})));
+      let n = 0; const done = () => { clearTimeout(t); s.destroy(); r(n); }; const t = setTimeout(done, ${o.timeoutMs});
+      s.on('data', (b) => { n += b.length; if (n >= ${o.down}) done(); }); s.on('close', done); s.on('error', done); });
+    (async () => { let got = 0; for (let i = 0, ok = 0; i < ${o.tries} && ok < ${o.sessions}; i++) { const n = await round(); if (n > 0) ok++; got += n; await new Promise((r) => setTimeout(r, ${o.gapMs})); }
+      process.stderr.write('received ' + got + ' bytes through the tunnel'); })();`]);
+}
+
+/** Alert messages (class:reason) and episode events (class:state:end reason) about a host, for the test's log line. */
+const tunnelTrail = (mine: Message[], events: Array<RiskEvent & { at: number }>) =>
+  `alert classes from the tunnelling host ${JSON.stringify(mine.map((m) => `${m.body.netsensor.class}:${m.body.netsensor.reason}`))}; `
+  + `episode events ${JSON.stringify(events.map((e) => `${e.class}:${e.episode!.state}:${e.flow.end_reason}`))}`;
+
 // ── a real DNS tunnel ──────────────────────────────────────────────────────────────────────────────────────────────
 /** iodine's tunnel network (inside the DNS), its domain, and the bound on the tunnel's lifetime in this test. */
 const TUNNEL_NET = '10.53.0.1/27', TUNNEL_SERVER = '10.53.0.1', TUNNEL_DOMAIN = 't.tunnel.example', TUNNEL_MAX_S = 30;
@@ -383,30 +411,21 @@ livePtunnel('a real ptunnel-ng ICMP tunnel (TCP in ICMP echo, data both ways): a
   const client = HOSTS.atk[0], proxy = HOSTS.cld[0]; // primary addresses: the proxy answers from its own
   const seen = l.watch.alerts.length;
   // the proxy's far side: a service on the proxy host's loopback that takes an upload and sends 100 kB back
-  const service = run('nsdl-cld', ['timeout', '30', process.execPath, '-e',
-    `require('net').createServer((s) => { s.resume(); s.end(require('crypto').randomBytes(100000)); }).listen(8000, '127.0.0.1', () => process.stderr.write('listening'))`]);
-  await waitFor(() => service.said().includes('listening'), 10_000, 'the service behind the proxy');
+  await startService('nsdl-cld', '127.0.0.1', 8000, 100_000, 'the service behind the proxy');
   run('nsdl-cld', ['timeout', '30', 'ptunnel-ng', '-r127.0.0.1', '-R8000', '-v', '0']);
   await sleep(500);
   const t0 = Date.now();
-  const ptunnel = run('nsdl-atk', ['timeout', '25', 'ptunnel-ng', `-p${proxy}`, '-l2222', '-r127.0.0.1', '-R8000', '-v', '1', '-o/dev/stderr']);
+  run('nsdl-atk', ['timeout', '25', 'ptunnel-ng', `-p${proxy}`, '-l2222', '-r127.0.0.1', '-R8000', '-v', '0']);
   await sleep(800);
   // six sessions through the tunnel, 1.5 s apart: 60 kB up, 100 kB back each (bounded by count and timeout)
-  const rounds = run('nsdl-atk', ['timeout', '20', process.execPath, '-e', `
-    const net = require('net'), crypto = require('crypto');
-    // no half-close: ptunnel-ng ends a session at the local side's FIN, before the answer came back
-    const round = () => new Promise((r) => { const s = net.connect(2222, '127.0.0.1', () => s.write(crypto.randomBytes(60000)));
-      let n = 0; const done = () => { clearTimeout(t); s.destroy(); r(n); }; const t = setTimeout(done, 4000);
-      s.on('data', (b) => { n += b.length; if (n >= 100000) done(); }); s.on('close', done); s.on('error', done); });
-    (async () => { let got = 0; for (let i = 0; i < 6; i++) { got += await round(); await new Promise((r) => setTimeout(r, 1500)); }
-      process.stderr.write('received ' + got + ' bytes through the tunnel'); })();`]);
+  const rounds = sessionsThrough(2222, { sessions: 6, tries: 6, up: 60_000, down: 100_000, timeoutMs: 4000, gapMs: 1500 });
   const tunnelAlert = () => l.watch.alerts.slice(seen).find((m) => m.body.src_ip === client && m.body.netsensor.class === 'tunnel');
   const first = await waitFor(tunnelAlert, PTUNNEL_ALERT_MS, `a tunnel alert from ${client}`).catch(() => undefined);
   await Promise.race([rounds.exited, sleep(Math.max(0, t0 + 20_000 - Date.now()))]);
   const mine = l.watch.alerts.slice(seen).filter((m) => m.body.src_ip === client);
   const events = episodes(sensor.id, client);
-  console.log(`  ptunnel-ng: first tunnel alert ${first ? first.at - t0 : 'none'} ms; ${rounds.said() || 'no transfer report'} (ptunnel-ng: ${ptunnel.said().slice(-200).replace(/\s+/g, ' ')}); alert classes from the tunnelling host `
-    + `${JSON.stringify(mine.map((m) => `${m.body.netsensor.class}:${m.body.netsensor.reason}`))}; episode events ${JSON.stringify(events.map((e) => `${e.class}:${e.episode!.state}:${e.flow.end_reason}`))}`);
+  console.log(`  ptunnel-ng: first tunnel alert ${first ? first.at - t0 : 'none'} ms; ${rounds.said() || 'no transfer report'}; `
+    + tunnelTrail(mine, events));
   assert.ok(first, `a tunnel alert within ${PTUNNEL_ALERT_MS} ms`);
   assert.is(await sensor.stop(), 0, sensor.stderr().slice(-2000));
 });
@@ -424,9 +443,7 @@ liveDns2tcp('a real dns2tcp tunnel (TCP relayed over DNS TXT queries, data both 
   const client = HOSTS.atk[0], server = HOSTS.cld[1];
   const seen = l.watch.alerts.length;
   // the relayed resource: a service on the server host's loopback that takes an upload and sends 50 kB back
-  const service = run('nsdl-cld', ['timeout', '30', process.execPath, '-e',
-    `require('net').createServer((s) => { s.resume(); s.end(require('crypto').randomBytes(50000)); }).listen(8001, '127.0.0.1', () => process.stderr.write('listening'))`]);
-  await waitFor(() => service.said().includes('listening'), 10_000, 'the service behind dns2tcpd');
+  await startService('nsdl-cld', '127.0.0.1', 8001, 50_000, 'the service behind dns2tcpd');
   const conf = join(l.dir, 'dns2tcpd.conf');
   writeFileSync(conf, [`listen = ${server}`, 'port = 53', 'user = nobody', 'chroot = /tmp', `domain = ${DNS2TCP_DOMAIN}`, 'resources = web:127.0.0.1:8001', ''].join('\n'));
   run('nsdl-cld', ['timeout', '30', 'dns2tcpd', '-F', '-f', conf]);
@@ -434,20 +451,14 @@ liveDns2tcp('a real dns2tcp tunnel (TCP relayed over DNS TXT queries, data both 
   const t0 = Date.now();
   run('nsdl-atk', ['timeout', '25', 'dns2tcpc', '-z', DNS2TCP_DOMAIN, '-r', 'web', '-l', '2223', '-T', 'TXT', server]);
   // four sessions through the relay: 20 kB up, up to 50 kB back each; a refused connect (client not listening yet) is retried
-  const rounds = run('nsdl-atk', ['timeout', '20', process.execPath, '-e', `
-    const net = require('net'), crypto = require('crypto');
-    const round = () => new Promise((r) => { const s = net.connect(2223, '127.0.0.1', () => s.write(crypto.randomBytes(20000)));
-      let n = 0; const done = () => { clearTimeout(t); s.destroy(); r(n); }; const t = setTimeout(done, 3000);
-      s.on('data', (b) => { n += b.length; if (n >= 50000) done(); }); s.on('close', done); s.on('error', done); });
-    (async () => { let got = 0; for (let i = 0, ok = 0; i < 20 && ok < 4; i++) { const n = await round(); if (n > 0) ok++; got += n; await new Promise((r) => setTimeout(r, 300)); }
-      process.stderr.write('received ' + got + ' bytes through the tunnel'); })();`]);
+  const rounds = sessionsThrough(2223, { sessions: 4, tries: 20, up: 20_000, down: 50_000, timeoutMs: 3000, gapMs: 300 });
   const first = await waitFor(() => l.watch.alerts.slice(seen).find((m) => m.body.src_ip === client && alertSensor(m) === sensor.id && m.body.netsensor.class === 'dns_tunnel'),
     DNS2TCP_ALERT_MS).catch(() => undefined);
   await Promise.race([rounds.exited, sleep(Math.max(0, t0 + 20_000 - Date.now()))]);
   const mine = l.watch.alerts.slice(seen).filter((m) => m.body.src_ip === client && alertSensor(m) === sensor.id);
   const events = episodes(sensor.id, client);
-  console.log(`  dns2tcp: first dns_tunnel alert ${first ? first.at - t0 : 'none'} ms; ${rounds.said() || 'no transfer report'}; alert classes from the tunnelling host `
-    + `${JSON.stringify(mine.map((m) => `${m.body.netsensor.class}:${m.body.netsensor.reason}`))}; episode events ${JSON.stringify(events.map((e) => `${e.class}:${e.episode!.state}:${e.flow.end_reason}`))}`);
+  console.log(`  dns2tcp: first dns_tunnel alert ${first ? first.at - t0 : 'none'} ms; ${rounds.said() || 'no transfer report'}; `
+    + tunnelTrail(mine, events));
   assert.ok(first, `a dns_tunnel alert within ${DNS2TCP_ALERT_MS} ms`);
   assert.equal([...new Set(mine.map((m) => m.body.netsensor.class))], ['dns_tunnel'], 'only dns_tunnel from the tunnelling host, from this sensor');
   assert.is(await sensor.stop(), 0, sensor.stderr().slice(-2000));

@@ -85,6 +85,16 @@ function randomBytes(n: number): Buffer {
   return b;
 }
 
+/** `rounds` HTTP uploads of sizeMin–sizeMax bytes (each followed by a download unless `download` is false), gapMs apart. */
+async function httpRounds(host: string, port: number): Promise<void> {
+  for (let i = 0; i < num('rounds', 3); i++) {
+    const size = num('sizeMin', 20_000) + rng.int(num('sizeMax', 200_000) - num('sizeMin', 20_000) + 1);
+    await httpGet(host, port, false, `/u/${randomLabel(8)}`, undefined, randomBytes(size));
+    if (bool('download', true)) await httpGet(host, port, false, '/');
+    await sleep(jittered(num('gapMs', 1000), 0.3));
+  }
+}
+
 const kinds: Record<string, () => Promise<void>> = {
   async dns() {
     const qtypes = [1, 1, 1, 28];
@@ -449,13 +459,7 @@ Object.assign(kinds, {
     });
     try {
       if (!(await Promise.race([ready, sleep(num('setupMs', 25_000)).then(() => false)]))) throw new Error(`iodine: no tunnel: ${said.slice(-400)}`);
-      const server = str('tunnelServer', '10.53.0.1');
-      for (let i = 0; i < num('rounds', 3); i++) {
-        const size = num('sizeMin', 20_000) + rng.int(num('sizeMax', 200_000) - num('sizeMin', 20_000) + 1);
-        await httpGet(server, 8000, false, `/u/${randomLabel(8)}`, undefined, randomBytes(size));
-        if (bool('download', true)) await httpGet(server, 8000, false, '/');
-        await sleep(jittered(num('gapMs', 1000), 0.3));
-      }
+      await httpRounds(str('tunnelServer', '10.53.0.1'), 8000);
     } finally {
       child.kill('SIGTERM');
     }
@@ -468,12 +472,7 @@ Object.assign(kinds, {
     const child = spawn(cmd!, args, { stdio: 'ignore' });
     try {
       await sleep(num('startMs', 1000));
-      for (let i = 0; i < num('rounds', 3); i++) {
-        const size = num('sizeMin', 20_000) + rng.int(num('sizeMax', 200_000) - num('sizeMin', 20_000) + 1);
-        await httpGet('127.0.0.1', local, false, `/u/${randomLabel(8)}`, undefined, randomBytes(size));
-        if (bool('download', true)) await httpGet('127.0.0.1', local, false, '/');
-        await sleep(jittered(num('gapMs', 1000), 0.3));
-      }
+      await httpRounds('127.0.0.1', local);
     } finally {
       child.kill('SIGTERM');
     }
