@@ -1,7 +1,7 @@
 /**
  * A capture file → flow rows: the one offline stream (`flows()`), used by `netsensor flows` (streamed to a writer,
- * with back-pressure) and by `captureFlows()` — all finished flows as one feature matrix plus keys, for
- * `netsensor detect`, `netsensor model eval` and the lab's dataset builder. (The live sensor drives the core from
+ * with back-pressure) and by `captureFlows()` — all finished flows (optionally interim records too) as one feature
+ * matrix plus keys, for `netsensor detect`, `netsensor model eval` and the datasets' builders. (The live sensor drives the core from
  * its pipeline instead: sensor/flow-engine.ts.)
  */
 import { readCapture, type CaptureStats, type ReadOptions } from './capture/reader.js';
@@ -36,14 +36,20 @@ export interface CaptureFlows {
   capture: CaptureStats;
 }
 
-/** `onChunk`: called after each chunk read with the packets read and finished flows so far (progress). */
-export async function captureFlows(path: string, opts: CoreOptions & { onChunk?: (packets: number, flows: number) => void } = {}): Promise<CaptureFlows> {
+export interface CaptureFlowsOptions extends CoreOptions {
+  /** Called after each chunk read with the packets read and rows kept so far (progress). */
+  onChunk?: (packets: number, flows: number) => void;
+  /** Keep interim records too (each key says which); they exist only with `settings.interimS` > 0. */
+  interim?: boolean;
+}
+
+export async function captureFlows(path: string, opts: CaptureFlowsOptions = {}): Promise<CaptureFlows> {
   const core = await FlowCore.load(opts);
   const keys: KeyRecord[] = [];
   const chunks: Float32Array[] = [];
   const capture = await flows(path, core, (batch) => {
     const keep: number[] = [];
-    batch.keys.forEach((k, i) => { if (!k.interim) keep.push(i); });
+    batch.keys.forEach((k, i) => { if (opts.interim || !k.interim) keep.push(i); });
     if (keep.length === batch.rows) {
       chunks.push(batch.features.slice(0, batch.rows * NUM_FEATURES));
       keys.push(...batch.keys);

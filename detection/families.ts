@@ -12,6 +12,8 @@
  *   probe is not a scan). `minTargets` counts distinct (peer, port) pairs; `minPeers` distinct peers.
  * - `strength`: how much one flow can say by itself (a DNS flow with hundreds of long, high-entropy queries is a
  *   tunnel on its own; a SYN is one probe). Multiplies the flow's weight, capped.
+ * - `requires`: what a flow must be for the model's verdict to count as this family at all, whatever its
+ *   probability (a DNS tunnel carries DNS: a web connection read as one is the model's confusion, not evidence).
  */
 import { featureIndex } from '../core/schema.js';
 
@@ -32,10 +34,12 @@ export interface FamilyPolicy {
   /** Evidence is kept per (actor, peer): a beacon is one device talking to one controller, not to the cloud at large. */
   perPeer?: boolean;
   strength?: (row: ArrayLike<number>) => number;
+  requires?: (row: ArrayLike<number>, dstPort: number) => boolean;
 }
 
 const F = {
   dnsQueries: featureIndex('dns_queries'),
+  dnsResponses: featureIndex('dns_responses'),
   packets: featureIndex('bidirectional_packets'),
   upPayload: featureIndex('src2dst_payload_bytes'),
   pps: featureIndex('bidirectional_packets_per_s'),
@@ -54,6 +58,8 @@ export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
   dns_tunnel: {
     roles: ['src'], halfLifeMs: 300_000, threshold: 6, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1,
     strength: (r) => clamp(r[F.dnsQueries]! / 10, 1, 30),
+    // DNS messages (the core parses them on UDP), or DNS's port (over TCP the messages are not parsed)
+    requires: (r, dstPort) => r[F.dnsQueries]! + r[F.dnsResponses]! > 0 || dstPort === 53,
   },
   tunnel: {
     roles: ['src'], halfLifeMs: 300_000, threshold: 6, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1,

@@ -4,7 +4,7 @@
  * only during the callback — are copied into JS-owned rows, so the core's output area can be reused at once.
  */
 import type { SensorConfig } from './config.js';
-import { FlowCore, type FlowBatch } from '../core/host.js';
+import { FlowCore, type CoreSettings, type FlowBatch } from '../core/host.js';
 import type { SensorCounters } from './metrics.js';
 import type { FlowEngine, FlowRows } from './pipeline.js';
 
@@ -30,12 +30,15 @@ function copyRows(b: FlowBatch): FlowRows {
   return { count: b.rows, features: b.features.slice(), keyBytes: b.keyBytes.slice() };
 }
 
+/** The core timeouts a sensor sets from its configuration (the rest stay the core's defaults). */
+export const coreSettings = (core: SensorConfig['core']): CoreSettings => ({ unansweredS: core.unansweredS, interimS: core.interimS });
+
 export async function createFlowEngine(core: SensorConfig['core'], _counters?: SensorCounters, wasmPath?: string): Promise<FlowEngine> {
   const fc = await FlowCore.load({
     maxFlows: core.maxFlows,
     maxHosts: core.maxHosts,
     maxOut: MAX_OUT_ROWS,
-    settings: { unansweredS: core.unansweredS, interimS: core.interimS },
+    settings: coreSettings(core),
     wasmPath,
   });
   const out: FlowRows[] = [];

@@ -47,7 +47,7 @@ test('no corpus capture is a labelled attack capture', () => {
 });
 
 function tiny(rows: { run: string; scenario: string; split: Split; label: string }[]): Dataset {
-  const meta: FlowRowMeta[] = rows.map((r, k) => ({ ...r, src_ip: '10.0.0.1', src_port: 1000 + k, dst_ip: '10.0.0.2', dst_port: 80, protocol: 6, first_seen_ms: k }));
+  const meta: FlowRowMeta[] = rows.map((r, k) => ({ ...r, src_ip: '10.0.0.1', src_port: 1000 + k, dst_ip: '10.0.0.2', dst_port: 80, protocol: 6, first_seen_ms: k, record: 'final' as const }));
   const features = new Float32Array(rows.length * NUM_FEATURES).map((_, i) => Math.floor(i / NUM_FEATURES));
   return { meta, features };
 }

@@ -93,6 +93,21 @@ test('a DNS tunnel that goes on (iodine: one UDP flow for hours) opens from its 
   }
 });
 
+
+test('a flow that carries no DNS is no DNS-tunnel evidence, whatever the model says; DNS over UDP or TCP port 53 is', () => {
+  // a hub's local HTTP polls (TCP 80, no DNS message) that a model read as dns_tunnel: thirty of them stay quiet
+  const web = new EpisodeTracker({ newId: ids });
+  for (let i = 0; i < 30; i++) assert.equal(states(web.observe(verdict({ t: T0 + i * 1000, cls: 'dns_tunnel', dport: 80, packets: 10 }))), [], `poll ${i}`);
+  // the same verdicts on DNS flows do count: UDP with parsed queries, and TCP to port 53 (messages not parsed)
+  const udp = new EpisodeTracker({ newId: ids });
+  let opened = false;
+  for (let i = 0; i < 30 && !opened; i++) opened = udp.observe(verdict({ t: T0 + i * 1000, cls: 'dns_tunnel', dport: 5353 + i, proto: 17, dnsQueries: 1, packets: 2 })).length > 0;
+  assert.ok(opened, 'UDP flows with DNS queries open a dns_tunnel episode');
+  const tcp = new EpisodeTracker({ newId: ids });
+  opened = false;
+  for (let i = 0; i < 30 && !opened; i++) opened = tcp.observe(verdict({ t: T0 + i * 1000, cls: 'dns_tunnel', dport: 53, packets: 10 })).length > 0;
+  assert.ok(opened, 'TCP flows to port 53 open a dns_tunnel episode');
+});
 test('a port scan opens after enough distinct targets; updates at most once per second; closes when quiet', () => {
   const tr = new EpisodeTracker({ newId: ids });
   const out: EpisodeChange[] = [];

@@ -7,8 +7,8 @@
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
+import { recordKind, sensorRecords } from '../train/sensor-records.js';
 import { CORPUS_SCENARIO_PREFIX, writeDataset, type FlowRowMeta } from '../train/dataset.js';
 import { captureRunId, readManifest } from './manifest.js';
 
@@ -23,12 +23,12 @@ const meta: FlowRowMeta[] = [];
 const parts: Float32Array[] = [];
 const counts = new Map<string, { captures: number; flows: number }>();
 for (const entry of readManifest(resolve(values.manifest!))) {
-  const flows = await captureFlows(join(root, entry.path));
+  const flows = await sensorRecords(join(root, entry.path));
   const run = captureRunId(entry.path);
   const scenario = `${CORPUS_SCENARIO_PREFIX}${entry.group}`;
   flows.keys.forEach((k) => meta.push({
     run, scenario, split: entry.split, label: 'benign', src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip,
-    dst_port: k.dst_port, protocol: k.protocol, first_seen_ms: Math.round(k.first_seen_ms),
+    dst_port: k.dst_port, protocol: k.protocol, first_seen_ms: Math.round(k.first_seen_ms), record: recordKind(k),
   }));
   parts.push(flows.features);
   const c = counts.get(entry.split) ?? { captures: 0, flows: 0 };

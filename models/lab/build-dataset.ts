@@ -10,8 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
+import { recordKind, sensorRecords } from '../train/sensor-records.js';
 import { datasetRows, mergeDatasetLines, readDatasetLines, writeDataset, writeDatasetLines, type FlowRowMeta, type Split } from '../train/dataset.js';
 import { labelFlow } from './labels.js';
 
@@ -32,11 +32,11 @@ const meta: FlowRowMeta[] = [];
 const parts: Float32Array[] = [];
 const counts = new Map<string, number>();
 for (const run of manifest.runs) {
-  const flows = await captureFlows(join(lab, run.pcap));
+  const flows = await sensorRecords(join(lab, run.pcap));
   flows.keys.forEach((k) => {
     const label = labelFlow(run, labIps, k.src_ip, k.dst_ip);
     counts.set(`${run.split}/${label}`, (counts.get(`${run.split}/${label}`) ?? 0) + 1);
-    meta.push({ run: run.id, scenario: run.scenario, split: run.split, label, src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip, dst_port: k.dst_port, protocol: k.protocol, first_seen_ms: Math.round(k.first_seen_ms) });
+    meta.push({ run: run.id, scenario: run.scenario, split: run.split, label, src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip, dst_port: k.dst_port, protocol: k.protocol, first_seen_ms: Math.round(k.first_seen_ms), record: recordKind(k) });
   });
   parts.push(flows.features);
   process.stderr.write(`[dataset] ${run.id}: ${flows.keys.length} flows\n`);

@@ -19,8 +19,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { captureFlows } from '../../core/flows.js';
 import { NUM_FEATURES } from '../../core/schema.js';
+import { recordKind, sensorRecords } from '../train/sensor-records.js';
 import { datasetHeader, datasetRows, gatherFeatures, mergeDatasetLines, readDataset, readDatasetLines, writeDatasetLines, type FlowRowMeta, type Split } from '../train/dataset.js';
 import { createRng } from '../train/rng.js';
 
@@ -56,7 +56,8 @@ const tupleOf = (m: { src_ip: string; src_port: number; dst_ip: string; dst_port
 const ownFlows = new Map<string, Map<string, [number, string][]>>();
 for (const r of keep) {
   const m = ds.meta[r]!;
-  if (m.scenario === MIX_SCENARIO) continue;
+  // A flow's interim records share its final record's tuple and first-seen time: the final one labels them all.
+  if (m.scenario === MIX_SCENARIO || m.record !== 'final') continue;
   let byTuple = ownFlows.get(m.run);
   if (!byTuple) ownFlows.set(m.run, (byTuple = new Map()));
   const t = tupleOf(m);
@@ -96,7 +97,7 @@ try {
     });
     const merged = join(tmp, 'merged.pcap');
     execFileSync('mergecap', ['-F', 'pcap', '-w', merged, ...inputs], { stdio: 'ignore' });
-    const flows = await captureFlows(merged);
+    const flows = await sensorRecords(merged);
     const keepRows: number[] = [];
     flows.keys.forEach((k, i) => {
       const t = tupleOf(k);
@@ -106,7 +107,7 @@ try {
       }
       if (hits.length !== 1) { dropped++; return; }
       keepRows.push(i);
-      meta.push({ run: g.name, scenario: MIX_SCENARIO, split: g.split, label: hits[0]!, src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip, dst_port: k.dst_port, protocol: k.protocol, first_seen_ms: Math.round(k.first_seen_ms) });
+      meta.push({ run: g.name, scenario: MIX_SCENARIO, split: g.split, label: hits[0]!, src_ip: k.src_ip, src_port: k.src_port, dst_ip: k.dst_ip, dst_port: k.dst_port, protocol: k.protocol, first_seen_ms: Math.round(k.first_seen_ms), record: recordKind(k) });
     });
     const f = new Float32Array(keepRows.length * NUM_FEATURES);
     keepRows.forEach((i, j) => f.set(flows.features.subarray(i * NUM_FEATURES, (i + 1) * NUM_FEATURES), j * NUM_FEATURES));

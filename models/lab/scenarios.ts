@@ -84,7 +84,15 @@ const C2_MODES = ['tcp', 'https', 'http', 'http', 'https', 'tcp'] as const;
 const ICMP_FLOOD_KINDS = ['hping', 'pingf', 'hping', 'spoof', 'hping-big', 'pingf'] as const;
 const PING_SWEEP_PROBES = [['-PE'], [], ['-PE'], ['-PE', '-PP'], ['-PP'], []] as const;
 const HOST_SWEEP_KINDS = ['nmap-tcp', 'nmap-udp', 'masscan-tcp', 'masscan-tcp', 'masscan-udp', 'nmap-tcp'] as const;
-const REFLECT_PROTOCOLS = ['dns', 'ntp', 'dns', 'snmp', 'ssdp', 'ntp'] as const;
+/**
+ * Reflection runs by variant: the protocol and whether the spoofed requests keep one source port. The first six
+ * were drawn at random; runs 06–11 complete the table so that every (protocol, port mode) pair has a training run
+ * (v % 3 === 2 are held out): before, a one-port DNS stream existed only in a test run.
+ */
+const REFLECT_VARIANTS: ReadonlyArray<readonly ['dns' | 'ntp' | 'snmp' | 'ssdp', boolean]> = [
+  ['dns', false], ['ntp', true], ['dns', true], ['snmp', true], ['ssdp', false], ['ntp', true],
+  ['dns', true], ['ntp', false], ['snmp', false], ['snmp', false], ['ssdp', true], ['dns', true],
+];
 const REFLECT_PORTS = { dns: 53, ntp: 123, snmp: 161, ssdp: 1900 } as const;
 const DNS_TCP_PER_CONNECTION = [1, 40, 1, 8, 150, 1] as const;
 /** iodine's DNS record types (-T); 'auto' lets it pick (NULL where the path allows). */
@@ -190,11 +198,11 @@ const NEW_SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
     return { cls: 'dns_tunnel', attackers: [HOSTS.atk!.ip], actors, params };
   } },
-  reflect: { runs: 6, build: (rng, f, v) => {
+  reflect: { runs: 12, build: (rng, f, v) => {
     // Spoofed requests "from" the victim (ext) to srv's amplifying services: the victim receives the replies.
-    const proto = REFLECT_PROTOCOLS[v % REFLECT_PROTOCOLS.length]!;
+    const [proto, fixedPort] = REFLECT_VARIANTS[v % REFLECT_VARIANTS.length]!;
     const payload = f.reflectPayloads[proto];
-    const fixedPort = rng.next() < 0.5;
+    rng.next(); // the port mode's former random draw: kept, so runs 00–05 keep every other parameter
     const args = ['-q', '-2', '-a', ext, '-p', String(REFLECT_PORTS[proto]), '-E', payload.file, '-d', String(payload.bytes), '-c', String(800 + rng.int(2200)), '-i', `u${pick(rng, [300, 600, 1000])}`, ...(fixedPort ? ['-k', '-s', String(1024 + rng.int(60000))] : []), srv];
     const actors: Actor[] = [{ host: 'atk', cmd: 'hping3', args, timeoutMs: 25_000 }];
     if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));

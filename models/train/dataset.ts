@@ -1,19 +1,24 @@
 /**
  * The labelled flow dataset: one row per flow, gzip CSV, columns
- *   run, scenario, split, label, src_ip, src_port, dst_ip, dst_port, protocol, first_seen_ms, <FEATURE_NAMES…>
+ *   run, scenario, split, label, src_ip, src_port, dst_ip, dst_port, protocol, first_seen_ms, record, <FEATURE_NAMES…>
+ * `record` is `final` (the flow's record when it ended) or `interim` (an early or periodic record of a long flow, as the
+ * sensor scores it while the flow goes on; same label as the flow). Files without the column hold final records.
  * Runs (not flows) are the unit of the train/validation/test split, so no flow of a test run was seen in training.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { FEATURE_NAMES, NUM_FEATURES } from '../../core/schema.js';
 
-export const META_COLUMNS = ['run', 'scenario', 'split', 'label', 'src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'first_seen_ms'] as const;
+export const META_COLUMNS = ['run', 'scenario', 'split', 'label', 'src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'first_seen_ms', 'record'] as const;
 export type Split = 'train' | 'val' | 'test';
 
 export interface FlowRowMeta {
   run: string; scenario: string; split: Split; label: string;
   src_ip: string; src_port: number; dst_ip: string; dst_port: number; protocol: number; first_seen_ms: number;
+  record: FlowRecordKind;
 }
+
+export type FlowRecordKind = 'final' | 'interim';
 
 export interface Dataset {
   meta: FlowRowMeta[];
@@ -77,6 +82,7 @@ export function readDataset(path: string): Dataset {
     meta.push({
       run: get(0), scenario: get(1), split: get(2) as Split, label: get(3), src_ip: get(4), src_port: Number(get(5)),
       dst_ip: get(6), dst_port: Number(get(7)), protocol: Number(get(8)), first_seen_ms: Number(get(9)),
+      record: get(10) === 'interim' ? 'interim' : 'final',
     });
     for (let i = 0; i < NUM_FEATURES; i++) features[r * NUM_FEATURES + i] = Number(cells[featureCols[i]!]);
   }
@@ -85,13 +91,14 @@ export function readDataset(path: string): Dataset {
 
 /**
  * Rows of the given split(s), optionally at most `capPerRunClass` flows per (run, label), chosen evenly, and
- * optionally only the rows `keep` accepts.
+ * optionally only the rows `keep` accepts. Interim records are capped apart from final ones: they are few (long
+ * flows only), and a cap shared with a flood's thousands of final records would leave almost none of them.
  */
 export function selectRows(ds: Dataset, splits: Split[], capPerRunClass = Infinity, keep?: (m: FlowRowMeta) => boolean): number[] {
   const groups = new Map<string, number[]>();
   ds.meta.forEach((m, r) => {
     if (!splits.includes(m.split) || (keep && !keep(m))) return;
-    const k = `${m.run}\u0000${m.label}`;
+    const k = `${m.run}\u0000${m.label}\u0000${m.record}`;
     let g = groups.get(k);
     if (!g) groups.set(k, (g = []));
     g.push(r);

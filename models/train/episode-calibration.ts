@@ -52,10 +52,10 @@ async function verdictsByRun(ds: Dataset, rows: number[], model: DetectionModel)
       const v: FlowVerdict = {
         flow: {
           src_ip: m.src_ip, src_port: m.src_port, dst_ip: m.dst_ip, dst_port: m.dst_port, proto: m.protocol, vlan: 0,
-          first_seen_ms: m.first_seen_ms, last_seen_ms: end, end_reason: 'idle',
+          first_seen_ms: m.first_seen_ms, last_seen_ms: end, end_reason: m.record === 'interim' ? 'interim' : 'idle',
           src2dst_packets: row[F.s2dPackets]!, src2dst_bytes: row[F.s2dBytes]!, dst2src_packets: row[F.d2sPackets]!, dst2src_bytes: row[F.d2sBytes]!,
         },
-        interim: false, row, alertClass: sc.alertClass, score: sc.score, classThreshold: sc.threshold, anomaly: sc.anomaly, top: [],
+        interim: m.record === 'interim', row, alertClass: sc.alertClass, score: sc.score, classThreshold: sc.threshold, anomaly: sc.anomaly, top: [],
       };
       let list = byRun.get(m.run);
       if (!list) { list = []; byRun.set(m.run, list); }

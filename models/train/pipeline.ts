@@ -195,7 +195,8 @@ export async function trainModel(ds: Dataset, opts: TrainOptions, classNames: re
   const testRows = selectRows(ds, ['test'], Infinity, lab);
   const corpusTestRows = selectRows(ds, ['test'], Infinity, isCorpusRow);
   const corpusIn = (rows: number[]): number => rows.reduce((n, r) => n + (isCorpusRow(ds.meta[r]!) ? 1 : 0), 0);
-  log(`rows: train ${trainRows.length} (capped; ${corpusIn(trainRows)} corpus), val ${valRows.length} (${corpusIn(valRows)} corpus), test ${testRows.length} (+ ${corpusTestRows.length} corpus, reported apart)`);
+  const interimIn = (rows: number[]): number => rows.reduce((n, r) => n + (ds.meta[r]!.record === 'interim' ? 1 : 0), 0);
+  log(`rows: train ${trainRows.length} (capped; ${corpusIn(trainRows)} corpus, ${interimIn(trainRows)} interim), val ${valRows.length} (${corpusIn(valRows)} corpus, ${interimIn(valRows)} interim), test ${testRows.length} (${interimIn(testRows)} interim; + ${corpusTestRows.length} corpus, reported apart)`);
   const xRaw = gatherFeatures(ds, trainRows);
   const yRaw = Int32Array.from(trainRows, (r) => labelIndex(ds.meta[r]!.label));
   const underAttack = augmentBenignUnderAttack(xRaw, yRaw, benign, opts.seed);
