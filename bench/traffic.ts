@@ -50,3 +50,29 @@ export function buildFlowPacket(f: Uint8Array, i: number, reply: boolean): void 
   f[sp] = SERVER_PORT >>> 8; f[sp + 1] = SERVER_PORT & 255;
   if (reply) f.fill(0x52, 42, 60);
 }
+
+const SYN_TEMPLATE = new Uint8Array([
+  0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00, // Ethernet, IPv4
+  0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 0, 0, 0, 0, 192, 168, 0, 200, // IPv4: total 40, TCP, to the victim
+  0, 0, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0, // TCP: to port 80, SYN, window 8192
+  0, 0, 0, 0, 0, 0, // Ethernet padding to 60 bytes
+]);
+
+/**
+ * Packet `i` of a spoofed SYN flood: a SYN to 192.168.0.200:80 from a pseudo-random source address and port (as
+ * hping3 --rand-source sends), so every packet is a flow of its own. The TCP checksum is left 0: the core does not
+ * verify it.
+ */
+export function buildSynFloodPacket(f: Uint8Array, i: number): void {
+  f.set(SYN_TEMPLATE, 0);
+  const h = Math.imul(i + 1, 0x9e3779b1) >>> 0; // spread consecutive indices over the address space
+  f[18] = (i >>> 8) & 255;
+  f[19] = i & 255;
+  f[26] = 11 + (h % 200); f[27] = (h >>> 8) & 255; f[28] = (h >>> 16) & 255; f[29] = 1 + ((h >>> 24) % 254);
+  const ck = ipv4Checksum(f, 14);
+  f[24] = ck >>> 8;
+  f[25] = ck & 255;
+  const port = 1024 + (Math.imul(h, 31) >>> 0) % 64_000;
+  f[34] = port >>> 8; f[35] = port & 255;
+  f[38] = h >>> 24; f[39] = (h >>> 16) & 255; f[40] = (h >>> 8) & 255; f[41] = h & 255; // sequence number
+}

@@ -11,7 +11,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { EpisodeState } from '../protocol/episode.js';
 import type { Baseline } from './baseline.js';
-import { EvidenceBuffer, evidenceOf, type FlowVerdict } from './evidence.js';
+import { EvidenceBuffer, evidenceOf, type Evidence, type FlowVerdict } from './evidence.js';
+import { FirstSightings, type Sighting } from './first-sightings.js';
 import { policyOf, thresholdsWith, type FamilyPolicy, type Role } from './families.js';
 import { TrackIndex } from './track-index.js';
 
@@ -86,10 +87,13 @@ export interface TrackerCounters {
   updates: number;
   closed: number;
   evicted: number;
+  /** First sightings (first-sightings.ts) displaced by another actor's before their actor's second flow. */
+  sightingsOverwritten: number;
 }
 
 export class EpisodeTracker {
   private readonly tracks = new TrackIndex<Track>();
+  private readonly sightings = new FirstSightings();
   private readonly evidence = new EvidenceBuffer();
   private thresholds: Record<string, number>;
   private readonly updateIntervalMs: number;
@@ -98,7 +102,7 @@ export class EpisodeTracker {
   private lastExpiry = -Infinity;
   /** Capture clock: the latest flow time seen (never goes back). */
   private clock = 0;
-  readonly counters: TrackerCounters = { observations: 0, suppressed: 0, opened: 0, updates: 0, closed: 0, evicted: 0 };
+  readonly counters: TrackerCounters = { observations: 0, suppressed: 0, opened: 0, updates: 0, closed: 0, evicted: 0, sightingsOverwritten: 0 };
 
   constructor(private readonly o: TrackerOptions = {}) {
     this.thresholds = thresholdsWith(o.thresholds);
@@ -142,11 +146,16 @@ export class EpisodeTracker {
     let inEpisode = false;
     for (let i = 0; i < items.length; i++) {
       const ev = items.items[i]!;
-      const indexKey = policyOf(ev.family).perPeer ? `${ev.actor}|${ev.peer}` : ev.actor;
+      const policy = policyOf(ev.family);
+      const indexKey = policy.perPeer ? `${ev.actor}|${ev.peer}` : ev.actor;
       let tr = this.tracks.get(ev.family, ev.role, indexKey);
       if (!tr) {
-        tr = this.newTrack(ev.family, ev.role, ev.actor, indexKey, v, t);
-        this.tracks.add(tr);
+        const made = this.trackOrSighting(ev, policy, indexKey, v, t);
+        if (typeof made === 'number') { // a first sighting: its evidence so far
+          if (made >= 0.5 * this.thresholdOf(ev.family)) inEpisode = true;
+          continue;
+        }
+        tr = made;
       }
       decay(tr, t);
       let w = ev.weight;
@@ -226,6 +235,7 @@ export class EpisodeTracker {
     const out: EpisodeChange[] = [];
     this.tracks.forEach((tr) => { if (tr.episode) out.push(this.publish(tr, 'closed', this.clock)); });
     this.tracks.clear();
+    this.sightings.clear();
     return out;
   }
 
@@ -245,6 +255,44 @@ export class EpisodeTracker {
     if (state === 'update') this.counters.updates += 1;
     if (state === 'closed') this.counters.closed += 1;
     return { state, track: tr, id: e.id };
+  }
+
+  /**
+   * No track yet for this evidence: an actor's first flow of a family that needs several becomes a first sighting
+   * (first-sightings.ts; returns its evidence), its second a track seeded from the sighting; a family one flow can
+   * carry gets its track at once.
+   */
+  private trackOrSighting(ev: Evidence, policy: FamilyPolicy, indexKey: string, v: FlowVerdict, t: number): Track | number {
+    const s = this.sightings.slot(ev.family, ev.role, indexKey);
+    const maxAge = 4 * policy.halfLifeMs;
+    const seen = FirstSightings.holds(s, ev.family, ev.role, indexKey, t, maxAge);
+    if (!seen && waitsForSecondFlow(policy, v.flow)) {
+      if (FirstSightings.claim(s, ev.family, ev.role, indexKey, ev.actor, t, maxAge)) this.counters.sightingsOverwritten += 1;
+      return this.sight(s, ev, v);
+    }
+    const tr = this.newTrack(ev.family, ev.role, ev.actor, indexKey, v, t);
+    if (seen) { seedFrom(tr, s); FirstSightings.release(s); }
+    this.tracks.add(tr);
+    return tr;
+  }
+
+  /** Records a first sighting's flow (as observe() records a track's); returns its evidence. */
+  private sight(s: Sighting, ev: Evidence, v: FlowVerdict): number {
+    const f = v.flow;
+    let w = ev.weight;
+    const factor = this.o.baseline?.factor(v, ev.family) ?? 1;
+    if (factor < 1) { w *= factor; s.suppressed += 1; this.counters.suppressed += 1; }
+    s.evidence += w;
+    if (!v.interim) s.flows += 1;
+    else s.ongoing = true;
+    s.packets += f.src2dst_packets + f.dst2src_packets;
+    s.bytes += f.src2dst_bytes + f.dst2src_bytes;
+    s.peer = ev.peer; s.port = ev.port; s.proto = f.proto;
+    s.firstMs = Math.min(s.firstMs, f.first_seen_ms);
+    s.lastMs = Math.max(s.lastMs, f.last_seen_ms);
+    s.scoreMax = Math.max(s.scoreMax, ev.family === 'anomaly' ? 0 : v.score);
+    s.anomalyMax = Math.max(s.anomalyMax, v.anomaly);
+    return s.evidence;
   }
 
   private newTrack(family: string, role: Role, actor: string, indexKey: string, v: FlowVerdict, t: number): Track {
@@ -268,6 +316,23 @@ export class EpisodeTracker {
       this.counters.evicted += 1;
     }
   }
+}
+
+/** One flow cannot meet the family's support: its first sighting need not be a track (first-sightings.ts). */
+function waitsForSecondFlow(p: FamilyPolicy, f: FlowVerdict['flow']): boolean {
+  return p.minFlows > 1 && !(p.minPackets && f.src2dst_packets + f.dst2src_packets >= p.minPackets);
+}
+
+/** A track made from its actor's first sighting starts where the sighting left off (decayed to now by observe). */
+function seedFrom(tr: Track, s: Sighting): void {
+  tr.evidence = s.evidence; tr.at = s.at;
+  tr.flows = s.flows; tr.ongoing = s.ongoing; tr.packets = s.packets; tr.bytes = s.bytes; tr.suppressed = s.suppressed;
+  tr.peers.add(s.peer);
+  tr.ports.add(s.port);
+  if (tr.policy.minTargets > 0) tr.targets.add(`${s.peer}|${s.proto}|${s.port}`);
+  tr.firstMs = Math.min(tr.firstMs, s.firstMs);
+  tr.lastMs = Math.max(tr.lastMs, s.lastMs);
+  tr.scoreMax = s.scoreMax; tr.anomalyMax = s.anomalyMax;
 }
 
 function ownRow(v: FlowVerdict): FlowVerdict {

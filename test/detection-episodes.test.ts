@@ -142,10 +142,28 @@ test('memory is bounded: tracks beyond the cap are evicted, open episodes are ke
   const tr = new EpisodeTracker({ newId: ids, maxTracks: 100 });
   for (let p = 1; p <= 10; p++) tr.observe(verdict({ t: T0 + p, dport: p, cls: 'scan' }));
   assert.is(tr.openEpisodes().length, 1);
-  for (let i = 0; i < 1000; i++) tr.observe(verdict({ src: `10.9.${i >> 8}.${i & 255}`, t: T0 + 100 + i, cls: 'c2', score: 0.6 }));
+  // two flows each: an actor's second flow makes a track (its first is a first sighting)
+  for (let i = 0; i < 1000; i++) for (const k of [0, 1]) tr.observe(verdict({ src: `10.9.${i >> 8}.${i & 255}`, t: T0 + 100 + 2 * i + k, cls: 'c2', score: 0.6 }));
   assert.ok(tr.size <= 100);
   assert.is(tr.openEpisodes().length, 1);
   assert.ok(tr.counters.evicted >= 900);
+});
+
+test('first sightings: 20,000 spoofed one-flow sources make no track each, the victim\'s episode opens; an actor\'s first flow still counts', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  let opened: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const out = tr.observe(verdict({ src: `172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, dst: '10.0.0.10', t: T0 + i, cls: 'dos', dport: 80 }));
+    opened = opened.concat(states(out).filter((s) => s.startsWith('open')));
+    assert.ok(tr.size <= 2, `tracks after ${i + 1} flows: ${tr.size}`);
+  }
+  assert.equal(opened, ['open:dos:dst']);
+  // bruteforce needs 6 evidence: at 0.99 a flow it opens on the 7th flow — as before first sightings, so the first
+  // flow (a sighting) counts; without it, the 8th
+  const bf = new EpisodeTracker({ newId: ids });
+  const at: string[] = [];
+  for (let k = 1; k <= 9; k++) for (const c of bf.observe(verdict({ t: T0 + k * 100, cls: 'bruteforce', dport: 22 }))) at.push(`${c.state}@${k}:${c.track.flows} flows`);
+  assert.equal(at.slice(0, 1), ['open@7:7 flows']);
 });
 
 function memoryStore(): BaselinePersistence & { endpoints: Map<string, Endpoint>; start?: number } {
