@@ -96,6 +96,9 @@ export class Baseline {
     const learning = this.learning(now);
     if (!learning && v.alertClass) return; // after learning, only flows without evidence are learned
     let eps = this.devices.get(f.src_ip);
+    // a new device while the device table is full is not learned (below): say so before building its key (a spoofed
+    // flood brings a new source address per flow)
+    if (!eps && learning && this.devices.size >= (this.o.maxDevices ?? 1024)) return;
     const key = endpointKey(v);
     const known = eps?.get(key);
     if (known) {

@@ -13,6 +13,7 @@ import type { EpisodeState } from '../protocol/episode.js';
 import type { Baseline } from './baseline.js';
 import { EvidenceBuffer, evidenceOf, type Evidence, type FlowVerdict } from './evidence.js';
 import { FirstSightings, type Sighting } from './first-sightings.js';
+import { addFlow, copyTally, type Tally } from './tally.js';
 import { policyOf, thresholdsWith, type FamilyPolicy, type Role } from './families.js';
 import { TrackIndex } from './track-index.js';
 
@@ -39,7 +40,7 @@ export interface TrackerOptions {
 }
 
 /** One actor doing one family, with or without an episode yet. */
-export interface Track {
+export interface Track extends Tally {
   family: string;
   role: Role;
   actor: string;
@@ -47,23 +48,9 @@ export interface Track {
   indexKey: string;
   policy: FamilyPolicy;
   threshold: number;
-  evidence: number;
-  /** Flow time the evidence was last decayed to. */
-  at: number;
-  /** Flows that ended (interim records of a flow that goes on are not counted). */
-  flows: number;
-  /** An interim record was seen: a flow is under way even if none has ended yet (one flow, for support). */
-  ongoing: boolean;
-  packets: number;
-  bytes: number;
-  suppressed: number;
   peers: Set<string>;
   ports: Set<number>;
   targets: Set<string>;
-  firstMs: number;
-  lastMs: number;
-  scoreMax: number;
-  anomalyMax: number;
   /** Summed |contribution| per feature over its flows. */
   top: Map<string, number>;
   /** The latest flow that gave the most weight so far: the event's flow. */
@@ -158,22 +145,12 @@ export class EpisodeTracker {
         tr = made;
       }
       decay(tr, t);
-      let w = ev.weight;
-      const factor = this.o.baseline?.factor(v, ev.family) ?? 1;
-      if (factor < 1) { w *= factor; tr.suppressed += 1; this.counters.suppressed += 1; }
-      tr.evidence += w;
-      if (!v.interim) tr.flows += 1;
-      else tr.ongoing = true;
-      tr.packets += f.src2dst_packets + f.dst2src_packets;
-      tr.bytes += f.src2dst_bytes + f.dst2src_bytes;
+      const w = this.weightOf(tr, ev, v);
+      addFlow(tr, v, ev.family, w);
       if (tr.peers.size < SET_CAP) tr.peers.add(ev.peer);
       if (tr.ports.size < SET_CAP) tr.ports.add(ev.port);
       // distinct targets only matter up to the family's minimum (a string per flow is the tracker's largest cost)
       if (tr.targets.size < tr.policy.minTargets) tr.targets.add(`${ev.peer}|${f.proto}|${ev.port}`); // an IP-protocol scan varies the protocol
-      tr.firstMs = Math.min(tr.firstMs, f.first_seen_ms);
-      tr.lastMs = Math.max(tr.lastMs, f.last_seen_ms);
-      tr.scoreMax = Math.max(tr.scoreMax, ev.family === 'anomaly' ? 0 : v.score);
-      tr.anomalyMax = Math.max(tr.anomalyMax, v.anomaly);
       // The event's flow: the strongest so far, refreshed now and then. Kept as a copy — a verdict's row views its
       // whole scoring batch, which a track must not hold alive.
       if (w > tr.repWeight || tr.flows % 64 === 0) { tr.rep = ownRow(v); tr.repWeight = Math.max(w, tr.repWeight * 0.9); }
@@ -278,21 +255,18 @@ export class EpisodeTracker {
 
   /** Records a first sighting's flow (as observe() records a track's); returns its evidence. */
   private sight(s: Sighting, ev: Evidence, v: FlowVerdict): number {
-    const f = v.flow;
-    let w = ev.weight;
-    const factor = this.o.baseline?.factor(v, ev.family) ?? 1;
-    if (factor < 1) { w *= factor; s.suppressed += 1; this.counters.suppressed += 1; }
-    s.evidence += w;
-    if (!v.interim) s.flows += 1;
-    else s.ongoing = true;
-    s.packets += f.src2dst_packets + f.dst2src_packets;
-    s.bytes += f.src2dst_bytes + f.dst2src_bytes;
-    s.peer = ev.peer; s.port = ev.port; s.proto = f.proto;
-    s.firstMs = Math.min(s.firstMs, f.first_seen_ms);
-    s.lastMs = Math.max(s.lastMs, f.last_seen_ms);
-    s.scoreMax = Math.max(s.scoreMax, ev.family === 'anomaly' ? 0 : v.score);
-    s.anomalyMax = Math.max(s.anomalyMax, v.anomaly);
+    addFlow(s, v, ev.family, this.weightOf(s, ev, v));
+    s.peer = ev.peer; s.port = ev.port; s.proto = v.flow.proto;
     return s.evidence;
+  }
+
+  /** The evidence's weight, down-weighted (and counted) where it matches the site baseline. */
+  private weightOf(x: Tally, ev: Evidence, v: FlowVerdict): number {
+    const factor = this.o.baseline?.factor(v, ev.family) ?? 1;
+    if (factor >= 1) return ev.weight;
+    x.suppressed += 1;
+    this.counters.suppressed += 1;
+    return ev.weight * factor;
   }
 
   private newTrack(family: string, role: Role, actor: string, indexKey: string, v: FlowVerdict, t: number): Track {
@@ -325,14 +299,10 @@ function waitsForSecondFlow(p: FamilyPolicy, f: FlowVerdict['flow']): boolean {
 
 /** A track made from its actor's first sighting starts where the sighting left off (decayed to now by observe). */
 function seedFrom(tr: Track, s: Sighting): void {
-  tr.evidence = s.evidence; tr.at = s.at;
-  tr.flows = s.flows; tr.ongoing = s.ongoing; tr.packets = s.packets; tr.bytes = s.bytes; tr.suppressed = s.suppressed;
+  copyTally(tr, s);
   tr.peers.add(s.peer);
   tr.ports.add(s.port);
   if (tr.policy.minTargets > 0) tr.targets.add(`${s.peer}|${s.proto}|${s.port}`);
-  tr.firstMs = Math.min(tr.firstMs, s.firstMs);
-  tr.lastMs = Math.max(tr.lastMs, s.lastMs);
-  tr.scoreMax = s.scoreMax; tr.anomalyMax = s.anomalyMax;
 }
 
 function ownRow(v: FlowVerdict): FlowVerdict {

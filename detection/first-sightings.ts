@@ -11,28 +11,17 @@
  * (counted): the displaced actor's next flow is then its first again, one flow later than it would have been.
  */
 import type { Role } from './families.js';
+import type { Tally } from './tally.js';
 
-export interface Sighting {
+export interface Sighting extends Tally {
   family: string;
   role: Role;
   /** The track's index key ('' = free slot). */
   key: string;
   actor: string;
-  evidence: number;
-  /** Flow time the evidence is as of. */
-  at: number;
-  flows: number;
-  ongoing: boolean;
-  packets: number;
-  bytes: number;
-  suppressed: number;
   peer: string;
   port: number;
   proto: number;
-  firstMs: number;
-  lastMs: number;
-  scoreMax: number;
-  anomalyMax: number;
 }
 
 const empty = (): Sighting => ({
@@ -53,7 +42,7 @@ export class FirstSightings {
   }
 
   /**
-   * The slot (family, role, key) hashes to, to read or fill in place (no allocation). `live(slot, …)` says whether
+   * The slot (family, role, key) hashes to, to read or fill in place (no allocation). `holds(slot, …)` says whether
    * it holds that actor's sighting.
    */
   slot(family: string, role: Role, key: string): Sighting {
