@@ -82,11 +82,13 @@ async function runOnce(pcap: string, broker: Mosquitto, modelArgs: string[], id:
   await new Promise((r) => p.once('exit', r));
   const logs = err.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
   const fin = logs.find((l) => l.msg === 'capture finished') ?? {};
+  // events the outbox dropped at its cap (oldest, lowest severity first; logged as a running total)
+  const dropped = Math.max(0, ...logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('outbox full')).map((l) => Number(l.total) || 0));
   await sleep(500);
   const lat = sub.events.map((e) => sub.firstSeenAt.get(e.id)! - e.ts).sort((a, b) => a - b);
   const q = (x: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(x * lat.length))] : NaN);
   await sub.close();
-  return { packets: fin.packets, flows: fin.flows, events: fin.events, seconds: fin.seconds, pps: fin.packets_per_s, fps: Math.round(fin.flows / fin.seconds), cpuSeconds: fin.cpu_seconds, ppsPerCpu: fin.packets_per_cpu_s, delivered: sub.ids.size, p50: q(0.5), p99: q(0.99) };
+  return { packets: fin.packets, flows: fin.flows, events: fin.events, seconds: fin.seconds, pps: fin.packets_per_s, fps: Math.round(fin.flows / fin.seconds), cpuSeconds: fin.cpu_seconds, ppsPerCpu: fin.packets_per_cpu_s, delivered: sub.ids.size, droppedAtCap: dropped, p50: q(0.5), p99: q(0.99) };
 }
 
 async function median(label: string, args: string[], id: string, pcap = pcapPath) {
