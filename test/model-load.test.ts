@@ -3,6 +3,7 @@
  * and a corrupt, truncated or incompatible model file is refused with a typed error.
  */
 import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeModel, onnx } from '../models/onnx/builder.ts';
@@ -57,6 +58,34 @@ test('golden flow rows get the same class in float and int8, and the labelled on
   assert.ok(attack >= 0 && sq[attack]!.top.length > 0, 'an alerting row carries its top features');
   assert.ok(sq[attack]!.top.every(([name]) => FEATURE_NAMES.includes(name)));
   await q.close(); await f.close();
+});
+
+test('an anomaly alert is explained by its own row\'s per-feature error, fetched only for the rows explained', async () => {
+  // varied rows, every one an anomaly alert (no class may alert, anomaly ratio ≥ 0), every third one explained: the
+  // explained rows sit at other indices in the second run than in the batch, so a mix-up shows
+  const rows = 30;
+  const x = new Float32Array(rows * NUM_FEATURES);
+  let seed = 7;
+  for (let i = 0; i < x.length; i++) { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; x[i] = (seed % 100_000) / 10 * (i % 3 === 0 ? 50 : 1); }
+  const model = await loadModel(int8Path);
+  let seen = 0;
+  const scores = await model.score(x, rows, { decision: { classThreshold: 1.01, anomalyThreshold: 0 }, explainIf: (_c, _s, _a, alert) => alert && ++seen % 3 === 0 });
+  const session = await ort.InferenceSession.create(readFileSync(int8Path));
+  const all = (await session.run({ features: new ort.Tensor('float32', x, [rows, NUM_FEATURES]) })).anomaly_feature_error!.data as Float32Array;
+  let explained = 0;
+  scores.forEach((s, r) => {
+    assert.is(s.alertClass, 'anomaly', `row ${r}`);
+    if (r % 3 !== 2) { assert.equal(s.top, [], `row ${r} was not to be explained`); return; }
+    explained++;
+    const err = all.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES);
+    const want = [...err].map((v, i) => [FEATURE_NAMES[i]!, v] as const).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([n]) => n);
+    assert.equal(s.top.map(([n]) => n), want, `row ${r}: its own five largest per-feature errors`);
+    // reported to 4 significant digits
+    s.top.forEach(([n, v]) => assert.is(v, Number(err[FEATURE_NAMES.indexOf(n)]!.toPrecision(4)), `row ${r} ${n}`));
+  });
+  assert.is(explained, 10);
+  await session.release();
+  await model.close();
 });
 
 test('a file that is not ONNX is refused with ERR_MODEL_LOAD', async () => {
