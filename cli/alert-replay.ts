@@ -36,6 +36,7 @@ export interface AlertReplay {
   alerts: EveAlert[];
   /** Risk events the sensor would have published (episode changes). */
   events: number;
+  /** Flows the sensor scored: records, and the lone flows folded into them (assembly/flow/lone-flows.ts). */
   flows: number;
   packets: number;
   tracker: Pipeline['tracker']['counters'];
@@ -85,7 +86,7 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
   const stats = { packets: 0, truncated: false, warnings: [] as string[] };
   await pipeline.run(replaySource(capture, 'fast', async (p, sink, o) => {
     const s = await readCapture(p, sink, opts.onChunk ? {
-      ...o, afterChunk: async () => { await o.afterChunk(); opts.onChunk!(counters.packets, counters.flows); },
+      ...o, afterChunk: async () => { await o.afterChunk(); opts.onChunk!(counters.packets, counters.flows + counters.foldedFlows); },
     } : o);
     stats.packets = s.packets;
     stats.truncated = s.truncated;
@@ -93,6 +94,6 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
     return s;
   }, pipeline), 'replay');
   publisher.flush(); // the trailing updates a live gateway would send once their interval passed
-  return { messages, alerts: [...latest.values()], events, flows: counters.flows, packets: stats.packets, tracker: pipeline.tracker.counters,
+  return { messages, alerts: [...latest.values()], events, flows: counters.flows + counters.foldedFlows, packets: stats.packets, tracker: pipeline.tracker.counters,
     truncated: stats.truncated, warnings: stats.warnings };
 }

@@ -65,7 +65,7 @@ export const KEY_RECORD = layout('KEY_RECORD', 'KeyRecord', {
   end_reason: 'u8', // index into END_REASONS (core/schema.ts)
   flags: 'u8', // KEY_FLAG_*
   vlan_id: 'u16', // innermost 802.1Q id, 0 if none
-  reserved: 'u16',
+  folded: 'u16', // lone flows folded into this record besides its own (assembly/flow/lone-flows.ts); 0 = just this flow
   flow_seq: 'u32', // record id: interim rows share their flow's; an active-timeout continuation gets a new one
   first_seen_ms: 'f64',
   last_seen_ms: 'f64',
@@ -79,6 +79,7 @@ export const RECORDS: readonly RecordLayout[] = [RECORD_HEADER, KEY_RECORD];
 
 /** KEY_RECORD.flags bits. */
 export const KEY_FLAG_INTERIM = 1; // an interim record: the flow continues and will be reported again
+export const KEY_FLAG_MIXED_SOURCES = 2; // a folded record whose flows came from more than its own initiator
 
 /**
  * configure() keys, by the host's setting name (CFG_<NAME> in the core). Values in seconds unless noted;
@@ -95,6 +96,7 @@ export const CONFIG_KEYS = {
   interimS: 7, // 0 = off; else emit an interim row for flows older than this, every this
   emergencyFactor: 8, // timeouts multiplied by this while the table is ≥ 95 % full
   activityGapS: 9, // active/idle split threshold (CICFlowMeter: 5 s)
+  loneFlowsPerS: 10, // a count, not seconds: lone flows per target and second written individually (0 = fold none)
 } as const;
 
 /** statsPtr() → u64[NUM_STATS], in this order (STAT_<NAME> in the core). */
@@ -117,6 +119,7 @@ export const offsetGlobal = (r: RecordLayout, field: string): string => `${r.pre
 export function abiConstants(): Map<string, number> {
   const m = new Map<string, number>();
   m.set('KEY_FLAG_INTERIM', KEY_FLAG_INTERIM);
+  m.set('KEY_FLAG_MIXED_SOURCES', KEY_FLAG_MIXED_SOURCES);
   for (const [name, key] of Object.entries(CONFIG_KEYS)) m.set(`CFG_${upperSnake(name)}`, key);
   STATS.forEach((name, i) => m.set(`STAT_${upperSnake(name)}`, i));
   m.set('NUM_STATS', STATS.length);

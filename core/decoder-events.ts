@@ -55,6 +55,7 @@ export const CORE_COUNTERS = [
   'decoder.chdlc.too_small',
   'decoder.nflog.invalid',
   'flow.host_evicted',
+  'flow.lone_folded',
 ] as const;
 
 export type CoreCounterName = (typeof CORE_COUNTERS)[number];

@@ -131,13 +131,16 @@ export class EpisodeTracker {
     }
     let out: EpisodeChange[] | undefined; // most flows publish nothing: no array for them
     let inEpisode = false;
+    const flows = 1 + (v.folded ?? 0);
     for (let i = 0; i < items.length; i++) {
       const ev = items.items[i]!;
       const policy = policyOf(ev.family);
       const indexKey = policy.perPeer ? `${ev.actor}|${ev.peer}` : ev.actor;
+      // a folded record's flows are all its target's; its initiator's only when they all came from it
+      const n = ev.role === 'src' && v.mixedSources ? 1 : flows;
       let tr = this.tracks.get(ev.family, ev.role, indexKey);
       if (!tr) {
-        const made = this.trackOrSighting(ev, policy, indexKey, v, t);
+        const made = this.trackOrSighting(ev, policy, indexKey, v, t, n);
         if (typeof made === 'number') { // a first sighting: its evidence so far
           if (made >= 0.5 * this.thresholdOf(ev.family)) inEpisode = true;
           continue;
@@ -146,7 +149,7 @@ export class EpisodeTracker {
       }
       decay(tr, t);
       const w = this.weightOf(tr, ev, v);
-      addFlow(tr, v, ev.family, w);
+      addFlow(tr, v, ev.family, w, n);
       if (tr.peers.size < SET_CAP) tr.peers.add(ev.peer);
       if (tr.ports.size < SET_CAP) tr.ports.add(ev.port);
       // distinct targets only matter up to the family's minimum (a string per flow is the tracker's largest cost)
@@ -173,7 +176,7 @@ export class EpisodeTracker {
       }
     }
     if (!inEpisode) {
-      this.counters.observations += 1;
+      this.counters.observations += flows;
       this.o.onObservation?.(v);
     }
     this.o.baseline?.learn(v, inEpisode);
@@ -239,11 +242,11 @@ export class EpisodeTracker {
    * (first-sightings.ts; returns its evidence), its second a track seeded from the sighting; a family one flow can
    * carry gets its track at once.
    */
-  private trackOrSighting(ev: Evidence, policy: FamilyPolicy, indexKey: string, v: FlowVerdict, t: number): Track | number {
+  private trackOrSighting(ev: Evidence, policy: FamilyPolicy, indexKey: string, v: FlowVerdict, t: number, n: number): Track | number {
     const s = this.sightings.slot(ev.family, ev.role, indexKey);
     const maxAge = 4 * policy.halfLifeMs;
     const seen = FirstSightings.holds(s, ev.family, ev.role, indexKey, t, maxAge);
-    if (!seen && waitsForSecondFlow(policy, v.flow)) {
+    if (!seen && n === 1 && waitsForSecondFlow(policy, v.flow)) {
       if (FirstSightings.claim(s, ev.family, ev.role, indexKey, ev.actor, t, maxAge)) this.counters.sightingsOverwritten += 1;
       return this.sight(s, ev, v);
     }

@@ -13,6 +13,13 @@ export interface FlowVerdict {
   flow: FlowKey;
   /** An interim record of a flow that goes on (it will be reported again). */
   interim: boolean;
+  /**
+   * Lone flows to the same target folded into this record besides its own (assembly/flow/lone-flows.ts): the verdict
+   * stands for 1 + folded flows. Absent = 0.
+   */
+  folded?: number;
+  /** The folded flows came from other initiators than this record's own (a spoofed flood): they are not its. */
+  mixedSources?: boolean;
   row: ArrayLike<number>;
   /** The model's decision (inference/decide.ts): the alerting class, or undefined when the flow is benign. */
   alertClass: string | undefined;

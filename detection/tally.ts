@@ -23,14 +23,17 @@ export interface Tally {
   anomalyMax: number;
 }
 
-/** Adds one flow's (already weighted) evidence and its counts. */
-export function addFlow(x: Tally, v: FlowVerdict, family: string, weight: number): void {
+/**
+ * Adds a flow's (already weighted) evidence and its counts, `n` times: a folded record (FlowVerdict.folded) stands for
+ * n lone flows of one packet each, its own size standing for theirs.
+ */
+export function addFlow(x: Tally, v: FlowVerdict, family: string, weight: number, n = 1): void {
   const f = v.flow;
-  x.evidence += weight;
-  if (!v.interim) x.flows += 1;
+  x.evidence += weight * n;
+  if (!v.interim) x.flows += n;
   else x.ongoing = true;
-  x.packets += f.src2dst_packets + f.dst2src_packets;
-  x.bytes += f.src2dst_bytes + f.dst2src_bytes;
+  x.packets += n * (f.src2dst_packets + f.dst2src_packets);
+  x.bytes += n * (f.src2dst_bytes + f.dst2src_bytes);
   x.firstMs = Math.min(x.firstMs, f.first_seen_ms);
   x.lastMs = Math.max(x.lastMs, f.last_seen_ms);
   x.scoreMax = Math.max(x.scoreMax, family === 'anomaly' ? 0 : v.score);

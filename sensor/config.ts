@@ -48,6 +48,11 @@ export interface SensorConfig {
     unansweredS: number;
     /** Interim records for long flows: a slow exfiltration is scored while it runs. */
     interimS: number;
+    /**
+     * Lone flows (one unanswered packet) per target and second that get a record each; beyond it a flood's lone flows
+     * are folded into one record per target every 100 ms (assembly/flow/lone-flows.ts). 0 = a record per flow.
+     */
+    loneFlowsPerS: number;
     /** Live mode: core.advance(now) cadence, so idle flows expire without traffic. */
     advanceIntervalMs: number;
   };
@@ -132,7 +137,7 @@ export const defaults: SensorConfig = {
   id: defaultId(),
   capture: { replay: 'fast', snaplen: 1024, bufferKiB: 16384, restartMinMs: 500, restartMaxMs: 30_000, statsIntervalMs: 5_000 },
   // unanswered 1 s and a 250 ms tick: a flood's or a scan's first flows end (and are scored) within about a second
-  core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 1, interimS: 30, advanceIntervalMs: 250 },
+  core: { maxFlows: 262_144, maxHosts: 65_536, unansweredS: 1, interimS: 30, loneFlowsPerS: 32, advanceIntervalMs: 250 },
   detect: { batchRows: 1024, publish: 'episodes', updateIntervalMs: 1000 },
   baseline: { learnS: 86_400, driftPerHour: 4 },
   broker: {
@@ -168,6 +173,7 @@ export const SETTINGS: readonly Setting[] = [
   S('core.maxHosts', 'int', 'max-hosts', 'host table size', { min: 16, max: 16_777_216 }),
   S('core.unansweredS', 'number', 'unanswered-s', 'timeout of flows with no reply yet (s)', { min: 0.1, max: 3600 }),
   S('core.interimS', 'number', 'interim-s', 'interim record period for long flows (s, 0 = off)', { min: 0, max: 3600 }),
+  S('core.loneFlowsPerS', 'int', 'lone-flows-per-s', 'lone flows (one unanswered packet) per target and second scored one by one; beyond, folded (0 = never fold)', { min: 0, max: 1_000_000 }),
   S('core.advanceIntervalMs', 'int', 'advance-interval-ms', 'live: idle-expiry tick (ms)', { min: 50, max: 60_000 }),
   S('detect.model', 'file', 'model', 'ONNX model file (default: the shipped model)'),
   S('detect.classThreshold', 'number', 'class-threshold', 'override the model class threshold (0..1)', { min: 0, max: 1 }),

@@ -31,7 +31,9 @@ function copyRows(b: FlowBatch): FlowRows {
 }
 
 /** The core timeouts a sensor sets from its configuration (the rest stay the core's defaults). */
-export const coreSettings = (core: SensorConfig['core']): CoreSettings => ({ unansweredS: core.unansweredS, interimS: core.interimS });
+export const coreSettings = (core: SensorConfig['core']): CoreSettings => ({
+  unansweredS: core.unansweredS, interimS: core.interimS, loneFlowsPerS: core.loneFlowsPerS,
+});
 
 export async function createFlowEngine(core: SensorConfig['core'], _counters?: SensorCounters, wasmPath?: string): Promise<FlowEngine> {
   const fc = await FlowCore.load({

@@ -20,6 +20,8 @@ export interface SensorCounters {
   captureRestarts: number;
   flows: number;
   interimFlows: number;
+  /** Lone flows folded into another flow's record (assembly/flow/lone-flows.ts): scored through it. */
+  foldedFlows: number;
   events: number;
   eventsDropped: number;
   batchesAcked: number;
@@ -31,7 +33,7 @@ export interface SensorCounters {
 
 export function newCounters(): SensorCounters {
   return {
-    packets: 0, bytes: 0, kernelDrops: 0, ifDrops: 0, captureRestarts: 0, flows: 0, interimFlows: 0,
+    packets: 0, bytes: 0, kernelDrops: 0, ifDrops: 0, captureRestarts: 0, flows: 0, interimFlows: 0, foldedFlows: 0,
     events: 0, eventsDropped: 0, batchesAcked: 0, eventsAcked: 0, publishFailures: 0, decoderEvents: {},
   };
 }
@@ -62,6 +64,7 @@ export class SensorMetrics {
     counter('netsensor_capture_restarts_total', 'Live capture process restarts', () => c.captureRestarts);
     counter('netsensor_flows_total', 'Flow records scored (final and interim)', () => c.flows);
     counter('netsensor_flows_interim_total', 'Interim flow records scored', () => c.interimFlows);
+    counter('netsensor_flows_folded_total', 'Lone flows folded into another flow\'s record (a flood\'s), scored through it', () => c.foldedFlows);
     counter('netsensor_events_total', 'Risk events created', () => c.events);
     counter('netsensor_outbox_dropped_total', 'Events dropped by the outbox size policy (persisted)', () => c.eventsDropped);
     counter('netsensor_publish_batches_acked_total', 'Event batches acknowledged by the broker', () => c.batchesAcked);

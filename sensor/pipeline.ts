@@ -130,7 +130,7 @@ export class Pipeline {
   readonly tracker: EpisodeTracker;
   private readonly verdict: FlowVerdict = {
     flow: emptyWireKey(),
-    interim: false, row: new Float32Array(0), alertClass: undefined, score: 0, classThreshold: 0, anomaly: 0, top: [],
+    interim: false, folded: 0, mixedSources: false, row: new Float32Array(0), alertClass: undefined, score: 0, classThreshold: 0, anomaly: 0, top: [],
   };
 
   constructor(o: PipelineOptions) {
@@ -251,6 +251,8 @@ export class Pipeline {
     for (let r = 0; r < b.count; r++) {
       const interim = keys.interim(r);
       if (interim) this.o.counters.interimFlows++;
+      const folded = keys.folded(r);
+      this.o.counters.foldedFlows += folded;
       const s = scores[r]!;
       const row = b.features.subarray(r * NUM_FEATURES, (r + 1) * NUM_FEATURES);
       if (byFlow) {
@@ -268,7 +270,8 @@ export class Pipeline {
       // one verdict object for every row: the tracker copies what it keeps (detection/episodes.ts)
       const v = this.verdict;
       keys.setWire(v.flow, r);
-      v.interim = interim; v.row = row; v.alertClass = s.alertClass; v.score = s.score;
+      v.interim = interim; v.folded = folded; v.mixedSources = folded > 0 && keys.mixedSources(r);
+      v.row = row; v.alertClass = s.alertClass; v.score = s.score;
       v.classThreshold = s.threshold; v.anomaly = s.anomaly; v.top = s.top;
       for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));
     }

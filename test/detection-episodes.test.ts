@@ -55,6 +55,46 @@ test('a spoofed SYN flood of 5,000 flows is one destination episode with counts,
   assert.is(last.track.peers.size, 4096, 'distinct sources exact up to the cap');
 });
 
+test('folded records (a flood\'s lone flows, assembly/flow/lone-flows.ts) count every flow they stand for: the victim\'s, and the initiator\'s only when all were its own', () => {
+  // the same 5,000-flow spoofed flood as above, as a sensor with folding scores it: 32 flows a second one by one,
+  // the rest in records of 1 + folded flows, flagged mixed (they came from other sources than the record's own)
+  const tr = new EpisodeTracker({ newId: ids });
+  const out: EpisodeChange[] = [];
+  let flows = 0;
+  for (let i = 0; flows < 5000; i++) {
+    const v = verdict({ src: `172.16.${i >> 8}.${i & 255}`, t: T0 + flows, cls: 'dos' });
+    const n = i < 32 ? 1 : Math.min(500, 5000 - flows);
+    v.folded = n - 1;
+    v.mixedSources = n > 1;
+    flows += n;
+    out.push(...tr.observe(v));
+  }
+  out.push(...tr.closeAll());
+  const opened = out.filter((c) => c.state === 'open');
+  assert.is(opened.length, 1, states(out).join(' '));
+  assert.is(opened[0]!.track.role, 'dst');
+  const last = out[out.length - 1]!;
+  assert.is(last.track.flows, 5000, 'every folded flow counted on the victim');
+  assert.is(last.track.packets, 5000);
+  assert.is(last.track.bytes, 5000 * 60);
+  // no source became an actor with the flows of others
+  assert.ok(out.every((c) => c.track.role === 'dst'), states(out).join(' '));
+
+  // one source's own flood of lone flows (not mixed): its flows are its own too
+  const one = new EpisodeTracker({ newId: ids });
+  const got: EpisodeChange[] = [];
+  for (let i = 0; i < 40; i++) {
+    const v = verdict({ src: '172.16.9.9', t: T0 + i * 100, cls: 'dos' });
+    v.folded = i < 32 ? 0 : 99;
+    v.mixedSources = false;
+    got.push(...one.observe(v));
+  }
+  got.push(...one.closeAll());
+  const src = got.filter((c) => c.track.role === 'src');
+  assert.ok(src.length > 0, states(got).join(' '));
+  assert.is(src[src.length - 1]!.track.flows, 32 + 8 * 100);
+});
+
 test('a single weak verdict, or a few, never opens an episode; they stay local observations', () => {
   const tr = new EpisodeTracker({ newId: ids });
   const out = [

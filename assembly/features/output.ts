@@ -3,7 +3,8 @@
  * allocated once by init. JS reads outRows() rows, then calls clearOut().
  */
 import { NUM_FEATURES } from '../generated/schema';
-import { KEY_RECORD_BYTES } from '../generated/abi';
+import { KEY_RECORD_BYTES, STAT_ROWS_EMITTED } from '../generated/abi';
+import { addStat } from '../events';
 
 export const ROW_BYTES: usize = <usize>NUM_FEATURES * 4;
 
@@ -30,6 +31,12 @@ export function outInit(maxOut: i32): bool {
 @inline export function rowFeatures(r: i32): usize { return features + <usize>r * ROW_BYTES; }
 // @ts-ignore: decorator
 @inline export function rowKey(r: i32): usize { return keys + <usize>r * <usize>KEY_RECORD_BYTES; }
+
+/** Appends a row: returns its index (the caller checked outFreeRows()). */
+export function takeRow(): i32 {
+  addStat(STAT_ROWS_EMITTED, 1);
+  return rows++;
+}
 
 export function outRows(): i32 { return rows; }
 export function outCapacity(): i32 { return capacity; }

@@ -7,10 +7,9 @@
 import * as S from '../generated/schema';
 import { Flow, ST_S2D_WIN_SET, ST_D2S_WIN_SET, OFF_FLAGS_S2D, OFF_FLAGS_D2S, OFF_PS_S2D, OFF_PS_D2S, OFF_IAT_BI, OFF_IAT_S2D, OFF_IAT_D2S, OFF_ACTIVE, OFF_IDLE } from '../flow/flow';
 import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
-import { rows, rowFeatures, rowKey, outFreeRows, ROW_BYTES } from './output';
+import { rowFeatures, rowKey, outFreeRows, takeRow, ROW_BYTES } from './output';
 import { putHostSnapshot } from './host-snapshot';
-import { addStat } from '../events';
-import { KeyRecord, STAT_ROWS_EMITTED } from '../generated/abi';
+import { KeyRecord } from '../generated/abi';
 
 /** Scratch statistic block (static): the open active period joined to the active statistics for a row. */
 const scratch: usize = memory.data(32);
@@ -33,9 +32,15 @@ function putStats(row: usize, first: i32, p: usize): void {
  */
 export function writeRow(f: Flow, slot: i32, reason: u8, flags: u8, failed: bool): bool {
   if (outFreeRows() <= 0) return false;
-  const r = rows;
+  const r = takeRow();
+  writeRowAt(rowKey(r), rowFeatures(r), f, slot, reason, flags, failed);
+  return true;
+}
+
+/** The same into any KeyRecord + feature row (lone-flows.ts keeps a folded group's row aside). */
+export function writeRowAt(keyAt: usize, row: usize, f: Flow, slot: i32, reason: u8, flags: u8, failed: bool): void {
   const fp = changetype<usize>(f);
-  const key = changetype<KeyRecord>(rowKey(r));
+  const key = changetype<KeyRecord>(keyAt);
   key.src = load<v128>(fp, offsetof<Flow>('srcA')); // the 16-byte address forms
   key.dst = load<v128>(fp, offsetof<Flow>('dstA'));
   key.src_port = f.srcPort;
@@ -45,7 +50,7 @@ export function writeRow(f: Flow, slot: i32, reason: u8, flags: u8, failed: bool
   key.end_reason = reason;
   key.flags = flags;
   key.vlan_id = f.vlan;
-  key.reserved = 0;
+  key.folded = 0;
   key.flow_seq = f.seq;
   key.first_seen_ms = f.firstMs;
   key.last_seen_ms = f.lastMs;
@@ -54,7 +59,6 @@ export function writeRow(f: Flow, slot: i32, reason: u8, flags: u8, failed: bool
   key.dst2src_packets = <f64>f.d2sPackets;
   key.dst2src_bytes = f.d2sBytes;
 
-  const row = rowFeatures(r);
   memory.fill(row, 0, ROW_BYTES);
   const duration = f.lastMs - f.firstMs;
   const packets = <f64>f.s2dPackets + <f64>f.d2sPackets;
@@ -127,9 +131,5 @@ export function writeRow(f: Flow, slot: i32, reason: u8, flags: u8, failed: bool
   put(row, S.F_DNS_QNAME_MAX_LABEL_LEN, f.dnsQnameMaxLabel);
   put(row, S.F_DNS_QNAME_ENTROPY, f.dnsQnameEntropy);
   putHostSnapshot(row, slot, f, failed);
-
-  rows = r + 1;
-  addStat(STAT_ROWS_EMITTED, 1);
-  return true;
 }
 

@@ -18,6 +18,7 @@ import { hostTableBytes, hostsInit, hostPin, hostsAt, hostAdd, hostSent, liveHos
 import { pairBytes, pairsInit, hostPairKey, portPairKey, pairContact } from '../features/pairs';
 import { outBytes, outInit, outFreeRows } from '../features/output';
 import { writeRow } from '../features/row';
+import { loneBytes, loneInit, sweepLone } from './lone-flows';
 import { snapshotBytes, snapshotsInit, snapshotDue, takeHostSnapshot, SNAPSHOT_BYTES } from '../features/host-snapshot';
 import { countEvent, addStat, setStat } from '../events';
 import { EV_FLOW_OUT_OF_ORDER_TS } from '../generated/events';
@@ -57,7 +58,7 @@ export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32):
   if (maxFlows > 1 << 22 || maxHosts > 1 << 22 || maxOut > 1 << 20) return -3; // keeps every size below 4 GiB
   initialised = true;
   const total = <u64>ringBytes + <u64>stageBytesFor(ringBytes) + <u64>tableBytes(maxFlows) + <u64>hostTableBytes(maxHosts) + <u64>pairBytes(maxFlows) + <u64>snapshotBytes(maxFlows) +
-    <u64>outBytes(maxOut) + 1024; // + allocator headers/alignment of the blocks below
+    <u64>outBytes(maxOut) + <u64>loneBytes() + 1024; // + allocator headers/alignment of the blocks below
   const start = <u64>heap.alloc(16);
   const end = start + total;
   if (end > 0xffff0000) return -2;
@@ -67,7 +68,7 @@ export function init(maxFlows: i32, maxHosts: i32, ringBytes: i32, maxOut: i32):
     if (memory.grow(pages) < 0) return -2;
   }
   if (!ringInit(ringBytes)) return -2;
-  if (!tableInit(maxFlows) || !hostsInit(maxHosts) || !pairsInit(maxFlows) || !snapshotsInit(maxFlows) || !outInit(maxOut)) return -2;
+  if (!tableInit(maxFlows) || !hostsInit(maxHosts) || !pairsInit(maxFlows) || !snapshotsInit(maxFlows) || !outInit(maxOut) || !loneInit()) return -2;
   return 0;
 }
 
@@ -216,6 +217,8 @@ export function flush(reason: i32): i32 {
   if (!initialised) return 0;
   let n = 0;
   while (outFreeRows() > 0 && flushOne(<u8>reason, nowMs)) n++;
+  // every flow ended: the folded groups still pending go out too (the host calls again while this returns > 0)
+  if (liveFlows == 0) n += sweepLone(nowMs, outFreeRows(), true);
   return n;
 }
 

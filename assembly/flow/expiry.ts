@@ -21,6 +21,8 @@ import {
   tcpIdleMs, udpIdleMs, icmpIdleMs, otherIdleMs, unansweredMs, closedLingerMs, emergencyFactor, timeoutsChanged,
 } from './timeouts';
 import { writeRow } from '../features/row';
+import { outRows } from '../features/output';
+import { foldLone, sweepLone, nextFoldDueMs } from './lone-flows';
 import { hostsAt, hostAdd, hostUnref, HW_FAILED } from '../features/hosts';
 import { countEvent, setStat } from '../events';
 import { EV_FLOW_EMERGENCY_MODE, EV_FLOW_EVICTED, EV_FLOW_TABLE_FULL } from '../generated/events';
@@ -75,7 +77,10 @@ export let nextScanMs: f64 = -Infinity;
   return END_IDLE;
 }
 
-/** Emits the final row of flow i with `reason` and frees its slot. */
+/**
+ * Emits the final row of flow i with `reason` and frees its slot — or, for a lone flow of a flooded target, folds it
+ * into that target's group row (lone-flows.ts).
+ */
 export function finish(i: i32, reason: u8, nowMs: f64): void {
   const f = flowAt(i);
   // A flow that got no reply, or was reset by the responder, counts against its initiator.
@@ -84,7 +89,8 @@ export function finish(i: i32, reason: u8, nowMs: f64): void {
     hostsAt(nowMs);
     hostAdd(f.srcHost, HW_FAILED, 1);
   }
-  writeRow(f, i, reason, 0, failed);
+  const lone = reason == END_UNANSWERED && <u64>f.s2dPackets + <u64>f.d2sPackets == 1;
+  if (!lone || !foldLone(f, i, reason, failed, nowMs)) writeRow(f, i, reason, 0, failed);
   // release the hosts (the last flow of a host makes it idle, evictable)
   if (f.srcHost >= 0) hostUnref(f.srcHost);
   if (f.dstHost >= 0) hostUnref(f.dstHost);
@@ -109,13 +115,20 @@ export function updateEmergency(): void {
   if (d < nextScanMs) nextScanMs = d;
 }
 
-/** Ends up to `budget` flows whose timeout has passed as of nowMs; returns rows written. */
+/**
+ * Ends the flows whose timeout has passed as of nowMs, and emits the folded groups that are due, writing up to
+ * `budget` rows (one more at most: a lone flow's finish() can write a group's row and its own); returns rows written.
+ * Folded flows end without a row, so more flows than `budget` may end.
+ */
 export function expire(nowMs: f64, budget: i32): i32 {
   if (timeoutsChanged) {
     timeoutsChanged = false;
     nextScanMs = -Infinity;
   }
-  if (nowMs < nextScanMs || budget <= 0) return 0;
+  if ((nowMs < nextScanMs && nowMs < nextFoldDueMs) || budget <= 0) return 0;
+  const start = outRows();
+  sweepLone(nowMs, budget, false);
+  if (nowMs < nextScanMs) return outRows() - start;
   let rows = 0;
   let next = Infinity;
   nextScanMs = Infinity; // finish() → updateEmergency() may lower it to -Infinity: kept by the min() below
@@ -130,16 +143,16 @@ export function expire(nowMs: f64, budget: i32): i32 {
         if (d < next) next = d;
         break;
       }
+      rows = outRows() - start;
       if (rows >= budget) {
         next = nowMs; // more are due: scan again at the next chance
         break;
       }
       finish(t, expiryReason(f), nowMs);
-      rows++;
     }
   }
   nextScanMs = min(nextScanMs, next);
-  return rows;
+  return outRows() - start;
 }
 
 /** Makes room for one new flow in a full table by ending the least recently seen one. */

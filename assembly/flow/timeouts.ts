@@ -17,11 +17,14 @@
  * |                      |         | with interim rows on, also one as the flow reaches EARLY_INTERIM_PACKETS  |
  * | CFG_EMERGENCY_FACTOR | 0.1     | timeouts × this while the flow table is ≥ 95 % full                       |
  * | CFG_ACTIVITY_GAP_S   | 5 s     | gaps ≥ this split a flow into active periods and idle gaps (CICFlowMeter) |
+ * | CFG_LONE_FLOWS_PER_S | 0 (off) | lone flows (one unanswered packet) per target and second written as rows  |
+ * |                      |         | of their own; beyond that they are folded into group rows (lone-flows.ts) |
  */
 import {
   CFG_TCP_IDLE_S, CFG_UDP_IDLE_S, CFG_ICMP_IDLE_S, CFG_OTHER_IDLE_S, CFG_UNANSWERED_S, CFG_CLOSED_LINGER_S,
-  CFG_ACTIVE_S, CFG_INTERIM_S, CFG_EMERGENCY_FACTOR, CFG_ACTIVITY_GAP_S,
+  CFG_ACTIVE_S, CFG_INTERIM_S, CFG_EMERGENCY_FACTOR, CFG_ACTIVITY_GAP_S, CFG_LONE_FLOWS_PER_S,
 } from '../generated/abi';
+import { setLoneFlowsPerS } from './lone-flows';
 
 export let tcpIdleMs: f64 = 120_000;
 export let udpIdleMs: f64 = 60_000;
@@ -57,6 +60,7 @@ export function configure(key: i32, value: f64): i32 {
     case CFG_INTERIM_S: interimMs = ms; break;
     case CFG_EMERGENCY_FACTOR: if (value <= 0 || value > 1) return -1; emergencyFactor = value; break;
     case CFG_ACTIVITY_GAP_S: if (value <= 0) return -1; activityGapMs = ms; break;
+    case CFG_LONE_FLOWS_PER_S: if (value != Math.floor(value) || value > 1_000_000) return -1; setLoneFlowsPerS(<u32>value); return 0;
     default: return -1;
   }
   timeoutsChanged = true;

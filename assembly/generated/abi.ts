@@ -38,7 +38,7 @@ export class KeyRecord {
   end_reason: u8; // +38
   flags: u8; // +39
   vlan_id: u16; // +40
-  reserved: u16; // +42
+  folded: u16; // +42
   flow_seq: u32; // +44
   first_seen_ms: f64; // +48
   last_seen_ms: f64; // +56
@@ -57,7 +57,7 @@ export const KEY_RECORD_IP_VERSION_OFFSET: i32 = <i32>offsetof<KeyRecord>('ip_ve
 export const KEY_RECORD_END_REASON_OFFSET: i32 = <i32>offsetof<KeyRecord>('end_reason');
 export const KEY_RECORD_FLAGS_OFFSET: i32 = <i32>offsetof<KeyRecord>('flags');
 export const KEY_RECORD_VLAN_ID_OFFSET: i32 = <i32>offsetof<KeyRecord>('vlan_id');
-export const KEY_RECORD_RESERVED_OFFSET: i32 = <i32>offsetof<KeyRecord>('reserved');
+export const KEY_RECORD_FOLDED_OFFSET: i32 = <i32>offsetof<KeyRecord>('folded');
 export const KEY_RECORD_FLOW_SEQ_OFFSET: i32 = <i32>offsetof<KeyRecord>('flow_seq');
 export const KEY_RECORD_FIRST_SEEN_MS_OFFSET: i32 = <i32>offsetof<KeyRecord>('first_seen_ms');
 export const KEY_RECORD_LAST_SEEN_MS_OFFSET: i32 = <i32>offsetof<KeyRecord>('last_seen_ms');
@@ -76,7 +76,7 @@ if (KEY_RECORD_BYTES != 96 ||
   KEY_RECORD_END_REASON_OFFSET != 38 ||
   KEY_RECORD_FLAGS_OFFSET != 39 ||
   KEY_RECORD_VLAN_ID_OFFSET != 40 ||
-  KEY_RECORD_RESERVED_OFFSET != 42 ||
+  KEY_RECORD_FOLDED_OFFSET != 42 ||
   KEY_RECORD_FLOW_SEQ_OFFSET != 44 ||
   KEY_RECORD_FIRST_SEEN_MS_OFFSET != 48 ||
   KEY_RECORD_LAST_SEEN_MS_OFFSET != 56 ||
@@ -86,6 +86,7 @@ if (KEY_RECORD_BYTES != 96 ||
   KEY_RECORD_DST2SRC_BYTES_OFFSET != 88) ERROR('KeyRecord differs from core/abi.ts');
 
 export const KEY_FLAG_INTERIM: u8 = 1;
+export const KEY_FLAG_MIXED_SOURCES: u8 = 2;
 export const CFG_TCP_IDLE_S: i32 = 0;
 export const CFG_UDP_IDLE_S: i32 = 1;
 export const CFG_ICMP_IDLE_S: i32 = 2;
@@ -96,6 +97,7 @@ export const CFG_ACTIVE_S: i32 = 6;
 export const CFG_INTERIM_S: i32 = 7;
 export const CFG_EMERGENCY_FACTOR: i32 = 8;
 export const CFG_ACTIVITY_GAP_S: i32 = 9;
+export const CFG_LONE_FLOWS_PER_S: i32 = 10;
 export const STAT_PACKETS: i32 = 0;
 export const STAT_BYTES: i32 = 1;
 export const STAT_FLOWS_CREATED: i32 = 2;

@@ -179,7 +179,8 @@ export async function run(argv: string[]): Promise<number> {
   const cpu = process.cpuUsage(cpu0);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   log.info({
-    packets: c.packets, flows: counters.flows, events: counters.events, seconds: elapsed,
+    // flows: every flow scored, directly or folded into a flood's record (folded_flows of them)
+    packets: c.packets, flows: counters.flows + counters.foldedFlows, folded_flows: counters.foldedFlows, records: counters.flows, events: counters.events, seconds: elapsed,
     packets_per_s: Math.round(c.packets / Math.max(elapsed, 1e-3)),
     cpu_seconds: Math.round(cpuSeconds * 1000) / 1000,
     packets_per_cpu_s: Math.round(c.packets / Math.max(cpuSeconds, 1e-3)),

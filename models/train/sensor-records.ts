@@ -11,7 +11,8 @@ import { coreSettings } from '../../sensor/flow-engine.js';
 import type { FlowRecordKind } from './dataset.js';
 
 export function sensorRecords(path: string): Promise<CaptureFlows> {
-  return captureFlows(path, { settings: coreSettings(defaults.core), interim: true });
+  // one row per flow: folding a flood's lone flows (core.loneFlowsPerS) is how a sensor saves scoring them, not data
+  return captureFlows(path, { settings: { ...coreSettings(defaults.core), loneFlowsPerS: 0 }, interim: true });
 }
 
 export const recordKind = (k: KeyRecord): FlowRecordKind => (k.interim ? 'interim' : 'final');
