@@ -32,7 +32,18 @@
  *   the benign corpus (every split) meets them. Evidence goes to the source as `tunnel`, at
  *   least the tunnel threshold in force, and replaces what the model made of the flow (a tunnel's flow read as a
  *   flood, an upload or a DNS tunnel is still this tunnel).
+ *
+ * DNS NULL tunnel: a DNS flow (one client socket to one server) whose queries are of type NULL and that carried at
+ *   least NULL_TUNNEL.minQueries of them. NULL records (type 10) are "experimental" in RFC 1035 and carry arbitrary
+ *   binary data: no resolver, browser, phone or device asks for them — none of the lab's benign traffic and none of
+ *   the benign corpus (every split) does — while iodine uses them by default, to poll its server even when the tunnel
+ *   is idle. An idle tunnel is what the model misses: its long, slow flow of short queries looks like nothing, and
+ *   only its first query's name is in the features. A single `dig NULL` (one query, its own socket) stays below the
+ *   minimum. Evidence goes to the client as `dns_tunnel`, at least the threshold in force: a match opens an episode
+ *   on its own, at the flow's first record that shows it (the early one at 128 packets, or the interim one every
+ *   `core.interimS`).
  */
+import { featureIndex } from '../core/schema.js';
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { FAMILIES } from './families.js';
 
@@ -60,6 +71,11 @@ export const ECHO_TUNNEL = {
   extraReplies: 3, extraShare: 0.03,
 } as const;
 
+/** A DNS flow of NULL queries (see the header): the query type, and the least queries. */
+export const NULL_TUNNEL = { qtype: 10, minQueries: 4 } as const;
+const QTYPE = featureIndex('dns_qtype');
+const QUERIES = featureIndex('dns_queries');
+
 /** The echo pairs' key (docs/flows.md): `dst_port` is the request type × 256. */
 const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };
 
@@ -79,6 +95,10 @@ function isEchoTunnel(proto: number, dstPort: number, reqs: number, reqBytes: nu
   return sizeDelta > Math.max(ECHO_TUNNEL.sizeDeltaBytes, ECHO_TUNNEL.sizeDeltaShare * req);
 }
 
+function isNullTunnel(dnsQtype: number, dnsQueries: number): boolean {
+  return dnsQtype === NULL_TUNNEL.qtype && dnsQueries >= NULL_TUNNEL.minQueries;
+}
+
 function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, durationMs: number): boolean {
   return ECHO_KEY[proto] === dstPort && src2dstPackets >= ECHO_FLOOD.minRequests
     && src2dstPackets * 1000 >= ECHO_FLOOD.minRate * Math.max(durationMs, 1);
@@ -89,9 +109,10 @@ function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, dur
  * Plain numbers, no objects: it runs on every flow row.
  */
 export function ruleCandidate(proto: number, srcPort: number, dstPort: number, src2dstPackets: number, src2dstBytes: number,
-  dst2srcPackets: number, dst2srcBytes: number, durationMs: number): boolean {
+  dst2srcPackets: number, dst2srcBytes: number, durationMs: number, row: ArrayLike<number>): boolean {
   return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs)
-    || isEchoTunnel(proto, dstPort, src2dstPackets, src2dstBytes, dst2srcPackets, dst2srcBytes);
+    || isEchoTunnel(proto, dstPort, src2dstPackets, src2dstBytes, dst2srcPackets, dst2srcBytes)
+    || isNullTunnel(row[QTYPE]!, row[QUERIES]!);
 }
 
 /**
@@ -113,5 +134,8 @@ export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (
     const weight = Math.max(FAMILIES.dos!.strength!(v.row), thresholdOf('dos'));
     out.atLeast('dos', 'src', f.src_ip, f.dst_ip, f.dst_port, weight);
     out.atLeast('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
+  }
+  if (isNullTunnel(v.row[QTYPE]!, v.row[QUERIES]!)) {
+    out.atLeast('dns_tunnel', 'src', f.src_ip, f.dst_ip, f.dst_port, Math.max(FAMILIES.dns_tunnel!.strength!(v.row), thresholdOf('dns_tunnel')));
   }
 }

@@ -266,7 +266,7 @@ export class Pipeline {
       }
       // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
       if (!s.alertClass && !this.tracker.learnsBenign &&
-        !ruleCandidate(keys.protocol(r), keys.srcPort(r), keys.dstPort(r), keys.src2dstPackets(r), keys.src2dstBytes(r), keys.dst2srcPackets(r), keys.dst2srcBytes(r), keys.durationMs(r))) continue;
+        !ruleCandidate(keys.protocol(r), keys.srcPort(r), keys.dstPort(r), keys.src2dstPackets(r), keys.src2dstBytes(r), keys.dst2srcPackets(r), keys.dst2srcBytes(r), keys.durationMs(r), row)) continue;
       // one verdict object for every row: the tracker copies what it keeps (detection/episodes.ts)
       const v = this.verdict;
       keys.setWire(v.flow, r);

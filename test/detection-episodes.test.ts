@@ -10,6 +10,7 @@ import { Baseline, type BaselinePersistence, type Endpoint } from '../detection/
 import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.ts';
 import type { FlowVerdict } from '../detection/evidence.ts';
 import { FAMILIES } from '../detection/families.ts';
+import { ruleCandidate } from '../detection/rules.ts';
 import { episodeEvent } from '../detection/risk-event.ts';
 import { checkEvent } from '../protocol/event.ts';
 
@@ -148,6 +149,26 @@ test('a flow that carries no DNS is no DNS-tunnel evidence, whatever the model s
   for (let i = 0; i < 30 && !opened; i++) opened = tcp.observe(verdict({ t: T0 + i * 1000, cls: 'dns_tunnel', dport: 53, packets: 10 })).length > 0;
   assert.ok(opened, 'TCP flows to port 53 open a dns_tunnel episode');
 });
+test('DNS NULL tunnel rule: one DNS flow of NULL queries (an idle iodine tunnel\'s polls, read as benign) opens a dns_tunnel episode at its first record with 4; fewer, or other query types, do not', () => {
+  const nullFlow = (queries: number, qtype: number, t: number) => {
+    const v = verdict({ t, cls: undefined, dport: 53, proto: 17, dnsQueries: queries, packets: 2 * queries });
+    (v.row as Float32Array)[featureIndex('dns_qtype')] = qtype;
+    return v;
+  };
+  const idle = new EpisodeTracker({ newId: ids });
+  const opened = idle.observe(Object.assign(nullFlow(37, 10, T0), { interim: true }));
+  assert.equal(states(opened), ['open:dns_tunnel:src'], 'the interim record of a 37-query NULL flow opens on its own');
+  assert.is(opened[0]!.track.actor, '10.0.0.66');
+  // a few NULL lookups (dig, one query per socket), and busy flows of ordinary types, stay quiet
+  const quiet = new EpisodeTracker({ newId: ids });
+  for (let i = 0; i < 20; i++) assert.equal(states(quiet.observe(nullFlow(1, 10, T0 + i * 1000))), [], `one NULL query ${i}`);
+  assert.equal(states(quiet.observe(nullFlow(3, 10, T0 + 30_000))), []);
+  for (const qtype of [1, 16, 28, 5, 15, 33, 65]) assert.equal(states(quiet.observe(nullFlow(40, qtype, T0 + 40_000 + qtype))), [], `qtype ${qtype}`);
+  // the pipeline hands such a flow to the tracker even when the model calls it benign
+  assert.ok(ruleCandidate(17, 40000, 53, 37, 2000, 27, 3000, 49_000, nullFlow(37, 10, T0).row));
+  assert.not.ok(ruleCandidate(17, 40000, 53, 37, 2000, 27, 3000, 49_000, nullFlow(37, 16, T0).row));
+});
+
 test('a port scan opens after enough distinct targets; updates at most once per second; closes when quiet', () => {
   const tr = new EpisodeTracker({ newId: ids });
   const out: EpisodeChange[] = [];

@@ -398,6 +398,36 @@ liveTunnel('a real iodine DNS tunnel (IP over DNS, 200 kB through it): a dns_tun
 });
 
 /**
+ * An idle iodine tunnel: set up, then nothing through it. Its polls are one long, slow flow of short NULL queries that
+ * the model reads as benign and that never reaches the early record's 128 packets; the DNS NULL tunnel rule
+ * (detection/rules.ts) calls it from the flow's interim record. The sensor runs with 5 s interim records here (30 s by
+ * default) to keep the test short: the alert is due within one interim period of the tunnel's first queries.
+ */
+const IDLE_INTERIM_S = 5;
+liveTunnel('an idle iodine tunnel (set up, nothing sent through it): a dns_tunnel alert from its interim record, within one interim period', async () => {
+  const l = await openLab();
+  const sensor = await startSensor('dl-idle-tunnel', ['--interim-s', String(IDLE_INTERIM_S)]);
+  // another server address, tunnel network and domain than the busy tunnel's (its iodined may still be running)
+  const client = HOSTS.atk[0], server = HOSTS.cld[0];
+  const seen = l.watch.alerts.length;
+  const t0 = Date.now();
+  run('nsdl-cld', ['timeout', '25', 'iodined', '-f', '-c', '-P', 'netsensor-test', '-l', server, '-p', '53', '10.54.0.1/27', 'i.tunnel.example']);
+  await sleep(500);
+  const iodine = run('nsdl-atk', ['timeout', '25', 'iodine', '-f', '-r', '-P', 'netsensor-test', server, 'i.tunnel.example']);
+  const first = await waitFor(() => l.watch.alerts.slice(seen).find((m) => m.body.src_ip === client && alertSensor(m) === sensor.id && m.body.netsensor.class === 'dns_tunnel'),
+    (IDLE_INTERIM_S + 6) * 1000).catch(() => undefined);
+  const events = episodes(sensor.id, client, 'dns_tunnel');
+  const opening = events[0];
+  console.log(`  idle iodine: first alert ${first ? first.at - t0 : 'none'} ms; opening record ${opening ? `${opening.flow.end_reason}, `
+    + `${opening.flow.src2dst_packets} queries' packets, ended +${Math.round(opening.flow.last_seen_ms - t0)} ms` : 'none'}; iodine: ${iodine.said().slice(-200).replace(/\n/g, ' | ')}`);
+  assert.ok(first, `a dns_tunnel alert from ${client} within ${IDLE_INTERIM_S + 6} s: alerts ${JSON.stringify(l.watch.alerts.slice(seen).map((m) => [m.body.src_ip, m.body.netsensor.class]))}`);
+  assert.is(opening?.flow.end_reason, 'interim', 'the tunnel was called while it lasted, from an interim record');
+  assert.ok(opening!.flow.src2dst_packets < 128, `an idle tunnel's record (${opening!.flow.src2dst_packets} queries), not the early one at 128 packets`);
+  iodine.kill('SIGINT');
+  assert.is(await sensor.stop(), 0, sensor.stderr().slice(-2000));
+});
+
+/**
  * ptunnel-ng carries each TCP session in ICMP echo under its own identifier: one echo flow per session. Once data flows
  * back its replies outnumber its requests (the proxy sends its own replies, and the peer's kernel still answers every
  * request), which the echo-tunnel rule (detection/rules.ts) reads from the flow's early interim record at 128 packets.
