@@ -20,11 +20,13 @@ for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
 ip -n "$a" link set nsof-fa up; ip -n "$b" link set nsof-fb up
 # the victim's replies to spoofed sources go back over the veth too (as on a real link)
 ip -n "$b" route add default via 10.242.9.1
-ip netns exec "$b" tcpdump -i nsof-fb -w "$out" -U -B 65536 -s 128 'tcp' 2>/dev/null &
+# -Z root: tcpdump would otherwise open the file as its own unprivileged user, which cannot write where root asked
+ip netns exec "$b" tcpdump -Z root -i nsof-fb -w "$out" -U -B 65536 -s 128 'tcp' 2>/dev/null &
 dump=$!
 sleep 1
 # -i u20: about 50k packets/s asked; tcpdump keeps up with a big buffer and a 128-byte snap length
 timeout 120 ip netns exec "$a" hping3 -S --rand-source -p 80 -c "$packets" -i u20 10.242.9.2 >/dev/null 2>&1 || true
 sleep 1
 kill -INT "$dump"; wait "$dump" 2>/dev/null || true
+[ -s "$out" ] || { echo "no capture written to $out" >&2; exit 1; }
 echo "$out"

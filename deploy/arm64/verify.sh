@@ -33,6 +33,7 @@ if [ ${#pcaps[@]} -eq 0 ]; then
     read -r -a pcaps <<< "$NETSENSOR_SMOKE_PCAPS"
   else
     flood="$STATE/arm64-synflood-130k.pcap"
+    mkdir -p "$STATE"
     if [ ! -s "$flood" ]; then
       log "recording a 130,000-flow SYN flood (hping3 → tcpdump between two network namespaces)"
       "$REPO/deploy/arm64/make-flood-capture.sh" "$flood.tmp" 130000 >/dev/null && mv "$flood.tmp" "$flood"
