@@ -162,7 +162,8 @@ export function sweepLone(nowMs: f64, budget: i32, all: bool): i32 {
     if ((all || nowMs >= due) && n < budget && emitGroup(e)) { n++; continue; }
     if (due < next) next = due;
   }
-  nextFoldDueMs = pendingGroups > 0 ? min(next, all ? nowMs : next) : Infinity;
+  // a group left pending for want of room keeps its (past) due time: the next call tries again
+  nextFoldDueMs = pendingGroups > 0 ? next : Infinity;
   return n;
 }
 
