@@ -18,7 +18,7 @@ import { defaults as gatewayDefaults } from '../gateway/config.js';
 import { Correlator } from '../gateway/correlate.js';
 import type { StoredEvent } from '../gateway/store.js';
 import { defaults as sensorDefaults, type SensorConfig } from '../sensor/config.js';
-import { createFlowEngine } from '../sensor/flow-engine.js';
+import { createFlowEngine, sensorCore } from '../sensor/flow-engine.js';
 import { newCounters } from '../sensor/metrics.js';
 import { Pipeline, replaySource } from '../sensor/pipeline.js';
 
@@ -81,7 +81,7 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
     },
   };
   const counters = newCounters();
-  const engine = await createFlowEngine(cfg.core);
+  const engine = await createFlowEngine(sensorCore(cfg));
   const pipeline = new Pipeline({ cfg, engine, model, delivery, counters, log: createLogger('silent') });
   const stats = { packets: 0, truncated: false, warnings: [] as string[] };
   await pipeline.run(replaySource(capture, 'fast', async (p, sink, o) => {

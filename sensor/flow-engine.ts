@@ -35,6 +35,13 @@ export const coreSettings = (core: SensorConfig['core']): CoreSettings => ({
   unansweredS: core.unansweredS, interimS: core.interimS, loneFlowsPerS: core.loneFlowsPerS,
 });
 
+/**
+ * The core settings a sensor runs with: per-flow events (`detect.publish: flows`, diagnostics) are one event per
+ * alerting flow, so nothing is folded then.
+ */
+export const sensorCore = (cfg: SensorConfig): SensorConfig['core'] =>
+  (cfg.detect.publish === 'flows' ? { ...cfg.core, loneFlowsPerS: 0 } : cfg.core);
+
 export async function createFlowEngine(core: SensorConfig['core'], _counters?: SensorCounters, wasmPath?: string): Promise<FlowEngine> {
   const fc = await FlowCore.load({
     maxFlows: core.maxFlows,

@@ -9,6 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FlowCore, type FlowBatch } from '../core/host.ts';
 import { KEY_ROW_BYTES, KeyRows } from '../sensor/key-rows.ts';
+import { defaults } from '../sensor/config.ts';
+import { coreSettings, sensorCore } from '../sensor/flow-engine.ts';
 import { ethernet, ipv4, tcp, udp } from './helpers/frames.ts';
 
 interface Rec { src: string; dst: string; dport: number; reason: string; folded: number; mixed: boolean; lastMs: number; digest: string }
@@ -116,6 +118,15 @@ test('a record of one packet that was answered is never folded', async () => {
   const { recs } = await run(4, pkts);
   assert.is(recs.length, 200);
   assert.ok(recs.every((r) => r.folded === 0));
+});
+
+test('a sensor folds by default (32 a second); not when it publishes every alerting flow, nor for flow export', async () => {
+  const cfg = structuredClone(defaults);
+  assert.is(sensorCore(cfg).loneFlowsPerS, 32);
+  assert.is(coreSettings(sensorCore(cfg)).loneFlowsPerS, 32);
+  cfg.detect.publish = 'flows';
+  assert.is(sensorCore(cfg).loneFlowsPerS, 0);
+  assert.is(defaults.core.loneFlowsPerS, 32, 'the defaults themselves are not changed');
 });
 
 test.run();

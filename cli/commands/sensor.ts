@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   const counters = newCounters();
 
   // Heavy modules only now: `--help` and config errors stay instant.
-  const [{ loadModel, defaultModelPath }, { createFlowEngine }, { readCapture }] = await Promise.all([
+  const [{ loadModel, defaultModelPath }, { createFlowEngine, sensorCore }, { readCapture }] = await Promise.all([
     import('../../inference/model.js'),
     import('../../sensor/flow-engine.js'),
     import('../../core/capture/reader.js'),
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const restored = ota?.restoredModel;
   const bootstrap = restored ? undefined : await loadModel(cfg.detect.model ?? defaultModelPath());
   const model = restored ?? bootstrap!;
-  const engine = await createFlowEngine(cfg.core, counters);
+  const engine = await createFlowEngine(sensorCore(cfg), counters);
 
   let pipeline: Pipeline | undefined;
   let metrics: SensorMetrics | undefined;
