@@ -59,7 +59,8 @@ export async function run(argv: string[]): Promise<number> {
       counters: () => {
         const c = engine.counters();
         return {
-          packets: c.packets, bytes: c.bytes, flows: counters.flows, flows_active: c.activeFlows,
+          // flows: every flow scored, on its own record or folded into a flood's (flows_folded of them)
+          packets: c.packets, bytes: c.bytes, flows: counters.flows + counters.foldedFlows, flows_folded: counters.foldedFlows, flows_active: c.activeFlows,
           kernel_drops: counters.kernelDrops, if_drops: counters.ifDrops, capture_restarts: counters.captureRestarts,
           decoder_events: Object.fromEntries(Object.entries(c.events).filter(([, n]) => n > 0)),
           ...(pipeline ? { episodes: { ...pipeline.tracker.counters, open: pipeline.tracker.openEpisodes().length } } : {}),
