@@ -32,6 +32,8 @@ const packets = Number(process.argv[2] ?? 1_000_000);
 const perFlow = Number(process.argv[3] ?? 10);
 const repeats = Number(process.argv[4] ?? 3);
 const root = new URL('..', import.meta.url).pathname;
+// the built CLI when there is one (what a sensor runs), else the sources through tsx
+const cli = existsSync(join(root, 'dist/cli/main.js')) ? [join(root, 'dist/cli/main.js')] : ['--import', 'tsx', 'cli/main.ts'];
 const dir = mkdtempSync(join(tmpdir(), 'nssen-bench-'));
 
 /**
@@ -75,7 +77,7 @@ function writePcap(path: string, floodEvery = 0): { flows: number; packets: numb
 async function runOnce(pcap: string, broker: Mosquitto, modelArgs: string[], id: string) {
   const sub = new EventSubscriber();
   await sub.connect(broker.url, `nssen-bench-${id}`, 5);
-  const p = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sensor', '--pcap', pcap, '--broker', broker.url, '--id', id,
+  const p = spawn(process.execPath, [...cli, 'sensor', '--pcap', pcap, '--broker', broker.url, '--id', id,
     '--db', join(dir, `${id}.db`), '--shutdown-timeout-ms', '120000', '--detect-batch-rows', '1024', ...modelArgs], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr!.on('data', (d) => { err += d; });
@@ -108,7 +110,7 @@ try {
   const flood = writePcap(floodPath, 10);
   const shipped = join(root, 'models/netsensor-detect.onnx');
   const model = existsSync(shipped) ? shipped : writeUntrainedModel(join(dir, 'untrained.onnx'));
-  console.log(`capture: ${packets} packets, ${flows} flows (${perFlow} packets each, UDP); model: ${model === shipped ? 'shipped' : 'untrained (same graph)'}`);
+  console.log(`capture: ${packets} packets, ${flows} flows (${perFlow} packets each, UDP); model: ${model === shipped ? 'shipped' : 'untrained (same graph)'}; sensor: ${cli.length === 1 ? 'dist build' : 'sources via tsx'}`);
   await broker.start();
   await median('no events', ['--model', model, '--class-threshold', '1', '--anomaly-threshold', '1e9'], 'bench-none');
   await median('no events, no site baseline', ['--model', model, '--class-threshold', '1', '--anomaly-threshold', '1e9', '--baseline-learn-s', '0'], 'bench-nobase');
