@@ -19,7 +19,7 @@ import { Correlator } from '../gateway/correlate.js';
 import type { StoredEvent } from '../gateway/store.js';
 import { defaults as sensorDefaults, type SensorConfig } from '../sensor/config.js';
 import { createFlowEngine, sensorCore } from '../sensor/flow-engine.js';
-import { newCounters } from '../sensor/metrics.js';
+import { flowsScored, newCounters } from '../sensor/metrics.js';
 import { Pipeline, replaySource } from '../sensor/pipeline.js';
 
 export interface AlertMessage {
@@ -86,7 +86,7 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
   const stats = { packets: 0, truncated: false, warnings: [] as string[] };
   await pipeline.run(replaySource(capture, 'fast', async (p, sink, o) => {
     const s = await readCapture(p, sink, opts.onChunk ? {
-      ...o, afterChunk: async () => { await o.afterChunk(); opts.onChunk!(counters.packets, counters.flows + counters.foldedFlows); },
+      ...o, afterChunk: async () => { await o.afterChunk(); opts.onChunk!(counters.packets, flowsScored(counters)); },
     } : o);
     stats.packets = s.packets;
     stats.truncated = s.truncated;
@@ -94,6 +94,6 @@ export async function replayAlerts(capture: string, model: DetectionModel, opts:
     return s;
   }, pipeline), 'replay');
   publisher.flush(); // the trailing updates a live gateway would send once their interval passed
-  return { messages, alerts: [...latest.values()], events, flows: counters.flows + counters.foldedFlows, packets: stats.packets, tracker: pipeline.tracker.counters,
+  return { messages, alerts: [...latest.values()], events, flows: flowsScored(counters), packets: stats.packets, tracker: pipeline.tracker.counters,
     truncated: stats.truncated, warnings: stats.warnings };
 }

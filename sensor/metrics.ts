@@ -31,6 +31,11 @@ export interface SensorCounters {
   decoderEvents: Record<string, number>;
 }
 
+/** Every flow the sensor scored: on a record of its own, or folded into a flood's record. */
+export function flowsScored(c: SensorCounters): number {
+  return c.flows + c.foldedFlows;
+}
+
 export function newCounters(): SensorCounters {
   return {
     packets: 0, bytes: 0, kernelDrops: 0, ifDrops: 0, captureRestarts: 0, flows: 0, interimFlows: 0, foldedFlows: 0,

@@ -23,7 +23,7 @@ import { EV_FLOW_LONE_FOLDED } from '../generated/events';
 import { KeyRecord, KEY_RECORD_BYTES, KEY_FLAG_MIXED_SOURCES } from '../generated/abi';
 
 /** A folded group is emitted at most this long after its first flow (capture time). */
-export const FOLD_MS: f64 = 100;
+const FOLD_MS: f64 = 100;
 const BUCKETS: i32 = 512;
 /** KeyRecord.folded is a u16: a group holds at most this many flows (its row + 65,535 folded). */
 const MAX_FOLDED: u32 = 0x10000;
@@ -140,8 +140,8 @@ export function foldLone(f: Flow, slot: i32, reason: u8, failed: bool, nowMs: f6
   } else {
     store<u32>(e + E_PENDING, pending + 1);
     if (!addrEq(e + E_SRC, p)) store<u8>(e + E_MIXED, 1);
-    // due, or full: out now if there is room (otherwise the sweep takes it; a full group stops folding meanwhile)
     countEvent(EV_FLOW_LONE_FOLDED); // a flow without a row of its own
+    // due, or full: out now if there is room (otherwise the sweep takes it; a full group stops folding meanwhile)
     if ((pending + 1 >= MAX_FOLDED || nowMs - load<f64>(e + E_GROUP) >= FOLD_MS) && outFreeRows() >= EMIT_HEADROOM) emitGroup(e);
   }
   return true;
@@ -166,6 +166,3 @@ export function sweepLone(nowMs: f64, budget: i32, all: bool): i32 {
   nextFoldDueMs = pendingGroups > 0 ? next : Infinity;
   return n;
 }
-
-/** Groups not yet emitted (flush() runs until there are none). */
-export function lonePending(): i32 { return pendingGroups; }

@@ -13,7 +13,7 @@ import { isNetsensorError } from '../../common/errors.js';
 import { createLogger } from '../../common/log.js';
 import { configHelp, loadConfig } from '../../sensor/config.js';
 import { Delivery } from '../../sensor/delivery.js';
-import { newCounters, SensorMetrics } from '../../sensor/metrics.js';
+import { flowsScored, newCounters, SensorMetrics } from '../../sensor/metrics.js';
 import { liveSource, Pipeline, replaySource, type CaptureSource } from '../../sensor/pipeline.js';
 
 export const summary = 'run a sensor: live or replayed capture → detection → outbox → MQTT';
@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
         const c = engine.counters();
         return {
           // flows: every flow scored, on its own record or folded into a flood's (flows_folded of them)
-          packets: c.packets, bytes: c.bytes, flows: counters.flows + counters.foldedFlows, flows_folded: counters.foldedFlows, flows_active: c.activeFlows,
+          packets: c.packets, bytes: c.bytes, flows: flowsScored(counters), flows_folded: counters.foldedFlows, flows_active: c.activeFlows,
           kernel_drops: counters.kernelDrops, if_drops: counters.ifDrops, capture_restarts: counters.captureRestarts,
           decoder_events: Object.fromEntries(Object.entries(c.events).filter(([, n]) => n > 0)),
           ...(pipeline ? { episodes: { ...pipeline.tracker.counters, open: pipeline.tracker.openEpisodes().length } } : {}),
@@ -181,7 +181,7 @@ export async function run(argv: string[]): Promise<number> {
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   log.info({
     // flows: every flow scored, directly or folded into a flood's record (folded_flows of them)
-    packets: c.packets, flows: counters.flows + counters.foldedFlows, folded_flows: counters.foldedFlows, records: counters.flows, events: counters.events, seconds: elapsed,
+    packets: c.packets, flows: flowsScored(counters), folded_flows: counters.foldedFlows, records: counters.flows, events: counters.events, seconds: elapsed,
     packets_per_s: Math.round(c.packets / Math.max(elapsed, 1e-3)),
     cpu_seconds: Math.round(cpuSeconds * 1000) / 1000,
     packets_per_cpu_s: Math.round(c.packets / Math.max(cpuSeconds, 1e-3)),
