@@ -225,7 +225,23 @@ export class EpisodeTracker {
   }
 
   private passes(tr: Track): boolean {
-    return tr.evidence >= tr.threshold && supported(tr);
+    return tr.evidence >= tr.threshold && supported(tr) && !this.partOfScan(tr);
+  }
+
+  /**
+   * A flood from one source aims at a service; a scan's probes (a connect scan's SYN, RST pairs, a UDP scan's lone
+   * datagrams) look like a flood's flows one by one, and the model reads some of them as `dos`. So a source's `dos`
+   * track does not open while the same source's `scan` track counts at least as many flows and already names every
+   * victim of the flood: that is one activity, and its alert is the scan's. A flood beside the scan (more flows read
+   * as a flood than as a scan, or a victim the scan never touched) opens as before. Evidence keeps accumulating; the
+   * flows stay local observations.
+   */
+  private partOfScan(tr: Track): boolean {
+    if (tr.family !== 'dos' || tr.role !== 'src') return false;
+    const scan = this.tracks.get('scan', 'src', tr.actor);
+    if (!scan || scan.flows < tr.flows) return false;
+    for (const victim of tr.peers) if (!scan.peers.has(victim)) return false;
+    return true;
   }
 
   private publish(tr: Track, state: EpisodeState, t: number): EpisodeChange {

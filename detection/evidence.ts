@@ -5,7 +5,7 @@
  */
 import type { FlowKey } from '../protocol/event.js';
 import { ANOMALY_WEIGHT, policyOf, type Role } from './families.js';
-import { ruleEvidence } from './rules.js';
+import { isIcmpError, ruleEvidence } from './rules.js';
 
 /** What the tracker needs of one scored flow (`row` is the feature row in schema order). */
 export interface FlowVerdict {
@@ -89,8 +89,9 @@ export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (fa
     }
     if (policy.strength) weight *= policy.strength(v.row);
     const f = v.flow;
+    const reaction = isIcmpError(f.proto, f.dst_port); // rules.ts: an ICMP error speaks of its receiver, not its sender
     for (const role of policy.roles) {
-      if (role === 'src') out.push(family, role, f.src_ip, f.dst_ip, f.dst_port, weight);
+      if (role === 'src') { if (!reaction) out.push(family, role, f.src_ip, f.dst_ip, f.dst_port, weight); }
       else out.push(family, role, f.dst_ip, f.src_ip, f.dst_port, weight);
     }
   }

@@ -42,6 +42,14 @@
  *   minimum. Evidence goes to the client as `dns_tunnel`, at least the threshold in force: a match opens an episode
  *   on its own, at the flow's first record that shows it (the early one at 128 packets, or the interim one every
  *   `core.interimS`).
+ *
+ * ICMP errors are reactions: a destination unreachable, time exceeded, parameter problem, source quench or redirect
+ *   (ICMPv6: unreachable, packet too big, time exceeded, parameter problem) is sent because of a packet its receiver
+ *   sent (RFC 1122 3.2.2, RFC 4443 2.4). A host answering a UDP or IP-protocol scan with hundreds of port or protocol
+ *   unreachables a second is the scan's victim, not a flooder: such a flow is never evidence against its sender
+ *   (evidence.ts drops its `src` items, whatever the model makes of it). Evidence about its receiver stays: errors
+ *   that reach a host from many sources are backscatter of traffic sent in its name. Left out with it: a flood of
+ *   forged errors from a single source (BlackNurse) no longer raises `dos` on that source.
  */
 import { featureIndex } from '../core/schema.js';
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
@@ -75,6 +83,14 @@ export const ECHO_TUNNEL = {
 export const NULL_TUNNEL = { qtype: 10, minQueries: 4 } as const;
 const QTYPE = featureIndex('dns_qtype');
 const QUERIES = featureIndex('dns_queries');
+
+/** ICMP error types (see the header), by protocol: the key's `dst_port` is type × 256 + code (docs/flows.md). */
+const ICMP_ERRORS: Readonly<Record<number, ReadonlySet<number>>> = { 1: new Set([3, 4, 5, 11, 12]), 58: new Set([1, 2, 3, 4]) };
+
+/** Whether a flow is an ICMP/ICMPv6 error stream: a reaction to its receiver's traffic, never its sender's act. */
+export function isIcmpError(proto: number, dstPort: number): boolean {
+  return ICMP_ERRORS[proto]?.has(dstPort >> 8) ?? false;
+}
 
 /** The echo pairs' key (docs/flows.md): `dst_port` is the request type × 256. */
 const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };

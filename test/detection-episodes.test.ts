@@ -189,6 +189,49 @@ test('a port scan opens after enough distinct targets; updates at most once per 
   assert.is(tr.size, 0);
 });
 
+test('a connect scan whose probes the model partly reads as a flood is one scan alert: dos from its source does not open while its scan counts more flows on the same victims; a flood beside a scan still opens', () => {
+  // nmap -sT against one host: 3 of 4 probes read as scan, 1 of 4 as dos, over 1,000 ports
+  const tr = new EpisodeTracker({ newId: ids });
+  const out: EpisodeChange[] = [];
+  for (let p = 1; p <= 1000; p++) out.push(...tr.observe(verdict({ t: T0 + p * 20, dport: p, cls: p % 4 === 0 ? 'dos' : 'scan' })));
+  out.push(...tr.closeAll());
+  assert.equal(states(out).filter((x) => x.startsWith('open')), ['open:scan:src']);
+  // the same scanner also floods another host (port 80; fewer flows than its scan): a victim the scan never touched, its own alert
+  const tr2 = new EpisodeTracker({ newId: ids });
+  const out2: EpisodeChange[] = [];
+  for (let p = 1; p <= 200; p++) out2.push(...tr2.observe(verdict({ t: T0 + p * 20, dport: p, cls: 'scan' })));
+  for (let i = 0; i < 100; i++) out2.push(...tr2.observe(verdict({ t: T0 + 4000 + i, dst: '10.0.0.99', dport: 80, cls: 'dos' })));
+  assert.equal(states(out2).filter((x) => x.startsWith('open')), ['open:scan:src', 'open:dos:src']);
+  // and a flood of the scanned host itself opens once flows read as a flood outnumber the scan's
+  const tr3 = new EpisodeTracker({ newId: ids });
+  const out3: EpisodeChange[] = [];
+  for (let p = 1; p <= 50; p++) out3.push(...tr3.observe(verdict({ t: T0 + p * 20, dport: p, cls: 'scan' })));
+  let dosOpenedAt = -1;
+  for (let i = 0; i < 200; i++) {
+    const cs = tr3.observe(verdict({ t: T0 + 2000 + i, dport: 80, cls: 'dos' }));
+    const opened = cs.find((c) => c.state === 'open' && c.track.family === 'dos');
+    if (opened && dosOpenedAt < 0) dosOpenedAt = opened.track.flows;
+    out3.push(...cs);
+  }
+  assert.is(dosOpenedAt, 51, 'opens at the first flood flow past the scan\'s 50');
+});
+
+test('ICMP errors are reactions: a scanned host\'s port unreachables (one flow, read as a flood) are no evidence against it; many sources\' errors to one host still count for that host', () => {
+  const tr = new EpisodeTracker({ newId: ids });
+  const out: EpisodeChange[] = [];
+  // the victim 10.0.0.10 answers a UDP scan: one ICMP flow of 1,000 port unreachables (3/3 → key 771), read as dos
+  out.push(...tr.observe(verdict({ src: '10.0.0.10', dst: '10.0.0.66', proto: 1, dport: 3 * 256 + 3, t: T0 + 2000, packets: 1000, cls: 'dos' })));
+  // the same shape from an echo flow (8 → key 2048) is the sender's own act and opens
+  out.push(...tr.observe(verdict({ src: '10.0.0.12', dst: '10.0.0.66', proto: 1, dport: 8 * 256, t: T0 + 2001, packets: 1000, cls: 'dos' })));
+  // ICMPv6 time exceeded (3/0) and packet too big (2/0) from one router: nothing against the router
+  for (let i = 0; i < 30; i++) out.push(...tr.observe(verdict({ src: 'fe80::1', dst: `2001:db8::${i + 1}`, proto: 58, dport: (2 + (i & 1)) * 256, t: T0 + 3000 + i, cls: 'anomaly' })));
+  // errors from 30 routers to one host (backscatter of traffic sent in its name): its dst-role dos evidence counts
+  for (let i = 0; i < 30; i++) out.push(...tr.observe(verdict({ src: `192.0.2.${i + 1}`, dst: '10.0.0.77', proto: 1, dport: 11 * 256, t: T0 + 4000 + i, cls: 'dos' })));
+  out.push(...tr.closeAll());
+  const opened = out.filter((c) => c.state === 'open').map((c) => `${c.track.family}:${c.track.role}:${c.track.actor}`);
+  assert.equal(opened.sort(), ['dos:dst:10.0.0.77', 'dos:src:10.0.0.12']);
+});
+
 test('an episode update that came too soon is not lost: expire() sends it once its interval passed', () => {
   const tr = new EpisodeTracker({ newId: ids });
   for (let p = 1; p <= 10; p++) tr.observe(verdict({ t: T0 + p, dport: p, cls: 'scan' }));
