@@ -66,6 +66,12 @@ function randomLabel(len: number): string {
   return s;
 }
 
+function hexLabel(len: number): string {
+  let s = '';
+  for (let i = 0; i < len; i++) s += '0123456789abcdef'[rng.int(16)];
+  return s;
+}
+
 /** Without an agent every request opens its own connection (Node's global agent would keep one alive). */
 function httpGet(host: string, port: number, https: boolean, path: string, agent?: HttpAgent, body?: Buffer): Promise<number> {
   return new Promise((resolve) => {
@@ -104,7 +110,10 @@ const kinds: Record<string, () => Promise<void>> = {
     const domain = str('domain', 't.lab-tunnel.example');
     const labelLen = num('labelLen', 50), labels = num('labels', 2);
     const qtype = num('qtype', 16);
-    await dnsLookups(() => `${Array.from({ length: labels }, () => randomLabel(Math.max(8, labelLen - rng.int(8)))).join('.')}.${domain}`, () => qtype);
+    // dnscat2's shape (`hex`): hex labels, query types rotated (`qtypes`); otherwise base32 and one type
+    const qtypes = Array.isArray(p.qtypes) ? (p.qtypes as number[]) : [qtype];
+    const label = bool('hex', false) ? hexLabel : randomLabel;
+    await dnsLookups(() => `${Array.from({ length: labels }, () => label(Math.max(8, labelLen - rng.int(8)))).join('.')}.${domain}`, () => qtypes[rng.int(qtypes.length)]!);
   },
   async browse() {
     const host = str('host', '10.232.1.10'), https = bool('https', false), port = num('port', https ? 443 : 80);

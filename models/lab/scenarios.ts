@@ -357,6 +357,25 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     return { cls: 'c2', attackers: [HOSTS.atk!.ip], actors, params };
   } },
   ...NEW_SCENARIOS,
+  dnsslow: { runs: 6, build: (rng, f) => {
+    // dnscat2's shape: one query per socket about once a second, hex labels (session id, sequence, data) under the
+    // tunnel's domain, MX / CNAME / TXT rotated; a few dozen queries, each flow a single query.
+    const params = { seed: rng.int(1e9), hex: true, qtypes: [15, 5, 16], count: 15 + rng.int(21), gapMs: 400 + rng.int(900), jitter: 0.3, labelLen: 26 + rng.int(37), labels: 1 + rng.int(2), perQuerySocket: true, domain: pick(rng, ['t.lab-tunnel.example', 'x.cdn-sync.example', 'a.b']) };
+    const actors = [client('dnstunnel', 'atk', params, 45_000)];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'dns_tunnel', attackers: [HOSTS.atk!.ip], actors, params };
+  } },
+  sshguess: { runs: 6, build: (rng, f) => {
+    // Slow password guessing, one connection per guess (1–3 prompts each), a pause between: what a careful guesser
+    // or a bot that rotates targets does, unlike hydra's parallel sessions.
+    const n = 8 + rng.int(7), prompts = 1 + rng.int(3);
+    const guess = `SSH_ASKPASS_REQUIRE=force SSH_ASKPASS='${f.askpassWrong}' DISPLAY=:0 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=${prompts} ${pick(rng, ['root', 'admin', 'pi', 'ubuntu'])}@${srv} true < /dev/null`;
+    const steps: string[] = [];
+    for (let i = 0; i < n; i++) steps.push(guess, `sleep ${(0.5 + 2.5 * rng.next()).toFixed(1)}`);
+    const actors: Actor[] = [{ host: 'atk', cmd: 'sh', args: ['-c', steps.join('; ')], timeoutMs: 60_000 }];
+    if (rng.next() < 0.6) actors.push(...benignMix(rng, f, 'light'));
+    return { cls: 'bruteforce', attackers: [HOSTS.atk!.ip], actors, params: { guesses: n, prompts } };
+  } },
 };
 
 /** All runs of the lab, in a fixed order; `split` is assigned per run (never per flow). */
