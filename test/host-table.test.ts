@@ -90,4 +90,32 @@ test('default host table: twice the flow table, at least 65,536, at most 2^22', 
   assert.is(hostsFor(4_000_000), 1 << 22);
 });
 
+
+test('host windows over 30 minutes of capture (counts kept as f32, re-landmarked every 60 s): a busy sender\'s damped counts stay exact to bfloat16, and old activity decays to nothing', async () => {
+  const { core: c, rows } = await coreWithRows(4096, 64);
+  // 10.0.0.1 opens one UDP flow a second to a new port of 10.9.0.1 for 30 minutes, 5 packets each, 100 ms apart;
+  // a 10,000-packet burst in its first minute makes every window's counts large before the quiet stretch
+  let ts = T0;
+  for (let i = 0; i < 10_000; i++) send(c, ts + i * 0.001, udpFrame('10.0.0.1', '10.9.0.2', 50000, 9));
+  for (let s = 0; s < 1800; s++) {
+    ts = T0 + 20_000 + s * 1000;
+    for (let p = 0; p < 5; p++) send(c, ts + p * 100, udpFrame('10.0.0.1', '10.9.0.1', 40000 + (s % 20000), 1000 + s));
+  }
+  c.flush();
+  const last = rows.filter((r) => r.f('dst_port') === 1000 + 1799)[0]!;
+  assert.ok(last, 'the last flow has a row');
+  // damped flows started with half-life h, one a second for 1800 s, as of the last flow's last packet (0.4 s after
+  // its start): Σ_k 2^(−(k + 0.4)/h); packets: five a second, the burst long gone
+  const flows = (h: number) => { let x = 0; for (let k = 0; k < 1800; k++) x += 2 ** (-(k + 0.4) / h); return x; };
+  const packets = (h: number) => { let x = 0; for (let k = 0; k < 1800; k++) for (let p = 0; p < 5; p++) x += 2 ** (-(k + 0.4 - p * 0.1) / h); return x; };
+  const near = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= want * 2 ** -7 + 1e-6, `${what}: ${got}, want ${want}`);
+  for (const [w, h] of [['1s', 1], ['10s', 10], ['100s', 100]] as const) {
+    near(last.f(`src_host_w${w}_flows`), flows(h), `w${w} flows`);
+    near(last.f(`src_host_w${w}_dst_ports`), flows(h), `w${w} distinct ports`);
+    near(last.f(`src_host_w${w}_packets`), packets(h), `w${w} packets`);
+    near(last.f(`dst_host_w${w}_flows`), flows(h), `w${w} flows received`);
+  }
+  assert.ok(last.f('src_host_w100s_stddev_ps') < 1e-3, 'constant-size packets: no spread (rounding noise only)');
+});
+
 test.run();

@@ -18,7 +18,7 @@
 import * as S from '../generated/schema';
 import { Flow } from '../flow/flow';
 import {
-  hostField, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS,
+  hostStored, hostReadFactors, readFactor, HW_SENT_PACKETS, HW_SENT_LS, HW_SENT_SS, HW_FLOWS, HW_DST_HOSTS,
   HW_DST_PORTS, HW_FAILED, HW_RECV_PACKETS, HW_RECV_FLOWS, HW_SRC_HOSTS,
 } from './hosts';
 
@@ -99,21 +99,20 @@ export function takeHostSnapshot(slot: i32, f: Flow, nowMs: f64): void {
   hostReadFactors(nowMs);
   for (let w = 0; w < S.NUM_HOST_WINDOWS; w++) {
     const k = readFactor(w);
-    const o = <usize>w << 3;
     let packets: f64 = 0, mean: f64 = 0, std: f64 = 0, flows: f64 = 0, hosts: f64 = 0, ports: f64 = 0, failed: f64 = 0;
     if (src >= 0) {
-      const weight = load<f64>(hostField(src, HW_SENT_PACKETS) + o);
+      const weight = hostStored(src, HW_SENT_PACKETS, w);
       packets = weight * k;
       if (weight > 1e-12) {
         // the decay factor cancels in the ratios: mean = LS/W, variance = SS/W - mean²
-        mean = load<f64>(hostField(src, HW_SENT_LS) + o) / weight;
-        const variance = load<f64>(hostField(src, HW_SENT_SS) + o) / weight - mean * mean;
+        mean = hostStored(src, HW_SENT_LS, w) / weight;
+        const variance = hostStored(src, HW_SENT_SS, w) / weight - mean * mean;
         std = variance > 0 ? Math.sqrt(variance) : 0;
       }
-      flows = load<f64>(hostField(src, HW_FLOWS) + o) * k;
-      hosts = load<f64>(hostField(src, HW_DST_HOSTS) + o) * k;
-      ports = load<f64>(hostField(src, HW_DST_PORTS) + o) * k;
-      failed = load<f64>(hostField(src, HW_FAILED) + o) * k;
+      flows = hostStored(src, HW_FLOWS, w) * k;
+      hosts = hostStored(src, HW_DST_HOSTS, w) * k;
+      ports = hostStored(src, HW_DST_PORTS, w) * k;
+      failed = hostStored(src, HW_FAILED, w) * k;
     }
     put16(slot, w, J_SRC_PACKETS, packets);
     put16(slot, w, J_SRC_MEAN_PS, mean);
@@ -122,9 +121,9 @@ export function takeHostSnapshot(slot: i32, f: Flow, nowMs: f64): void {
     put16(slot, w, J_SRC_DST_HOSTS, hosts);
     put16(slot, w, J_SRC_DST_PORTS, ports);
     put16(slot, w, J_SRC_FAILED, failed);
-    put16(slot, w, J_DST_PACKETS, dst >= 0 ? load<f64>(hostField(dst, HW_RECV_PACKETS) + o) * k : 0);
-    put16(slot, w, J_DST_FLOWS, dst >= 0 ? load<f64>(hostField(dst, HW_RECV_FLOWS) + o) * k : 0);
-    put16(slot, w, J_DST_SRC_HOSTS, dst >= 0 ? load<f64>(hostField(dst, HW_SRC_HOSTS) + o) * k : 0);
+    put16(slot, w, J_DST_PACKETS, dst >= 0 ? hostStored(dst, HW_RECV_PACKETS, w) * k : 0);
+    put16(slot, w, J_DST_FLOWS, dst >= 0 ? hostStored(dst, HW_RECV_FLOWS, w) * k : 0);
+    put16(slot, w, J_DST_SRC_HOSTS, dst >= 0 ? hostStored(dst, HW_SRC_HOSTS, w) * k : 0);
   }
 }
 

@@ -19,12 +19,13 @@ import {
   NUM_HOST_WINDOWS, HOST_WINDOW_0_HALF_LIFE_S, HOST_WINDOW_1_HALF_LIFE_S, HOST_WINDOW_2_HALF_LIFE_S,
 } from '../generated/schema';
 
-// Damped quantities (f64 each, one per window). The first HW_HOT_FIELDS change with every packet; the others only
-// when a flow starts or ends.
-export const HW_RECV_PACKETS: i32 = 0; // packets received (first: on the header's line, see below)
-export const HW_SENT_PACKETS: i32 = 1; // weight of sent packets (damped count)
-export const HW_SENT_LS: i32 = 2; // linear sum of sent packet sizes
-export const HW_SENT_SS: i32 = 3; // squared sum of sent packet sizes
+// Damped quantities, one value per window. The sent-size sums and the sent-packet weight are f64 (the variance is
+// SS/W − (LS/W)², a difference of near-equal terms that f32 would ruin for a host of constant-size packets); every
+// other quantity is a count, kept as f32 (its features are stored as bfloat16 in the end: 8 significant bits).
+export const HW_RECV_PACKETS: i32 = 0; // packets received
+export const HW_SENT_PACKETS: i32 = 1; // weight of sent packets (damped count), f64
+export const HW_SENT_LS: i32 = 2; // linear sum of sent packet sizes, f64
+export const HW_SENT_SS: i32 = 3; // squared sum of sent packet sizes, f64
 export const HW_FLOWS: i32 = 4; // flows started
 export const HW_DST_HOSTS: i32 = 5; // first contacts to a destination host
 export const HW_DST_PORTS: i32 = 6; // first contacts to a (destination host, port, protocol)
@@ -32,37 +33,49 @@ export const HW_FAILED: i32 = 7; // started flows that ended unanswered or reset
 export const HW_RECV_FLOWS: i32 = 8; // flows towards this host
 export const HW_SRC_HOSTS: i32 = 9; // first contacts from a source host
 export const HW_FIELDS: i32 = 10;
-const HW_HOT_FIELDS: i32 = 4;
-
-/** A field's values, one f64 per window, side by side. */
-const FIELD_BYTES: usize = <usize>NUM_HOST_WINDOWS * 8;
 
 @unmanaged
 export class Host {
   addrA: u64; addrB: u64;
-  hash: u32;
   /** live flows naming this host (0: idle, on the idle list) */
   refs: u32;
   /** idle-list links (host slots, -1 none) */
   idlePrev: i32; idleNext: i32;
 }
 /*
- * Memory layout, chosen for cache lines (with 50k+ hosts nearly every per-packet host access is a miss): a
- * host is split in two records. The hot record — the Host header, then the per-packet fields — is 128 bytes,
- * 64-byte aligned: a packet touches both lines of its sender's record and only the first (header and received
- * packets) of its receiver's. The cold record holds the fields that only
- * change when flows start or end, and is read when a row is written.
+ * Memory layout: one 192-byte record per host, three cache lines, 64-byte aligned (with 50k+ hosts nearly every
+ * per-packet host access is a miss, so what a packet touches is kept to few lines):
+ *   line 0: the header (28 B), flows started (f32 ×3), sent-packet weight (f64 ×3)
+ *   line 1: sent sizes' linear and squared sums (f64 ×3 each), packets received (f32 ×3)
+ *   line 2: the other counts (f32 ×3 each): first contacts to hosts and ports, failed flows, flows received,
+ *           first contacts from hosts — they change only when flows start or end.
+ * A packet touches lines 0 and 1 of its sender and line 1 of its receiver; a host-window snapshot reads all three.
+ * (Was 272 B in two records, every value f64: 80 B less per host, and a snapshot reads three lines instead of five.)
  */
-const HOST_VALUES_OFFSET: usize = (offsetof<Host>() + 7) & ~7;
-const HOT_BYTES: usize = (HOST_VALUES_OFFSET + <usize>HW_HOT_FIELDS * FIELD_BYTES + 63) & ~63;
-const COLD_BYTES: usize = <usize>(HW_FIELDS - HW_HOT_FIELDS) * FIELD_BYTES;
+export const HOST_SLOT_BYTES: usize = 192;
+const W4: usize = <usize>NUM_HOST_WINDOWS * 4;
+const W8: usize = <usize>NUM_HOST_WINDOWS * 8;
+const OFF_FLOWS: usize = offsetof<Host>();
+const OFF_SENT_PACKETS: usize = OFF_FLOWS + W4;
+const OFF_SENT_LS: usize = 64;
+const OFF_SENT_SS: usize = OFF_SENT_LS + W8;
+const OFF_RECV_PACKETS: usize = OFF_SENT_SS + W8;
+const OFF_COLD: usize = 128; // HW_DST_HOSTS … HW_SRC_HOSTS, W4 apart
+const OFF_VALUES: usize = OFF_FLOWS;
 // @ts-ignore: compile-time
-if (HOT_BYTES != 128 || HOST_VALUES_OFFSET + FIELD_BYTES > 64) ERROR('host hot record off its two cache lines');
-/** Bytes of state per host slot (both records). */
-export const HOST_SLOT_BYTES: usize = HOT_BYTES + COLD_BYTES;
+if (NUM_HOST_WINDOWS != 3 || offsetof<Host>() != 28 || OFF_SENT_PACKETS != 40 || OFF_SENT_PACKETS + W8 != 64 ||
+  OFF_RECV_PACKETS + W4 > 128 || OFF_COLD + 5 * W4 > HOST_SLOT_BYTES) ERROR('host record off its three cache lines');
 
-let slots: usize = 0; // hot records
-let cold: usize = 0; // cold records
+// @ts-ignore: decorator
+@inline function isWide(k: i32): bool { return k == HW_SENT_PACKETS || k == HW_SENT_LS || k == HW_SENT_SS; }
+
+// @ts-ignore: decorator
+@inline function fieldOffset(k: i32): usize {
+  return k == HW_FLOWS ? OFF_FLOWS : k == HW_SENT_PACKETS ? OFF_SENT_PACKETS : k == HW_SENT_LS ? OFF_SENT_LS
+    : k == HW_SENT_SS ? OFF_SENT_SS : k == HW_RECV_PACKETS ? OFF_RECV_PACKETS : OFF_COLD + <usize>(k - HW_DST_HOSTS) * W4;
+}
+
+let slots: usize = 0;
 let index: usize = 0;
 let indexMask: u32 = 0;
 let capacity: i32 = 0;
@@ -77,11 +90,10 @@ export function hostTableBytes(maxHosts: i32): usize {
 
 export function hostsInit(maxHosts: i32): bool {
   const n = indexSlotsFor(maxHosts);
-  const hot = heap.alloc(<usize>maxHosts * HOT_BYTES + 64);
-  slots = (hot + 63) & ~(<usize>63);
-  cold = heap.alloc(<usize>maxHosts * COLD_BYTES);
+  const block = heap.alloc(<usize>maxHosts * HOST_SLOT_BYTES + 64);
+  slots = (block + 63) & ~(<usize>63);
   index = heap.alloc(<usize>n * 8);
-  if (hot == 0 || cold == 0 || index == 0) return false; // freshly grown memory is zero: no fill (pages stay untouched)
+  if (block == 0 || index == 0) return false; // freshly grown memory is zero: no fill (pages stay untouched)
   indexMask = n - 1;
   capacity = maxHosts;
   return true;
@@ -89,39 +101,33 @@ export function hostsInit(maxHosts: i32): bool {
 
 // @ts-ignore: decorator
 @inline export function hostAt(i: i32): Host {
-  return changetype<Host>(slots + <usize>i * HOT_BYTES);
+  return changetype<Host>(slots + <usize>i * HOST_SLOT_BYTES);
 }
 
-/** Address of field k's values of host i: NUM_HOST_WINDOWS f64, window w at + w * 8. */
+/** Stored (landmark-scaled) value of field k, window w, of host i. */
 // @ts-ignore: decorator
-@inline export function hostField(i: i32, k: i32): usize {
-  return k < HW_HOT_FIELDS
-    ? slots + <usize>i * HOT_BYTES + HOST_VALUES_OFFSET + <usize>k * FIELD_BYTES
-    : cold + <usize>i * COLD_BYTES + <usize>(k - HW_HOT_FIELDS) * FIELD_BYTES;
+@inline export function hostStored(i: i32, k: i32, w: i32): f64 {
+  const p = slots + <usize>i * HOST_SLOT_BYTES + fieldOffset(k);
+  return isWide(k) ? load<f64>(p + (<usize>w << 3)) : <f64>load<f32>(p + (<usize>w << 2));
 }
 
-/** Prefetch hint: loads the first line of host i's hot record (what a packet's receiver updates), if used. */
+/** Prefetch hint: loads line 1 of host i's record (what a packet's receiver updates), if used. */
 export function touchReceiver(i: i32): u64 {
   if (<u32>i >= <u32>used) return 0;
-  return load<u64>(slots + <usize>i * HOT_BYTES);
+  return load<u64>(slots + <usize>i * HOST_SLOT_BYTES + 64);
 }
 
-/** Prefetch hint (assembly/flow/prefetch.ts): loads both lines of host i's hot record, if i is a used slot. */
+/** Prefetch hint (assembly/flow/prefetch.ts): loads lines 0 and 1 of host i's record (a sender's), if used. */
 export function touchHost(i: i32): u64 {
   if (<u32>i >= <u32>used) return 0;
-  const p = slots + <usize>i * HOT_BYTES;
-  let acc: u64 = 0;
-  for (let o: usize = 0; o < HOT_BYTES; o += 64) acc += load<u64>(p + o);
-  return acc;
+  const p = slots + <usize>i * HOST_SLOT_BYTES;
+  return load<u64>(p) + load<u64>(p + 64);
 }
 
-/** Prefetch hint: also the cold record (read when a row is written, updated when flows start or end). */
+/** Prefetch hint: also line 2 (read by a snapshot, updated when flows start or end). */
 export function touchHostCold(i: i32): u64 {
   if (<u32>i >= <u32>used) return 0;
-  const p = cold + <usize>i * COLD_BYTES;
-  let acc: u64 = 0;
-  for (let o: usize = 0; o < COLD_BYTES; o += 64) acc += load<u64>(p + o);
-  return acc + load<u64>(p + COLD_BYTES - 8);
+  return load<u64>(slots + <usize>i * HOST_SLOT_BYTES + 128);
 }
 
 function idleUnlink(h: Host): void {
@@ -198,17 +204,14 @@ export function hostPin(addr: usize): i32 {
     }
     idleUnlink(hostAt(i));
     countEvent(EV_FLOW_HOST_EVICTED);
-    const old = hostAt(i);
-    indexDelete(index, indexMask, indexFind(index, indexMask, old.hash, i));
+    indexDelete(index, indexMask, indexFind(index, indexMask, <u32>addrHash(slots + <usize>i * HOST_SLOT_BYTES), i));
     liveHosts--;
   }
   const h = hostAt(i);
   const hash = <u32>addrHash(addr);
   addrCopy(changetype<usize>(h), addr);
-  h.hash = hash;
   h.refs = 1; // pinned by its creator, so not on the idle list
-  memory.fill(hostField(i, 0), 0, HOT_BYTES - HOST_VALUES_OFFSET);
-  memory.fill(hostField(i, HW_HOT_FIELDS), 0, COLD_BYTES);
+  memory.fill(changetype<usize>(h) + OFF_VALUES, 0, HOST_SLOT_BYTES - OFF_VALUES);
   indexInsert(index, indexMask, hash, i);
   liveHosts++;
   return i;
@@ -220,12 +223,14 @@ export function hostPin(addr: usize): i32 {
  * v · g(t) with g(t) = 2^((t − L)/h), and the damped value at time now is stored / g(now). g depends only on
  * time, not on the host: it is computed once per packet timestamp for every host updated or read. When now
  * has moved RENORM_AFTER_MS past L, every stored value is rescaled to a new landmark (one bounded pass over
- * the used host slots), which keeps the gains far from overflow (2^300 at most for the 1 s window).
+ * the used host slots), which keeps the gains far from overflow: 2^60 at most for the 1 s window, so an f32 count
+ * of up to 2^60 flows or packets still fits (f32 ends at 2^128). A rescaled value below 2^-100 is 0: it had
+ * decayed to nothing, and keeping it would make a denormal.
  */
 const gains: usize = memory.data(NUM_HOST_WINDOWS * 8);
 let gainsNow: f64 = NaN;
 let landmarkMs: f64 = NaN;
-const RENORM_AFTER_MS: f64 = 300_000;
+const RENORM_AFTER_MS: f64 = 60_000;
 
 /** 2^(dt/h_w) per window into `out`: one exp2 for the longest half-life; the shorter ones are integer
  *  powers of it when the half-life ratios are integers (1, 10, 100 s: two ×10 powers). */
@@ -253,11 +258,19 @@ const rescale: usize = memory.data(NUM_HOST_WINDOWS * 8);
 function renormalise(nowMs: f64): void {
   powers(rescale, landmarkMs - nowMs); // 2^(−(now − L)/h) < 1
   for (let i = 0; i < used; i++) {
+    const h = slots + <usize>i * HOST_SLOT_BYTES;
     for (let k = 0; k < HW_FIELDS; k++) {
-      const p = hostField(i, k);
+      const p = h + fieldOffset(k);
       for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
-        const q = p + (<usize>w << 3);
-        store<f64>(q, load<f64>(q) * load<f64>(rescale + (<usize>w << 3)));
+        const r = load<f64>(rescale + (<usize>w << 3));
+        if (isWide(k)) {
+          const q = p + (<usize>w << 3);
+          store<f64>(q, load<f64>(q) * r);
+        } else {
+          const q = p + (<usize>w << 2);
+          const v = <f64>load<f32>(q) * r;
+          store<f32>(q, v < 7.9e-31 ? 0 : <f32>v);
+        }
       }
     }
   }
@@ -281,19 +294,26 @@ function setTime(nowMs: f64): void {
 /** Adds v to field k of every window of host i, at the time set by hostsAt(). */
 // @ts-ignore: decorator
 @inline export function hostAdd(i: i32, k: i32, v: f64): void {
-  const p = hostField(i, k);
+  const p = slots + <usize>i * HOST_SLOT_BYTES + fieldOffset(k);
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
-    const q = p + (<usize>w << 3);
-    store<f64>(q, load<f64>(q) + v * load<f64>(gains + (<usize>w << 3)));
+    const g = load<f64>(gains + (<usize>w << 3));
+    if (isWide(k)) {
+      const q = p + (<usize>w << 3);
+      store<f64>(q, load<f64>(q) + v * g);
+    } else {
+      const q = p + (<usize>w << 2);
+      store<f32>(q, <f32>(<f64>load<f32>(q) + v * g));
+    }
   }
 }
 
 /** A packet of `size` bytes sent by host i, at the time set by hostsAt(). */
 export function hostSent(i: i32, size: f64): void {
   const ss = size * size;
-  const n = hostField(i, HW_SENT_PACKETS);
-  const ls = hostField(i, HW_SENT_LS);
-  const sq = hostField(i, HW_SENT_SS);
+  const h = slots + <usize>i * HOST_SLOT_BYTES;
+  const n = h + OFF_SENT_PACKETS;
+  const ls = h + OFF_SENT_LS;
+  const sq = h + OFF_SENT_SS;
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
     const o = <usize>w << 3;
     const g = load<f64>(gains + o);
