@@ -168,7 +168,7 @@ export function prefetchGroup(ring: usize, ringCap: u32, off: u32, count: i32): 
   }
   // 4. from the heads: the direction block each packet will update, the two hosts' hot lines, the list
   //    neighbours when the packet may move its flow to another class list; for new flows, the host records;
-  //    for the flows next to expire, their hosts (cold records too), their snapshot line (the row reads it) and
+  //    for the flows next to expire, their hosts (all three lines of each), their snapshot line (the row reads it) and
 //    what removal writes; for a flow whose host-window snapshot is due, both hosts whole and its snapshot line
   for (let k = 0; k < hinted; k++) {
     const i = load<i32>(found + (<usize>k << 2));
