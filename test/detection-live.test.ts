@@ -38,8 +38,8 @@ const SEN = 'nsdl-sen', BRIDGE = 'nsdl-br';
 const BROKER_IP = '10.212.0.1', MQTT_PORT = 18920;
 /** Every namespace on the bridge and its addresses (10.213.0.0/24): one attacker and one victim address per attack. */
 const HOSTS = {
-  vic: ['10.213.0.21', '10.213.0.22', '10.213.0.23', '10.213.0.24'],
-  atk: ['10.213.0.31', '10.213.0.32', '10.213.0.33', '10.213.0.34'],
+  vic: ['10.213.0.21', '10.213.0.22', '10.213.0.23', '10.213.0.24', '10.213.0.25'],
+  atk: ['10.213.0.31', '10.213.0.32', '10.213.0.33', '10.213.0.34', '10.213.0.35'],
   dv1: ['10.213.0.11'],
   dv2: ['10.213.0.12'],
   cld: ['10.213.0.50', '10.213.0.51'],
@@ -254,7 +254,7 @@ const MAX_PER_S = 3;
  */
 const KNOWN_GAPS: Record<string, string> = {};
 
-live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, right class; a flood is a few messages per second', async () => {
+live('floods and fast port scans: first alert ≤ 2 s after the attack starts, right class; a flood is a few messages per second; a scanned host answering every probe is never alerted on', async () => {
   const l = await openLab();
   const sensor = await startSensor('dl-attacks', []);
   // One attacker and one victim address per attack: each attack is its own (source, class) alert.
@@ -263,7 +263,11 @@ live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, 
     { name: 'UDP flood', cls: 'dos', flood: true, cmd: (a: string, v: string) => ['hping3', '-q', '--udp', '-p', '5353', '-a', a, '-i', 'u2000', '-c', '2000', v] },
     { name: 'ICMP echo flood', cls: 'dos', flood: true, cmd: (a: string, v: string) => ['hping3', '-q', '--icmp', '-a', a, '-i', 'u2000', '-c', '2000', v] },
     { name: 'port scan', cls: 'scan', flood: false, cmd: (a: string, v: string) => ['nmap', '-n', '-Pn', '-sS', '-T4', '--max-retries', '0', '-e', 'nsdl-atk-b', '-S', a, '-p', '1000-1999', v] },
+    // The victim's kernel answers every closed UDP port with a port unreachable (Linux rate-limits them by default;
+    // older systems and many devices do not): a burst of ICMP errors from the victim that reads like a flood.
+    { name: 'UDP scan, every probe answered', cls: 'scan', flood: false, answerAll: true, cmd: (a: string, v: string) => ['nmap', '-n', '-Pn', '-sU', '-T4', '--max-retries', '0', '-e', 'nsdl-atk-b', '-S', a, '-p', '1000-1999', v] },
   ];
+  const icmpLimits = (ms: string, perS: string) => nsx('nsdl-vic', 'sh', '-c', `echo ${ms} > /proc/sys/net/ipv4/icmp_ratelimit; echo ${perS} > /proc/sys/net/ipv4/icmp_msgs_per_sec`);
   const lines: string[] = [];
   const failures: string[] = [];
   for (const [i, a] of attacks.entries()) {
@@ -271,6 +275,8 @@ live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, 
     const gap = KNOWN_GAPS[a.name];
     const mine = (m: Message) => m.body.src_ip === attacker || m.body.dest_ip === victim || (m.body.netsensor.sources ?? []).includes(attacker);
     const seen = l.watch.alerts.length;
+    const answerAll = 'answerAll' in a && a.answerAll;
+    if (answerAll) icmpLimits('0', '100000');
     const t0 = Date.now();
     const proc = run('nsdl-atk', a.cmd(attacker, victim));
     let first: Message | undefined;
@@ -283,6 +289,12 @@ live('floods and a fast port scan: first alert ≤ 2 s after the attack starts, 
     proc.kill('SIGINT');
     const t1 = Date.now() + 1000;
     await sleep(1000); // the episode's last updates
+    if (answerAll) {
+      icmpLimits('1000', '1000'); // Linux's defaults again
+      const blamed = l.watch.alerts.slice(seen).filter((m) => m.body.src_ip === victim).map((m) => m.body.netsensor.class);
+      const victimEvents = episodes(sensor.id, victim).filter((e) => e.at >= t0);
+      if (blamed.length || victimEvents.length) failures.push(`${a.name}: the scanned host was alerted on (${[...new Set([...blamed, ...victimEvents.map((e) => e.class)])].join(', ')})`);
+    }
     const seconds = (t1 - t0) / 1000;
     const during = l.watch.alerts.slice(seen).filter((m) => mine(m) && m.at <= t1);
     const events = episodes(sensor.id, attacker).filter((e) => e.at >= t0 && e.at <= t1);
