@@ -56,6 +56,8 @@ export const CORE_COUNTERS = [
   'decoder.nflog.invalid',
   'flow.host_evicted',
   'flow.lone_folded',
+  'decoder.gre.too_small',
+  'decoder.tunnel.too_deep',
 ] as const;
 
 export type CoreCounterName = (typeof CORE_COUNTERS)[number];

@@ -292,6 +292,44 @@ test('portless protocols (GRE) still make flows; unknown ones are counted', () =
   assert.is(d.srcPort, 0);
 });
 
+test('GRE is opened: the flow is the packet inside (plain, key + sequence + checksum, Ethernet bridging, ERSPAN II and III, PPTP PPP, nested); what it cannot open stays a GRE flow', () => {
+  const inner = ipv4({ proto: 6, src: '172.16.0.5', dst: '172.16.0.9' }, tcp({ sport: 51000, dport: 22, flags: 0x02 }));
+  const gre = (flags: number, type: number, extra: Uint8Array, payload: Uint8Array) =>
+    concat(Uint8Array.of(flags >> 8, flags & 0xff, type >> 8, type & 0xff), extra, payload);
+  const outer = (payload: Uint8Array) => ethernet(0x0800, ipv4({ proto: 47, src: '198.51.100.1', dst: '198.51.100.2' }, payload));
+  const innerOf = (d: ReturnType<typeof decode>, what: string) => {
+    assert.ok(d.ok, what);
+    assert.equal(d.raised, {}, what);
+    assert.equal([d.src, d.dst, d.protocol, d.srcPort, d.dstPort, d.tcpFlags, d.ipTotalLen], ['172.16.0.5', '172.16.0.9', 6, 51000, 22, 0x02, 40], what);
+  };
+  innerOf(decode(outer(gre(0x0000, 0x0800, new Uint8Array(0), inner))), 'plain GRE, IPv4');
+  innerOf(decode(outer(gre(0xb000, 0x0800, new Uint8Array(12), inner))), 'checksum, key and sequence (12 bytes more)');
+  innerOf(decode(outer(gre(0x0000, 0x6558, new Uint8Array(0), ethernet(0x0800, inner)))), 'transparent Ethernet bridging');
+  innerOf(decode(outer(gre(0x1000, 0x88be, new Uint8Array(4 + 8), ethernet(0x0800, inner)))), 'ERSPAN II: sequence, 8-byte header');
+  innerOf(decode(outer(gre(0x0000, 0x88be, new Uint8Array(0), ethernet(0x0800, inner)))), 'ERSPAN I: no header');
+  innerOf(decode(outer(gre(0x0000, 0x22eb, new Uint8Array(12), ethernet(0x0800, inner)))), 'ERSPAN III');
+  const o3 = new Uint8Array(20); o3[11] = 1; // O flag: 8-byte platform sub-header
+  innerOf(decode(outer(gre(0x0000, 0x22eb, o3, ethernet(0x0800, inner)))), 'ERSPAN III with sub-header');
+  innerOf(decode(outer(gre(0x3081, 0x880b, new Uint8Array(12), concat(hex('ff030021'), inner)))), 'PPTP: key, sequence, ack, PPP');
+  innerOf(decode(outer(gre(0x0000, 0x0800, new Uint8Array(0), ipv4({ proto: 47 }, gre(0x0000, 0x0800, new Uint8Array(0), inner))))), 'GRE in GRE');
+  const v6 = decode(outer(gre(0x0000, 0x86dd, new Uint8Array(0), ipv6({ next: 17, src: '2001:db8::1', dst: '2001:db8::2' }, udp(5353, 5353, new Uint8Array(4))))));
+  assert.equal([v6.ok, v6.src, v6.dst, v6.protocol, v6.srcPort], [true, '2001:db8:0:0:0:0:0:1', '2001:db8:0:0:0:0:0:2', 17, 5353]);
+  // not opened: the tunnel is the flow, as for any portless protocol
+  const kept = (d: ReturnType<typeof decode>, raised: Record<string, number>, what: string) => {
+    assert.ok(d.ok, what);
+    assert.equal([d.src, d.dst, d.protocol, d.srcPort], ['198.51.100.1', '198.51.100.2', 47, 0], what);
+    assert.equal(d.raised, raised, what);
+  };
+  kept(decode(outer(gre(0x0000, 0x8200, new Uint8Array(0), new Uint8Array(40)))), { 'decoder.ip.unsupported_proto': 1 }, 'Aruba WLAN (802.11 inside)');
+  kept(decode(outer(gre(0x4000, 0x0800, new Uint8Array(0), inner))), { 'decoder.ip.unsupported_proto': 1 }, 'RFC 1701 routing');
+  kept(decode(outer(gre(0x3000, 0x0800, new Uint8Array(2), new Uint8Array(0)))), { 'decoder.gre.too_small': 1, 'decoder.ip.unsupported_proto': 1 }, 'header cut short');
+  let deep = inner;
+  for (let i = 0; i < 4; i++) deep = ipv4({ proto: 47, src: '198.51.100.1', dst: '198.51.100.2' }, gre(0x0000, 0x0800, new Uint8Array(0), deep));
+  kept(decode(ethernet(0x0800, deep)), { 'decoder.tunnel.too_deep': 1, 'decoder.ip.unsupported_proto': 1 }, 'four tunnels deep: the third is the flow');
+  // a malformed packet inside is counted by its own decoder and skipped
+  rejects(outer(gre(0x0000, 0x0800, new Uint8Array(0), new Uint8Array(12))), 'decoder.ipv4.too_small');
+});
+
 test('DNS query: qname dotted length, labels, longest label, entropy, qtype', () => {
   const name = 'www.Example.com';
   const d = decode(ethernet(0x0800, ipv4({ proto: 17 }, udp(40000, 53, dnsQuery(name, 28)))));

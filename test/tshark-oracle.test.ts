@@ -27,9 +27,9 @@ function netsensorFlows(file: string): FlowRecordLike[] & { end_reason?: string 
   return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
-function compare(file: string): { records: any[]; flows: number } {
+function compare(file: string, layer: 'outer' | 'inner' = 'outer'): { records: any[]; flows: number } {
   const records = netsensorFlows(file);
-  const t = tsharkTotals(file);
+  const t = tsharkTotals(file, layer);
   const n = recordTotals(records);
   const diff = diffTotals(t.totals, n.totals);
   assert.equal(diff, [], `${file}:\n${diff.join('\n')}`);
@@ -121,6 +121,16 @@ const SHARED = [
   'markofu-pcaps/EvilFingers/NMAP_PCAPS/NMAP_SCAN_ANALYSIS/TCP_CONNECT_SCAN/TCP_CONNECT_SCAN.pcap',
   'markofu-pcaps/EvilFingers/NMAP_PCAPS/NMAP_SCAN_ANALYSIS/UDP_SCAN/UDP_SCAN.pcap',
 ];
+
+withTools(test, ['tshark'])('GRE opened (plain, with a key, nested, ERSPAN III over 802.1Q): the flows inside = tshark\'s innermost layer', () => {
+  let total = 0;
+  for (const rel of ['zeek/Traces/tunnels/gre-sample.pcap', 'zeek/Traces/tunnels/gre-within-gre.pcap', 'zeek/Traces/tunnels/gre-erspan3-dot1q.pcap']) {
+    const { records, flows } = compare(sharedPcap(rel), 'inner');
+    assert.ok(records.every((r) => r.protocol !== 47), `${rel}: no record is the tunnel itself`);
+    total += flows;
+  }
+  assert.ok(total >= 5, `${total} inner flows compared`);
+});
 
 withTools(test, ['tshark'])('public captures: per-flow packets and bytes per direction = tshark', () => {
   let total = 0;

@@ -33,12 +33,15 @@ function add(m: FlowTotals, proto: number, src: string, sport: number, dst: stri
 }
 
 const FILTER = '(tcp or udp) and not count(ip) > 1 and not count(ipv6) > 1 and not (ip and ipv6) and not icmp and not icmpv6 and not gre and not vxlan and not gtp and not ip.flags.mf == 1 and not ip.frag_offset > 0 and not ipv6.fragment';
+/** For GRE tunnels netsensor opens: any number of IP layers, compared on the innermost. */
+const FILTER_INNER = '(tcp or udp) and not icmp and not icmpv6 and not vxlan and not gtp and not ip.flags.mf == 1 and not ip.frag_offset > 0 and not ipv6.fragment';
 
 /** Per-5-tuple totals computed by tshark from the frames themselves (no reassembly). */
-export function tsharkTotals(file: string): { totals: FlowTotals; synSenders: Map<string, string> } {
+export function tsharkTotals(file: string, layer: 'outer' | 'inner' = 'outer'): { totals: FlowTotals; synSenders: Map<string, string> } {
+  // `inner`: the innermost IP header of a tunnelled packet (what netsensor keys an opened GRE tunnel's packets by)
   const out = execFileSync('tshark', [
-    '-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-Y', FILTER,
-    '-T', 'fields', '-E', 'occurrence=f', '-E', 'separator=/t',
+    '-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-Y', layer === 'inner' ? FILTER_INNER : FILTER,
+    '-T', 'fields', '-E', `occurrence=${layer === 'inner' ? 'l' : 'f'}`, '-E', 'separator=/t',
     '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'ip.len', '-e', 'ipv6.plen',
     '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'tcp.flags',
   ], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
