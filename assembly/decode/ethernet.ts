@@ -54,7 +54,8 @@ export function decodeEthertype(p: usize, len: u32, type: u32): bool {
 }
 
 /**
- * Encapsulations that can carry IP which this decoder does not open (transparent Ethernet bridging, ERSPAN,
+ * Encapsulations that can carry IP which this decoder does not open as a link's ethertype (transparent Ethernet bridging, ERSPAN:
+ * opened inside GRE, gre.ts;
  * 802.1ah MAC-in-MAC, NSH): counted apart from plain non-IP traffic (ARP, LLDP, 802.3 LLC …) because they
  * hide flows.
  */
