@@ -54,10 +54,9 @@ export function decodeEthertype(p: usize, len: u32, type: u32): bool {
 }
 
 /**
- * Encapsulations that can carry IP which this decoder does not open as a link's ethertype (transparent Ethernet bridging, ERSPAN:
- * opened inside GRE, gre.ts;
- * 802.1ah MAC-in-MAC, NSH): counted apart from plain non-IP traffic (ARP, LLDP, 802.3 LLC …) because they
- * hide flows.
+ * Encapsulations that can carry IP which this decoder does not open when they are a link's ethertype (transparent
+ * Ethernet bridging, ERSPAN, 802.1ah MAC-in-MAC, NSH; inside GRE the first two are opened, gre.ts): counted apart
+ * from plain non-IP traffic (ARP, LLDP, 802.3 LLC …) because they hide flows.
  */
 // @ts-ignore: decorator
 @inline function isIpCarrier(type: u32): bool {
