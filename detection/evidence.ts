@@ -91,8 +91,8 @@ export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (fa
     const f = v.flow;
     const reaction = isIcmpError(f.proto, f.dst_port); // rules.ts: an ICMP error speaks of its receiver, not its sender
     for (const role of policy.roles) {
-      if (role === 'src') { if (!reaction) out.push(family, role, f.src_ip, f.dst_ip, f.dst_port, weight); }
-      else out.push(family, role, f.dst_ip, f.src_ip, f.dst_port, weight);
+      if (role === 'dst') out.push(family, role, f.dst_ip, f.src_ip, f.dst_port, weight);
+      else if (!reaction) out.push(family, role, f.src_ip, f.dst_ip, f.dst_port, weight);
     }
   }
   ruleEvidence(v, out, thresholdOf);

@@ -258,7 +258,7 @@ live('floods and fast port scans: first alert ≤ 2 s after the attack starts, r
   const l = await openLab();
   const sensor = await startSensor('dl-attacks', []);
   // One attacker and one victim address per attack: each attack is its own (source, class) alert.
-  const attacks = [
+  const attacks: Array<{ name: string; cls: string; flood: boolean; answerAll?: boolean; cmd: (a: string, v: string) => string[] }> = [
     { name: 'SYN flood', cls: 'dos', flood: true, cmd: (a: string, v: string) => ['hping3', '-q', '-S', '-p', '80', '-a', a, '-i', 'u2000', '-c', '2000', v] },
     { name: 'UDP flood', cls: 'dos', flood: true, cmd: (a: string, v: string) => ['hping3', '-q', '--udp', '-p', '5353', '-a', a, '-i', 'u2000', '-c', '2000', v] },
     { name: 'ICMP echo flood', cls: 'dos', flood: true, cmd: (a: string, v: string) => ['hping3', '-q', '--icmp', '-a', a, '-i', 'u2000', '-c', '2000', v] },
@@ -275,8 +275,7 @@ live('floods and fast port scans: first alert ≤ 2 s after the attack starts, r
     const gap = KNOWN_GAPS[a.name];
     const mine = (m: Message) => m.body.src_ip === attacker || m.body.dest_ip === victim || (m.body.netsensor.sources ?? []).includes(attacker);
     const seen = l.watch.alerts.length;
-    const answerAll = 'answerAll' in a && a.answerAll;
-    if (answerAll) icmpLimits('0', '100000');
+    if (a.answerAll) icmpLimits('0', '100000');
     const t0 = Date.now();
     const proc = run('nsdl-atk', a.cmd(attacker, victim));
     let first: Message | undefined;
@@ -289,7 +288,7 @@ live('floods and fast port scans: first alert ≤ 2 s after the attack starts, r
     proc.kill('SIGINT');
     const t1 = Date.now() + 1000;
     await sleep(1000); // the episode's last updates
-    if (answerAll) {
+    if (a.answerAll) {
       icmpLimits('1000', '1000'); // Linux's defaults again
       const blamed = l.watch.alerts.slice(seen).filter((m) => m.body.src_ip === victim).map((m) => m.body.netsensor.class);
       const victimEvents = episodes(sensor.id, victim).filter((e) => e.at >= t0);

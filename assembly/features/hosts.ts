@@ -99,35 +99,41 @@ export function hostsInit(maxHosts: i32): bool {
   return true;
 }
 
+/** Address of host i's record. */
+// @ts-ignore: decorator
+@inline function recordAt(i: i32): usize {
+  return slots + <usize>i * HOST_SLOT_BYTES;
+}
+
 // @ts-ignore: decorator
 @inline export function hostAt(i: i32): Host {
-  return changetype<Host>(slots + <usize>i * HOST_SLOT_BYTES);
+  return changetype<Host>(recordAt(i));
 }
 
 /** Stored (landmark-scaled) value of field k, window w, of host i. */
 // @ts-ignore: decorator
 @inline export function hostStored(i: i32, k: i32, w: i32): f64 {
-  const p = slots + <usize>i * HOST_SLOT_BYTES + fieldOffset(k);
+  const p = recordAt(i) + fieldOffset(k);
   return isWide(k) ? load<f64>(p + (<usize>w << 3)) : <f64>load<f32>(p + (<usize>w << 2));
 }
 
 /** Prefetch hint: loads line 1 of host i's record (what a packet's receiver updates), if used. */
 export function touchReceiver(i: i32): u64 {
   if (<u32>i >= <u32>used) return 0;
-  return load<u64>(slots + <usize>i * HOST_SLOT_BYTES + 64);
+  return load<u64>(recordAt(i) + 64);
 }
 
 /** Prefetch hint (assembly/flow/prefetch.ts): loads lines 0 and 1 of host i's record (a sender's), if used. */
 export function touchHost(i: i32): u64 {
   if (<u32>i >= <u32>used) return 0;
-  const p = slots + <usize>i * HOST_SLOT_BYTES;
+  const p = recordAt(i);
   return load<u64>(p) + load<u64>(p + 64);
 }
 
 /** Prefetch hint: also line 2 (read by a snapshot, updated when flows start or end). */
 export function touchHostCold(i: i32): u64 {
   if (<u32>i >= <u32>used) return 0;
-  return load<u64>(slots + <usize>i * HOST_SLOT_BYTES + 128);
+  return load<u64>(recordAt(i) + 128);
 }
 
 function idleUnlink(h: Host): void {
@@ -204,7 +210,7 @@ export function hostPin(addr: usize): i32 {
     }
     idleUnlink(hostAt(i));
     countEvent(EV_FLOW_HOST_EVICTED);
-    indexDelete(index, indexMask, indexFind(index, indexMask, <u32>addrHash(slots + <usize>i * HOST_SLOT_BYTES), i));
+    indexDelete(index, indexMask, indexFind(index, indexMask, <u32>addrHash(recordAt(i)), i));
     liveHosts--;
   }
   const h = hostAt(i);
@@ -231,6 +237,8 @@ const gains: usize = memory.data(NUM_HOST_WINDOWS * 8);
 let gainsNow: f64 = NaN;
 let landmarkMs: f64 = NaN;
 const RENORM_AFTER_MS: f64 = 60_000;
+/** 2^-100: a rescaled f32 count below it is 0 (see above). */
+const DECAYED_TO_NOTHING: f64 = 7.888609052210118e-31;
 
 /** 2^(dt/h_w) per window into `out`: one exp2 for the longest half-life; the shorter ones are integer
  *  powers of it when the half-life ratios are integers (1, 10, 100 s: two ×10 powers). */
@@ -258,7 +266,7 @@ const rescale: usize = memory.data(NUM_HOST_WINDOWS * 8);
 function renormalise(nowMs: f64): void {
   powers(rescale, landmarkMs - nowMs); // 2^(−(now − L)/h) < 1
   for (let i = 0; i < used; i++) {
-    const h = slots + <usize>i * HOST_SLOT_BYTES;
+    const h = recordAt(i);
     for (let k = 0; k < HW_FIELDS; k++) {
       const p = h + fieldOffset(k);
       for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
@@ -269,7 +277,7 @@ function renormalise(nowMs: f64): void {
         } else {
           const q = p + (<usize>w << 2);
           const v = <f64>load<f32>(q) * r;
-          store<f32>(q, v < 7.9e-31 ? 0 : <f32>v);
+          store<f32>(q, v < DECAYED_TO_NOTHING ? 0 : <f32>v);
         }
       }
     }
@@ -294,7 +302,7 @@ function setTime(nowMs: f64): void {
 /** Adds v to field k of every window of host i, at the time set by hostsAt(). */
 // @ts-ignore: decorator
 @inline export function hostAdd(i: i32, k: i32, v: f64): void {
-  const p = slots + <usize>i * HOST_SLOT_BYTES + fieldOffset(k);
+  const p = recordAt(i) + fieldOffset(k);
   for (let w = 0; w < NUM_HOST_WINDOWS; w++) {
     const g = load<f64>(gains + (<usize>w << 3));
     if (isWide(k)) {
@@ -310,7 +318,7 @@ function setTime(nowMs: f64): void {
 /** A packet of `size` bytes sent by host i, at the time set by hostsAt(). */
 export function hostSent(i: i32, size: f64): void {
   const ss = size * size;
-  const h = slots + <usize>i * HOST_SLOT_BYTES;
+  const h = recordAt(i);
   const n = h + OFF_SENT_PACKETS;
   const ls = h + OFF_SENT_LS;
   const sq = h + OFF_SENT_SS;

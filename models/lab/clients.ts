@@ -60,15 +60,10 @@ async function dnsLookups(names: () => string, qtypeOf: () => number): Promise<v
 }
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-function randomLabel(len: number): string {
+const HEX = '0123456789abcdef';
+function randomLabel(len: number, alphabet = BASE32): string {
   let s = '';
-  for (let i = 0; i < len; i++) s += BASE32[rng.int(32)];
-  return s;
-}
-
-function hexLabel(len: number): string {
-  let s = '';
-  for (let i = 0; i < len; i++) s += '0123456789abcdef'[rng.int(16)];
+  for (let i = 0; i < len; i++) s += alphabet[rng.int(alphabet.length)];
   return s;
 }
 
@@ -112,8 +107,8 @@ const kinds: Record<string, () => Promise<void>> = {
     const qtype = num('qtype', 16);
     // dnscat2's shape (`hex`): hex labels, query types rotated (`qtypes`); otherwise base32 and one type
     const qtypes = Array.isArray(p.qtypes) ? (p.qtypes as number[]) : [qtype];
-    const label = bool('hex', false) ? hexLabel : randomLabel;
-    await dnsLookups(() => `${Array.from({ length: labels }, () => label(Math.max(8, labelLen - rng.int(8)))).join('.')}.${domain}`, () => qtypes[rng.int(qtypes.length)]!);
+    const alphabet = bool('hex', false) ? HEX : BASE32;
+    await dnsLookups(() => `${Array.from({ length: labels }, () => randomLabel(Math.max(8, labelLen - rng.int(8)), alphabet)).join('.')}.${domain}`, () => qtypes[rng.int(qtypes.length)]!);
   },
   async browse() {
     const host = str('host', '10.232.1.10'), https = bool('https', false), port = num('port', https ? 443 : 80);

@@ -45,6 +45,9 @@ export interface LabFiles {
   reflectPayloads: Record<'dns' | 'ntp' | 'snmp' | 'ssdp', { file: string; bytes: number }>;
 }
 
+/** A shell command: an OpenSSH password login as `user` that answers every one of its `prompts` with a wrong password. */
+const wrongPasswordLogin = (f: LabFiles, user: string, prompts: number): string =>
+  `SSH_ASKPASS_REQUIRE=force SSH_ASKPASS='${f.askpassWrong}' DISPLAY=:0 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=${prompts} ${user}@${srv} true`;
 const sshOpts = (f: LabFiles): string[] => ['-i', f.sshKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
 
 /** A light benign mix, used alone (benign runs) and as background in some attack runs. */
@@ -226,7 +229,7 @@ const NEW_SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     // Several logins in a row from one admin host, one of them with a wrong password first (PAM delay, then retry by key).
     const n = 3 + rng.int(4), wrongAt = rng.int(n);
     const key = sshOpts(f).map((o) => `'${o}'`).join(' ');
-    const pw = `SSH_ASKPASS_REQUIRE=force SSH_ASKPASS='${f.askpassWrong}' DISPLAY=:0 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 root@${srv} true`;
+    const pw = wrongPasswordLogin(f, 'root', 1);
     const steps: string[] = [];
     for (let i = 0; i < n; i++) {
       if (i === wrongAt) steps.push(`${pw} < /dev/null; sleep 1`);
@@ -369,7 +372,7 @@ export const SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     // Slow password guessing, one connection per guess (1–3 prompts each), a pause between: what a careful guesser
     // or a bot that rotates targets does, unlike hydra's parallel sessions.
     const n = 8 + rng.int(7), prompts = 1 + rng.int(3);
-    const guess = `SSH_ASKPASS_REQUIRE=force SSH_ASKPASS='${f.askpassWrong}' DISPLAY=:0 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PubkeyAuthentication=no -o PreferredAuthentications=password -o NumberOfPasswordPrompts=${prompts} ${pick(rng, ['root', 'admin', 'pi', 'ubuntu'])}@${srv} true < /dev/null`;
+    const guess = `${wrongPasswordLogin(f, pick(rng, ['root', 'admin', 'pi', 'ubuntu']), prompts)} < /dev/null`;
     const steps: string[] = [];
     for (let i = 0; i < n; i++) steps.push(guess, `sleep ${(0.5 + 2.5 * rng.next()).toFixed(1)}`);
     const actors: Actor[] = [{ host: 'atk', cmd: 'sh', args: ['-c', steps.join('; ')], timeoutMs: 60_000 }];
