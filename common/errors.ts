@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_KEY'
   | 'ERR_LIVE_CAPTURE'
   | 'ERR_OUTBOX'
+  | 'ERR_OUTPUT'
   | 'ERR_ALERT_NOT_FOUND'
   | 'ERR_ALERT_HISTORY_INVALID'
   | 'ERR_NOT_LEADER';

@@ -7,10 +7,8 @@ import { NetsensorError } from '../../common/errors.js';
 import { attachNegativeValues } from '../../common/settings.js';
 import { flows } from '../../core/flows.js';
 import { FlowCore, type CoreSettings } from '../../core/host.js';
-import { csvWriter } from '../../core/export/csv.js';
-import { eveFlowWriter } from '../../core/export/eve-flows.js';
-import { jsonlWriter } from '../../core/export/jsonl.js';
-import { fileSink, stdoutSink } from '../../core/export/writer.js';
+import { FormatThread } from '../../core/export/format-thread.js';
+import { openOutput, setStdoutBlocking } from '../../core/export/writer.js';
 import { progress } from '../progress.js';
 
 export const summary = 'write one record per finished flow of a capture (jsonl, csv or Suricata EVE)';
@@ -30,6 +28,8 @@ options:
   --idle-timeout S        idle timeout in seconds for every protocol (defaults: TCP 120, UDP 60, ICMP 30)
   --active-timeout S      a record longer than this ends 'active' and a new one continues (default 1800)
   --max-flows N           flow table capacity (default 262144); when full: shorter timeouts, then eviction
+  --threads 1|2           2 (default): past 16,384 records, format and write them on a second thread while this
+                          one reads the capture (same bytes, less wall clock); 1: all on one thread, ≈ 12 MiB less
   --cic-names             CSV in the CIC-IDS2017 dialect: its 85 columns exactly (Flow ID, Timestamp, Label…),
                           in CIC's units (µs, payload lengths); columns netsensor cannot compute are empty
   --label L               the Label column of --cic-names (default empty)
@@ -56,6 +56,7 @@ const OPTIONS = {
   'idle-timeout': { type: 'string' },
   'active-timeout': { type: 'string' },
   'max-flows': { type: 'string' },
+  threads: { type: 'string', default: '2' },
   'cic-names': { type: 'boolean', default: false },
   label: { type: 'string' },
   'nfstream-names': { type: 'boolean', default: false },
@@ -90,12 +91,15 @@ export async function run(argv: string[]): Promise<number> {
     activeS: positiveNumber('active-timeout', values['active-timeout']),
   };
   const maxFlows = positiveNumber('max-flows', values['max-flows'], true);
+  if (values.threads !== '1' && values.threads !== '2') throw new NetsensorError('ERR_USAGE', `--threads must be 1 or 2, got '${values.threads}'`);
   const capture = positionals[0];
 
   const core = await FlowCore.load({ maxFlows, settings });
-  const sink = values.out ? await fileSink(values.out) : stdoutSink();
-  const writer = format === 'eve' ? eveFlowWriter(sink)
-    : format === 'csv' ? csvWriter(sink, { cicNames: values['cic-names'], nfstreamNames: values['nfstream-names'], label: values.label }) : jsonlWriter(sink);
+  const out = values.out ? { fd: openOutput(values.out), name: values.out, ownsFd: true } : (setStdoutBlocking(), { fd: 1, name: 'stdout', ownsFd: false });
+  // Records of a large capture are formatted and written on a second thread while this one keeps flows (format-thread.ts).
+  const sink = new FormatThread(out, { format, cicNames: values['cic-names'], nfstreamNames: values['nfstream-names'], label: values.label },
+    values.threads === '1' ? 1 : 2);
+  const writer = sink;
   let rows = 0;
   const t0 = performance.now();
   const shown = progress('netsensor flows', capture);
@@ -118,12 +122,15 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    if (e !== STOP) throw e;
+    if (e !== STOP) {
+      await sink.end().catch(() => {}); // the first error is the one to report
+      throw e;
+    }
     stoppedEarly = true;
   }
   shown.done();
-  stoppedEarly ||= sink.closed;
   await sink.end();
+  stoppedEarly ||= sink.closed;
   const elapsedS = (performance.now() - t0) / 1000;
 
   const cs = core.stats();

@@ -61,16 +61,15 @@ export const NFSTREAM_MISSING: readonly string[] = NFSTREAM_COLUMNS.filter(([, v
 
 export function nfstreamCsvWriter(out: TextSink): FlowWriter {
   const names = NFSTREAM_COLUMNS.map(([n]) => n);
-  let id = 0;
   out.write(names.join(',') + '\n');
   return {
     names,
-    write(batch: FlowBatch): void {
+    write(batch: FlowBatch, firstRow: number): void {
       const lines: string[] = [];
       for (let r = 0; r < batch.rows; r++) {
         const k = batch.keys[r];
         const f = rowFeatures(batch, r);
-        const row = id++;
+        const row = firstRow + r;
         lines.push(NFSTREAM_COLUMNS.map(([, v]) => cell(v?.(k, f, row))).join(','));
       }
       if (lines.length) out.write(lines.join('\n') + '\n');

@@ -11,8 +11,11 @@ import type { FlowBatch } from '../host.js';
 
 export interface FlowWriter {
   names: string[];
-  /** Formats and writes the batch's rows (views: valid only during the call) before returning. */
-  write(batch: FlowBatch): void;
+  /**
+   * Formats and writes the batch's rows (views: valid only during the call) before returning. `firstRow`: the
+   * output position of its first row (NFStream's `id` column): batches may be formatted by different threads.
+   */
+  write(batch: FlowBatch, firstRow: number): void;
 }
 
 export interface TextSink {
@@ -58,22 +61,20 @@ export function fdSink(fd: number, name: string, ownsFd: boolean): TextSink {
 }
 
 /**
- * Standard output, written directly to descriptor 1 (process.stdout would queue what a slow reader leaves).
+ * Standard output is written directly to descriptor 1 (process.stdout would queue what a slow reader leaves).
  * A pipe or socket that libuv opened is non-blocking; it is switched back to blocking the way Node itself does
  * for terminals (the handle's setBlocking), so a full pipe waits in write() instead of spinning on EAGAIN.
  */
-export function stdoutSink(): TextSink {
+export function setStdoutBlocking(): void {
   const handle = (process.stdout as unknown as { _handle?: { setBlocking?: (b: boolean) => number } })._handle;
   handle?.setBlocking?.(true);
-  return fdSink(1, 'stdout', false);
 }
 
-export async function fileSink(path: string): Promise<TextSink> {
-  let fd: number;
+/** Opens (creates or truncates) an output file: a clear ERR_USAGE if it cannot be. */
+export function openOutput(path: string): number {
   try {
-    fd = openSync(path, 'w');
+    return openSync(path, 'w');
   } catch (e) {
     throw new NetsensorError('ERR_USAGE', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
-  return fdSink(fd, path, true);
 }
