@@ -63,7 +63,7 @@ export interface KeyRecord {
 
 /**
  * Finished flows of one drain. `features` and `keyBytes` view the core's memory: valid only during the callback
- * (copy with .slice()). `keys` are built on first use (the CSV and JSONL writers read `keyBytes` instead).
+ * (copy with .slice()). `keys` are built on first use (the JSON Lines and CSV formatter reads `keyBytes` instead).
  */
 export interface FlowBatch {
   readonly rows: number;

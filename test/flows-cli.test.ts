@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { FEATURES, RECORD_KEY_COLUMNS } from '../core/schema.ts';
 import { pcapFile, pcapngFile, frame, type FrameSpec, type Packet } from './helpers/pcap-writer.ts';
 import { sharedPcap } from './helpers/tools.ts';
-import { TextBuffer } from '../core/export/text-buffer.ts';
-import { formatFeature } from '../core/export/record.ts';
+import { formatFeature, recordLayout } from '../core/export/record.ts';
 import { formatAddress, FlowCore, type KeyRecord } from '../core/host.ts';
 import { CORE_COUNTERS } from '../core/decoder-events.ts';
 import { flows as flowStream } from '../core/flows.ts';
-import { csvWriter } from '../core/export/csv.ts';
-import { jsonlWriter } from '../core/export/jsonl.ts';
+import { wasmRecordWriter } from '../core/export/wasm-format.ts';
 import type { TextSink } from '../core/export/writer.ts';
+import { KEY_RECORD } from '../core/abi.ts';
+import { NUM_FEATURES } from '../core/schema.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-flows-'));
@@ -225,53 +225,90 @@ test('core host: advance() expires idle flows without packets; counters by name;
   }
 });
 
-test('number and address formatting: byte writer = reference formatter; IPv6 compression (RFC 5952)', () => {
-  const tb = new TextBuffer();
-  const nul = TextBuffer.encode('null');
-  const cases = [0, 7, 10, 2147483647, 2147483648, 1e15, -3, 0.5, -0.25, 12.000001, 99.9999999, 0.0005, -2.5e-7, 3.4e38, Math.fround(0.1), 16777215.5];
+/** CSV rows made by the record formatter from synthetic rows: addresses, first_seen_ms and features chosen by the test. */
+function formatRows(rows: { src?: string; first?: number; features?: number[] }[]): string[][] {
+  const keyBytes = new Uint8Array(rows.length * KEY_RECORD.bytes);
+  const dv = new DataView(keyBytes.buffer);
+  const features = new Float32Array(rows.length * NUM_FEATURES);
+  rows.forEach((r, i) => {
+    const k = i * KEY_RECORD.bytes;
+    keyBytes.set(Buffer.from((r.src ?? '00000000 00000000 0000ffff 0a000001').replace(/ /g, ''), 'hex'), k + KEY_RECORD.offset.src);
+    dv.setFloat64(k + KEY_RECORD.offset.first_seen_ms, r.first ?? 0, true);
+    features.set(r.features ?? [], i * NUM_FEATURES);
+  });
+  const text: string[] = [];
+  const sink: TextSink = { closed: false, write: (t) => { text.push(typeof t === 'string' ? t : Buffer.from(t).toString()); }, end: async () => {} };
+  const w = wasmRecordWriter(sink, 'csv');
+  w.write({ rows: rows.length, keyBytes, features, get keys(): KeyRecord[] { throw new Error('not needed'); } }, 0);
+  return text.join('').trimEnd().split('\n').slice(1).map((l) => l.split(','));
+}
+
+test('number and address formatting: the record formatter = the reference formatter; IPv6 compression (RFC 5952)', () => {
+  const cases = [0, -0, 7, 10, 2147483647, 2147483648, 1e15, 2 ** 53, -(2 ** 60), -3, 0.5, -0.25, 12.000001, 99.9999999, 0.0005, -2.5e-7,
+    3.4e38, Math.fround(0.1), 16777215.5, NaN, Infinity, -Infinity, 0.001, -0.001, 0.0009999];
   let seed = 1;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   for (let i = 0; i < 20000; i++) cases.push(Math.fround((rnd() - 0.5) * 10 ** (rnd() * 14 - 4)));
-  for (const v of cases) {
-    tb.feature(v, nul);
-    assert.is(tb.take().toString(), formatFeature(v), String(v));
-  }
+  const layout = recordLayout();
+  const nk = layout.keyColumns.length;
+  // each value in every feature column of one row (a feature column is a float32, as the core writes it)
+  const rows = cases.map((v) => ({ features: new Array(NUM_FEATURES).fill(Math.fround(v)) }));
+  formatRows(rows).forEach((cells, i) => {
+    const want = formatFeature(Math.fround(cases[i]));
+    layout.featureIndexes.forEach((_, j) => assert.is(cells[nk + j], want, String(cases[i])));
+  });
   assert.is(formatFeature(Math.fround(0.1)), '0.1');
   assert.is(formatFeature(1234.5678), '1234.5678');
   assert.is(formatFeature(NaN), '');
-  const addr = (hex: string) => formatAddress(Buffer.from(hex.replace(/ /g, ''), 'hex'), 0);
-  assert.is(addr('00000000 00000000 0000ffff 0a000001'), '10.0.0.1');
-  assert.is(addr('fd000000 00000000 00000000 00000001'), 'fd00::1');
-  assert.is(addr('20010db8 00000001 00000000 00000001'), '2001:db8:0:1::1');
-  assert.is(addr('20010db8 00010001 00010001 00010001'), '2001:db8:1:1:1:1:1:1');
-  assert.is(addr('00000000 00000000 00000000 00000000'), '::');
-  assert.is(addr('20010000 00000001 00000000 00000000'), '2001:0:0:1::');
+  const addresses: [string, string][] = [
+    ['00000000 00000000 0000ffff 0a000001', '10.0.0.1'],
+    ['00000000 00000000 0000ffff ffffffff', '255.255.255.255'],
+    ['fd000000 00000000 00000000 00000001', 'fd00::1'],
+    ['20010db8 00000001 00000000 00000001', '2001:db8:0:1::1'],
+    ['20010db8 00010001 00010001 00010001', '2001:db8:1:1:1:1:1:1'],
+    ['00000000 00000000 00000000 00000000', '::'],
+    ['20010000 00000001 00000000 00000000', '2001:0:0:1::'],
+    ['00000000 00000000 00000000 00000001', '::1'],
+    ['fe800000 00000000 0abc0def 00000000', 'fe80::abc:def:0:0'],
+    ['00010000 00010000 00000001 00000000', '1:0:1::1:0:0'], // equal zero runs: the first is compressed
+    ['ffffffff ffffffff ffffffff ffffffff', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+  ];
+  for (let i = 0; i < 2000; i++) {
+    // random groups, often zero, to exercise every zero-run position
+    addresses.push([Array.from({ length: 8 }, () => (rnd() < 0.5 ? 0 : Math.floor(rnd() * 65536 / (rnd() < 0.5 ? 4096 : 1)))).map((g) => g.toString(16).padStart(4, '0')).join(''), '']);
+  }
+  const got = formatRows(addresses.map(([src]) => ({ src })));
+  addresses.forEach(([hex, want], i) => {
+    const ref = formatAddress(Buffer.from(hex.replace(/ /g, ''), 'hex'), 0);
+    if (want) assert.is(ref, want);
+    assert.is(got[i][0], ref, hex);
+  });
 });
 
-test('TextBuffer.fixed writes millisecond timestamps as their shortest decimal', () => {
-  const tb = new TextBuffer();
+test('timestamps: milliseconds written as their shortest decimal to the µs', () => {
   let seed = 7;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   const cases = [0, 0.001, 0.5, 9.9995, 10, 1700000000000, 1700000000000.001, 1700000000123.456, 1699999999999.9995, -0.0004, -12.3456];
   for (let i = 0; i < 20000; i++) cases.push(Math.round((1.6e12 + rnd() * 2e11) * 1e3 + (i % 3 === 0 ? 0 : rnd())) / 1e3, (rnd() - 0.5) * 10 ** (rnd() * 10));
-  for (const v of cases) {
-    tb.fixed(v, 3, 1e3);
-    const r = Math.round(v * 1e3) / 1e3;
-    assert.is(tb.take().toString(), String(r === 0 ? 0 : r), String(v));
-  }
+  const at = RECORD_KEY_COLUMNS.indexOf('first_seen_ms');
+  formatRows(cases.map((first) => ({ first }))).forEach((cells, i) => {
+    const r = Math.round(cases[i] * 1e3) / 1e3;
+    assert.is(cells[at], String(r === 0 ? 0 : r), String(cases[i]));
+  });
 });
 
 test('CSV and JSONL key columns, written from the key records, equal the batch\'s key objects (IPv4, IPv6, VLAN)', async () => {
   const text: string[] = [];
-  const sink: TextSink = { fd: -1, closed: false, write: (t) => { text.push(typeof t === 'string' ? t : Buffer.from(t).toString()); }, end: async () => {} };
+  const sink: TextSink = { closed: false, write: (t) => { text.push(typeof t === 'string' ? t : Buffer.from(t).toString()); }, end: async () => {} };
   const json: string[] = [];
   const jsink: TextSink = { ...sink, write: (t) => { json.push(typeof t === 'string' ? t : Buffer.from(t).toString()); } };
-  const csv = csvWriter(sink);
-  const jsonl = jsonlWriter(jsink);
+  const csv = wasmRecordWriter(sink, 'csv');
+  const jsonl = wasmRecordWriter(jsink, 'jsonl');
+  let written = 0;
   const keys: KeyRecord[] = [];
   for (const f of ['suricata-verify/tests/community-id-ipv6/input.pcap', 'suricata-verify/tests/eve-flow-vlan-02/input.pcap', 'chrissanders-packets/http_ip4and6.pcapng']) {
     const core = await FlowCore.load({ maxFlows: 4096 });
-    await flowStream(sharedPcap(f), core, (b) => { csv.write(b); jsonl.write(b); keys.push(...b.keys); });
+    await flowStream(sharedPcap(f), core, (b) => { csv.write(b, written); jsonl.write(b, written); written += b.rows; keys.push(...b.keys); });
   }
   const lines = text.join('').trimEnd().split('\n').slice(1);
   const objects = json.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -43,10 +43,10 @@ function procState(pid: number): { rssMiB: number; ticks: number } {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('a paused reader stalls the producer: memory stays flat, then the same bytes as --out arrive', async () => {
+for (const threads of ['1', '2']) test(`a paused reader stalls the producer: memory stays flat, then the same bytes as --out arrive (--threads ${threads})`, async () => {
   const expected = fileOutput('jsonl');
   assert.ok(expected.bytes > 120e6, `capture should give a large output, got ${expected.bytes} bytes`);
-  const child = spawn(cli[0], cli.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cli[0], [...cli.slice(1), '--threads', threads], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const chunks: Buffer[] = [];
@@ -69,7 +69,8 @@ test('a paused reader stalls the producer: memory stays flat, then the same byte
   const stalled = procState(child.pid!);
   if (process.env.NETSENSOR_TEST_VERBOSE) console.log(`stalled at ${received} bytes read, ${stalled.rssMiB.toFixed(1)} MiB RSS`);
   assert.ok(received < expected.bytes / 4, `${received} of ${expected.bytes} bytes already read while paused`);
-  // Bound: Node + the core with 40,000 live flows + one writer buffer (≈ 115 MiB); a queue would add ≥ 130 MiB.
+  // Bound: Node + the core with 40,000 live flows + the writers' buffers (and the second thread: ≈ 20 MiB); a queue
+  // would add ≥ 130 MiB.
   assert.ok(stalled.rssMiB < 160, `stalled producer holds ${stalled.rssMiB.toFixed(1)} MiB RSS`);
   const code = await new Promise<number | null>((resolve) => { child.on('close', resolve); child.stdout.resume(); });
   assert.is(code, 0, stderr);

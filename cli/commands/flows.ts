@@ -28,8 +28,10 @@ options:
   --idle-timeout S        idle timeout in seconds for every protocol (defaults: TCP 120, UDP 60, ICMP 30)
   --active-timeout S      a record longer than this ends 'active' and a new one continues (default 1800)
   --max-flows N           flow table capacity (default 262144); when full: shorter timeouts, then eviction
-  --threads 1|2           2 (default): past 16,384 records, format and write them on a second thread while this
-                          one reads the capture (same bytes, less wall clock); 1: all on one thread, ≈ 12 MiB less
+  --threads 1|2           2: past 16,384 records, format and write them on a second thread while this one reads
+                          the capture (same bytes, less wall clock, ≈ 20 MiB and a little CPU more); the default for
+                          eve, --cic-names and --nfstream-names, formatted in JavaScript. 1: one thread, the default
+                          for jsonl and csv, whose formatter (WebAssembly) costs less than the thread would save
   --cic-names             CSV in the CIC-IDS2017 dialect: its 85 columns exactly (Flow ID, Timestamp, Label…),
                           in CIC's units (µs, payload lengths); columns netsensor cannot compute are empty
   --label L               the Label column of --cic-names (default empty)
@@ -56,7 +58,7 @@ const OPTIONS = {
   'idle-timeout': { type: 'string' },
   'active-timeout': { type: 'string' },
   'max-flows': { type: 'string' },
-  threads: { type: 'string', default: '2' },
+  threads: { type: 'string' },
   'cic-names': { type: 'boolean', default: false },
   label: { type: 'string' },
   'nfstream-names': { type: 'boolean', default: false },
@@ -91,14 +93,16 @@ export async function run(argv: string[]): Promise<number> {
     activeS: positiveNumber('active-timeout', values['active-timeout']),
   };
   const maxFlows = positiveNumber('max-flows', values['max-flows'], true);
-  if (values.threads !== '1' && values.threads !== '2') throw new NetsensorError('ERR_USAGE', `--threads must be 1 or 2, got '${values.threads}'`);
+  const jsDialect = format === 'eve' || values['cic-names'] || values['nfstream-names'];
+  const threads = values.threads ?? (jsDialect ? '2' : '1');
+  if (threads !== '1' && threads !== '2') throw new NetsensorError('ERR_USAGE', `--threads must be 1 or 2, got '${threads}'`);
   const capture = positionals[0];
 
   const core = await FlowCore.load({ maxFlows, settings });
   const out = values.out ? { fd: openOutput(values.out), name: values.out, ownsFd: true } : (setStdoutBlocking(), { fd: 1, name: 'stdout', ownsFd: false });
-  // Records of a large capture are formatted and written on a second thread while this one keeps flows (format-thread.ts).
+  // With --threads 2, a large capture's records are formatted and written on a second thread (format-thread.ts).
   const sink = new FormatThread(out, { format, cicNames: values['cic-names'], nfstreamNames: values['nfstream-names'], label: values.label },
-    values.threads === '1' ? 1 : 2);
+    threads === '1' ? 1 : 2);
   const writer = sink;
   let rows = 0;
   const t0 = performance.now();

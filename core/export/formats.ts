@@ -1,7 +1,8 @@
 /** The record formats of `netsensor flows`, and the writer for each. */
-import { csvWriter } from './csv.js';
+import { cicCsvWriter } from './cic.js';
 import { eveFlowWriter } from './eve-flows.js';
-import { jsonlWriter } from './jsonl.js';
+import { nfstreamCsvWriter } from './nfstream.js';
+import { wasmRecordWriter } from './wasm-format.js';
 import type { FlowWriter, TextSink } from './writer.js';
 
 export interface FormatOptions {
@@ -14,6 +15,7 @@ export interface FormatOptions {
 
 export function flowWriterFor(sink: TextSink, o: FormatOptions): FlowWriter {
   if (o.format === 'eve') return eveFlowWriter(sink);
-  if (o.format === 'csv') return csvWriter(sink, { cicNames: o.cicNames, nfstreamNames: o.nfstreamNames, label: o.label });
-  return jsonlWriter(sink);
+  if (o.format === 'csv' && o.cicNames) return cicCsvWriter(sink, { label: o.label });
+  if (o.format === 'csv' && o.nfstreamNames) return nfstreamCsvWriter(sink);
+  return wasmRecordWriter(sink, o.format);
 }
