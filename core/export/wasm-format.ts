@@ -21,22 +21,14 @@ import type { FlowWriter, TextSink } from './writer.js';
 
 /** Column kinds: assembly/format/index.ts K_*. */
 const COLUMN_KINDS = { addr: 0, u16: 1, u8: 2, time: 3, f64Int: 4, endReason: 5, feature: 6 } as const;
-/** What each key column is and where the key record holds it. */
-const KEY_KINDS: Record<(typeof RECORD_KEY_COLUMNS)[number], [keyof typeof COLUMN_KINDS, number]> = {
-  src_ip: ['addr', KEY_RECORD.offset.src],
-  src_port: ['u16', KEY_RECORD.offset.src_port],
-  dst_ip: ['addr', KEY_RECORD.offset.dst],
-  dst_port: ['u16', KEY_RECORD.offset.dst_port],
-  protocol: ['u8', KEY_RECORD.offset.protocol],
-  vlan_id: ['u16', KEY_RECORD.offset.vlan_id],
-  first_seen_ms: ['time', KEY_RECORD.offset.first_seen_ms],
-  last_seen_ms: ['time', KEY_RECORD.offset.last_seen_ms],
-  src2dst_packets: ['f64Int', KEY_RECORD.offset.src2dst_packets],
-  src2dst_bytes: ['f64Int', KEY_RECORD.offset.src2dst_bytes],
-  dst2src_packets: ['f64Int', KEY_RECORD.offset.dst2src_packets],
-  dst2src_bytes: ['f64Int', KEY_RECORD.offset.dst2src_bytes],
-  end_reason: ['endReason', KEY_RECORD.offset.end_reason],
+type KeyColumn = (typeof RECORD_KEY_COLUMNS)[number];
+/** What each key column is; the key record holds it under its own name (the addresses: `src`, `dst`). */
+const KEY_KINDS: Record<KeyColumn, keyof typeof COLUMN_KINDS> = {
+  src_ip: 'addr', src_port: 'u16', dst_ip: 'addr', dst_port: 'u16', protocol: 'u8', vlan_id: 'u16',
+  first_seen_ms: 'time', last_seen_ms: 'time', src2dst_packets: 'f64Int', src2dst_bytes: 'f64Int',
+  dst2src_packets: 'f64Int', dst2src_bytes: 'f64Int', end_reason: 'endReason',
 };
+const keyOffset = (c: KeyColumn): number => KEY_RECORD.offset[c === 'src_ip' ? 'src' : c === 'dst_ip' ? 'dst' : c];
 /** Config block: i32 words read by setup() in this order. */
 const CONFIG = ['program', 'columns', 'strings', 'suffixOff', 'suffixLen', 'quote', 'nullOff', 'nullLen', 'reasons', 'reasonCount', 'keyBytes', 'numFeatures'] as const;
 const CHUNK_ROWS = 1024;
@@ -69,7 +61,7 @@ export function wasmRecordWriter(out: TextSink, format: 'jsonl' | 'csv'): FlowWr
   const json = format === 'jsonl';
   const prefixes = layout.names.map((name, i) => (json ? `${i === 0 ? '{' : ','}${JSON.stringify(name)}:` : i === 0 ? '' : ','));
   const kinds = [
-    ...layout.keyColumns.map((c) => KEY_KINDS[c]),
+    ...layout.keyColumns.map((c) => [KEY_KINDS[c], keyOffset(c)] as [keyof typeof COLUMN_KINDS, number]),
     ...layout.featureIndexes.map((j) => ['feature', j] as [keyof typeof COLUMN_KINDS, number]),
   ];
   if (kinds.length !== layout.names.length || prefixes.some((p) => p.length > 64)) throw new Error('record formatter: column program does not match the record layout');
