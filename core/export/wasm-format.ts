@@ -31,8 +31,8 @@ const KEY_KINDS: Record<KeyColumn, keyof typeof COLUMN_KINDS> = {
 const keyOffset = (c: KeyColumn): number => KEY_RECORD.offset[c === 'src_ip' ? 'src' : c === 'dst_ip' ? 'dst' : c];
 /** Config block: i32 words read by setup() in this order. */
 const CONFIG = ['program', 'columns', 'strings', 'suffixOff', 'suffixLen', 'quote', 'nullOff', 'nullLen', 'reasons', 'reasonCount', 'keyBytes', 'numFeatures'] as const;
-const CHUNK_ROWS = 1024;
-const OUT_BYTES = 1 << 20;
+const CHUNK_ROWS = 256;
+const OUT_BYTES = 256 << 10;
 
 interface FormatExports {
   memory: WebAssembly.Memory;
