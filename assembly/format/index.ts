@@ -159,9 +159,12 @@ function fixed(p: usize, v: f64, decimals: i32, scale: f64): usize {
     store<u8>(p++, 45);
     r = -r;
   }
-  const ip = Math.floor(r / scale);
-  let frac = <i32>(r - ip * scale);
-  p = uint53(p, <u64>ip);
+  // r is an integer below 2^53: its integer and fraction parts by integer division (exact, and cheaper than f64's)
+  const ri = <u64>r;
+  const s = <u64>scale;
+  const ip = ri / s;
+  let frac = <i32>(ri - ip * s);
+  p = uint53(p, ip);
   if (frac == 0) return p;
   // the fraction as `decimals` (3 or 6) digits with leading zeros, two at a time from the right; trailing zeros dropped
   store<u8>(p, 46);
@@ -181,18 +184,19 @@ function fixed(p: usize, v: f64, decimals: i32, scale: f64): usize {
   return e;
 }
 
-/** 0 ≤ m < 2^53 in decimal. */
+/** 0 ≤ m < 2^53 in decimal: above 2^31 (timestamps) as the digits of m / 10^8, then 8 digits of the rest. */
 function uint53(p: usize, m: u64): usize {
   if (m < 0x80000000) return uint31(p, <u32>m);
-  let n: usize = 0;
-  let t = m;
-  while (t > 0) { n++; t /= 10; }
-  let q = p + n;
-  while (m > 0) {
-    store<u8>(--q, <u8>(48 + m % 10));
-    m /= 10;
+  const hi = m / 100000000;
+  let lo = <u32>(m - hi * 100000000);
+  p = uint31(p, <u32>hi);
+  for (let q = p + 8; q > p;) {
+    const d = lo / 100;
+    q -= 2;
+    store<u16>(q, load<u16>(PAIRS + (<usize>(lo - d * 100) << 1)));
+    lo = d;
   }
-  return p + n;
+  return p + 8;
 }
 
 /** "00" … "99" as ASCII pairs: two digits per division. */
