@@ -1,11 +1,11 @@
 /**
- * `netsensor flows` formats on a second thread once a capture proves large: the core's thread copies each batch
- * of rows into a shared ring (batch-ring.ts) and goes on with the next packets while the formatting thread
- * (format-worker.ts) turns the rows into text and writes them. When the ring is full — the end of a capture
- * finishes every live flow at once — the core's thread formats entries too (ring-formatter.ts), so such a burst
- * uses two cores. Same writers, same order, same bytes as formatting in line; what changes is that reading,
- * decoding and flow-keeping overlap with formatting. Memory stays bounded by the ring, and a slow reader of the
- * output stalls everything, as a blocking write does.
+ * Where `netsensor flows` formats its records: in line, or (`--threads 2`) on a second thread once a capture
+ * proves large. Then the core's thread copies each batch of rows into a shared ring (batch-ring.ts) and goes on
+ * with the next packets while the formatting thread (format-worker.ts) turns the rows into text and writes them.
+ * When the ring is full — the end of a capture finishes every live flow at once — the core's thread formats
+ * entries too (ring-formatter.ts), so such a burst uses two cores. Same writers, same order, same bytes as
+ * formatting in line; what changes is that reading, decoding and flow-keeping overlap with formatting. Memory
+ * stays bounded by the ring, and a slow reader of the output stalls everything, as a blocking write does.
  *
  * The first THREAD_AFTER_ROWS rows are formatted in line: a thread costs ≈ 0.1 s to start and ≈ 12 MiB, more
  * than a small capture's whole formatting.
