@@ -74,8 +74,11 @@ export interface FlowBatch {
   readonly keys: KeyRecord[];
 }
 
-/** A drain's batch: its key objects (two address strings each) only exist if a consumer asks for them. */
-class CoreBatch implements FlowBatch {
+/**
+ * A batch over key records and features held elsewhere (the core's output area, the formatting ring): its key
+ * objects (two address strings each) only exist if a consumer asks for them.
+ */
+export class CoreBatch implements FlowBatch {
   private built: KeyRecord[] | undefined;
   constructor(readonly rows: number, readonly features: Float32Array, readonly keyBytes: Uint8Array) {}
   get keys(): KeyRecord[] {
@@ -134,22 +137,24 @@ export function checkCoreAbi(exports: WebAssembly.Exports, expected: ReadonlyMap
   }
 }
 
-let cachedModule: { path: string; module: WebAssembly.Module } | undefined;
+const compiledModules = new Map<string, WebAssembly.Module>();
 
-function compile(path: string): WebAssembly.Module {
-  if (cachedModule?.path === path) return cachedModule.module;
+/** A WebAssembly module of the build (`what` names it in errors), compiled once per process. */
+export function compileWasm(path: string, what = 'flow core'): WebAssembly.Module {
+  const known = compiledModules.get(path);
+  if (known) return known;
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new NetsensorError('ERR_CORE_LOAD', `cannot read the flow core ${path}: build it with npm run build`, { cause: e, exitCode: 1 });
+    throw new NetsensorError('ERR_CORE_LOAD', `cannot read the ${what} ${path}: build it with npm run build`, { cause: e, exitCode: 1 });
   }
   try {
     const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
-    cachedModule = { path, module };
+    compiledModules.set(path, module);
     return module;
   } catch (e) {
-    throw new NetsensorError('ERR_CORE_LOAD', `invalid flow core ${path}: ${(e as Error).message}`, { cause: e, exitCode: 1 });
+    throw new NetsensorError('ERR_CORE_LOAD', `invalid ${what} ${path}: ${(e as Error).message}`, { cause: e, exitCode: 1 });
   }
 }
 
@@ -225,7 +230,7 @@ export class FlowCore implements PcapBulkSink {
 
   /** Loads build/netsensor.wasm (or `wasmPath`), checks its ABI and schema, initialises and configures it. */
   static async load(opts: CoreOptions = {}): Promise<FlowCore> {
-    const module = compile(opts.wasmPath ?? packagePath('build/netsensor.wasm'));
+    const module = compileWasm(opts.wasmPath ?? packagePath('build/netsensor.wasm'));
     let instance: WebAssembly.Instance;
     try {
       instance = await WebAssembly.instantiate(module, {

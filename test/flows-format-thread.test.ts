@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { generatePcap } from '../bench/flows-generate.ts';
 import { KEY_RECORD } from '../core/abi.ts';
 import { NUM_FEATURES } from '../core/schema.ts';
-import { readKeyRecords, type FlowBatch, type KeyRecord } from '../core/host.ts';
+import { CoreBatch, type FlowBatch } from '../core/host.ts';
 import { FormatThread } from '../core/export/format-thread.ts';
 import type { FormatOptions } from '../core/export/formats.ts';
 
@@ -69,8 +69,7 @@ function batches(sizes: number[]): FlowBatch[] {
       dv.setFloat64(k + KEY_RECORD.offset.first_seen_ms, 1.7e12 + n, true);
       for (let j = 0; j < NUM_FEATURES; j++) features[r * NUM_FEATURES + j] = ((n * 31 + j * 7) % 1000) / 8;
     }
-    let keys: KeyRecord[] | undefined;
-    return { rows, keyBytes, features, get keys() { return keys ??= readKeyRecords(keyBytes, rows); } };
+    return new CoreBatch(rows, features, keyBytes);
   });
 }
 

@@ -103,7 +103,6 @@ export async function run(argv: string[]): Promise<number> {
   // With --threads 2, a large capture's records are formatted and written on a second thread (format-thread.ts).
   const sink = new FormatThread(out, { format, cicNames: values['cic-names'], nfstreamNames: values['nfstream-names'], label: values.label },
     threads === '1' ? 1 : 2);
-  const writer = sink;
   let rows = 0;
   const t0 = performance.now();
   const shown = progress('netsensor flows', capture);
@@ -113,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     stats = await flows(capture, core, (batch) => {
       if (sink.closed) return; // the reader left during a burst (end of input): stop formatting
       rows += batch.rows;
-      writer.write(batch);
+      sink.write(batch);
     }, {
       afterChunk: async () => {
         if (shown.active) {

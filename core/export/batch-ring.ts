@@ -15,7 +15,7 @@
  */
 import { KEY_RECORD } from '../abi.js';
 import { NUM_FEATURES } from '../schema.js';
-import { readKeyRecords, type FlowBatch, type KeyRecord } from '../host.js';
+import { CoreBatch, type FlowBatch } from '../host.js';
 
 const HEAD = 0; // bytes written by the producer
 const CLAIM = 1; // bytes claimed by consumers
@@ -36,6 +36,8 @@ export const ST_OUTPUT_CLOSED = 2;
 export const ST_FAILED = 4;
 
 const ROW_BYTES = KEY_RECORD.bytes + NUM_FEATURES * 4;
+/** Rows per entry: small enough that two threads can share the work of one large batch. */
+const ROWS_PER_ENTRY = 512;
 const align16 = (n: number) => (n + 15) & ~15;
 
 /** A claimed entry: its batch (views valid until it is committed) and where it sits. */
@@ -52,17 +54,16 @@ export class BatchRing {
   readonly ctrl: Int32Array;
   private readonly size: number;
   private readonly mask: number;
-  /** Rows per entry: small enough that two threads can share the work of one large batch. */
   private readonly maxRows: number;
 
   /** `sab` from BatchRing.allocate(); every thread wraps the same buffer. */
-  constructor(readonly sab: SharedArrayBuffer, rowsPerEntry = 512) {
+  constructor(readonly sab: SharedArrayBuffer) {
     this.ctrl = new Int32Array(sab, 0, CTRL_BYTES / 4);
     this.size = sab.byteLength - DATA_AT;
     if (this.size <= 0 || (this.size & (this.size - 1)) !== 0) throw new Error(`batch ring: data area of ${this.size} bytes is not a power of two`);
     this.mask = this.size - 1;
     // at most a quarter of the ring per entry, so the producer never waits for more room than there is
-    this.maxRows = Math.max(1, Math.min(rowsPerEntry, Math.floor((this.size / 4 - ENTRY_HEADER) / ROW_BYTES)));
+    this.maxRows = Math.max(1, Math.min(ROWS_PER_ENTRY, Math.floor((this.size / 4 - ENTRY_HEADER) / ROW_BYTES)));
   }
 
   static allocate(dataBytes: number): SharedArrayBuffer {
@@ -158,7 +159,10 @@ export class BatchRing {
         continue;
       }
       const firstRow = new Float64Array(this.sab, DATA_AT + p + 8, 1)[0];
-      return { batch: new RingBatch(this.sab, DATA_AT + p + ENTRY_HEADER, rows), firstRow, at: c, bytes };
+      const at = DATA_AT + p + ENTRY_HEADER; // read in place
+      const batch = new CoreBatch(rows, new Float32Array(this.sab, at + rows * KEY_RECORD.bytes, rows * NUM_FEATURES),
+        new Uint8Array(this.sab, at, rows * KEY_RECORD.bytes));
+      return { batch, firstRow, at: c, bytes };
     }
   }
 
@@ -206,19 +210,5 @@ export class BatchRing {
   failure(): string {
     const n = new DataView(this.sab, CTRL_BYTES).getUint32(0, true);
     return Buffer.from(new Uint8Array(this.sab, CTRL_BYTES + 4, n)).toString('utf8');
-  }
-}
-
-/** A batch read in place from the ring: key objects only if a writer asks for them (the EVE writer does). */
-class RingBatch implements FlowBatch {
-  readonly keyBytes: Uint8Array;
-  readonly features: Float32Array;
-  private built: KeyRecord[] | undefined;
-  constructor(sab: SharedArrayBuffer, at: number, readonly rows: number) {
-    this.keyBytes = new Uint8Array(sab, at, rows * KEY_RECORD.bytes);
-    this.features = new Float32Array(sab, at + rows * KEY_RECORD.bytes, rows * NUM_FEATURES);
-  }
-  get keys(): KeyRecord[] {
-    return this.built ??= readKeyRecords(this.keyBytes, this.rows);
   }
 }

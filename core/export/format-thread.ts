@@ -10,7 +10,6 @@
  * The first THREAD_AFTER_ROWS rows are formatted in line: a thread costs ≈ 0.1 s to start and ≈ 12 MiB, more
  * than a small capture's whole formatting.
  */
-import { closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { NetsensorError, type ErrorCode } from '../../common/errors.js';
 import type { FlowBatch } from '../host.js';
@@ -50,7 +49,7 @@ export class FormatThread {
   /** `threads`: 1 formats every row in line (no second thread); `threadAfterRows`: rows formatted in line first. */
   constructor(private readonly out: FormatOutput, private readonly format: FormatOptions, private readonly threads: 1 | 2 = 2,
     private readonly threadAfterRows = THREAD_AFTER_ROWS) {
-    this.direct = fdSink(out.fd, out.name, false);
+    this.direct = fdSink(out.fd, out.name, out.ownsFd); // closes the descriptor in end() if it owns it
     this.inline = flowWriterFor(this.direct, format); // writes the header line, if the format has one
   }
 
@@ -104,9 +103,7 @@ export class FormatThread {
         }
       }
     } finally {
-      if (this.out.ownsFd) {
-        try { closeSync(this.out.fd); } catch (e) { throw new NetsensorError('ERR_USAGE', `cannot write flow records to ${this.out.name}: ${(e as Error).message}`, { cause: e }); }
-      }
+      await this.direct.end();
     }
     if (t) this.throwIfFailed(t);
   }

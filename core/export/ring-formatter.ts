@@ -46,7 +46,7 @@ export function failureText(e: unknown): string {
 /** The writer's sink: the descriptor when it is this entry's turn, else a held copy until it is. */
 class TurnSink implements TextSink {
   claim: Claim | null = null;
-  private held = new Uint8Array(1 << 20);
+  private held = new Uint8Array(256 << 10); // grows to the largest entry's text
   private heldBytes = 0;
 
   constructor(private readonly ring: BatchRing, private readonly out: TextSink) {}
@@ -56,9 +56,8 @@ class TurnSink implements TextSink {
   }
 
   write(text: string | Uint8Array): void {
-    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
     if (!this.claim) return; // the header line, made again by each thread's writer: written by the first
-
+    const bytes = typeof text === 'string' ? Buffer.from(text) : text;
     if (this.heldBytes === 0 && this.ring.isTurn(this.claim.at)) {
       this.send(bytes);
       return;

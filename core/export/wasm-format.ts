@@ -10,11 +10,10 @@
  * the strings (prefixes, suffix, null text, end-reason words), the end-reason table (2 × i32 per word), the input
  * rows (CHUNK_ROWS key records, then CHUNK_ROWS × NUM_FEATURES float32) and the output area.
  */
-import { readFileSync } from 'node:fs';
 import { NetsensorError } from '../../common/errors.js';
 import { packagePath } from '../../common/paths.js';
 import { KEY_RECORD } from '../abi.js';
-import type { FlowBatch } from '../host.js';
+import { compileWasm, type FlowBatch } from '../host.js';
 import { END_REASONS, NUM_FEATURES, RECORD_KEY_COLUMNS } from '../schema.js';
 import { formatFeature, recordLayout } from './record.js';
 import type { FlowWriter, TextSink } from './writer.js';
@@ -43,19 +42,6 @@ interface FormatExports {
   maxRowBytes(): number;
 }
 
-let compiled: WebAssembly.Module | undefined;
-function formatModule(): WebAssembly.Module {
-  if (compiled) return compiled;
-  const path = packagePath('build/netsensor-format.wasm');
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new NetsensorError('ERR_CORE_LOAD', `cannot read the record formatter ${path}: build it with npm run build`, { cause: e, exitCode: 1 });
-  }
-  return (compiled = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>));
-}
-
 export function wasmRecordWriter(out: TextSink, format: 'jsonl' | 'csv'): FlowWriter {
   const layout = recordLayout();
   const json = format === 'jsonl';
@@ -64,7 +50,8 @@ export function wasmRecordWriter(out: TextSink, format: 'jsonl' | 'csv'): FlowWr
     ...layout.keyColumns.map((c) => [KEY_KINDS[c], keyOffset(c)] as [keyof typeof COLUMN_KINDS, number]),
     ...layout.featureIndexes.map((j) => ['feature', j] as [keyof typeof COLUMN_KINDS, number]),
   ];
-  if (kinds.length !== layout.names.length || prefixes.some((p) => p.length > 64)) throw new Error('record formatter: column program does not match the record layout');
+  // assembly/format/index.ts COLUMN_MAX: a prefix of up to 64 bytes and a value fit in 128
+  if (prefixes.some((p) => p.length > 64)) throw new Error('record formatter: a column name is too long for its prefix');
 
   // strings: every prefix, the suffix, the null text, the end-reason words (an unknown code reads as 'shutdown', last)
   let text = '';
@@ -75,7 +62,7 @@ export function wasmRecordWriter(out: TextSink, format: 'jsonl' | 'csv'): FlowWr
   const reasonAt = [...END_REASONS, 'shutdown'].map(place);
 
   let memory: WebAssembly.Memory | undefined;
-  const instance = new WebAssembly.Instance(formatModule(), {
+  const instance = new WebAssembly.Instance(compileWasm(packagePath('build/netsensor-format.wasm'), 'record formatter'), {
     env: {
       hardValue(v: number, at: number): number {
         const s = formatFeature(v); // a tiny non-integer or an integer of 2^53 or more: never NaN or ±Infinity
