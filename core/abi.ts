@@ -80,6 +80,12 @@ export const RECORDS: readonly RecordLayout[] = [RECORD_HEADER, KEY_RECORD];
 /** KEY_RECORD.flags bits. */
 export const KEY_FLAG_INTERIM = 1; // an interim record: the flow continues and will be reported again
 export const KEY_FLAG_MIXED_SOURCES = 2; // a folded record whose flows came from more than its own initiator
+/**
+ * At least HIDDEN_OPTION_PACKETS packets of the record carried data in IPv6 options of a type IANA never assigned
+ * (assembly/decode/ipv6-options.ts): a covert channel's shape (detection/rules.ts). More than a one-off packet.
+ */
+export const KEY_FLAG_HIDDEN_OPTIONS = 4;
+export const HIDDEN_OPTION_PACKETS = 4;
 
 /**
  * configure() keys, by the host's setting name (CFG_<NAME> in the core). Values in seconds unless noted;
@@ -120,6 +126,8 @@ export function abiConstants(): Map<string, number> {
   const m = new Map<string, number>();
   m.set('KEY_FLAG_INTERIM', KEY_FLAG_INTERIM);
   m.set('KEY_FLAG_MIXED_SOURCES', KEY_FLAG_MIXED_SOURCES);
+  m.set('KEY_FLAG_HIDDEN_OPTIONS', KEY_FLAG_HIDDEN_OPTIONS);
+  m.set('HIDDEN_OPTION_PACKETS', HIDDEN_OPTION_PACKETS);
   for (const [name, key] of Object.entries(CONFIG_KEYS)) m.set(`CFG_${upperSnake(name)}`, key);
   STATS.forEach((name, i) => m.set(`STAT_${upperSnake(name)}`, i));
   m.set('NUM_STATS', STATS.length);

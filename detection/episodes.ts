@@ -149,7 +149,7 @@ export class EpisodeTracker {
       }
       decay(tr, t);
       const w = this.weightOf(tr, ev, v);
-      addFlow(tr, v, ev.family, w, n);
+      addFlow(tr, v, ev.family, w, n, ev.probe);
       if (tr.peers.size < SET_CAP) tr.peers.add(ev.peer);
       if (tr.ports.size < SET_CAP) tr.ports.add(ev.port);
       // distinct targets only matter up to the family's minimum (a string per flow is the tracker's largest cost)
@@ -274,7 +274,7 @@ export class EpisodeTracker {
 
   /** Records a first sighting's flow (as observe() records a track's); returns its evidence. */
   private sight(s: Sighting, ev: Evidence, v: FlowVerdict): number {
-    addFlow(s, v, ev.family, this.weightOf(s, ev, v));
+    addFlow(s, v, ev.family, this.weightOf(s, ev, v), 1, ev.probe);
     s.peer = ev.peer; s.port = ev.port; s.proto = v.flow.proto;
     return s.evidence;
   }
@@ -291,7 +291,7 @@ export class EpisodeTracker {
   private newTrack(family: string, role: Role, actor: string, indexKey: string, v: FlowVerdict, t: number): Track {
     return {
       family, role, actor, indexKey, policy: policyOf(family), threshold: this.thresholdOf(family), evidence: 0, at: t,
-      flows: 0, ongoing: false, packets: 0, bytes: 0, suppressed: 0, peers: new Set(), ports: new Set(), targets: new Set(),
+      flows: 0, ongoing: false, probes: 0, packets: 0, bytes: 0, suppressed: 0, peers: new Set(), ports: new Set(), targets: new Set(),
       firstMs: v.flow.first_seen_ms, lastMs: v.flow.last_seen_ms, scoreMax: 0, anomalyMax: 0, top: new Map(), rep: ownRow(v), repWeight: 0,
     };
   }
@@ -335,6 +335,8 @@ export function supported(tr: Track): boolean {
   // A long flow reports interim records before it ends: one under way is one flow (a DNS tunnel that runs for hours
   // must not wait for its end), but repeated interim records of it are not more flows.
   const flows = tr.flows > 0 ? tr.flows : tr.ongoing ? 1 : 0;
+  // fingerprint probes (rules.ts) are their own support: a fingerprint touches few ports
+  if (p.minProbes !== undefined && tr.probes >= p.minProbes) return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
   if ((flows < p.minFlows && !(p.minPackets && tr.packets >= p.minPackets)) || tr.targets.size < p.minTargets) return false;
   return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
 }

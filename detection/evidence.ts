@@ -20,6 +20,8 @@ export interface FlowVerdict {
   folded?: number;
   /** The folded flows came from other initiators than this record's own (a spoofed flood): they are not its. */
   mixedSources?: boolean;
+  /** Its packets hid data in IPv6 options of unassigned types (core/abi.ts KEY_FLAG_HIDDEN_OPTIONS). Absent = no. */
+  hiddenOptions?: boolean;
   row: ArrayLike<number>;
   /** The model's decision (inference/decide.ts): the alerting class, or undefined when the flow is benign. */
   alertClass: string | undefined;
@@ -39,6 +41,8 @@ export interface Evidence {
   peer: string;
   port: number;
   weight: number;
+  /** A fingerprint probe (rules.ts): counts toward its family's minProbes. */
+  probe: boolean;
 }
 
 /**
@@ -46,13 +50,13 @@ export interface Evidence {
  * so the items are overwritten in place, never allocated per flow. Valid until the next call with the same buffer.
  */
 export class EvidenceBuffer {
-  /** Model roles (at most 2) plus rule items (at most 2). */
-  readonly items: Evidence[] = Array.from({ length: 4 }, () => ({ family: '', role: 'src' as Role, actor: '', peer: '', port: 0, weight: 0 }));
+  /** Model roles (at most 2) plus rule items (at most 3: a flood or reflection, hidden options or a tunnel, a probe). */
+  readonly items: Evidence[] = Array.from({ length: 5 }, () => ({ family: '', role: 'src' as Role, actor: '', peer: '', port: 0, weight: 0, probe: false }));
   length = 0;
 
   push(family: string, role: Role, actor: string, peer: string, port: number, weight: number): void {
     const e = this.items[this.length++]!;
-    e.family = family; e.role = role; e.actor = actor; e.peer = peer; e.port = port; e.weight = weight;
+    e.family = family; e.role = role; e.actor = actor; e.peer = peer; e.port = port; e.weight = weight; e.probe = false;
   }
 
   has(family: string, role: Role): boolean {
@@ -67,6 +71,15 @@ export class EvidenceBuffer {
       if (e.family === family && e.role === role) { if (e.weight < weight) e.weight = weight; return; }
     }
     this.push(family, role, actor, peer, port, weight);
+  }
+
+  /** A fingerprint probe of the source (rules.ts): at least `weight`, and marked as a probe. */
+  probe(family: string, actor: string, peer: string, port: number, weight: number): void {
+    this.atLeast(family, 'src', actor, peer, port, weight);
+    for (let i = 0; i < this.length; i++) {
+      const e = this.items[i]!;
+      if (e.family === family && e.role === 'src') e.probe = true;
+    }
   }
 }
 

@@ -10,6 +10,8 @@
  *   calibrated values (metadata `episode_thresholds`, calibrated on validation captures only).
  * - `minFlows` / `minTargets` / `minPeers`: support that no amount of single-flow evidence replaces (a lone
  *   probe is not a scan). `minTargets` counts distinct (peer, port) pairs; `minPeers` distinct peers.
+ * - `minProbes`: alternative support — this many fingerprint probes (rules.ts: flows no conforming stack sends) from
+ *   the actor, whatever its flows and targets.
  * - `strength`: how much one flow can say by itself (a DNS flow with hundreds of long, high-entropy queries is a
  *   tunnel on its own; a SYN is one probe). Multiplies the flow's weight, capped.
  * - `requires`: what a flow must be for the model's verdict to count as this family at all, whatever its
@@ -27,6 +29,8 @@ export interface FamilyPolicy {
   /** Alternative to minFlows: this many packets (a flood that is one long flow, e.g. an ICMP echo flood). */
   minPackets?: number;
   minTargets: number;
+  /** Alternative to minFlows and minTargets: this many fingerprint probes (rules.ts). */
+  minProbes?: number;
   /** For role dst: distinct sources needed (spoofed / distributed). */
   minPeersDst: number;
   /** Suricata order: 1 high, 2 medium, 3 low. */
@@ -48,7 +52,7 @@ const F = {
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
 
 export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
-  scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minPeersDst: 0, severity: 2 },
+  scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minProbes: 2, minPeersDst: 0, severity: 2 },
   dos: {
     roles: ['src', 'dst'], halfLifeMs: 60_000, threshold: 20, minFlows: 20, minPackets: 100, minTargets: 1, minPeersDst: 3, severity: 1,
     // a flood that is one flow (an ICMP echo flood keeps its identifier) carries its packet count and rate

@@ -25,7 +25,7 @@ export interface Sighting extends Tally {
 }
 
 const empty = (): Sighting => ({
-  family: '', role: 'src', key: '', actor: '', evidence: 0, at: 0, flows: 0, ongoing: false, packets: 0, bytes: 0, suppressed: 0,
+  family: '', role: 'src', key: '', actor: '', evidence: 0, at: 0, flows: 0, ongoing: false, probes: 0, packets: 0, bytes: 0, suppressed: 0,
   peer: '', port: 0, proto: 0, firstMs: 0, lastMs: 0, scoreMax: 0, anomalyMax: 0,
 });
 
@@ -61,7 +61,7 @@ export class FirstSightings {
   static claim(s: Sighting, family: string, role: Role, key: string, actor: string, now: number, maxAgeMs: number): boolean {
     const displaced = s.key !== '' && now - s.lastMs < maxAgeMs;
     s.family = family; s.role = role; s.key = key; s.actor = actor;
-    s.evidence = 0; s.at = now; s.flows = 0; s.ongoing = false; s.packets = 0; s.bytes = 0; s.suppressed = 0;
+    s.evidence = 0; s.at = now; s.flows = 0; s.ongoing = false; s.probes = 0; s.packets = 0; s.bytes = 0; s.suppressed = 0;
     s.peer = ''; s.port = 0; s.proto = 0; s.firstMs = Infinity; s.lastMs = -Infinity; s.scoreMax = 0; s.anomalyMax = 0;
     return displaced;
   }

@@ -43,6 +43,26 @@
  *   on its own, at the flow's first record that shows it (the early one at 128 packets, or the interim one every
  *   `core.interimS`).
  *
+ * fingerprint probe: a flow whose initiator sent what no conforming stack sends, which OS fingerprinting and stealth
+ *   scans (nmap -sF/-sN/-sX and -O, xprobe2) send to read a host's reactions. TCP: an initiator that never set ACK but
+ *   set FIN (a FIN, Xmas or SYN+FIN probe), or set none of SYN, ACK and RST (a NULL, PSH- or URG-only probe). In TCP
+ *   (RFC 9293) every segment after the opening SYN carries ACK, and FIN is only sent on a synchronized connection, so
+ *   a real connection, also one the sensor picks up in the middle, never looks like that (fragmented flows are left
+ *   out: a tiny first fragment ends before the flags, later fragments carry no TCP header). ICMP (IPv4): timestamp (13),
+ *   information (15) and address mask (17) requests — information and address mask are deprecated (RFC 6918);
+ *   timestamp requests are what nmap -PP and xprobe2 send. One such flow may be a freak (a corrupted segment, a
+ *   one-off tool); two of them from one source (FAMILIES.scan.minProbes) are a deliberate fingerprint, however few
+ *   ports it touches: each weighs the scan threshold, and the scan family takes that many probes as its support
+ *   instead of its minimum of flows and targets. None of the benign corpus (every split) has a single such flow;
+ *   nmap's FIN, NULL and Xmas scans and xprobe2's ICMP modules are made of them.
+ *
+ * hidden options: a flow whose packets carried data in IPv6 hop-by-hop or destination options of a type IANA never
+ *   assigned, in at least HIDDEN_OPTION_PACKETS packets (the core flags it: assembly/decode/ipv6-options.ts). Routers and
+ *   hosts skip unknown options whose action bits say so, which is what makes them a covert channel (THC covert_send6
+ *   hides a file in them); a conforming sender only sends assigned types. Evidence goes to the source as `tunnel`, at
+ *   least the tunnel threshold: the channel's flow is often short (its carrier is an ordinary ping), and what it hides
+ *   is what it is. No flow of the benign corpus or of the lab carries such options.
+ *
  * ICMP errors are reactions: a destination unreachable, time exceeded, parameter problem, source quench or redirect
  *   (ICMPv6: unreachable, packet too big, time exceeded, parameter problem) is sent because of a packet its receiver
  *   sent (RFC 1122 3.2.2, RFC 4443 2.4). A host answering a UDP or IP-protocol scan with hundreds of port or protocol
@@ -78,6 +98,15 @@ export const ECHO_TUNNEL = {
   /** More replies AND more reply bytes than requests: at least this many extra replies, and this share of the requests. */
   extraReplies: 3, extraShare: 0.03,
 } as const;
+
+/** Fingerprint probes (see the header): the ICMP request types that only probes send. */
+export const PROBES = { icmpTypes: new Set([13, 15, 17]) as ReadonlySet<number> } as const;
+const S2D_PACKETS = featureIndex('src2dst_packets');
+const S2D_SYN = featureIndex('src2dst_syn_packets');
+const S2D_ACK = featureIndex('src2dst_ack_packets');
+const S2D_RST = featureIndex('src2dst_rst_packets');
+const S2D_FIN = featureIndex('src2dst_fin_packets');
+const FRAGMENTS = featureIndex('ip_fragments');
 
 /** A DNS flow of NULL queries (see the header): the query type, and the least queries. */
 export const NULL_TUNNEL = { qtype: 10, minQueries: 4 } as const;
@@ -115,6 +144,15 @@ function isNullTunnel(dnsQtype: number, dnsQueries: number): boolean {
   return dnsQtype === NULL_TUNNEL.qtype && dnsQueries >= NULL_TUNNEL.minQueries;
 }
 
+function isProbe(proto: number, srcPort: number, dstPort: number, row: ArrayLike<number>): boolean {
+  if (proto === 6) {
+    // a fragmented flow's flags are unknown: a tiny first fragment stops before them, later ones have no TCP header
+    if (row[FRAGMENTS]! > 0 || (srcPort === 0 && dstPort === 0)) return false;
+    return row[S2D_PACKETS]! > 0 && row[S2D_ACK]! === 0 && (row[S2D_FIN]! > 0 || (row[S2D_SYN]! === 0 && row[S2D_RST]! === 0));
+  }
+  return proto === 1 && PROBES.icmpTypes.has(dstPort >> 8); // the key's dst_port is type × 256 + code
+}
+
 function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, durationMs: number): boolean {
   return ECHO_KEY[proto] === dstPort && src2dstPackets >= ECHO_FLOOD.minRequests
     && src2dstPackets * 1000 >= ECHO_FLOOD.minRate * Math.max(durationMs, 1);
@@ -128,7 +166,7 @@ export function ruleCandidate(proto: number, srcPort: number, dstPort: number, s
   dst2srcPackets: number, dst2srcBytes: number, durationMs: number, row: ArrayLike<number>): boolean {
   return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs)
     || isEchoTunnel(proto, dstPort, src2dstPackets, src2dstBytes, dst2srcPackets, dst2srcBytes)
-    || isNullTunnel(row[QTYPE]!, row[QUERIES]!);
+    || isNullTunnel(row[QTYPE]!, row[QUERIES]!) || isProbe(proto, srcPort, dstPort, row);
 }
 
 /**
@@ -151,6 +189,8 @@ export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (
     out.atLeast('dos', 'src', f.src_ip, f.dst_ip, f.dst_port, weight);
     out.atLeast('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
   }
+  if (v.hiddenOptions) out.atLeast('tunnel', 'src', f.src_ip, f.dst_ip, f.dst_port, Math.max(FAMILIES.tunnel!.strength!(v.row), thresholdOf('tunnel')));
+  if (isProbe(f.proto, f.src_port, f.dst_port, v.row)) out.probe('scan', f.src_ip, f.dst_ip, f.dst_port, thresholdOf('scan'));
   if (isNullTunnel(v.row[QTYPE]!, v.row[QUERIES]!)) {
     out.atLeast('dns_tunnel', 'src', f.src_ip, f.dst_ip, f.dst_port, Math.max(FAMILIES.dns_tunnel!.strength!(v.row), thresholdOf('dns_tunnel')));
   }

@@ -15,6 +15,8 @@ export interface Tally {
   ongoing: boolean;
   packets: number;
   bytes: number;
+  /** Flows that were fingerprint probes (rules.ts; support of families with minProbes). */
+  probes: number;
   /** Evidence items down-weighted by the site baseline. */
   suppressed: number;
   firstMs: number;
@@ -27,9 +29,10 @@ export interface Tally {
  * Adds a flow's (already weighted) evidence and its counts, `n` times: a folded record (FlowVerdict.folded) stands for
  * n lone flows of one packet each, its own size standing for theirs.
  */
-export function addFlow(x: Tally, v: FlowVerdict, family: string, weight: number, n = 1): void {
+export function addFlow(x: Tally, v: FlowVerdict, family: string, weight: number, n = 1, probe = false): void {
   const f = v.flow;
   x.evidence += weight * n;
+  if (probe) x.probes += n;
   if (!v.interim) x.flows += n;
   else x.ongoing = true;
   x.packets += n * (f.src2dst_packets + f.dst2src_packets);
@@ -42,7 +45,7 @@ export function addFlow(x: Tally, v: FlowVerdict, family: string, weight: number
 
 /** Hands a tally over (a first sighting's, to the track it becomes). */
 export function copyTally(to: Tally, from: Tally): void {
-  to.evidence = from.evidence; to.at = from.at; to.flows = from.flows; to.ongoing = from.ongoing;
+  to.evidence = from.evidence; to.at = from.at; to.flows = from.flows; to.ongoing = from.ongoing; to.probes = from.probes;
   to.packets = from.packets; to.bytes = from.bytes; to.suppressed = from.suppressed;
   to.firstMs = from.firstMs; to.lastMs = from.lastMs; to.scoreMax = from.scoreMax; to.anomalyMax = from.anomalyMax;
 }

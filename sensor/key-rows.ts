@@ -3,7 +3,7 @@
  * per-row path reads the numbers it needs straight from the bytes; address strings (the costly part of a key)
  * are made only for rows that become evidence, events or observations.
  */
-import { KEY_FLAG_INTERIM, KEY_FLAG_MIXED_SOURCES, KEY_RECORD } from '../core/abi.js';
+import { KEY_FLAG_HIDDEN_OPTIONS, KEY_FLAG_INTERIM, KEY_FLAG_MIXED_SOURCES, KEY_RECORD } from '../core/abi.js';
 import { endReasonOf, formatAddress } from '../core/host.js';
 import type { FlowRecordKey } from '../detection/risk-event.js';
 
@@ -22,6 +22,8 @@ export class KeyRows {
   folded(r: number): number { return this.dv.getUint16(r * KEY_ROW_BYTES + K.folded, true); }
   /** The folded flows came from other initiators than the record's own. */
   mixedSources(r: number): boolean { return (this.bytes[r * KEY_ROW_BYTES + K.flags] & KEY_FLAG_MIXED_SOURCES) !== 0; }
+  /** Data in IPv6 options of unassigned types (core/abi.ts KEY_FLAG_HIDDEN_OPTIONS). */
+  hiddenOptions(r: number): boolean { return (this.bytes[r * KEY_ROW_BYTES + K.flags] & KEY_FLAG_HIDDEN_OPTIONS) !== 0; }
   protocol(r: number): number { return this.bytes[r * KEY_ROW_BYTES + K.protocol]; }
   srcPort(r: number): number { return this.dv.getUint16(r * KEY_ROW_BYTES + K.src_port, true); }
   dstPort(r: number): number { return this.dv.getUint16(r * KEY_ROW_BYTES + K.dst_port, true); }

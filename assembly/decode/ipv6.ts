@@ -2,7 +2,8 @@
  * IPv6 (RFC 8200) and its extension headers. The chain is walked with a bounded count (MAX_EXTENSION_HEADERS)
  * so a crafted chain cannot loop. Flow bytes = 40 + payload length, whatever was captured.
  *   hop-by-hop (0), routing (43), destination options (60), mobility (135), HIP (139), shim6 (140):
- *     length = (hdr_ext_len + 1) * 8
+ *     length = (hdr_ext_len + 1) * 8; the options of hop-by-hop and destination options are read for data under
+ *     unassigned types (ipv6-options.ts)
  *   fragment (44): 8 bytes; offset > 0 → later fragment, no transport header, ports 0
  *   authentication header (51): length = (payload_len + 2) * 4
  * ESP (50) and no-next-header (59) end the chain: their flows have no ports.
@@ -17,8 +18,9 @@ import { wireAfter } from './frame';
 import { decodeTransport } from './transport';
 import {
   pktSrc, pktDst, pktIpVersion, pktIpTotalLen, pktIpHeaderLen, pktProtocol, pktIsFragment,
-  pktIsLaterFragment, pktPayloadLen,
+  pktIsLaterFragment, pktPayloadLen, pktHiddenOptions,
 } from './packet';
+import { hidesData } from './ipv6-options';
 
 export const IPV6_HEADER_BYTES: u32 = 40;
 export const MAX_EXTENSION_HEADERS: u32 = 8;
@@ -69,6 +71,7 @@ export function decodeIpv6(p: usize, len: u32): bool {
     }
     if (off + hdrLen > end) return extensionCut(off, tlen);
     const next = u8at(p + off);
+    if ((nh == 0 || nh == 60) && !pktHiddenOptions) pktHiddenOptions = hidesData(p + off, hdrLen);
     if (nh == 44) {
       const frag = be16(p + off + 2); // 13-bit offset << 3 | 2 reserved bits | M
       if ((frag & 0xfff9) != 0) { // offset or M set; offset 0 with M clear is an atomic fragment: a whole packet

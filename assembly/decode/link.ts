@@ -24,7 +24,7 @@ import { decodeIpv4 } from './ipv4';
 import { decodeIpv6 } from './ipv6';
 import {
   pktTsMs, pktCaplen, pktWirelen, pktVlanId, pktVlanCount, pktIpVersion, pktIpTotalLen, pktIpHeaderLen,
-  pktIsFragment, pktIsLaterFragment, pktProtocol, pktSrcPort, pktDstPort, pktL4HeaderLen, pktPayloadLen,
+  pktIsFragment, pktIsLaterFragment, pktHiddenOptions, pktProtocol, pktSrcPort, pktDstPort, pktL4HeaderLen, pktPayloadLen,
   pktTcpFlags, pktTcpWindow, pktTcpMss, pktTcpWscale, pktIcmpType, pktIcmpCode, pktIcmpReply, pktIsDns,
 } from './packet';
 
@@ -54,6 +54,7 @@ export function decodePacket(data: usize, caplen: u32, linktype: u32, tsMs: f64)
   pktIpHeaderLen = 0;
   pktIsFragment = false;
   pktIsLaterFragment = false;
+  pktHiddenOptions = false;
   pktProtocol = 0;
   pktSrcPort = 0;
   pktDstPort = 0;

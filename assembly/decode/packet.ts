@@ -20,6 +20,7 @@ export let pktIpTotalLen: u32 = 0; // IPv4 total length; IPv6 40 + payload lengt
 export let pktIpHeaderLen: u32 = 0; // IPv4 IHL*4; IPv6 40 + extension headers
 export let pktIsFragment: bool = false; // any fragment (first or later)
 export let pktIsLaterFragment: bool = false; // offset > 0: no transport header, ports are 0
+export let pktHiddenOptions: bool = false; // IPv6 options of an unassigned type carried data (decode/ipv6-options.ts)
 export let pktProtocol: u8 = 0; // final next-header / protocol
 
 export let pktSrcPort: u16 = 0;

@@ -12,7 +12,7 @@ import { statAdd } from './stats';
 import { activityGapMs } from '../flow/timeouts';
 import {
   pktIpTotalLen, pktIpHeaderLen, pktL4HeaderLen, pktPayloadLen, pktProtocol, pktTcpFlags, pktTcpWindow, pktTcpMss,
-  pktTcpWscale, pktIsFragment, pktIcmpType, pktIcmpCode, pktIsDns, pktDnsQr, pktDnsQtype, pktDnsRcode,
+  pktTcpWscale, pktIsFragment, pktHiddenOptions, pktIcmpType, pktIcmpCode, pktIsDns, pktDnsQr, pktDnsQtype, pktDnsRcode,
   pktDnsAncount, pktDnsQnameLen, pktDnsQnameLabels, pktDnsQnameMaxLabel, pktDnsQnameEntropy,
 } from '../decode/packet';
 
@@ -115,6 +115,7 @@ export function accumulate(f: Flow, reverse: bool, nowMs: f64): void {
   }
 
   if (pktIsFragment) f.fragments++;
+  if (pktHiddenOptions) f.hiddenOptionPackets++;
   if (!(f.state & ST_ICMP_SET) && pktIcmpType >= 0) {
     f.state |= ST_ICMP_SET;
     f.icmpType = <i16>pktIcmpType;

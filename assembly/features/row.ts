@@ -9,7 +9,7 @@ import { Flow, ST_S2D_WIN_SET, ST_D2S_WIN_SET, OFF_FLAGS_S2D, OFF_FLAGS_D2S, OFF
 import { statMean, statMin, statMax, statStd, statMerge, statAdd, mergedMean, mergedMin, mergedMax, mergedStd } from './stats';
 import { rowFeatures, rowKey, outFreeRows, takeRow, ROW_BYTES } from './output';
 import { putHostSnapshot } from './host-snapshot';
-import { KeyRecord } from '../generated/abi';
+import { KeyRecord, KEY_FLAG_HIDDEN_OPTIONS, HIDDEN_OPTION_PACKETS } from '../generated/abi';
 
 /** Scratch statistic block (static): the open active period joined to the active statistics for a row. */
 const scratch: usize = memory.data(32);
@@ -48,7 +48,7 @@ export function writeRowAt(keyAt: usize, row: usize, f: Flow, slot: i32, reason:
   key.protocol = f.proto;
   key.ip_version = f.ipVersion;
   key.end_reason = reason;
-  key.flags = flags;
+  key.flags = f.hiddenOptionPackets >= <u32>HIDDEN_OPTION_PACKETS ? flags | <u8>KEY_FLAG_HIDDEN_OPTIONS : flags;
   key.vlan_id = f.vlan;
   key.folded = 0;
   key.flow_seq = f.seq;

@@ -70,7 +70,8 @@ export class Flow {
   // ---- tail, from byte 384: once per record or rare --------------------------------------------------------
   activeStartMs: f64; lastInterimMs: f64;
   activeMean: f64; activeM2: f64; activeMin: f32; activeMax: f32; activeN: u32; fragments: u32;
-  idleMean: f64; idleM2: f64; idleMin: f32; idleMax: f32; idleN: u32; idlePad: u32;
+  // the idle statistic's spare word: packets whose IPv6 options of unassigned types carried data (ipv6-options.ts)
+  idleMean: f64; idleM2: f64; idleMin: f32; idleMax: f32; idleN: u32; hiddenOptionPackets: u32;
 
   // initial windows: valid once ST_S2D_WIN_SET / ST_D2S_WIN_SET is set (the feature is -1 before)
   s2dInitWin: u16; d2sInitWin: u16; tcpMss: u16; tcpWscale: i16;

@@ -87,6 +87,8 @@ if (KEY_RECORD_BYTES != 96 ||
 
 export const KEY_FLAG_INTERIM: u8 = 1;
 export const KEY_FLAG_MIXED_SOURCES: u8 = 2;
+export const KEY_FLAG_HIDDEN_OPTIONS: u8 = 4;
+export const HIDDEN_OPTION_PACKETS: i32 = 4;
 export const CFG_TCP_IDLE_S: i32 = 0;
 export const CFG_UDP_IDLE_S: i32 = 1;
 export const CFG_ICMP_IDLE_S: i32 = 2;

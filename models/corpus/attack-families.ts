@@ -16,7 +16,7 @@ export const FAMILY_RULES: FamilyRule[] = [
   { match: /^markofu-pcaps\/.*\/xprobe_pcaps\//, family: 'scan', note: 'xprobe2 OS fingerprinting: a handful of ICMP/TCP/UDP probes; called scan because it is reconnaissance, though it touches few ports', judgement: true },
   { match: /^chrissanders-packets\/ppa1e\/portscan\.pcap$/, family: 'scan', note: 'small port scan' },
   { match: /^chrissanders-packets\/synscan\.pcapng$/, family: 'scan', note: 'nmap SYN scan' },
-  { match: /^chrissanders-packets\/tcp_ports\.pcapng$/, family: 'scan', note: 'labelled "portscan?": many-port TCP traffic from the port-scan example; treated as a scan', judgement: true },
+  { match: /^chrissanders-packets\/tcp_ports\.pcapng$/, family: 'out_of_scope', note: 'labelled "portscan?" (with the question mark): read packet by packet it is ordinary browsing — eight HTTP connections from one client to port 80 of two web servers, every one completed with its pages; nothing probes a port. Counted as a scan until model 1.5.0', judgement: true },
   { match: /^ndpi\/(synscan\.pcap|tcp_scan\.pcapng)$/, family: 'scan', note: 'nmap SYN / small TCP scan' },
   { match: /^chrissanders-packets\/ppa1e\/dosattack\.pcap$/, family: 'dos', note: 'SYN flood, 100 packets' },
   { match: /^StopDDoS-packet-captures\/pkt\./, family: 'dos', note: 'SYN flood (spoofed sources / ECN+CWR)' },
