@@ -196,8 +196,10 @@ withTools(test, ['tcpdump', 'nmap', 'hping3', 'curl', 'ping', 'atk6-covert_send6
     const ns = createNetnsPair(NET);
     try {
       for (const a of Object.values(SRC)) ns.exec(NET.nsB, 'ip', ['addr', 'add', `${a}/24`, 'dev', NET.vethB]);
-      const web = ns.spawn(NET.nsA, 'timeout', ['60', process.execPath, '-e',
-        `require('http').createServer((q, s) => s.end('ok')).listen(8080, '${NET.ipA}', () => process.stderr.write('listening'))`]);
+      // node itself in the namespace (ip netns exec execs it), so destroy()'s kill reaches the server and its pipes close;
+      // it also ends by itself after 60 s
+      const web = ns.spawn(NET.nsA, process.execPath, ['-e',
+        `setTimeout(() => process.exit(0), 60000); require('http').createServer((q, s) => s.end('ok')).listen(8080, '${NET.ipA}', () => process.stderr.write('listening'))`]);
       await waitForOutput(web, /listening/, 10_000);
       const dump = ns.spawn(NET.nsA, 'tcpdump', ['-i', NET.vethA, '-n', '-U', '--immediate-mode', '-s', '0', '-w', pcap]);
       let dumpLog = '';
