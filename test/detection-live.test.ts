@@ -6,8 +6,9 @@
  *   nsdl-sen: bridge nsdl-br (the sensors capture here) ── veth ── nsdl-vic, nsdl-atk, nsdl-dv1, nsdl-dv2, nsdl-cld
  *             └─ veth nsdl-b1 10.212.0.2 ── nsdl-b0 10.212.0.1 (this process: Mosquitto, gateway, subscriber)
  *
- * 1. Floods (hping3 SYN, UDP, ICMP echo) and a fast port scan (nmap -sS -T4): the first alert arrives ≤ 2 s after
- *    the attack started, with the right class; a flood is a few alert messages per second, not one per flow.
+ * 1. Floods (hping3 SYN, UDP, ICMP echo), a fast port scan (nmap -sS -T4) and a NULL scan of a few ports (-sN): the
+ *    first alert arrives ≤ 2 s after the attack started, with the right class; a flood is a few alert messages per
+ *    second, not one per flow.
  *    Tunnels made with the real tools (iodine and dns2tcp over DNS, ptunnel-ng over ICMP echo): an alert of the right
  *    family from the tunnelling host while the tunnel runs, not when it ends.
  * 2. Site baseline: a device's beacon to its cloud through a short learning period stays quiet afterwards, while a
@@ -38,8 +39,8 @@ const SEN = 'nsdl-sen', BRIDGE = 'nsdl-br';
 const BROKER_IP = '10.212.0.1', MQTT_PORT = 18920;
 /** Every namespace on the bridge and its addresses (10.213.0.0/24): one attacker and one victim address per attack. */
 const HOSTS = {
-  vic: ['10.213.0.21', '10.213.0.22', '10.213.0.23', '10.213.0.24', '10.213.0.25'],
-  atk: ['10.213.0.31', '10.213.0.32', '10.213.0.33', '10.213.0.34', '10.213.0.35'],
+  vic: ['10.213.0.21', '10.213.0.22', '10.213.0.23', '10.213.0.24', '10.213.0.25', '10.213.0.26'],
+  atk: ['10.213.0.31', '10.213.0.32', '10.213.0.33', '10.213.0.34', '10.213.0.35', '10.213.0.36'],
   dv1: ['10.213.0.11'],
   dv2: ['10.213.0.12'],
   cld: ['10.213.0.50', '10.213.0.51'],
@@ -266,6 +267,9 @@ live('floods and fast port scans: first alert ≤ 2 s after the attack starts, r
     // The victim's kernel answers every closed UDP port with a port unreachable (Linux rate-limits them by default;
     // older systems and many devices do not): a burst of ICMP errors from the victim that reads like a flood.
     { name: 'UDP scan, every probe answered', cls: 'scan', flood: false, answerAll: true, cmd: (a: string, v: string) => ['nmap', '-n', '-Pn', '-sU', '-T4', '--max-retries', '0', '-e', 'nsdl-atk-b', '-S', a, '-p', '1000-1999', v] },
+    // a stealth scan of 3 ports, fewer than a scan episode's 5 targets: only the fingerprint-probe rule (detection/rules.ts)
+    // can call it; each NULL probe is answered by a RST
+    { name: 'NULL scan of 3 ports', cls: 'scan', flood: false, cmd: (a: string, v: string) => ['nmap', '-n', '-Pn', '-sN', '-T4', '--max-retries', '0', '-e', 'nsdl-atk-b', '-S', a, '-p', '3000-3002', v] },
   ];
   const icmpLimits = (ms: string, perS: string) => nsx('nsdl-vic', 'sh', '-c', `echo ${ms} > /proc/sys/net/ipv4/icmp_ratelimit; echo ${perS} > /proc/sys/net/ipv4/icmp_msgs_per_sec`);
   const lines: string[] = [];
