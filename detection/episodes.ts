@@ -336,8 +336,8 @@ export function supported(tr: Track): boolean {
   // must not wait for its end), but repeated interim records of it are not more flows.
   const flows = tr.flows > 0 ? tr.flows : tr.ongoing ? 1 : 0;
   // fingerprint probes (rules.ts) are their own support: a fingerprint touches few ports
-  if (p.minProbes !== undefined && tr.probes >= p.minProbes) return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
-  if ((flows < p.minFlows && !(p.minPackets && tr.packets >= p.minPackets)) || tr.targets.size < p.minTargets) return false;
+  const probed = p.minProbes !== undefined && tr.probes >= p.minProbes;
+  if (!probed && ((flows < p.minFlows && !(p.minPackets && tr.packets >= p.minPackets)) || tr.targets.size < p.minTargets)) return false;
   return tr.role === 'src' || tr.peers.size >= p.minPeersDst;
 }
 

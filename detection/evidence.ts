@@ -54,9 +54,10 @@ export class EvidenceBuffer {
   readonly items: Evidence[] = Array.from({ length: 5 }, () => ({ family: '', role: 'src' as Role, actor: '', peer: '', port: 0, weight: 0, probe: false }));
   length = 0;
 
-  push(family: string, role: Role, actor: string, peer: string, port: number, weight: number): void {
+  push(family: string, role: Role, actor: string, peer: string, port: number, weight: number): Evidence {
     const e = this.items[this.length++]!;
     e.family = family; e.role = role; e.actor = actor; e.peer = peer; e.port = port; e.weight = weight; e.probe = false;
+    return e;
   }
 
   has(family: string, role: Role): boolean {
@@ -64,22 +65,13 @@ export class EvidenceBuffer {
     return false;
   }
 
-  /** Adds an item, or raises the weight of the one already there for (family, role) to at least `weight`. */
-  atLeast(family: string, role: Role, actor: string, peer: string, port: number, weight: number): void {
+  /** Adds an item, or raises the weight of the one already there for (family, role) to at least `weight`; returns it. */
+  atLeast(family: string, role: Role, actor: string, peer: string, port: number, weight: number): Evidence {
     for (let i = 0; i < this.length; i++) {
       const e = this.items[i]!;
-      if (e.family === family && e.role === role) { if (e.weight < weight) e.weight = weight; return; }
+      if (e.family === family && e.role === role) { if (e.weight < weight) e.weight = weight; return e; }
     }
-    this.push(family, role, actor, peer, port, weight);
-  }
-
-  /** A fingerprint probe of the source (rules.ts): at least `weight`, and marked as a probe. */
-  probe(family: string, actor: string, peer: string, port: number, weight: number): void {
-    this.atLeast(family, 'src', actor, peer, port, weight);
-    for (let i = 0; i < this.length; i++) {
-      const e = this.items[i]!;
-      if (e.family === family && e.role === 'src') e.probe = true;
-    }
+    return this.push(family, role, actor, peer, port, weight);
   }
 }
 

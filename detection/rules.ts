@@ -163,8 +163,8 @@ function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, dur
  * Plain numbers, no objects: it runs on every flow row.
  */
 export function ruleCandidate(proto: number, srcPort: number, dstPort: number, src2dstPackets: number, src2dstBytes: number,
-  dst2srcPackets: number, dst2srcBytes: number, durationMs: number, row: ArrayLike<number>): boolean {
-  return isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs)
+  dst2srcPackets: number, dst2srcBytes: number, durationMs: number, row: ArrayLike<number>, hiddenOptions: boolean): boolean {
+  return hiddenOptions || isReflectedReply(proto, srcPort, dst2srcPackets) || isEchoFlood(proto, dstPort, src2dstPackets, durationMs)
     || isEchoTunnel(proto, dstPort, src2dstPackets, src2dstBytes, dst2srcPackets, dst2srcBytes)
     || isNullTunnel(row[QTYPE]!, row[QUERIES]!) || isProbe(proto, srcPort, dstPort, row);
 }
@@ -190,7 +190,7 @@ export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (
     out.atLeast('dos', 'dst', f.dst_ip, f.src_ip, f.dst_port, weight);
   }
   if (v.hiddenOptions) out.atLeast('tunnel', 'src', f.src_ip, f.dst_ip, f.dst_port, Math.max(FAMILIES.tunnel!.strength!(v.row), thresholdOf('tunnel')));
-  if (isProbe(f.proto, f.src_port, f.dst_port, v.row)) out.probe('scan', f.src_ip, f.dst_ip, f.dst_port, thresholdOf('scan'));
+  if (isProbe(f.proto, f.src_port, f.dst_port, v.row)) out.atLeast('scan', 'src', f.src_ip, f.dst_ip, f.dst_port, thresholdOf('scan')).probe = true;
   if (isNullTunnel(v.row[QTYPE]!, v.row[QUERIES]!)) {
     out.atLeast('dns_tunnel', 'src', f.src_ip, f.dst_ip, f.dst_port, Math.max(FAMILIES.dns_tunnel!.strength!(v.row), thresholdOf('dns_tunnel')));
   }

@@ -264,14 +264,14 @@ export class Pipeline {
         }
         continue;
       }
+      const hidden = keys.hiddenOptions(r);
       // a benign verdict matters only to the baseline (learning) or the rules (detection/rules.ts)
       if (!s.alertClass && !this.tracker.learnsBenign &&
-        !ruleCandidate(keys.protocol(r), keys.srcPort(r), keys.dstPort(r), keys.src2dstPackets(r), keys.src2dstBytes(r), keys.dst2srcPackets(r), keys.dst2srcBytes(r), keys.durationMs(r), row)
-        && !keys.hiddenOptions(r)) continue;
+        !ruleCandidate(keys.protocol(r), keys.srcPort(r), keys.dstPort(r), keys.src2dstPackets(r), keys.src2dstBytes(r), keys.dst2srcPackets(r), keys.dst2srcBytes(r), keys.durationMs(r), row, hidden)) continue;
       // one verdict object for every row: the tracker copies what it keeps (detection/episodes.ts)
       const v = this.verdict;
       keys.setWire(v.flow, r);
-      v.interim = interim; v.folded = folded; v.mixedSources = folded > 0 && keys.mixedSources(r); v.hiddenOptions = keys.hiddenOptions(r);
+      v.interim = interim; v.folded = folded; v.mixedSources = folded > 0 && keys.mixedSources(r); v.hiddenOptions = hidden;
       v.row = row; v.alertClass = s.alertClass; v.score = s.score;
       v.classThreshold = s.threshold; v.anomaly = s.anomaly; v.top = s.top;
       for (const c of this.tracker.observe(v)) events.push(this.episodeEvent(c));

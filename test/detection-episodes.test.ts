@@ -165,8 +165,8 @@ test('DNS NULL tunnel rule: one DNS flow of NULL queries (an idle iodine tunnel\
   assert.equal(states(quiet.observe(nullFlow(3, 10, T0 + 30_000))), []);
   for (const qtype of [1, 16, 28, 5, 15, 33, 65]) assert.equal(states(quiet.observe(nullFlow(40, qtype, T0 + 40_000 + qtype))), [], `qtype ${qtype}`);
   // the pipeline hands such a flow to the tracker even when the model calls it benign
-  assert.ok(ruleCandidate(17, 40000, 53, 37, 2000, 27, 3000, 49_000, nullFlow(37, 10, T0).row));
-  assert.not.ok(ruleCandidate(17, 40000, 53, 37, 2000, 27, 3000, 49_000, nullFlow(37, 16, T0).row));
+  assert.ok(ruleCandidate(17, 40000, 53, 37, 2000, 27, 3000, 49_000, nullFlow(37, 10, T0).row, false));
+  assert.not.ok(ruleCandidate(17, 40000, 53, 37, 2000, 27, 3000, 49_000, nullFlow(37, 16, T0).row, false));
 });
 
 test('a port scan opens after enough distinct targets; updates at most once per second; closes when quiet', () => {

@@ -12,7 +12,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +55,7 @@ function flow(s: Spec): FlowVerdict {
 }
 
 const candidate = (v: FlowVerdict) => ruleCandidate(v.flow.proto, v.flow.src_port, v.flow.dst_port, v.flow.src2dst_packets,
-  v.flow.src2dst_bytes, v.flow.dst2src_packets, v.flow.dst2src_bytes, v.flow.last_seen_ms - v.flow.first_seen_ms, v.row);
+  v.flow.src2dst_bytes, v.flow.dst2src_packets, v.flow.dst2src_bytes, v.flow.last_seen_ms - v.flow.first_seen_ms, v.row, v.hiddenOptions ?? false);
 
 test('probe shapes: FIN, Xmas, SYN+FIN, NULL, URG-only, ICMP 13/15/17 are probes; real connections, fragments and other ICMP are not', () => {
   const probes: Array<[string, Spec]> = [
@@ -201,10 +200,7 @@ withTools(test, ['tcpdump', 'nmap', 'hping3', 'curl', 'ping', 'atk6-covert_send6
       const web = ns.spawn(NET.nsA, process.execPath, ['-e',
         `setTimeout(() => process.exit(0), 60000); require('http').createServer((q, s) => s.end('ok')).listen(8080, '${NET.ipA}', () => process.stderr.write('listening'))`]);
       await waitForOutput(web, /listening/, 10_000);
-      const dump = ns.spawn(NET.nsA, 'tcpdump', ['-i', NET.vethA, '-n', '-U', '--immediate-mode', '-s', '0', '-w', pcap]);
-      let dumpLog = '';
-      dump.stderr!.on('data', (d) => { dumpLog += d; });
-      await waitForOutput(dump, /listening on/, 10_000);
+      const stopCapture = await ns.capture(NET.nsA, NET.vethA, pcap);
       // bounded: two ports, no retries; one packet per hping3 run
       ns.exec(NET.nsB, 'nmap', ['-n', '-Pn', '-sX', '--max-retries', '0', '-S', SRC.xmas, '-e', NET.vethB, '-p', '80,443', NET.ipA], 30_000);
       // hping3 exits 1 when its request went unanswered (Linux does not answer address mask requests): the capture counts
@@ -219,8 +215,7 @@ withTools(test, ['tcpdump', 'nmap', 'hping3', 'curl', 'ping', 'atk6-covert_send6
       ns.exec(NET.nsA, 'ping', ['-6', '-n', '-c', '4', '-i', '0.2', NET.ip6B], 15_000);
       for (let i = 0; i < 5; i++) ns.exec(NET.nsB, 'curl', ['-s', '--max-time', '5', '--interface', SRC.web, `http://${NET.ipA}:8080/`], 10_000);
       await new Promise((r) => setTimeout(r, 500)); // the last answers reach the capture
-      dump.kill('SIGINT');
-      if (dump.exitCode === null) await Promise.race([once(dump, 'exit'), new Promise((r) => setTimeout(r, 5000))]);
+      const dumpLog = await stopCapture();
       assert.match(dumpLog, /\b0 packets dropped by kernel/, dumpLog);
     } finally {
       ns.destroy();

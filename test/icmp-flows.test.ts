@@ -9,9 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { waitForOutput } from './helpers/child-output.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ethernet, ipv4, ipv6, icmp, concat } from './helpers/frames.ts';
@@ -127,7 +125,6 @@ const NET = netnsNames('nsicmp', 233);
 const SWEEP = Array.from({ length: 16 }, (_, i) => `10.233.0.${16 + i}`);
 const FLOOD = 500;
 
-const waitFor = waitForOutput;
 
 type Dir = [packets: number, bytes: number];
 /** Per echo-like conversation (requester|responder|identifier|request type): [requests, replies] as tshark reads them. */
@@ -162,10 +159,7 @@ withTools(test, ['tshark', 'tcpdump', 'hping3', 'nmap', 'ping', 'ip', 'ethtool']
     const ns = createNetnsPair(NET);
     try {
       for (const a of SWEEP) ns.exec(NET.nsB, 'ip', ['addr', 'add', `${a}/32`, 'dev', NET.vethB]);
-      const dump = ns.spawn(NET.nsA, 'tcpdump', ['-i', NET.vethA, '-n', '-U', '--immediate-mode', '-B', '32768', '-s', '0', '-w', pcap]);
-      let dumpLog = '';
-      dump.stderr!.on('data', (d) => { dumpLog += d; });
-      await waitFor(dump, /listening on/, 10_000);
+      const stopCapture = await ns.capture(NET.nsA, NET.vethA, pcap);
       // hping3 exits 1 when it missed replies: the capture is what counts
       ns.exec(NET.nsA, 'sh', ['-c', `timeout 30 hping3 --icmp -c ${FLOOD} -i u1000 ${NET.ipB} >/dev/null 2>&1; exit 0`], 40_000);
       ns.exec(NET.nsA, 'sh', ['-c', `ping -n -c 3 -i 0.2 ${NET.ipB} >/dev/null & ping -n -c 3 -i 0.2 ${NET.ipB} >/dev/null & wait`], 15_000);
@@ -173,8 +167,7 @@ withTools(test, ['tshark', 'tcpdump', 'hping3', 'nmap', 'ping', 'ip', 'ethtool']
       // --send-ip: on a directly connected subnet nmap would otherwise sweep with ARP, which is not IP traffic
       ns.exec(NET.nsA, 'nmap', ['-sn', '-n', '--send-ip', '-T4', `${SWEEP[0]}/28`], 60_000);
       await new Promise((r) => setTimeout(r, 1000)); // the last replies reach the capture
-      dump.kill('SIGINT');
-      if (dump.exitCode === null) await Promise.race([once(dump, 'exit'), new Promise((r) => setTimeout(r, 5000))]);
+      const dumpLog = await stopCapture();
       assert.match(dumpLog, /\b0 packets dropped by kernel/, dumpLog);
     } finally {
       ns.destroy();

@@ -11,7 +11,6 @@ import * as assert from 'uvu/assert';
 import { spawnSync, execFileSync } from 'node:child_process';
 import { waitForOutput } from './helpers/child-output.ts';
 import { mkdtempSync, statSync } from 'node:fs';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNetnsPair, NS_A, NS_B, VETH_A, IP_A, IP_B, IP6_B } from './helpers/netns.ts';
@@ -71,10 +70,7 @@ withTools(test, ['tshark', 'tcpdump', 'nmap', 'hping3', 'curl', 'ip', 'ethtool']
     try {
       const server = ns.spawn(NS_B, process.execPath, ['-e', SERVER]);
       await waitFor(server, /ready/, 10_000);
-      const dump = ns.spawn(NS_A, 'tcpdump', ['-i', VETH_A, '-n', '-U', '--immediate-mode', '-B', '32768', '-s', '0', '-w', pcap]);
-      let dumpLog = '';
-      dump.stderr!.on('data', (d) => { dumpLog += d; });
-      await waitFor(dump, /listening on/, 10_000);
+      const stopCapture = await ns.capture(NS_A, VETH_A, pcap);
       for (let i = 0; i < 5; i++) ns.exec(NS_A, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', `http://${IP_B}:8231/`]);
       for (let i = 0; i < 3; i++) ns.exec(NS_A, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', `http://[${IP6_B}]:8231/`]);
       ns.exec(NS_A, 'nmap', ['-n', '-sS', '-Pn', '-T4', '--max-retries', '1', '--host-timeout', '30s', '-p', '1-200', IP_B]);
@@ -83,8 +79,7 @@ withTools(test, ['tshark', 'tcpdump', 'nmap', 'hping3', 'curl', 'ip', 'ethtool']
       ns.exec(NS_A, process.execPath, ['-e', UDP_CLIENT], 30_000);
       ns.exec(NS_A, 'ping', ['-n', '-c', '5', '-i', '0.2', '-W', '1', IP_B], 10_000);
       await new Promise((r) => setTimeout(r, 1000)); // let the last replies reach the capture
-      dump.kill('SIGINT');
-      if (dump.exitCode === null) await Promise.race([once(dump, 'exit'), new Promise((r) => setTimeout(r, 5000))]);
+      const dumpLog = await stopCapture();
       server.kill('SIGTERM');
       // a loaded machine can make tcpdump drop packets: then the traffic checks below would be meaningless
       assert.match(dumpLog, /\b0 packets dropped by kernel/, dumpLog);

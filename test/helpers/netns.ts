@@ -7,6 +7,8 @@
  * namespaces and subnets (10.<octet>.0.0/24, fd00:<octet>::/64).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { waitForOutput } from './child-output.ts';
 
 export const NS_A = 'nsflo-a';
 export const NS_B = 'nsflo-b';
@@ -46,6 +48,11 @@ export interface NetnsPair {
   exec(ns: string, cmd: string, args: string[], timeoutMs?: number): string;
   /** start a long-running command inside a namespace (the caller stops it) */
   spawn(ns: string, cmd: string, args: string[]): ChildProcess;
+  /**
+   * tcpdump on `dev` inside `ns` into `pcap`, resolved once it listens; the returned function stops it (SIGINT, then
+   * waits up to 5 s for it to write its counts) and gives its report (stderr: "N packets dropped by kernel", …)
+   */
+  capture(ns: string, dev: string, pcap: string): Promise<() => Promise<string>>;
   destroy(): void;
 }
 
@@ -75,6 +82,17 @@ export function createNetnsPair(n: NetnsNames = DEFAULT_NAMES): NetnsPair {
       const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       return child;
+    },
+    async capture(ns, dev, pcap) {
+      const dump = this.spawn(ns, 'tcpdump', ['-i', dev, '-n', '-U', '--immediate-mode', '-B', '32768', '-s', '0', '-w', pcap]);
+      let report = '';
+      dump.stderr!.on('data', (d) => { report += d; });
+      await waitForOutput(dump, /listening on/, 10_000);
+      return async () => {
+        dump.kill('SIGINT');
+        if (dump.exitCode === null) await Promise.race([once(dump, 'exit'), new Promise((r) => setTimeout(r, 5000))]);
+        return report;
+      };
     },
     destroy() {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
