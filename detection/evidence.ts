@@ -5,6 +5,7 @@
  */
 import type { FlowKey } from '../protocol/event.js';
 import { ANOMALY_WEIGHT, policyOf, type Role } from './families.js';
+import { isGroupAddress } from './group-address.js';
 import { isIcmpError, ruleEvidence } from './rules.js';
 
 /** What the tracker needs of one scored flow (`row` is the feature row in schema order). */
@@ -94,10 +95,11 @@ export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (fa
     }
     if (policy.strength) weight *= policy.strength(v.row);
     const f = v.flow;
-    const reaction = isIcmpError(f.proto, f.dst_port); // rules.ts: an ICMP error speaks of its receiver, not its sender
+    // rules.ts: an ICMP error speaks of its receiver, not its sender; families.ts: a group is not a host's target
+    const notOfSrc = isIcmpError(f.proto, f.dst_port) || (policy.hostTargets === true && isGroupAddress(f.dst_ip));
     for (const role of policy.roles) {
       if (role === 'dst') out.push(family, role, f.dst_ip, f.src_ip, f.dst_port, weight);
-      else if (!reaction) out.push(family, role, f.src_ip, f.dst_ip, f.dst_port, weight);
+      else if (!notOfSrc) out.push(family, role, f.src_ip, f.dst_ip, f.dst_port, weight);
     }
   }
   ruleEvidence(v, out, thresholdOf);

@@ -16,6 +16,9 @@
  *   tunnel on its own; a SYN is one probe). Multiplies the flow's weight, capped.
  * - `requires`: what a flow must be for the model's verdict to count as this family at all, whatever its
  *   probability (a DNS tunnel carries DNS: a web connection read as one is the model's confusion, not evidence).
+ * - `hostTargets`: the family is about a conversation with a host (its target or its server), so a flow to a group
+ *   address (group-address.ts: multicast, broadcast) is no evidence of it, whatever the model says: many
+ *   membership reports or announcements are a host joining groups, not a scan of them.
  */
 import { featureIndex } from '../core/schema.js';
 
@@ -39,6 +42,7 @@ export interface FamilyPolicy {
   perPeer?: boolean;
   strength?: (row: ArrayLike<number>) => number;
   requires?: (row: ArrayLike<number>, dstPort: number) => boolean;
+  hostTargets?: boolean;
 }
 
 const F = {
@@ -52,28 +56,28 @@ const F = {
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
 
 export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
-  scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minProbes: 2, minPeersDst: 0, severity: 2 },
+  scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minProbes: 2, minPeersDst: 0, severity: 2, hostTargets: true },
   dos: {
     roles: ['src', 'dst'], halfLifeMs: 60_000, threshold: 20, minFlows: 20, minPackets: 100, minTargets: 1, minPeersDst: 3, severity: 1,
     // a flood that is one flow (an ICMP echo flood keeps its identifier) carries its packet count and rate
     strength: (r) => clamp(Math.max(r[F.packets]! / 100, r[F.pps]! / 20), 1, 30),
   },
-  bruteforce: { roles: ['src'], halfLifeMs: 120_000, threshold: 6, minFlows: 6, minTargets: 1, minPeersDst: 0, severity: 1 },
+  bruteforce: { roles: ['src'], halfLifeMs: 120_000, threshold: 6, minFlows: 6, minTargets: 1, minPeersDst: 0, severity: 1, hostTargets: true },
   dns_tunnel: {
-    roles: ['src'], halfLifeMs: 300_000, threshold: 6, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1,
+    roles: ['src'], halfLifeMs: 300_000, threshold: 6, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1, hostTargets: true,
     strength: (r) => clamp(r[F.dnsQueries]! / 10, 1, 30),
     // DNS messages (the core parses them on UDP), or DNS's port (over TCP the messages are not parsed)
     requires: (r, dstPort) => r[F.dnsQueries]! + r[F.dnsResponses]! > 0 || dstPort === 53,
   },
   tunnel: {
-    roles: ['src'], halfLifeMs: 300_000, threshold: 6, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1,
+    roles: ['src'], halfLifeMs: 300_000, threshold: 6, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1, hostTargets: true,
     strength: (r) => clamp(r[F.packets]! / 20, 1, 30),
   },
   exfil: {
-    roles: ['src'], halfLifeMs: 1_800_000, threshold: 4, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1,
+    roles: ['src'], halfLifeMs: 1_800_000, threshold: 4, minFlows: 1, minTargets: 1, minPeersDst: 0, severity: 1, hostTargets: true,
     strength: (r) => clamp(r[F.upPayload]! / 262_144, 1, 20),
   },
-  c2: { roles: ['src'], halfLifeMs: 1_800_000, threshold: 5, minFlows: 5, minTargets: 1, minPeersDst: 0, severity: 1, perPeer: true },
+  c2: { roles: ['src'], halfLifeMs: 1_800_000, threshold: 5, minFlows: 5, minTargets: 1, minPeersDst: 0, severity: 1, perPeer: true, hostTargets: true },
   anomaly: { roles: ['src'], halfLifeMs: 300_000, threshold: 12, minFlows: 12, minTargets: 3, minPeersDst: 0, severity: 3 },
 };
 

@@ -74,17 +74,12 @@
 import { featureIndex } from '../core/schema.js';
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { FAMILIES } from './families.js';
+import { isGroupAddress } from './group-address.js';
 
 /** UDP services abused for reflection/amplification (US-CERT TA14-017A and later additions). */
 export const AMPLIFIER_PORTS: ReadonlySet<number> = new Set([
   17, 19, 53, 69, 111, 123, 137, 161, 389, 500, 1900, 3283, 3702, 4500, 5351, 5353, 5683, 10001, 11211, 37810, 47808,
 ]);
-
-function isMulticastOrBroadcast(ip: string): boolean {
-  if (ip.includes(':')) return ip.toLowerCase().startsWith('ff');
-  const first = Number(ip.slice(0, ip.indexOf('.')));
-  return (first >= 224 && first <= 239) || ip === '255.255.255.255' || ip.endsWith('.255');
-}
 
 /**
  * An ICMP echo flood in one flow: this many requests, at this rate (requests per second over the flow's duration).
@@ -181,7 +176,7 @@ export function ruleEvidence(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (
     out.length = 0;
     out.push('tunnel', 'src', f.src_ip, f.dst_ip, f.dst_port, Math.max(FAMILIES.tunnel!.strength!(v.row), thresholdOf('tunnel')));
   } else if (isReflectedReply(f.proto, f.src_port, f.dst2src_packets)) {
-    if (!isMulticastOrBroadcast(f.dst_ip) && !out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.src_port, 1);
+    if (!isGroupAddress(f.dst_ip) && !out.has('dos', 'dst')) out.push('dos', 'dst', f.dst_ip, f.src_ip, f.src_port, 1);
   } else if (isEchoFlood(f.proto, f.dst_port, f.src2dst_packets, f.last_seen_ms - f.first_seen_ms)) {
     // The rule's match is a flood by definition: at least the episode threshold, so a slower flood (a loaded
     // sender at 100 requests/s) opens as surely as a fast one; a faster one weighs more, as the model's would.
