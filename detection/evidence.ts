@@ -85,7 +85,7 @@ export function evidenceOf(v: FlowVerdict, out: EvidenceBuffer, thresholdOf: (fa
   const family = v.alertClass;
   if (family) {
     const policy = policyOf(family);
-    if (policy.requires && !policy.requires(v.row, v.flow.dst_port)) return ruleEvidence(v, out, thresholdOf);
+    if (policy.requires && !policy.requires(v.row, v.flow.src_port, v.flow.dst_port)) return ruleEvidence(v, out, thresholdOf);
     let weight: number;
     if (family === 'anomaly') weight = ANOMALY_WEIGHT;
     else {

@@ -73,13 +73,10 @@
  */
 import { featureIndex } from '../core/schema.js';
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
+import { AMPLIFIER_PORTS } from './amplifier-ports.js';
 import { FAMILIES } from './families.js';
 import { isGroupAddress } from './group-address.js';
 
-/** UDP services abused for reflection/amplification (US-CERT TA14-017A and later additions). */
-export const AMPLIFIER_PORTS: ReadonlySet<number> = new Set([
-  17, 19, 53, 69, 111, 123, 137, 161, 389, 500, 1900, 3283, 3702, 4500, 5351, 5353, 5683, 10001, 11211, 37810, 47808,
-]);
 
 /**
  * An ICMP echo flood in one flow: this many requests, at this rate (requests per second over the flow's duration).

@@ -446,6 +446,41 @@ Object.assign(kinds, {
 });
 
 Object.assign(kinds, {
+  async rtp() {
+    // A camera or a call streaming to its recorder: RTP (RFC 3550 header: version 2, dynamic payload type 96, sequence,
+    // 90 kHz timestamp, one SSRC) in datagrams of `size`, `fps` frames a second of `pps / fps` datagrams each, one way,
+    // between dynamic ports; to a group address when `group` is set (IPTV), with `ttl`.
+    const host = str('host', '10.232.1.10'), port = num('port', 6000), pps = num('pps', 200), fps = num('fps', 25);
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(num('localPort', 5004), () => r()));
+    if (bool('group', false)) s.setMulticastTTL(num('ttl', 4));
+    const ssrc = rng.int(2 ** 31), perFrame = Math.max(1, Math.round(pps / fps)), size = num('size', 1316);
+    const end = Date.now() + num('durationMs', 20_000);
+    let seq = rng.int(65536), ts = rng.int(2 ** 31);
+    while (Date.now() < end) {
+      for (let k = 0; k < perFrame; k++) {
+        const b = Buffer.alloc(size - rng.int(Math.max(1, Math.round(size / 8))));
+        b[0] = 0x80; b[1] = 96 | (k === perFrame - 1 ? 0x80 : 0); // marker bit on a frame's last datagram
+        b.writeUInt16BE(seq & 0xffff, 2); b.writeUInt32BE(ts >>> 0, 4); b.writeUInt32BE(ssrc, 8);
+        s.send(b, port, host);
+        seq++;
+      }
+      ts += 90_000 / fps;
+      await sleep(1000 / fps);
+    }
+    s.close();
+  },
+  async rtpsink() {
+    // The recorder: listens on `ports` for `durationMs`, so the streams get no port unreachables.
+    const socks = (p.ports as number[]).map((port) => { const s = createSocket('udp4'); s.bind(port); return s; });
+    if (typeof p.group === 'string') {
+      const g = createSocket({ type: 'udp4', reuseAddr: true });
+      g.bind(num('groupPort', 5004), () => g.addMembership(p.group as string));
+      socks.push(g);
+    }
+    await sleep(num('durationMs', 25_000));
+    for (const s of socks) s.close();
+  },
   async dhcp() {
     await sendDiscovers({ count: num('count', 100), gapMs: num('gapMs', 5), randomMac: bool('randomMac', true), dev: str('dev', 'vdhcpc') }, rng);
   },

@@ -257,6 +257,22 @@ const NEW_SCENARIOS: Record<string, { runs: number; build: Builder }> = {
     client('download', 'c2', { https: rng.next() < 0.5, sizes: [2_000_000 + rng.int(6_000_000)] }, 30_000, rng.int(2000)),
     client('dns', 'c1', { seed: rng.int(1e9), count: 4 + rng.int(6), gapMs: 400, perQuerySocket: true }),
   ]) },
+  camera: { runs: 9, build: benign((rng) => {
+    // Added after cameras and IPTV raised dos (docs/detection.md "A stream is not a flood"): two cameras streaming RTP
+    // to the recorder on srv, a one-way call's audio (50 datagrams a second of 172 bytes), and in half the runs an
+    // IPTV channel that srv multicasts and c3 joins.
+    const iptv = rng.next() < 0.5;
+    const cam = (host: string, i: number): Actor => client('rtp', host, { seed: rng.int(1e9), host: srv, port: 6000 + 2 * i, localPort: 5004 + 2 * i,
+      pps: pick(rng, [100, 150, 250, 400]), fps: pick(rng, [15, 25, 30]), size: pick(rng, [1100, 1316, 1400]), durationMs: 18_000 + rng.int(6000) }, 30_000, 1000 + rng.int(1500));
+    return [
+      client('rtpsink', 'srv', { ports: [6000, 6002, 6004], durationMs: 28_000 }, 30_000),
+      ...(iptv ? [client('rtpsink', 'c3', { ports: [], group: '239.10.0.7', groupPort: 5004, durationMs: 26_000 }, 30_000)] : []),
+      cam('c1', 0), cam('c2', 1),
+      client('rtp', 'c3', { seed: rng.int(1e9), host: srv, port: 6004, localPort: 40_000 + 2 * rng.int(1000), pps: 50, fps: 50, size: 172, durationMs: 15_000 + rng.int(8000) }, 30_000, rng.int(3000)),
+      ...(iptv ? [client('rtp', 'srv', { seed: rng.int(1e9), host: '239.10.0.7', port: 5004, localPort: 5010, group: true, pps: pick(rng, [200, 300]), fps: 25, size: 1316, durationMs: 18_000 }, 30_000, 2000)] : []),
+      client('dns', 'c1', { seed: rng.int(1e9), count: 4 + rng.int(6), gapMs: 1500, perQuerySocket: true }),
+    ];
+  }) },
   stream: { runs: 4, build: benign((rng) => [
     client('stream', 'c1', { seed: rng.int(1e9), host: ext, https: true, segments: 12 + rng.int(12), segmentBytes: 300_000 + rng.int(700_000), periodMs: 600 + rng.int(800) }, 32_000),
     client('stream', 'c2', { seed: rng.int(1e9), host: srv, https: rng.next() < 0.5, segments: 8 + rng.int(10), segmentBytes: 150_000 + rng.int(400_000), periodMs: 800 + rng.int(1200) }, 32_000, rng.int(2000)),
