@@ -21,7 +21,7 @@
  *   membership reports or announcements are a host joining groups, not a scan of them.
  */
 import { featureIndex } from '../core/schema.js';
-import { AMPLIFIER_PORTS } from './amplifier-ports.js';
+import { isStream } from './streams.js';
 
 export type Role = 'src' | 'dst';
 
@@ -52,31 +52,9 @@ const F = {
   packets: featureIndex('bidirectional_packets'),
   upPayload: featureIndex('src2dst_payload_bytes'),
   pps: featureIndex('bidirectional_packets_per_s'),
-  protocol: featureIndex('protocol'),
 };
 
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
-
-/**
- * A stream, not a flood: a connectionless flow (neither TCP nor ICMP: UDP, GRE, ESP, …) of at least `minPackets` at
- * less than `maxPps`, between dynamic ports (both ≥ 1024 and neither a reflection service's: rules.ts AMPLIFIER_PORTS;
- * a protocol without ports, such as GRE or ESP, qualifies). Cameras streaming RTP to a recorder, IPTV, a VPN's carrier
- * or a call send one long flow at a steady rate, often one way, on ports their control protocol chose; the model,
- * which never saw them, reads such a flow as `dos`, and its packet count (the strength above) made one camera a flood
- * within a minute. A consumer video stream stays under ≈ 2,500 packets a second (4K at 25 Mbit/s in 1,316-byte
- * datagrams); a one-socket flood worth the name runs far above. A service port answers requests: many packets to or
- * from it (DHCP starvation's DISCOVERs, a reflector's replies) are never a stream. Floods of many flows (random ports
- * or sources: a packet or two each) are unaffected, and ICMP echo floods have their own rule (rules.ts).
- * Given up: a single-socket UDP flood between dynamic ports slower than `maxPps`.
- */
-export const STREAM = { minPackets: 64, maxPps: 5_000, minPort: 1024 } as const;
-
-function isStream(r: ArrayLike<number>, srcPort: number, dstPort: number): boolean {
-  const proto = r[F.protocol]!;
-  if (proto === 6 || proto === 1 || proto === 58 || r[F.packets]! < STREAM.minPackets || r[F.pps]! >= STREAM.maxPps) return false;
-  if (srcPort === 0 && dstPort === 0) return true; // no ports (GRE, ESP, …)
-  return srcPort >= STREAM.minPort && dstPort >= STREAM.minPort && !AMPLIFIER_PORTS.has(srcPort) && !AMPLIFIER_PORTS.has(dstPort);
-}
 
 export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
   scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minProbes: 2, minPeersDst: 0, severity: 2, hostTargets: true },

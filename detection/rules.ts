@@ -77,7 +77,6 @@ import { AMPLIFIER_PORTS } from './amplifier-ports.js';
 import { FAMILIES } from './families.js';
 import { isGroupAddress } from './group-address.js';
 
-
 /**
  * An ICMP echo flood in one flow: this many requests, at this rate (requests per second over the flow's duration).
  * 64: the core's early report comes at 128 packets in both directions, i.e. 64 requests when the victim answers.

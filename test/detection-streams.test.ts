@@ -1,9 +1,10 @@
 /**
- * A stream is not a flood (detection/families.ts STREAM): a long connectionless flow between dynamic ports below the
- * flood rate — a camera's RTP to its recorder, IPTV, a VPN carrier — is no dos evidence, whatever the model says; a
- * one-socket flood above that rate, DHCP starvation on its service ports and reflected replies still are.
- * On rows, then on traffic made in namespaces of this test (three cameras streaming to a recorder, then hping3 flooding
- * it from one socket), replayed through `netsensor detect --alerts`.
+ * Streams and conversations are not floods (detection/streams.ts): a long connectionless flow between dynamic
+ * ports below the flood rate — a camera's RTP to its recorder, IPTV, a GRE carrier — or one its peer keeps answering —
+ * a VPN carrier, QUIC — is no dos evidence, whatever the model says; a one-socket flood above that rate or unanswered,
+ * DHCP starvation and query floods on service ports, and reflected replies still are.
+ * On rows, then on traffic made in namespaces of this test (three cameras streaming to a recorder, a VPN carrier, then
+ * hping3 flooding the recorder from one socket), replayed through `netsensor detect --alerts`.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { NUM_FEATURES, featureIndex } from '../core/schema.ts';
 import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.ts';
 import type { FlowVerdict } from '../detection/evidence.ts';
-import { STREAM } from '../detection/families.ts';
+import { STREAM } from '../detection/streams.ts';
 import { detectAlerts, finishCapture } from './helpers/detect-alerts.ts';
 import { createNetnsPair, netnsNames } from './helpers/netns.ts';
 import { withTools } from './helpers/tools.ts';
@@ -23,7 +24,8 @@ const T0 = 1_700_000_000_000;
 let idn = 0;
 const ids = () => `0190a000-0000-7000-8000-${String(++idn).padStart(12, '0')}`;
 
-interface Flow { src: string; dst: string; sport: number; dport: number; proto?: number; pps: number }
+/** `answered`: the responder's share of the packets (0 = one way). */
+interface Flow { src: string; dst: string; sport: number; dport: number; proto?: number; pps: number; answered?: number }
 
 /**
  * The records a sensor reports of one flow the model calls dos, as the core makes them: an early one at 128 packets,
@@ -35,16 +37,18 @@ function records(f: Flow, seconds: number): FlowVerdict[] {
   times.push(seconds);
   return times.map((s, i) => {
     const packets = Math.round(f.pps * s);
+    const back = Math.round(packets * (f.answered ?? 0));
     const row = new Float32Array(NUM_FEATURES);
     row[featureIndex('protocol')] = f.proto ?? 17;
     row[featureIndex('bidirectional_packets')] = packets;
-    row[featureIndex('src2dst_packets')] = packets;
+    row[featureIndex('src2dst_packets')] = packets - back;
+    row[featureIndex('dst2src_packets')] = back;
     row[featureIndex('bidirectional_packets_per_s')] = f.pps;
     return {
       flow: {
         src_ip: f.src, src_port: f.sport, dst_ip: f.dst, dst_port: f.dport, proto: f.proto ?? 17, vlan: 0,
         first_seen_ms: T0, last_seen_ms: T0 + s * 1000, end_reason: i < times.length - 1 ? 'interim' : 'idle',
-        src2dst_packets: packets, src2dst_bytes: packets * 1358, dst2src_packets: 0, dst2src_bytes: 0,
+        src2dst_packets: packets - back, src2dst_bytes: (packets - back) * 1358, dst2src_packets: back, dst2src_bytes: back * 120,
       },
       interim: i < times.length - 1, row, alertClass: 'dos', score: 0.999, classThreshold: 0.5, anomaly: 0.5, top: [['src2dst_packets', 1]],
     };
@@ -65,6 +69,13 @@ test('rows: cameras streaming to a recorder for 10 minutes (300 packets/s each, 
   assert.equal(opened([[{ src: '10.0.0.30', dst: '10.0.0.1', sport: 0, dport: 0, proto: 47, pps: 170 }, 300]]), []);
 });
 
+test('rows: conversations at any rate — a VPN download (7,000 packets/s, one in seven back) and a QUIC upload to port 443 (12,000/s, one in three back) — open nothing; a flood answered one in a hundred, or a DNS query flood answered in kind, still opens', () => {
+  assert.equal(opened([[{ src: '10.0.0.5', dst: '203.0.113.9', sport: 40000, dport: 51820, pps: 7000, answered: 6 / 7 }, 60]]), []);
+  assert.equal(opened([[{ src: '10.0.0.5', dst: '142.250.1.1', sport: 50000, dport: 443, pps: 12_000, answered: 1 / 3 }, 30]]), []);
+  assert.equal(opened([[{ src: '10.0.0.66', dst: '10.0.0.2', sport: 40000, dport: 443, pps: 20_000, answered: 1 / 100 }, 2]]), ['dos:src:10.0.0.66']);
+  assert.equal(opened([[{ src: '10.0.0.66', dst: '10.0.0.53', sport: 40000, dport: 53, pps: 20_000, answered: 1 / 2 }, 2]]), ['dos:src:10.0.0.66']);
+});
+
 test('rows: a one-socket UDP flood above the stream rate, DHCP starvation and a reflector\'s replies still open dos', () => {
   assert.ok(STREAM.maxPps < 20_000);
   assert.equal(opened([[{ src: '10.0.0.66', dst: '10.0.0.2', sport: 40000, dport: 9, pps: 20_000 }, 2]]).sort(), ['dos:src:10.0.0.66']);
@@ -76,16 +87,19 @@ test('rows: a one-socket UDP flood above the stream rate, DHCP starvation and a 
 const NET = netnsNames('nsstm', 238);
 const CAMERAS = ['10.238.0.11', '10.238.0.12', '10.238.0.13'];
 const FLOODER = '10.238.0.66';
+const VPN = '10.238.0.20';
 
 withTools(test, ['tcpdump', 'hping3', 'ip', 'ethtool'], { root: true })(
-  'namespaces: three cameras streaming 1,316-byte RTP-sized datagrams at 300 a second for 12 s raise nothing; hping3 flooding the recorder from one socket raises dos on its source', async () => {
+  'namespaces: three cameras streaming 1,316-byte RTP-sized datagrams at 300 a second for 12 s and a VPN carrier at 6,000 a second raise nothing; hping3 flooding the recorder from one socket raises dos on its source', async () => {
     const pcap = join(dir, 'streams.pcap');
     const ns = createNetnsPair(NET);
     try {
-      for (const a of [...CAMERAS, FLOODER]) ns.exec(NET.nsB, 'ip', ['addr', 'add', `${a}/24`, 'dev', NET.vethB]);
+      for (const a of [...CAMERAS, VPN, FLOODER]) ns.exec(NET.nsB, 'ip', ['addr', 'add', `${a}/24`, 'dev', NET.vethB]);
       // the recorder listens (no port unreachables); it ends by itself
       const recorder = ns.spawn(NET.nsA, process.execPath, ['-e',
-        `setTimeout(() => process.exit(0), 40000); const d = require('dgram'); for (const p of [6000, 6002, 6004]) d.createSocket('udp4').bind(p, '${NET.ipA}'); process.stderr.write('listening')`]);
+        `setTimeout(() => process.exit(0), 40000); const d = require('dgram'); for (const p of [6000, 6002, 6004]) d.createSocket('udp4').bind(p, '${NET.ipA}');
+        const vpn = d.createSocket('udp4'); let n = 0; vpn.on('message', (m, r) => { if (++n % 6 === 0) vpn.send(Buffer.alloc(120), r.port, r.address); });
+        vpn.bind(51820, '${NET.ipA}', () => process.stderr.write('listening'))`]);
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('recorder did not start')), 10_000);
         recorder.stderr!.on('data', (b: Buffer) => { if (b.toString().includes('listening')) { clearTimeout(t); resolve(); } });
@@ -101,6 +115,12 @@ withTools(test, ['tcpdump', 'hping3', 'ip', 'ethtool'], { root: true })(
           if (n >= 3600) { clearInterval(t); setTimeout(() => process.exit(0), 300); }
         }, 10);
         setTimeout(() => process.exit(3), 20000);`], 25_000);
+      // a VPN carrier: 6,000 datagrams of 1,400 bytes a second for 5 s, the peer acknowledging one in six
+      ns.exec(NET.nsB, process.execPath, ['-e', `
+        const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(1400); let n = 0;
+        s.bind(51820, '${VPN}', () => { const t = setInterval(() => { for (let k = 0; k < 60; k++) s.send(b, 51820, '${NET.ipA}');
+          if ((n += 60) >= 30000) { clearInterval(t); setTimeout(() => process.exit(0), 300); } }, 10); });
+        setTimeout(() => process.exit(3), 15000);`], 20_000);
       // one socket (-k keeps the source port), 20,000 datagrams at ≈ 25,000 a second
       ns.exec(NET.nsB, 'sh', ['-c', `timeout 10 hping3 -q --udp -k -s 40000 -p 9 -a ${FLOODER} -c 20000 -i u40 ${NET.ipA} >/dev/null 2>&1; exit 0`], 15_000);
       await finishCapture(stopCapture);
