@@ -21,6 +21,7 @@
  *   membership reports or announcements are a host joining groups, not a scan of them.
  */
 import { featureIndex } from '../core/schema.js';
+import { isAnsweredEcho } from './echo.js';
 import { isStream } from './streams.js';
 
 export type Role = 'src' | 'dst';
@@ -52,12 +53,17 @@ const F = {
   packets: featureIndex('bidirectional_packets'),
   upPayload: featureIndex('src2dst_payload_bytes'),
   pps: featureIndex('bidirectional_packets_per_s'),
+  protocol: featureIndex('protocol'),
+  d2sPackets: featureIndex('dst2src_packets'),
 };
 
 const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
 
 export const FAMILIES: Readonly<Record<string, FamilyPolicy>> = {
-  scan: { roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minProbes: 2, minPeersDst: 0, severity: 2, hostTargets: true },
+  scan: {
+    roles: ['src'], halfLifeMs: 60_000, threshold: 5, minFlows: 5, minTargets: 5, minProbes: 2, minPeersDst: 0, severity: 2, hostTargets: true,
+    requires: (r, _srcPort, dstPort) => !isAnsweredEcho(r[F.protocol]!, dstPort, r[F.d2sPackets]!),
+  },
   dos: {
     roles: ['src', 'dst'], halfLifeMs: 60_000, threshold: 20, minFlows: 20, minPackets: 100, minTargets: 1, minPeersDst: 3, severity: 1,
     // a flood that is one flow (an ICMP echo flood keeps its identifier) carries its packet count and rate

@@ -74,6 +74,7 @@
 import { featureIndex } from '../core/schema.js';
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { AMPLIFIER_PORTS } from './amplifier-ports.js';
+import { ECHO_KEY } from './echo.js';
 import { FAMILIES } from './families.js';
 import { isGroupAddress } from './group-address.js';
 
@@ -112,8 +113,6 @@ export function isIcmpError(proto: number, dstPort: number): boolean {
   return ICMP_ERRORS[proto]?.has(dstPort >> 8) ?? false;
 }
 
-/** The echo pairs' key (docs/flows.md): `dst_port` is the request type × 256. */
-const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };
 
 function isReflectedReply(proto: number, srcPort: number, dst2srcPackets: number): boolean {
   return proto === 17 && dst2srcPackets === 0 && AMPLIFIER_PORTS.has(srcPort);
