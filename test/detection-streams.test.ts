@@ -3,8 +3,8 @@
  * ports below the flood rate — a camera's RTP to its recorder, IPTV, a GRE carrier — or one its peer keeps answering —
  * a VPN carrier, QUIC — is no dos evidence, whatever the model says; a one-socket flood above that rate or unanswered,
  * DHCP starvation and query floods on service ports, and reflected replies still are.
- * On rows, then on traffic made in namespaces of this test (three cameras streaming to a recorder, a VPN carrier, then
- * hping3 flooding the recorder from one socket), replayed through `netsensor detect --alerts`.
+ * On rows, then on traffic made in namespaces of this test (three cameras streaming to a recorder, a QUIC-like
+ * upload, then hping3 flooding the recorder from one socket), replayed through `netsensor detect --alerts`.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -87,19 +87,19 @@ test('rows: a one-socket UDP flood above the stream rate, DHCP starvation and a 
 const NET = netnsNames('nsstm', 238);
 const CAMERAS = ['10.238.0.11', '10.238.0.12', '10.238.0.13'];
 const FLOODER = '10.238.0.66';
-const VPN = '10.238.0.20';
+const QUIC = '10.238.0.20';
 
 withTools(test, ['tcpdump', 'hping3', 'ip', 'ethtool'], { root: true })(
-  'namespaces: three cameras streaming 1,316-byte RTP-sized datagrams at 300 a second for 12 s and a VPN carrier at 6,000 a second raise nothing; hping3 flooding the recorder from one socket raises dos on its source', async () => {
+  'namespaces: three cameras streaming 1,316-byte RTP-sized datagrams at 300 a second for 12 s and a QUIC-like upload to port 443 raise nothing; hping3 flooding the recorder from one socket at 10,000 a second raises dos on its source', async () => {
     const pcap = join(dir, 'streams.pcap');
     const ns = createNetnsPair(NET);
     try {
-      for (const a of [...CAMERAS, VPN, FLOODER]) ns.exec(NET.nsB, 'ip', ['addr', 'add', `${a}/24`, 'dev', NET.vethB]);
+      for (const a of [...CAMERAS, QUIC, FLOODER]) ns.exec(NET.nsB, 'ip', ['addr', 'add', `${a}/24`, 'dev', NET.vethB]);
       // the recorder listens (no port unreachables); it ends by itself
       const recorder = ns.spawn(NET.nsA, process.execPath, ['-e',
         `setTimeout(() => process.exit(0), 40000); const d = require('dgram'); for (const p of [6000, 6002, 6004]) d.createSocket('udp4').bind(p, '${NET.ipA}');
-        const vpn = d.createSocket('udp4'); let n = 0; vpn.on('message', (m, r) => { if (++n % 6 === 0) vpn.send(Buffer.alloc(120), r.port, r.address); });
-        vpn.bind(51820, '${NET.ipA}', () => process.stderr.write('listening'))`]);
+        const quic = d.createSocket('udp4'); let n = 0; quic.on('message', (m, r) => { if (++n % 2 === 0) quic.send(Buffer.alloc(60), r.port, r.address); });
+        quic.bind(443, '${NET.ipA}', () => process.stderr.write('listening'))`]);
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('recorder did not start')), 10_000);
         recorder.stderr!.on('data', (b: Buffer) => { if (b.toString().includes('listening')) { clearTimeout(t); resolve(); } });
@@ -115,14 +115,15 @@ withTools(test, ['tcpdump', 'hping3', 'ip', 'ethtool'], { root: true })(
           if (n >= 3600) { clearInterval(t); setTimeout(() => process.exit(0), 300); }
         }, 10);
         setTimeout(() => process.exit(3), 20000);`], 25_000);
-      // a VPN carrier: 6,000 datagrams of 1,400 bytes a second for 5 s, the peer acknowledging one in six
+      // a QUIC-like upload to port 443 (a service port: no stream, only a conversation can it be): 2,000 datagrams of
+      // 1,000 bytes a second for 5 s, the server acknowledging one in two
       ns.exec(NET.nsB, process.execPath, ['-e', `
-        const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(1400); let n = 0;
-        s.bind(51820, '${VPN}', () => { const t = setInterval(() => { for (let k = 0; k < 60; k++) s.send(b, 51820, '${NET.ipA}');
-          if ((n += 60) >= 30000) { clearInterval(t); setTimeout(() => process.exit(0), 300); } }, 10); });
+        const s = require('dgram').createSocket('udp4'); const b = Buffer.alloc(1000); let n = 0;
+        s.bind(50000, '${QUIC}', () => { const t = setInterval(() => { for (let k = 0; k < 20; k++) s.send(b, 443, '${NET.ipA}');
+          if ((n += 20) >= 10000) { clearInterval(t); setTimeout(() => process.exit(0), 300); } }, 10); });
         setTimeout(() => process.exit(3), 15000);`], 20_000);
-      // one socket (-k keeps the source port), 20,000 datagrams at ≈ 25,000 a second
-      ns.exec(NET.nsB, 'sh', ['-c', `timeout 10 hping3 -q --udp -k -s 40000 -p 9 -a ${FLOODER} -c 20000 -i u40 ${NET.ipA} >/dev/null 2>&1; exit 0`], 15_000);
+      // one socket (-k keeps the source port), 8,000 datagrams at ≈ 10,000 a second
+      ns.exec(NET.nsB, 'sh', ['-c', `timeout 10 hping3 -q --udp -k -s 40000 -p 9 -a ${FLOODER} -c 8000 -i u100 ${NET.ipA} >/dev/null 2>&1; exit 0`], 15_000);
       await finishCapture(stopCapture);
     } finally {
       ns.destroy();
