@@ -7,8 +7,13 @@
  * `scan` verdict on an echo flow counts only when its requests went unanswered (families.ts `requires`); a sweep still
  * opens on the silent addresses it asks, and on its timestamp or address-mask probes (rules.ts).
  */
-export const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };
+const ECHO_KEY: Readonly<Record<number, number>> = { 1: 8 * 256, 58: 128 * 256 };
+
+/** Whether a flow key (protocol, dst_port) is an echo flow's. */
+export function isEchoFlow(proto: number, dstPort: number): boolean {
+  return ECHO_KEY[proto] === dstPort;
+}
 
 export function isAnsweredEcho(proto: number, dstPort: number, replies: number): boolean {
-  return ECHO_KEY[proto] === dstPort && replies > 0;
+  return isEchoFlow(proto, dstPort) && replies > 0;
 }

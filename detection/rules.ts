@@ -74,7 +74,7 @@
 import { featureIndex } from '../core/schema.js';
 import type { EvidenceBuffer, FlowVerdict } from './evidence.js';
 import { AMPLIFIER_PORTS } from './amplifier-ports.js';
-import { ECHO_KEY } from './echo.js';
+import { isEchoFlow } from './echo.js';
 import { FAMILIES } from './families.js';
 import { isGroupAddress } from './group-address.js';
 
@@ -113,13 +113,12 @@ export function isIcmpError(proto: number, dstPort: number): boolean {
   return ICMP_ERRORS[proto]?.has(dstPort >> 8) ?? false;
 }
 
-
 function isReflectedReply(proto: number, srcPort: number, dst2srcPackets: number): boolean {
   return proto === 17 && dst2srcPackets === 0 && AMPLIFIER_PORTS.has(srcPort);
 }
 
 function isEchoTunnel(proto: number, dstPort: number, reqs: number, reqBytes: number, reps: number, repBytes: number): boolean {
-  if (ECHO_KEY[proto] !== dstPort || reqs < ECHO_TUNNEL.minRequests || reps < ECHO_TUNNEL.minReplies) return false;
+  if (!isEchoFlow(proto, dstPort) || reqs < ECHO_TUNNEL.minRequests || reps < ECHO_TUNNEL.minReplies) return false;
   if (reps > ECHO_TUNNEL.replyExcess * reqs + ECHO_TUNNEL.replyExcessSlack) return true;
   const req = reqBytes / reqs;
   const sizeDelta = Math.abs(repBytes / reps - req);
@@ -144,7 +143,7 @@ function isProbe(proto: number, srcPort: number, dstPort: number, row: ArrayLike
 }
 
 function isEchoFlood(proto: number, dstPort: number, src2dstPackets: number, durationMs: number): boolean {
-  return ECHO_KEY[proto] === dstPort && src2dstPackets >= ECHO_FLOOD.minRequests
+  return isEchoFlow(proto, dstPort) && src2dstPackets >= ECHO_FLOOD.minRequests
     && src2dstPackets * 1000 >= ECHO_FLOOD.minRate * Math.max(durationMs, 1);
 }
 

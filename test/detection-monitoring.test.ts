@@ -10,16 +10,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NUM_FEATURES, featureIndex } from '../core/schema.ts';
-import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.ts';
 import type { FlowVerdict } from '../detection/evidence.ts';
 import { detectAlerts, finishCapture } from './helpers/detect-alerts.ts';
+import { replayVerdicts } from './helpers/episodes.ts';
 import { createNetnsPair, netnsNames } from './helpers/netns.ts';
 import { withTools } from './helpers/tools.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-monitoring-'));
 const T0 = 1_700_000_000_000;
-let idn = 0;
-const ids = () => `0190a000-0000-7000-8000-${String(++idn).padStart(12, '0')}`;
 
 /** One echo flow (one request) the model calls scan, answered or not. */
 function ping(dst: string, t: number, answered: boolean): FlowVerdict {
@@ -37,12 +35,7 @@ function ping(dst: string, t: number, answered: boolean): FlowVerdict {
   };
 }
 
-function opened(vs: FlowVerdict[]): string[] {
-  const tr = new EpisodeTracker({ newId: ids });
-  const out: EpisodeChange[] = [];
-  for (const v of vs) out.push(...tr.observe(v));
-  return out.filter((c) => c.state === 'open').map((c) => `${c.track.family}:${c.track.actor}`);
-}
+const opened = (vs: FlowVerdict[]): string[] => replayVerdicts(vs).opened.map((t) => `${t.family}:${t.actor}`);
 
 test('rows: 30 hosts pinged and answering, 10 rounds, open nothing; a sweep of 60 addresses of which 30 answer opens scan', () => {
   const monitor: FlowVerdict[] = [];

@@ -12,17 +12,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NUM_FEATURES, featureIndex } from '../core/schema.ts';
-import { EpisodeTracker, type EpisodeChange } from '../detection/episodes.ts';
 import type { FlowVerdict } from '../detection/evidence.ts';
 import { STREAM } from '../detection/streams.ts';
 import { detectAlerts, finishCapture } from './helpers/detect-alerts.ts';
+import { replayVerdicts } from './helpers/episodes.ts';
 import { createNetnsPair, netnsNames } from './helpers/netns.ts';
 import { withTools } from './helpers/tools.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'netsensor-streams-'));
 const T0 = 1_700_000_000_000;
-let idn = 0;
-const ids = () => `0190a000-0000-7000-8000-${String(++idn).padStart(12, '0')}`;
 
 /** `answered`: the responder's share of the packets (0 = one way). */
 interface Flow { src: string; dst: string; sport: number; dport: number; proto?: number; pps: number; answered?: number }
@@ -56,11 +54,8 @@ function records(f: Flow, seconds: number): FlowVerdict[] {
 }
 
 function opened(flows: Array<[Flow, number]>): string[] {
-  const tr = new EpisodeTracker({ newId: ids });
   const all = flows.flatMap(([f, s]) => records(f, s)).sort((a, b) => a.flow.last_seen_ms - b.flow.last_seen_ms);
-  const changes: EpisodeChange[] = [];
-  for (const v of all) changes.push(...tr.observe(v));
-  return changes.filter((c) => c.state === 'open').map((c) => `${c.track.family}:${c.track.role}:${c.track.actor}`);
+  return replayVerdicts(all).opened.map((t) => `${t.family}:${t.role}:${t.actor}`);
 }
 
 test('rows: cameras streaming to a recorder for 10 minutes (300 packets/s each, UDP between dynamic ports) and a GRE carrier open nothing', () => {

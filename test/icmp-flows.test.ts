@@ -125,7 +125,6 @@ const NET = netnsNames('nsicmp', 233);
 const SWEEP = Array.from({ length: 16 }, (_, i) => `10.233.0.${16 + i}`);
 const FLOOD = 500;
 
-
 type Dir = [packets: number, bytes: number];
 /** Per echo-like conversation (requester|responder|identifier|request type): [requests, replies] as tshark reads them. */
 function tsharkEcho(pcap: string): Map<string, [Dir, Dir]> {
