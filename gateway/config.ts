@@ -14,6 +14,7 @@ import { resolveSecret } from './secrets.js';
 import { postgresOptions } from './store/postgres-connection.js';
 import { parseAllowEntry } from '../common/address-list.js';
 import { parsePlaybooks, RESPONSE_MODES, type Playbook, type ResponseMode } from './response/playbooks.js';
+import { parseSuppressions, type Suppression } from './suppression.js';
 
 export type { DeepPartial };
 
@@ -127,6 +128,8 @@ export interface GatewayConfig {
     /** A command is void this long after it was signed. */
     commandValidityMs: number;
   };
+  /** Operator suppressions: alerts stored but not announced (gateway/suppression.ts). */
+  suppress: Suppression[];
   /** A sensor is shown offline when nothing was heard from it for this long (the last will usually says it sooner). */
   sensorStaleMs: number;
 }
@@ -141,6 +144,7 @@ export const defaults: GatewayConfig = {
   eve: { communityIdSeed: 0 },
   models: { maxFailureRate: 0.25, maxFirstStagePercent: 100 },
   response: { mode: 'off', playbooks: [], allowlist: [], anomalyActions: false, maxActive: 32, maxPerMinute: 10, commandValidityMs: 30_000 },
+  suppress: [],
   sensorStaleMs: 5 * 60_000,
   gatewayId: defaultGatewayId(),
 };
@@ -220,6 +224,7 @@ export const SETTINGS: readonly Setting[] = [
   S('response.maxActive', 'int', undefined, 'most response actions active or awaiting approval at once', { min: 1, max: 1024 }),
   S('response.maxPerMinute', 'int', undefined, 'most response actions started per minute', { min: 1, max: 10_000 }),
   S('response.commandValidityMs', 'int', undefined, 'a signed command is void this long after signing (ms)', { min: 1000, max: 3_600_000 }),
+  S('suppress', 'json', undefined, 'alerts to store but not announce (a site\'s own known false alarms): a JSON list of {name, class, src, dest, sensor, until, reason}; reloaded on SIGHUP (docs/gateway.md)'),
   S('sensorStaleMs', 'int', undefined, 'a sensor is shown offline after this long without a message (ms)', { min: 1000, max: 30 * DAY_MS }),
 ];
 
@@ -232,6 +237,7 @@ export const envNamesFor = (path: string): string[] => envNamesOf(TABLE, SETTING
 function validateWhole(c: GatewayConfig, env: NodeJS.ProcessEnv): GatewayConfig {
   const tls = c.mqtt.tls as Partial<NonNullable<GatewayConfig['mqtt']['tls']>> | undefined;
   c.response.playbooks = parsePlaybooks(c.response.playbooks);
+  c.suppress = parseSuppressions(c.suppress);
   for (const entry of c.response.allowlist) {
     const problem = parseAllowEntry(entry);
     if (problem) throw configError(`response.allowlist: ${problem}`);

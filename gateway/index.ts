@@ -40,12 +40,16 @@ import { CommandSigner } from './response/command-signer.js';
 import { ResponseEngine } from './response/engine.js';
 import { registerResponseApi } from './http/response-api.js';
 import { loadPrivateKey } from '../common/keys.js';
+import { gatewaySuppressor, type Suppressor } from './suppression.js';
+import { registerSuppressionsApi } from './http/suppressions-api.js';
 
 export class Gateway {
   private timers: NodeJS.Timeout[] = [];
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
   readonly alertPublisher: AlertPublisher;
+  /** Operator suppressions: which alerts are stored but not announced. */
+  readonly suppressor: Suppressor;
   /** Automated response (docs/response.md); set once the gateway started. */
   response!: ResponseEngine;
   /** The EVE file / syslog output of alerts, when configured. */
@@ -65,6 +69,7 @@ export class Gateway {
     private readonly log: Logger,
   ) {
     this.alertPublisher = new AlertPublisher((a, sensor, reason) => this.sendAlert(a, sensor, reason), config.correlation.updateIntervalMs);
+    this.suppressor = gatewaySuppressor(config.suppress, metrics, log);
   }
 
   /** `root`: the root logger; each component takes its own child ({component: 'broker'|'ingest'|…}). */
@@ -113,6 +118,7 @@ export class Gateway {
       });
       gw = new Gateway(config, store, bus, http, ingest, correlator, registry, metrics, ha, models, log);
       gw.eve = eve;
+      gw.suppressor.resume(correlator.openAlerts());
       const broker = bus;
       registerApi(http, {
         store, registry, ingest, correlator, metrics, startedAt: Date.now(),
@@ -126,6 +132,7 @@ export class Gateway {
         signer: config.response.keyFile ? new CommandSigner(responseKey(config.response.keyFile), config.response.commandValidityMs) : undefined,
       });
       registerResponseApi(http, gw.response, actions);
+      registerSuppressionsApi(http, gw.suppressor);
       for (const changes of early.splice(0)) gw.onAlertChanges(changes);
       if (ha) registry.onChange((s) => void ha.announce(s.id, registry.versionOf(s.id), s.state === 'online'));
       await bus.subscribe(topics.allStatus, (topic, payload, done) => {
@@ -166,6 +173,10 @@ export class Gateway {
     c.mqtt.credentialsFile = next.mqtt.credentialsFile;
     if (c.mqtt.tls && next.mqtt.tls) Object.assign(c.mqtt.tls, { certFile: next.mqtt.tls.certFile, keyFile: next.mqtt.tls.keyFile, caFile: next.mqtt.tls.caFile });
     c.store.maxBytes = next.store.maxBytes;
+    if (plan.apply.includes('suppress')) {
+      this.suppressor.setRules(next.suppress);
+      c.suppress = next.suppress;
+    }
     return plan;
   }
 
@@ -178,11 +189,15 @@ export class Gateway {
     return this.http.port;
   }
 
-  private onAlertChanges(changes: AlertChange[]): void {
+  private onAlertChanges(all: AlertChange[]): void {
     try {
-      for (const c of changes) {
+      for (const c of all) {
         if (c.created) this.metrics.alertsCreated.inc({ kind: c.alert.kind });
         if (c.escalated) this.metrics.alertsEscalated.inc();
+      }
+      // what an operator suppression holds back is stored (above, by the ingest) but goes no further
+      const changes = this.suppressor.filter(all);
+      for (const c of changes) {
         if (this.ha && !c.silent && (c.created || c.escalated)) {
           this.ha.alert(c.alert, c.created ? 'created' : 'escalated').catch((e) => this.recordFailed('homeassistant', e, { alert: c.alert.id }));
         }
@@ -190,13 +205,14 @@ export class Gateway {
       this.alertPublisher.onChanges(changes);
       this.response.onAlertChanges(changes);
     } catch (e) {
-      this.recordFailed('alert_changes', e, { changes: changes.length });
+      this.recordFailed('alert_changes', e, { changes: all.length });
     }
     this.updateHomeAssistant();
   }
 
   private updateHomeAssistant(): void {
-    this.ha?.update(this.correlator.openAlerts()).catch((e) => this.recordFailed('homeassistant', e));
+    if (!this.ha) return;
+    this.ha.update(this.correlator.openAlerts().filter((a) => !this.suppressor.ruleFor(a))).catch((e) => this.recordFailed('homeassistant', e));
   }
 
   /** One failed record is counted and skipped: nothing one alert holds may end the process. */

@@ -37,6 +37,7 @@ export function createGatewayMetrics() {
     stored: new Counter({ name: 'netsensor_gateway_events_stored_total', help: 'events stored (first delivery)', registers: [registry] }),
     duplicates: new Counter({ name: 'netsensor_gateway_events_duplicate_total', help: 'events ignored because already stored', registers: [registry] }),
     alertsCreated: counter('netsensor_gateway_alerts_created_total', 'alerts created, by kind', 'kind', ALERT_KINDS),
+    alertsSuppressed: new Counter({ name: 'netsensor_gateway_alerts_suppressed_total', help: 'alerts held back by an operator suppression, by rule', labelNames: ['rule'] as const, registers: [registry] }),
     alertsEscalated: new Counter({ name: 'netsensor_gateway_alerts_escalated_total', help: 'alert severity raises', registers: [registry] }),
     aclDenied: counter('netsensor_gateway_acl_denied_total', 'embedded broker denials, by action', 'action', ACL_ACTIONS),
     authFailed: counter('netsensor_gateway_auth_failed_total', 'embedded broker refused connections, by reason', 'reason', AUTH_FAILURES),

@@ -3,7 +3,7 @@
  *
  * Applied: the API token and loopback rule, the embedded broker's credentials file (read again even when its
  * path is unchanged: `add-sensor` then SIGHUP admits a new sensor) and its TLS certificate, key and CA (a renewed
- * certificate), retention by age and size. Everything else — listen addresses and ports, broker choice and login,
+ * certificate), retention by age and size, the operator suppressions (gateway/suppression.ts). Everything else — listen addresses and ports, broker choice and login,
  * mutual TLS on or off, store path, correlation, Home Assistant, model distribution — is reported as needing a
  * restart and left as it was.
  */
@@ -13,7 +13,7 @@ import { SETTINGS, type GatewayConfig } from './config.js';
 
 export const RELOADABLE: readonly string[] = [
   'http.token', 'http.tokenFile', 'http.loopbackExempt', 'mqtt.credentialsFile',
-  'mqtt.tls.certFile', 'mqtt.tls.keyFile', 'mqtt.tls.caFile', 'store.retentionDays', 'store.maxBytes',
+  'mqtt.tls.certFile', 'mqtt.tls.keyFile', 'mqtt.tls.caFile', 'store.retentionDays', 'store.maxBytes', 'suppress',
 ];
 
 export interface ReloadPlan {

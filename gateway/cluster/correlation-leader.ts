@@ -17,8 +17,15 @@ export interface CorrelationLeaderOptions {
   store: EventStore;
   rules: GatewayConfig['correlation'];
   holder: string;
-  /** Committed changes, to publish. */
+  /** Committed changes, to publish (what `announced` let through). */
   onChanges: (changes: AlertChange[]) => void;
+  /**
+   * Of a step's changes, those to announce (operator suppressions, gateway/suppression.ts): what it leaves out is
+   * committed with no stored announcement, so no later leader publishes it either.
+   */
+  announced?: (changes: AlertChange[]) => AlertChange[];
+  /** The open alerts correlation resumed with, on taking over (and after a failed step): what `announced` held back before. */
+  resumed?: (open: Alert[]) => void;
   /** A commit was refused (the lease or the cursor moved): this worker must stop leading. */
   onFenced: () => void;
   log: Logger;
@@ -59,6 +66,7 @@ export class CorrelationLeader {
   private async rebuild(): Promise<void> {
     this.correlator = new Correlator(this.o.rules, this.o.now);
     this.correlator.resume(await this.o.store.openAlerts(this.now - this.o.rules.windowMs));
+    this.o.resumed?.(this.correlator.openAlerts());
     this.cursor = await this.o.store.correlationCursor();
     const recent = await this.o.store.recentEvents(this.cursor, this.now - this.o.rules.windowMs, WARM_EVENTS);
     this.correlator.warm(recent);
@@ -95,8 +103,9 @@ export class CorrelationLeader {
     for (const a of closed) alerts.set(a.id, a);
     for (const c of r.changes) alerts.set(c.alert.id, c.alert);
     const next = events.length ? events[events.length - 1].seq : this.cursor;
+    const shown = this.o.announced ? this.o.announced(r.changes) : r.changes;
     const announcements: Announcement[] = [];
-    for (const c of r.changes) {
+    for (const c of shown) {
       const reason = reasonOf(c);
       if (reason) announcements.push({ alert: c.alert, sensor: c.sensor, reason });
     }
@@ -110,7 +119,7 @@ export class CorrelationLeader {
     this.cursor = next;
     this.events += events.length;
     this.commits += 1;
-    if (r.changes.length) this.o.onChanges(r.changes);
+    if (shown.length) this.o.onChanges(shown);
     return events.length;
   }
 

@@ -30,8 +30,10 @@ import { PostgresRolloutStore } from '../ota/postgres-rollout-store.js';
 import { trustedUploadKeys } from '../index.js';
 import { SensorCounts } from './sensor-counts.js';
 import { SharedIngest } from './shared-ingest.js';
+import { gatewaySuppressor, type Suppressor } from '../suppression.js';
+import { registerSuppressionsApi } from '../http/suppressions-api.js';
 
-const WORKER_RELOADABLE = ['http.token', 'http.tokenFile', 'http.loopbackExempt', 'store.retentionDays'];
+const WORKER_RELOADABLE = ['http.token', 'http.tokenFile', 'http.loopbackExempt', 'store.retentionDays', 'suppress'];
 
 export class ClusterWorker {
   private leader: CorrelationLeader | undefined;
@@ -54,6 +56,8 @@ export class ClusterWorker {
     readonly sensors: SensorCounts,
     readonly lease: LeaderLease,
     private readonly publisher: AlertPublisher,
+    /** Operator suppressions (gateway/suppression.ts): applied by whichever worker leads. */
+    readonly suppressor: Suppressor,
     private readonly log: Logger,
     private readonly root: Logger,
   ) {}
@@ -96,13 +100,15 @@ export class ClusterWorker {
         lost: () => w!.follow(),
       }, log);
       http = new HttpServer(config.http, root.child({ component: 'http' }));
-      w = new ClusterWorker(config, store, bus, leaderBus, http, ingest, sensors, lease, publisher, log, root);
+      const suppressor = gatewaySuppressor(config.suppress, metrics, log);
+      w = new ClusterWorker(config, store, bus, leaderBus, http, ingest, sensors, lease, publisher, suppressor, log, root);
       const worker = w;
       registerClusterApi(http, {
         store, ingest, metrics, startedAt: Date.now(),
         worker: { id, leader: () => lease.isLeader && worker.ready, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
       });
       registerTriageApi(http, { history: new PostgresAlertHistory(store.pool) });
+      registerSuppressionsApi(http, suppressor);
       await http.listen();
       lease.start();
       w.timers.push(setInterval(() => sensors.flush().catch((e) => log.warn({ err: e }, 'writing sensor counts failed')), 2000).unref());
@@ -135,6 +141,8 @@ export class ClusterWorker {
         if (process.env.NETSENSOR_TEST_KILL_AFTER_COMMIT === '1' && changes.length) process.kill(process.pid, 'SIGKILL');
         this.publisher.onChanges(changes);
       },
+      announced: (changes) => this.suppressor.filter(changes),
+      resumed: (open) => this.suppressor.resume(open),
       onFenced: () => void this.lease.relinquish(),
     });
     await leader.start();
@@ -190,13 +198,18 @@ export class ClusterWorker {
   }
 
   /**
-   * SIGHUP: the API token and loopback rule and retention by age take effect; the rest of what reload.ts applies
-   * belongs to the embedded broker or SQLite, which a worker does not have, and waits for a restart like any other change.
+   * SIGHUP: the API token and loopback rule, retention by age and the operator suppressions take effect; the rest
+   * of what reload.ts applies belongs to the embedded broker or SQLite, which a worker does not have, and waits for
+   * a restart like any other change.
    */
   reload(next: GatewayConfig): ReloadPlan {
     const plan = planReload(this.config, next);
     const apply = plan.apply.filter((p) => WORKER_RELOADABLE.includes(p));
     applyAccessAndRetention(this.http, this.config, next);
+    if (apply.includes('suppress')) {
+      this.suppressor.setRules(next.suppress);
+      this.config.suppress = next.suppress;
+    }
     return { apply, restart: [...plan.restart, ...plan.apply.filter((p) => !WORKER_RELOADABLE.includes(p))] };
   }
 

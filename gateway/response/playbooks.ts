@@ -3,7 +3,7 @@
  * Read from the gateway's settings (`response.playbooks`, a JSON list) and checked at start-up: a typo in a
  * playbook is a configuration error, never a silently broader or narrower match.
  */
-import { configError } from '../../common/settings.js';
+import { parseNamedRules } from '../named-rules.js';
 import { ACTION_KINDS, type ActionKind } from '../../protocol/command.js';
 import { ID_PATTERN } from '../../protocol/topics.js';
 import type { Alert } from '../alert-types.js';
@@ -32,16 +32,7 @@ export interface Playbook {
 const KEYS = new Set(['name', 'match', 'action', 'ttlS', 'minSeverity', 'minSensors', 'minFlows', 'sensors', 'mode']);
 
 export function parsePlaybooks(raw: unknown): Playbook[] {
-  if (!Array.isArray(raw)) throw configError('response.playbooks: expected a JSON list of playbooks');
-  const names = new Set<string>();
-  return raw.map((p, i) => {
-    const bad = (why: string) => configError(`response.playbooks[${i}]: ${why}`, { key: 'response.playbooks' });
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw bad('expected an object');
-    const x = p as Record<string, unknown>;
-    for (const k of Object.keys(x)) if (!KEYS.has(k)) throw bad(`unknown key '${k}' (known: ${[...KEYS].join(', ')})`);
-    if (typeof x.name !== 'string' || !ID_PATTERN.test(x.name)) throw bad('name: letters, digits, _ . - (1-64)');
-    if (names.has(x.name)) throw bad(`name ${x.name} twice`);
-    names.add(x.name);
+  return parseNamedRules(raw, 'response.playbooks', KEYS, 'playbooks', (x, bad) => {
     if (!Array.isArray(x.match) || x.match.length === 0 || !x.match.every((m) => typeof m === 'string' && m.length > 0)) throw bad('match: a non-empty list of alert classes or kinds');
     if (!ACTION_KINDS.includes(x.action as ActionKind)) throw bad(`action: one of ${ACTION_KINDS.join(', ')}`);
     if (!Number.isInteger(x.ttlS) || (x.ttlS as number) < 1 || (x.ttlS as number) > 7 * 86_400) throw bad('ttlS: whole seconds, 1 to 604800 (an action always ends)');
