@@ -121,7 +121,7 @@ export class Gateway {
       gw.suppressor.resume(correlator.openAlerts());
       const broker = bus;
       registerApi(http, {
-        store, registry, ingest, correlator, metrics, startedAt: Date.now(),
+        store, registry, ingest, correlator, metrics, startedAt: Date.now(), suppressor: gw.suppressor,
         broker: { kind: bus.kind, clients: broker instanceof EmbeddedBroker ? () => broker.connectedClients : undefined },
       });
       registerTriageApi(http, { history: store.history, beforeRead: () => ingest.persistAlerts() });

@@ -170,6 +170,15 @@ export class Suppressor {
     }
   }
 
+  /**
+   * The alert as the API shows it: with `suppressed_by`, the name of the active rule that holds it back now (alerts
+   * announced before a rule was added show it too; the rule decides from their next change on).
+   */
+  annotate<T extends Alert>(a: T): T & { suppressed_by?: string } {
+    const rule = this.rules.length ? this.ruleFor(a) : undefined;
+    return rule ? { ...a, suppressed_by: rule.name } : a;
+  }
+
   /** The rules, for the API. */
   list(): SuppressionState[] {
     const t = this.now();

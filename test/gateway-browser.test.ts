@@ -19,7 +19,7 @@ function launch(): Promise<Browser> {
 }
 
 withTools(test, ['chromium'])('dashboard shows alerts produced from CBOR events, filters them, shows detail', async () => {
-  const g = await startGateway({ mqtt: { port: MQTT }, http: { port: HTTP } });
+  const g = await startGateway({ mqtt: { port: MQTT }, http: { port: HTTP }, suppress: [{ name: 'lab-spray', class: 'bruteforce', src: '10.9.9.9', reason: 'the lab\'s password spray test' }] as never });
   const c = await connect(`mqtt://127.0.0.1:${MQTT}`);
   let browser: Browser | undefined;
   try {
@@ -44,6 +44,9 @@ withTools(test, ['chromium'])('dashboard shows alerts produced from CBOR events,
     assert.ok(sources.includes('10.9.9.9'));
     const kinds = await page.$$eval('#alerts tbody tr[data-alert] td:nth-child(3)', (tds) => tds.map((t) => t.textContent));
     assert.ok(kinds.includes('port_scan'), 'correlation made a port-scan alert');
+    const activity = await page.$$eval('#alerts tbody tr[data-alert]', (trs) => trs.map((tr) => [tr.children[3].textContent, tr.children[8].textContent, tr.className]));
+    assert.ok(activity.some(([src, act, cls]) => src === '10.9.9.9' && act === 'suppressed (lab-spray)' && cls.includes('suppressed')), JSON.stringify(activity));
+    assert.ok(activity.every(([src, act]) => src === '10.9.9.9' || !act!.startsWith('suppressed')), 'only the suppressed source is marked');
     assert.match(await page.textContent('#sensors tbody') ?? '', /edge-lab\s*online/);
     assert.match(await page.textContent('#sensors tbody') ?? '', /edge-gone\s*offline/);
     assert.match(await page.textContent('#health') ?? '', /sensors 1\/2 online/);

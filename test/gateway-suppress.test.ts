@@ -80,6 +80,8 @@ test('held back while the whole alert lies inside the rule, stored and counted; 
     const stored = await getJson(`${api}/api/alerts?src_ip=10.0.0.7`);
     assert.is(stored.body.alerts.length, 1, 'held back, yet stored');
     assert.is(stored.body.alerts[0].event_count, 3);
+    assert.is(stored.body.alerts[0].suppressed_by, 'monitor', 'the API says which rule holds it');
+    assert.is((await getJson(`${api}/api/alerts?src_ip=10.0.0.9`)).body.alerts[0].suppressed_by, undefined);
     const rules = (await getJson(`${api}/api/suppressions`)).body.suppressions;
     assert.equal(rules.map((r: { name: string; active: boolean; alerts: number }) => [r.name, r.active, r.alerts]), [['monitor', true, 1], ['ended', false, 0]]);
     const metrics = await (await fetch(`${api}/metrics`)).text();
@@ -95,6 +97,7 @@ test('held back while the whole alert lies inside the rule, stored and counted; 
     assert.is(strayed[0].netsensor.alert_id, stored.body.alerts[0].id);
     assert.is(strayed[0].netsensor.event_count, 4);
     assert.is(strayed[0].netsensor.host_count, 4);
+    assert.is((await getJson(`${api}/api/alerts/${strayed[0].netsensor.alert_id}`)).body.suppressed_by, undefined);
   } finally {
     await sub.client.endAsync();
     await sensor.endAsync();

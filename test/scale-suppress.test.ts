@@ -50,6 +50,8 @@ test('a held-back alert leaves no announcement for the next leader; SIGHUP witho
     assert.equal(messages.map((m) => m.src_ip), ['10.244.1.2']);
     const held = await (await fetch(`http://127.0.0.1:${HTTP_A}/api/suppressions`)).json() as { suppressions: Array<{ name: string; alerts: number }> };
     assert.equal(held.suppressions.map((r) => [r.name, r.alerts]), [['hub', 1]]);
+    const listed = await (await fetch(`http://127.0.0.1:${HTTP_B}/api/alerts?src_ip=10.244.1.1`)).json() as { alerts: Array<{ suppressed_by?: string }> };
+    assert.is(listed.alerts[0].suppressed_by, 'hub', 'any worker marks it');
 
     // The leader dies; the next one publishes what was left unannounced: nothing of the held-back alert.
     first.proc.kill('SIGKILL');

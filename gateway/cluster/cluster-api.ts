@@ -9,6 +9,7 @@ import { HttpError, RawReply, type HttpServer } from '../http/server.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { EventStore } from '../store/event-store.js';
 import type { SharedIngest } from './shared-ingest.js';
+import type { Suppressor } from '../suppression.js';
 
 export interface ClusterApiContext {
   store: EventStore;
@@ -16,6 +17,8 @@ export interface ClusterApiContext {
   metrics: GatewayMetrics;
   worker: { id: string; leader: () => boolean; leaderId: () => Promise<string | undefined>; openAlerts: () => number };
   startedAt: number;
+  /** Marks the alerts an operator suppression holds back (`suppressed_by`). */
+  suppressor: Suppressor;
 }
 
 export function registerClusterApi(http: HttpServer, ctx: ClusterApiContext): void {
@@ -36,13 +39,16 @@ export function registerClusterApi(http: HttpServer, ctx: ClusterApiContext): vo
     };
   });
 
-  http.route('GET', '/api/alerts', (_req, url) => ctx.store.queryAlerts(alertQueryOf(url)));
+  http.route('GET', '/api/alerts', async (_req, url) => {
+    const page = await ctx.store.queryAlerts(alertQueryOf(url));
+    return { ...page, alerts: page.alerts.map((a) => ctx.suppressor.annotate(a)) };
+  });
 
   http.route('GET', '/api/alerts/:id', async (_req, _url, p) => {
     if (!UUID.test(p.id)) throw new HttpError(400, 'alert id is not a UUID');
     const a = await ctx.store.getAlert(p.id);
     if (!a) throw new HttpError(404, `alert ${p.id} not found`);
-    return a;
+    return ctx.suppressor.annotate(a);
   });
 
   http.route('GET', '/api/alerts/:id/events', async (_req, url, p) => {

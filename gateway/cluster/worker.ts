@@ -104,7 +104,7 @@ export class ClusterWorker {
       w = new ClusterWorker(config, store, bus, leaderBus, http, ingest, sensors, lease, publisher, suppressor, log, root);
       const worker = w;
       registerClusterApi(http, {
-        store, ingest, metrics, startedAt: Date.now(),
+        store, ingest, metrics, startedAt: Date.now(), suppressor,
         worker: { id, leader: () => lease.isLeader && worker.ready, leaderId: () => store.leaseHolder(LEADER_LEASE), openAlerts: () => worker.leader?.openCount() ?? 0 },
       });
       registerTriageApi(http, { history: new PostgresAlertHistory(store.pool) });

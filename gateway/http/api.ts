@@ -18,6 +18,7 @@ import type { Ingest } from '../ingest.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { Correlator } from '../correlate.js';
 import { TRIAGE_STATES, type TriageState } from '../alert-history.js';
+import type { Suppressor } from '../suppression.js';
 import { HttpError, RawReply, type HttpServer } from './server.js';
 
 export interface ApiContext {
@@ -28,6 +29,8 @@ export interface ApiContext {
   metrics: GatewayMetrics;
   broker: { kind: string; clients?: () => number };
   startedAt: number;
+  /** Marks the alerts an operator suppression holds back (`suppressed_by`). */
+  suppressor?: Suppressor;
 }
 
 const MAX_LIMIT = 500;
@@ -139,7 +142,8 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
   http.route('GET', '/api/alerts', (_req, url) => {
     const q = alertQueryOf(url);
     ctx.ingest.persistAlerts();
-    return ctx.store.queryAlerts(q);
+    const page = ctx.store.queryAlerts(q);
+    return ctx.suppressor ? { ...page, alerts: page.alerts.map((a) => ctx.suppressor!.annotate(a)) } : page;
   });
 
   http.route('GET', '/api/alerts/:id', (_req, _url, p) => {
@@ -147,7 +151,7 @@ export function registerApi(http: HttpServer, ctx: ApiContext): void {
     ctx.ingest.persistAlerts();
     const a = ctx.store.getAlert(p.id);
     if (!a) throw new HttpError(404, `alert ${p.id} not found`);
-    return a;
+    return ctx.suppressor ? ctx.suppressor.annotate(a) : a;
   });
 
   http.route('GET', '/api/alerts/:id/events', (_req, url, p) => {

@@ -51,6 +51,7 @@ export async function showAlert(id) {
   fields.push(['destinations', list(a.hosts, a.host_count, 20)], ['ports', list(a.ports, a.port_count, 30)],
     ['max score', a.score_max.toFixed(3)], ['max anomaly', a.anomaly_max.toFixed(2)], ['model', a.model]);
   if (a.merged_into) fields.push(['merged into', a.merged_into]);
+  if (a.suppressed_by) fields.push(['suppressed by', `${a.suppressed_by}: not announced (docs/gateway.md, suppressions)`]);
   $('#detail-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   $('#triage-state').textContent = `${TRIAGE[a.triage.state] || a.triage.state}${a.triage.ts ? ` · ${fmtTime(a.triage.ts)}` : ''}${a.triage.actor ? ` · ${a.triage.actor}` : ''}`;
   $('#triage-state').className = `triage-${a.triage.state}`;

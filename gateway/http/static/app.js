@@ -142,11 +142,11 @@ function destination(a) {
 }
 
 function alertRow(a) {
-  const tr = el('tr', { 'data-alert': a.id, title: alertTitle(a), class: a.merged_into ? 'merged' : '' },
+  const tr = el('tr', { 'data-alert': a.id, title: alertTitle(a), class: a.merged_into ? 'merged' : a.suppressed_by ? 'suppressed' : '' },
     el('td', {}, sevBadge(a.severity)), el('td', {}, a.class), el('td', {}, a.kind),
     el('td', {}, a.kind === 'fan_in' ? `${a.source_count ?? 0} sources` : a.src_ip), el('td', { class: 'dest' }, destination(a)),
     el('td', {}, a.event_count), el('td', {}, a.sensors.join(', ')), el('td', {}, fmtTime(a.last_seen)),
-    el('td', {}, a.merged_into ? 'merged' : ACTIVITY[a.status] || a.status),
+    el('td', {}, a.merged_into ? 'merged' : a.suppressed_by ? `suppressed (${a.suppressed_by})` : ACTIVITY[a.status] || a.status),
     el('td', { class: `triage-${a.triage.state}` }, triageLabel(a.triage)));
   if (a.id === state.selected) tr.classList.add('selected');
   tr.addEventListener('click', () => select(a.id));
