@@ -33,7 +33,7 @@ export interface Suppression {
   dest?: string;
   /** Only alerts seen by this sensor alone. */
   sensor?: string;
-  /** ISO 8601 date or time after which the rule no longer applies. */
+  /** ISO 8601 date or time from which the rule no longer applies (a date alone: its start, 00:00 UTC). */
   until?: string;
   /** Why: kept with the rule, shown by the API and logged with each alert held back. */
   reason: string;
