@@ -141,7 +141,8 @@ export class Suppressor {
     for (const c of changes) {
       const rule = this.ruleFor(c.alert);
       if (rule) {
-        if (!this.held.has(c.alert.id)) {
+        // a silent change (opened and merged into a fan-in within one batch) was never to be announced: not counted
+        if (!c.silent && !this.held.has(c.alert.id)) {
           if (this.held.size >= MAX_HELD) this.held.delete(this.held.keys().next().value!);
           this.held.set(c.alert.id, rule.name);
           this.hits.set(rule.name, (this.hits.get(rule.name) ?? 0) + 1);
