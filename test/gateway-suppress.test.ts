@@ -146,9 +146,10 @@ test('a gateway restarted with the rule keeps holding the alert; the rule reload
   }
 });
 
-test('Home Assistant: a held-back alert fires no event and is not counted in the sensor\'s state; another source\'s alert is', async () => {
+test('Home Assistant and automated response: a held-back alert fires no event, is not counted in the sensor\'s state and starts no action; another source\'s alert does all three', async () => {
   const g = await startGateway({
     mqtt: { port: 0 }, http: { port: 0 }, homeAssistant: { enabled: true }, gatewayId: 'gw-sup',
+    response: { mode: 'dry-run', playbooks: [{ name: 'contain', match: ['scan', 'bruteforce'], action: 'block_source', ttlS: 60 }] as never },
     suppress: [{ name: 'monitor', class: 'scan', src: '10.0.0.7', reason: 'uptime monitor' }] as never,
   });
   const watcher = await connect(`mqtt://127.0.0.1:${g.gw.mqttPort}`);
@@ -169,6 +170,10 @@ test('Home Assistant: a held-back alert fires no event and is not counted in the
     await sleep(300); // what the first batch would have sent is out by now
     assert.equal(fired, ['10.0.0.9'], 'one event, for the alert that is not held back');
     assert.is(last.get('netsensor/v1/ha/edge-1/state'), JSON.stringify({ intrusion: 'ON', open_alerts: 1 }), 'the held-back alert is not counted');
+    const api = `http://127.0.0.1:${g.gw.httpPort}`;
+    const [other] = (await getJson(`${api}/api/alerts?src_ip=10.0.0.9`)).body.alerts;
+    const actions = (await getJson(`${api}/api/response/actions`)).body.actions as Array<{ alert_id: string; src: string }>;
+    assert.equal(actions.map((a) => [a.alert_id, a.src]), [[other.id, '10.0.0.9']], 'a dry-run action for the other alert only');
   } finally {
     await watcher.endAsync();
     await sensor.endAsync();
