@@ -6,6 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { topics } from '../protocol/topics.ts';
@@ -56,8 +58,9 @@ test('a rule that is mistyped or too broad is a configuration error that says wh
 });
 
 test('held back while the whole alert lies inside the rule, stored and counted; announced as created once it strays; an expired rule holds nothing', async () => {
+  const eveFile = join(tmpdir(), `nssup-eve-${process.pid}.json`);
   const g = await startGateway({
-    mqtt: { port: 0 }, http: { port: 0 },
+    mqtt: { port: 0 }, http: { port: 0 }, eve: { file: eveFile },
     suppress: [
       { name: 'monitor', class: 'scan', src: '10.0.0.7', dest: '10.0.1.0/24', until: FUTURE, reason: 'uptime monitor' },
       { name: 'ended', class: 'bruteforce', src: '10.0.0.8', until: '2020-01-01', reason: 'old pen test' },
@@ -78,6 +81,8 @@ test('held back while the whole alert lies inside the rule, stored and counted; 
     await sleep(300); // anything about 10.0.0.7 would have been sent with them
     assert.equal(sub.messages.filter((m) => m.src_ip === '10.0.0.7'), []);
     assert.equal(sub.messages.find((m) => m.src_ip === '10.0.0.8')!.netsensor.class, 'bruteforce', 'an expired rule holds nothing back');
+    const eveSources = () => readFileSync(eveFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).src_ip as string);
+    assert.equal(eveSources().sort(), ['10.0.0.8', '10.0.0.9'], 'the EVE file has the announced alerts only');
 
     const stored = await getJson(`${api}/api/alerts?src_ip=10.0.0.7`);
     assert.is(stored.body.alerts.length, 1, 'held back, yet stored');
@@ -100,10 +105,12 @@ test('held back while the whole alert lies inside the rule, stored and counted; 
     assert.is(strayed[0].netsensor.event_count, 4);
     assert.is(strayed[0].netsensor.host_count, 4);
     assert.is((await getJson(`${api}/api/alerts/${strayed[0].netsensor.alert_id}`)).body.suppressed_by, undefined);
+    assert.equal(eveSources().sort(), ['10.0.0.7', '10.0.0.8', '10.0.0.9']);
   } finally {
     await sub.client.endAsync();
     await sensor.endAsync();
     await g.stop();
+    rmSync(eveFile, { force: true });
   }
 });
 
