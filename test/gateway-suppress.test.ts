@@ -1,7 +1,8 @@
 /**
- * Operator suppressions (gateway/suppression.ts, docs/gateway.md): what a subscriber of netsensor/v1/alerts/#
- * receives when a rule holds an alert back, when the alert outgrows the rule, when the rule expires or is reloaded
- * away — and a real sensor replaying nmap's SYN scan into a gateway whose rule names the scanner.
+ * Operator suppressions (gateway/suppression.ts, docs/gateway.md): what a subscriber of netsensor/v1/alerts/#, the
+ * EVE file, Home Assistant and automated response get when a rule holds an alert back, when the alert outgrows the
+ * rule, when the rule expires, survives a restart or is reloaded away — and a real sensor replaying nmap's SYN scan
+ * into a gateway whose rule names the scanner on one sensor.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
