@@ -14,8 +14,8 @@
  * or a conversation. The model, which saw none of these, reads such flows as `dos`, and a flow's packet count is its
  * `dos` strength: one camera at 200 datagrams a second was a flood within 15 s, a VPN download at 60 Mbit/s within a
  * second. Floods of many flows (random ports or sources: a packet or two each) are unaffected, and ICMP echo floods
- * have their own rule (rules.ts). Read by the dos family's `requires` (families.ts). Given up: a one-socket UDP flood between dynamic ports slower than `maxPps`, or one
- * its target answers in kind.
+ * have their own rule (rules.ts). Read by the dos family's `requires` (families.ts). Given up: a one-socket UDP
+ * flood between dynamic ports slower than `maxPps`, or one its target answers in kind.
  */
 import { featureIndex } from '../core/schema.js';
 import { AMPLIFIER_PORTS } from './amplifier-ports.js';

@@ -39,7 +39,7 @@ export interface Suppression {
   reason: string;
 }
 
-export const MAX_REASON = 200;
+const MAX_REASON = 200;
 /** Alerts remembered as held back (to announce them as new when no rule holds them any more); oldest forgotten first. */
 const MAX_HELD = 50_000;
 const KEYS = new Set(['name', 'class', 'src', 'dest', 'sensor', 'until', 'reason']);

@@ -10,13 +10,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { topics } from '../protocol/topics.ts';
 import { loadConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/index.ts';
 import { createLogger } from '../common/log.ts';
 import { isNetsensorError } from '../common/errors.ts';
-import { connect, getJson, makeBatch, makeEvent, startGateway, waitFor } from './helpers/gateway-fixtures.ts';
+import { alertSubscriber, connect, getJson, makeBatch, makeEvent, startGateway, waitFor } from './helpers/gateway-fixtures.ts';
 import { sharedPcap } from './helpers/tools.ts';
 import { sleep } from './helpers/mosquitto.ts';
 
@@ -25,14 +24,8 @@ const FUTURE = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10)
 
 interface AlertMessage { src_ip: string; dest_ip: string; netsensor: { alert_id: string; reason: string; class: string; kind: string; event_count: number; host_count: number; sensors: string[] } }
 
-/** Every alert message on netsensor/v1/alerts/#, parsed. */
-async function alertSubscriber(port: number): Promise<{ messages: AlertMessage[]; client: MqttClient }> {
-  const client = await connect(`mqtt://127.0.0.1:${port}`, { clientId: `nssup-sub-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
-  const messages: AlertMessage[] = [];
-  client.on('message', (_t, payload) => messages.push(JSON.parse(payload.toString())));
-  await client.subscribeAsync('netsensor/v1/alerts/#', { qos: 1 });
-  return { messages, client };
-}
+/** Every alert message on the gateway's embedded broker. */
+const alertsOf = (port: number) => alertSubscriber<AlertMessage>(`mqtt://127.0.0.1:${port}`);
 
 function configError(suppress: unknown): string {
   try {
@@ -67,7 +60,7 @@ test('held back while the whole alert lies inside the rule, stored and counted; 
       { name: 'ended', class: 'bruteforce', src: '10.0.0.8', until: '2020-01-01', reason: 'old pen test' },
     ] as never,
   });
-  const sub = await alertSubscriber(g.gw.mqttPort!);
+  const sub = await alertsOf(g.gw.mqttPort!);
   const sensor = await connect(`mqtt://127.0.0.1:${g.gw.mqttPort}`, { clientId: 's1' });
   const api = `http://127.0.0.1:${g.gw.httpPort}`;
   try {
@@ -129,7 +122,7 @@ test('a gateway restarted with the rule keeps holding the alert; the rule reload
   // the same database, the same rule: which open alerts are held back is rebuilt at start-up
   const settings = (suppress: unknown[]) => loadConfig({ flags: { mqtt: { port: 0 }, http: { port: 0 }, store: { path: join(g.dir, 'gw.db') }, suppress: suppress as never } });
   const gw = await Gateway.start(settings(hub), createLogger('warn'));
-  const sub = await alertSubscriber(gw.mqttPort!);
+  const sub = await alertsOf(gw.mqttPort!);
   const sensor = await connect(`mqtt://127.0.0.1:${gw.mqttPort}`, { clientId: 's1' });
   try {
     // what SIGHUP does with the configuration read again (test/gateway-reload.test.ts sends the signal itself)
@@ -203,7 +196,7 @@ test('a real sensor replaying nmap\'s SYN scan: the scanner named by a rule scop
     mqtt: { port: 0 }, http: { port: 0 },
     suppress: [{ name: 'lab-scanner', class: 'scan', src: '172.16.0.8', sensor: 'pi-a', until: FUTURE, reason: 'the lab\'s weekly nmap run' }] as never,
   });
-  const sub = await alertSubscriber(g.gw.mqttPort!);
+  const sub = await alertsOf(g.gw.mqttPort!);
   const api = `http://127.0.0.1:${g.gw.httpPort}`;
   const pcap = sharedPcap('chrissanders-packets/synscan.pcapng');
   try {

@@ -76,3 +76,12 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   try { body = JSON.parse(text); } catch { /* not JSON */ }
   return { status: r.status, body };
 }
+
+/** A client collecting every alert message on netsensor/v1/alerts/#, parsed (`T`: the fields a test reads). */
+export async function alertSubscriber<T = Record<string, any>>(url: string, opts: IClientOptions = {}): Promise<{ messages: T[]; client: MqttClient }> {
+  const client = await connect(url, { clientId: `ns-alert-sub-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, ...opts });
+  const messages: T[] = [];
+  client.on('message', (_t, payload) => messages.push(JSON.parse(payload.toString()) as T));
+  await client.subscribeAsync('netsensor/v1/alerts/#', { qos: 1 });
+  return { messages, client };
+}
